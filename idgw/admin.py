@@ -1,0 +1,131 @@
+"""Administrative operations shared by the CLI, the demo bootstrap and the tests."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from idgw import audit
+from idgw.oidc.keys import SUPPORTED_ALGS
+from idgw.oidc.provider import SCOPES_SUPPORTED, TOKEN_AUTH_METHODS
+from idgw.security import hash_password, random_token, sha256_hex
+from idgw.storage.models import Account, Client
+
+DEFAULT_SCOPE = "openid profile email offline_access"
+
+
+class AdminError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class NewClient:
+    client_id: str
+    client_secret: str | None
+
+
+def _check_redirect_uri(uri: str, *, dev: bool) -> None:
+    parts = urlsplit(uri)
+    if parts.fragment or not parts.netloc or parts.scheme not in ("https", "http"):
+        raise AdminError(f"redirect URI {uri!r} must be an absolute https URL without a fragment")
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if parts.scheme == "http" and not (loopback or dev):
+        raise AdminError(f"redirect URI {uri!r} must use https (http only for loopback)")
+
+
+def add_client(db, *, name: str, redirect_uris: list[str], post_logout_redirect_uris: list[str] | None = None,
+               auth_method: str = "client_secret_basic", scope: str = DEFAULT_SCOPE,
+               id_token_alg: str = "ES256", subject_type: str = "pairwise", jwks: dict | None = None,
+               jwks_uri: str | None = None, client_id: str | None = None, client_secret: str | None = None,
+               now: int, actor: str = "cli", dev: bool = False) -> NewClient:
+    """Register an e-service. The secret is returned once and stored only as a hash."""
+    if not redirect_uris:
+        raise AdminError("at least one redirect URI is required")
+    for uri in [*redirect_uris, *(post_logout_redirect_uris or [])]:
+        _check_redirect_uri(uri, dev=dev)
+    if auth_method not in TOKEN_AUTH_METHODS:
+        raise AdminError(f"auth method must be one of {', '.join(TOKEN_AUTH_METHODS)}")
+    if id_token_alg not in SUPPORTED_ALGS:
+        raise AdminError(f"id_token alg must be one of {', '.join(SUPPORTED_ALGS)}")
+    if subject_type not in ("pairwise", "public"):
+        raise AdminError("subject type must be pairwise or public")
+    unknown = set(scope.split()) - set(SCOPES_SUPPORTED)
+    if unknown or "openid" not in scope.split():
+        raise AdminError(f"scope must include openid and only {', '.join(SCOPES_SUPPORTED)}")
+    if auth_method == "private_key_jwt" and not (jwks or jwks_uri):
+        raise AdminError("private_key_jwt needs --jwks or --jwks-uri")
+    client_id = client_id or random_token(16)
+    if not re.fullmatch(r"[A-Za-z0-9._~-]{4,64}", client_id):
+        raise AdminError("client_id must be 4-64 characters of A-Z a-z 0-9 . _ ~ -")
+    if db.get(Client, client_id) is not None:
+        raise AdminError(f"client {client_id} already exists")
+    secret = None
+    if auth_method in ("client_secret_basic", "client_secret_post"):
+        secret = client_secret or random_token(32)
+    db.add(Client(
+        client_id=client_id, name=name, secret_hash=sha256_hex(secret) if secret else None,
+        redirect_uris=list(redirect_uris), post_logout_redirect_uris=list(post_logout_redirect_uris or []),
+        token_endpoint_auth_method=auth_method, grant_types=["authorization_code", "refresh_token"],
+        scope=scope, id_token_signed_response_alg=id_token_alg, subject_type=subject_type, jwks=jwks,
+        jwks_uri=jwks_uri, created_at=now,
+    ))
+    audit.record(db, "client.created", at=now, actor=actor, client_id=client_id, auth_method=auth_method)
+    return NewClient(client_id=client_id, client_secret=secret)
+
+
+def client_info(row: Client) -> dict:
+    return {
+        "client_id": row.client_id, "name": row.name, "redirect_uris": row.redirect_uris,
+        "post_logout_redirect_uris": row.post_logout_redirect_uris,
+        "token_endpoint_auth_method": row.token_endpoint_auth_method, "scope": row.scope,
+        "id_token_signed_response_alg": row.id_token_signed_response_alg, "subject_type": row.subject_type,
+        "jwks_uri": row.jwks_uri, "has_jwks": bool(row.jwks), "created_at": row.created_at,
+    }
+
+
+def list_clients(db) -> list[dict]:
+    return [client_info(c) for c in db.scalars(select(Client).order_by(Client.created_at))]
+
+
+def remove_client(db, *, client_id: str, now: int, actor: str = "cli") -> None:
+    row = db.get(Client, client_id)
+    if row is None:
+        raise AdminError(f"no client {client_id}")
+    db.delete(row)
+    audit.record(db, "client.removed", at=now, actor=actor, client_id=client_id)
+
+
+def add_user(db, *, username: str, password: str, now: int, email: str | None = None,
+             given_name: str | None = None, family_name: str | None = None, given_name_th: str | None = None,
+             family_name_th: str | None = None, citizen_id: str | None = None, roles: list[str] | None = None,
+             actor: str = "cli") -> Account:
+    """A local password account (development and staff). Passwords: at least 8 characters
+    (NIST SP 800-63B §3.1.1.2), at most 1024."""
+    if not username or len(username) > 200:
+        raise AdminError("username must be 1-200 characters")
+    if not 8 <= len(password) <= 1024:
+        raise AdminError("password must be 8-1024 characters")
+    if db.scalar(select(Account).where(Account.username == username)) is not None:
+        raise AdminError(f"user {username} already exists")
+    if citizen_id is not None and not valid_citizen_id(citizen_id):
+        raise AdminError("citizen ID must be 13 digits with a valid check digit")
+    account = Account(
+        id=str(uuid.uuid4()), username=username, password_hash=hash_password(password), email=email,
+        email_verified=False, given_name=given_name, family_name=family_name, given_name_th=given_name_th,
+        family_name_th=family_name_th, citizen_id=citizen_id, roles=list(roles or []), created_at=now,
+    )
+    db.add(account)
+    audit.record(db, "account.created", at=now, actor=actor, on_behalf_of=account.id)
+    return account
+
+
+def valid_citizen_id(value: str) -> bool:
+    """Thai citizen ID (domain brief §4): 13 digits, first 1-8, mod-11 check digit."""
+    if not re.fullmatch(r"[1-8]\d{12}", value or ""):
+        return False
+    total = sum(int(value[i]) * (13 - i) for i in range(12))
+    return (11 - total % 11) % 10 == int(value[12])

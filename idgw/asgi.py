@@ -1,0 +1,5 @@
+"""ASGI entry point for multi-worker serving (``idgw serve --workers N``): settings from the environment."""
+
+from idgw.app import create_app
+
+app = create_app()

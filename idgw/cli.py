@@ -1,0 +1,255 @@
+"""The ``idgw`` command: serve, demo, db upgrade, client add|list|show|remove, user add, keys rotate."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from idgw.settings import Settings, SettingsError
+
+app = typer.Typer(help="idgw: identity gateway for Thai government e-services", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema", no_args_is_help=True)
+client_app = typer.Typer(help="Registered e-services (OIDC clients)", no_args_is_help=True)
+user_app = typer.Typer(help="Local accounts (development and staff)", no_args_is_help=True)
+keys_app = typer.Typer(help="Signing keys", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(client_app, name="client")
+app.add_typer(user_app, name="user")
+app.add_typer(keys_app, name="keys")
+
+DEMO_CLIENT_ID = "demo-eservice"
+DEMO_USER = ("somchai", "demo-password-1234")
+
+
+def _settings(**overrides) -> Settings:
+    try:
+        return Settings.from_env(**overrides)
+    except SettingsError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _session(settings: Settings):
+    from idgw.storage.db import make_engine, make_sessionmaker
+
+    return make_sessionmaker(make_engine(settings.database_url))()
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the newest version."""
+    from idgw.storage.db import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    typer.echo("database is up to date")
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = typer.Option(1, min=1, max=64)) -> None:
+    """Run the gateway (migrates the database first)."""
+    import uvicorn
+
+    from idgw.storage.db import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    if workers == 1:
+        from idgw.app import create_app
+
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False,
+                    server_header=False)
+    else:
+        uvicorn.run("idgw.asgi:app", host=host, port=port, workers=workers, log_level="info", access_log=False,
+                    server_header=False)
+
+
+@client_app.command("add")
+def client_add(
+    name: str = typer.Option(..., help="Display name shown to citizens"),
+    redirect_uri: list[str] = typer.Option(..., help="Exact redirect URI (repeatable)"),
+    post_logout_redirect_uri: list[str] = typer.Option([], help="Exact post-logout redirect URI (repeatable)"),
+    auth_method: str = typer.Option("client_secret_basic", help="client_secret_basic|client_secret_post|private_key_jwt|none"),
+    scope: str = typer.Option("openid profile email offline_access"),
+    id_token_alg: str = typer.Option("ES256", help="ES256|RS256|PS256"),
+    subject_type: str = typer.Option("pairwise", help="pairwise|public"),
+    jwks_file: Path | None = typer.Option(None, help="Client public JWKS (private_key_jwt)"),
+    jwks_uri: str | None = typer.Option(None),
+    client_id: str | None = typer.Option(None, help="Choose the client_id (default: random)"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Register an e-service. The secret is printed once and never stored in clear."""
+    from idgw.admin import AdminError, add_client
+
+    settings = _settings()
+    jwks = json.loads(jwks_file.read_text()) if jwks_file else None
+    with _session(settings) as db:
+        try:
+            new = add_client(db, name=name, redirect_uris=redirect_uri, post_logout_redirect_uris=post_logout_redirect_uri,
+                             auth_method=auth_method, scope=scope, id_token_alg=id_token_alg, subject_type=subject_type,
+                             jwks=jwks, jwks_uri=jwks_uri, client_id=client_id, now=int(time.time()), dev=settings.dev)
+        except AdminError as exc:
+            _fail(str(exc))
+        db.commit()
+    if as_json:
+        typer.echo(json.dumps({"client_id": new.client_id, "client_secret": new.client_secret}))
+    else:
+        typer.echo(f"client_id:     {new.client_id}")
+        if new.client_secret:
+            typer.echo(f"client_secret: {new.client_secret}")
+            typer.echo("Store the secret now: it is shown only once.")
+
+
+@client_app.command("list")
+def client_list(as_json: bool = typer.Option(False, "--json")) -> None:
+    from idgw.admin import list_clients
+
+    with _session(_settings()) as db:
+        rows = list_clients(db)
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for c in rows:
+        typer.echo(f"{c['client_id']}\t{c['token_endpoint_auth_method']}\t{c['name']}")
+
+
+@client_app.command("show")
+def client_show(client_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    from idgw.admin import client_info
+    from idgw.storage.models import Client
+
+    with _session(_settings()) as db:
+        row = db.get(Client, client_id)
+        if row is None:
+            _fail(f"no client {client_id}")
+        info = client_info(row)
+    typer.echo(json.dumps(info, ensure_ascii=False, indent=None if as_json else 2))
+
+
+@client_app.command("remove")
+def client_remove(client_id: str) -> None:
+    from idgw.admin import AdminError, remove_client
+
+    with _session(_settings()) as db:
+        try:
+            remove_client(db, client_id=client_id, now=int(time.time()))
+        except AdminError as exc:
+            _fail(str(exc))
+        db.commit()
+    typer.echo(f"removed {client_id}")
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+    email: str | None = None, given_name: str | None = None, family_name: str | None = None,
+    given_name_th: str | None = None, family_name_th: str | None = None, citizen_id: str | None = None,
+    role: list[str] = typer.Option([], help="admin|officer (repeatable)"),
+) -> None:
+    """Create a local password account (for development and staff)."""
+    from idgw.admin import AdminError, add_user
+
+    with _session(_settings()) as db:
+        try:
+            account = add_user(db, username=username, password=password, now=int(time.time()), email=email,
+                               given_name=given_name, family_name=family_name, given_name_th=given_name_th,
+                               family_name_th=family_name_th, citizen_id=citizen_id, roles=role)
+        except AdminError as exc:
+            _fail(str(exc))
+        db.commit()
+        typer.echo(f"created {username} ({account.id})")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Make new signing keys; the old public keys stay in the JWKS until their tokens expire."""
+    from idgw.clock import Clock
+    from idgw.oidc.keys import KeyStore
+    from idgw.security import Sealer, derive_key
+    from idgw.storage.db import make_engine, make_sessionmaker
+
+    settings = _settings()
+    sm = make_sessionmaker(make_engine(settings.database_url))
+    store = KeyStore(sessionmaker=sm, sealer=Sealer(derive_key(settings.secret_key, "jwk-at-rest")), clock=Clock(),
+                     max_token_ttl=settings.max_token_ttl)
+    with sm() as db:
+        kids = store.rotate(db, actor="cli")
+        db.commit()
+    typer.echo("new signing keys: " + ", ".join(kids))
+    typer.echo(f"previous public keys stay published for {settings.max_token_ttl} s")
+
+
+def ensure_demo(settings: Settings, *, rp_base: str) -> tuple[str, str]:
+    """Create (once) the demo e-service client and demo citizen; returns (client_id, secret)."""
+    from idgw.admin import add_client, add_user
+    from idgw.storage.models import Client
+
+    secret_file = Path("var/demo-client-secret")
+    with _session(settings) as db:
+        now = int(time.time())
+        if db.get(Client, DEMO_CLIENT_ID) is None or not secret_file.exists():
+            if db.get(Client, DEMO_CLIENT_ID) is not None:
+                from idgw.admin import remove_client
+
+                remove_client(db, client_id=DEMO_CLIENT_ID, now=now, actor="demo")
+                db.flush()
+            new = add_client(db, name="บริการตัวอย่าง (Demo e-service)", client_id=DEMO_CLIENT_ID,
+                             redirect_uris=[rp_base + "/callback"], post_logout_redirect_uris=[rp_base + "/"],
+                             now=now, actor="demo", dev=True)
+            secret_file.parent.mkdir(parents=True, exist_ok=True)
+            secret_file.write_text(new.client_secret)
+            secret_file.chmod(0o600)
+        from idgw.login.password import find_account
+
+        if find_account(db, DEMO_USER[0]) is None:
+            add_user(db, username=DEMO_USER[0], password=DEMO_USER[1], now=now, email="somchai@example.go.th",
+                     given_name="Somchai", family_name="Jaidee", given_name_th="สมชาย", family_name_th="ใจดี",
+                     citizen_id="1345951597671", actor="demo")
+        db.commit()
+    return DEMO_CLIENT_ID, secret_file.read_text().strip()
+
+
+@app.command()
+def demo(port: int = 8000, rp_port: int = 8001) -> None:
+    """Everything for a first look: dev settings, migrated SQLite, keys, a demo e-service and citizen."""
+    import asyncio
+    import os
+
+    import uvicorn
+
+    from idgw.app import create_app
+    from idgw.demo_rp import create_demo_app
+    from idgw.storage.db import upgrade
+
+    os.environ.setdefault("IDGW_DEV", "1")
+    os.environ.setdefault("IDGW_ISSUER", f"http://127.0.0.1:{port}")
+    settings = _settings()
+    upgrade(settings.database_url)
+    rp_base = f"http://127.0.0.1:{rp_port}"
+    client_id, secret = ensure_demo(settings, rp_base=rp_base)
+    gateway = create_app(settings)
+    rp = create_demo_app(issuer=settings.issuer, client_id=client_id, client_secret=secret, base_url=rp_base)
+    typer.echo(f"\n  Gateway:      {settings.issuer}  (discovery: {settings.issuer}/.well-known/openid-configuration)")
+    typer.echo(f"  Demo service: {rp_base}/   <- open this and sign in")
+    typer.echo(f"  Demo citizen: {DEMO_USER[0]} / {DEMO_USER[1]}\n")
+
+    async def main():
+        servers = [uvicorn.Server(uvicorn.Config(gateway, host="127.0.0.1", port=port, access_log=False)),
+                   uvicorn.Server(uvicorn.Config(rp, host="127.0.0.1", port=rp_port, access_log=False))]
+        await asyncio.gather(*(s.serve() for s in servers))
+
+    asyncio.run(main())
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())

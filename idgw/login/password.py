@@ -1,0 +1,76 @@
+"""Local password login with throttling (NIST SP 800-63B §5.2.2; OWASP ASVS 5.0 V6.3).
+
+Per account: the first ``throttle_free_attempts`` consecutive failures cost nothing, then each
+further failure doubles a waiting time (capped at 15 minutes); at ``max_failed_logins``
+consecutive failures (NIST: at most 100) the account is locked until an administrator unlocks it.
+Per client IP: at most ``ip_max_failures_per_window`` failures per window, whatever the account,
+which limits password spraying across many accounts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from idgw import audit
+from idgw.security import verify_password
+from idgw.settings import Settings
+from idgw.storage.models import Account, Throttle
+
+LOCKED_FOREVER = 2**62
+_MAX_DELAY = 15 * 60
+
+
+@dataclass(frozen=True)
+class PasswordOutcome:
+    account: Account | None = None
+    error: str | None = None  # invalid_credentials | throttled | locked
+    retry_after: int = 0
+
+
+def _ip_throttle(db, *, ip: str, now: int, settings: Settings) -> Throttle:
+    key = f"ip:{ip}"
+    row = db.get(Throttle, key)
+    if row is None:
+        row = Throttle(key=key, failures=0, window_start=now)
+        db.add(row)
+    elif now - row.window_start >= settings.ip_window:
+        row.failures, row.window_start = 0, now
+    return row
+
+
+def find_account(db, username: str) -> Account | None:
+    # Usernames compare case-insensitively; normalise once here.
+    return db.scalar(select(Account).where(func.lower(Account.username) == username.strip().lower()))
+
+
+def authenticate_password(db, *, username: str, password: str, ip: str, now: int, settings: Settings,
+                          client_id: str | None = None) -> PasswordOutcome:
+    ip_row = _ip_throttle(db, ip=ip, now=now, settings=settings)
+    if ip_row.failures >= settings.ip_max_failures_per_window:
+        return PasswordOutcome(error="throttled", retry_after=ip_row.window_start + settings.ip_window - now)
+    account = find_account(db, username) if 0 < len(username) <= 200 else None
+    if account is not None and account.locked_until > now:
+        if account.locked_until >= LOCKED_FOREVER:
+            return PasswordOutcome(error="locked")
+        return PasswordOutcome(error="throttled", retry_after=account.locked_until - now)
+    # Always one argon2id verification, also for unknown accounts (timing, ASVS V6.3.8).
+    ok = verify_password(account.password_hash if account else None, password[:1024])
+    if ok and account is not None:
+        account.failed_logins = 0
+        account.locked_until = 0
+        return PasswordOutcome(account=account)
+    ip_row.failures += 1
+    detail = {"reason": "invalid_credentials"}
+    if account is not None:
+        account.failed_logins += 1
+        n = account.failed_logins
+        if n >= settings.max_failed_logins:
+            account.locked_until = LOCKED_FOREVER
+            audit.record(db, "account.locked", at=now, actor=account.id, ip=ip, failures=n)
+        elif n > settings.throttle_free_attempts:
+            account.locked_until = now + min(2 ** (n - settings.throttle_free_attempts), _MAX_DELAY)
+    audit.record(db, "login.failed", at=now, actor=account.id if account else None, ip=ip,
+                 client_id=client_id, **detail)
+    return PasswordOutcome(error="invalid_credentials")

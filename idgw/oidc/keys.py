@@ -1,0 +1,134 @@
+"""Signing keys: generated on first start, encrypted at rest, parsed once per process.
+
+ES256 (P-256) is the default; one RSA-2048 key serves RS256 and PS256 for clients that ask for
+them (``id_token_signed_response_alg``). Rotation keeps the previous public keys in the JWKS
+until every token they signed has expired.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from joserfc.jwk import ECKey, KeySet, RSAKey
+from sqlalchemy import select
+
+from idgw import audit
+from idgw.security import Sealer
+from idgw.storage.models import SigningKey
+
+ALG_KTY = {"ES256": "EC", "RS256": "RSA", "PS256": "RSA"}
+SUPPORTED_ALGS = tuple(ALG_KTY)
+
+
+class UnsupportedAlgorithmError(ValueError):
+    pass
+
+
+def _generate(kty: str):
+    if kty == "EC":
+        key = ECKey.generate_key("P-256", private=True)
+    else:
+        key = RSAKey.generate_key(2048, private=True)
+    return key
+
+
+def _new_row(kty: str, sealer: Sealer, now: int) -> SigningKey:
+    key = _generate(kty)
+    kid = key.thumbprint()
+    public = key.as_dict(private=False)
+    public.update({"kid": kid, "use": "sig"})
+    return SigningKey(
+        kid=kid, kty=kty,
+        private_jwk=sealer.seal(json.dumps(key.as_dict(private=True)).encode(), context=f"jwk:{kid}"),
+        public_jwk=public, created_at=now,
+    )
+
+
+class KeyStore:
+    """Thread-safe cache of the signing keys. ``refresh`` re-reads the table at most every
+    ``recheck`` seconds so a rotation done by another process (``idgw keys rotate``) is picked up."""
+
+    def __init__(self, *, sessionmaker, sealer: Sealer, clock, max_token_ttl: int, recheck: float = 15.0):
+        self._sessionmaker = sessionmaker
+        self._sealer = sealer
+        self._clock = clock
+        self._max_token_ttl = max_token_ttl
+        self._recheck = recheck
+        self._lock = threading.Lock()
+        self._signing: dict[str, tuple[str, object]] = {}
+        self._parsed: dict[str, object] = {}
+        self._fingerprint: tuple | None = None
+        self._checked_at = 0.0
+        self.jwks: dict = {"keys": []}
+        self.jwks_json: bytes = b'{"keys":[]}'
+        self.public_keyset = KeySet([])
+
+    # -- administration ---------------------------------------------------------------------
+    def ensure(self, db) -> bool:
+        """Create the first EC and RSA keys if none is active. Returns True if it created any."""
+        now = self._clock.now()
+        active = {k.kty for k in db.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None)))}
+        created = False
+        for kty in ("EC", "RSA"):
+            if kty not in active:
+                row = _new_row(kty, self._sealer, now)
+                db.add(row)
+                audit.record(db, "keys.generated", at=now, actor="system", kid=row.kid, kty=kty)
+                created = True
+        return created
+
+    def rotate(self, db, *, actor: str) -> list[str]:
+        """Retire the active keys and make new ones; old public keys stay published until
+        ``now + max token lifetime`` (so no issued token stops verifying)."""
+        now = self._clock.now()
+        old = list(db.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None))))
+        for row in old:
+            row.retired_at = now
+            row.unpublish_at = now + self._max_token_ttl
+        new = [_new_row(kty, self._sealer, now + 0) for kty in ("EC", "RSA")]
+        db.add_all(new)
+        audit.record(db, "keys.rotated", at=now, actor=actor, retired=[r.kid for r in old],
+                     activated=[r.kid for r in new])
+        self._checked_at = 0.0
+        return [r.kid for r in new]
+
+    # -- runtime ----------------------------------------------------------------------------
+    def refresh(self, *, force: bool = False) -> None:
+        mono = time.monotonic()
+        if not force and mono - self._checked_at < self._recheck:
+            return
+        with self._lock:
+            if not force and mono - self._checked_at < self._recheck:
+                return
+            now = self._clock.now()
+            with self._sessionmaker() as db:
+                rows = list(db.scalars(select(SigningKey).order_by(SigningKey.created_at.desc())))
+            published = [r for r in rows if r.unpublish_at is None or r.unpublish_at > now]
+            fingerprint = tuple((r.kid, r.retired_at) for r in published)
+            if fingerprint != self._fingerprint:
+                signing: dict[str, tuple[str, object]] = {}
+                for r in published:
+                    if r.retired_at is None and r.kty not in signing:
+                        if r.kid not in self._parsed:
+                            data = json.loads(self._sealer.open(r.private_jwk, context=f"jwk:{r.kid}"))
+                            self._parsed[r.kid] = (ECKey if r.kty == "EC" else RSAKey).import_key(data)
+                        signing[r.kty] = (r.kid, self._parsed[r.kid])
+                self._signing = signing
+                self.jwks = {"keys": [r.public_jwk for r in published]}
+                self.jwks_json = json.dumps(self.jwks, separators=(",", ":")).encode()
+                self.public_keyset = KeySet.import_key_set(self.jwks)
+                self._fingerprint = fingerprint
+            self._checked_at = mono
+
+    def signing_key(self, alg: str) -> tuple[str, object]:
+        """(kid, key) that signs with ``alg`` now."""
+        kty = ALG_KTY.get(alg)
+        if kty is None:
+            raise UnsupportedAlgorithmError(alg)
+        self.refresh()
+        try:
+            return self._signing[kty]
+        except KeyError:
+            raise RuntimeError("no active signing key; run `idgw db upgrade` and start the gateway") from None

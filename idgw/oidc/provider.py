@@ -1,0 +1,598 @@
+"""The authorization server: Authlib's grants and endpoints bound to our storage.
+
+Authlib does the protocol checks (RFC 6749, 7636, 7009, 7523, 7662, OIDC Core); this module
+supplies persistence and the rules Authlib leaves open:
+
+* PKCE is required for every client and only S256 is accepted (RFC 9700 §2.1.1).
+* A code is claimed with one conditional UPDATE, so two concurrent redemptions yield exactly
+  one token response; a replay revokes every token issued from the code (RFC 6749 §4.1.2).
+* Refresh tokens rotate on every use; presenting a rotated one revokes its family (RFC 9700 §4.14).
+* Access tokens are JWTs (RFC 9068) whose ``jti`` is recorded so revocation takes effect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import uuid
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, OAuth2Request
+from authlib.oauth2.rfc6749 import grants as oauth2_grants
+from authlib.oauth2.rfc6749.errors import InvalidGrantError
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from authlib.oidc.core import grants as oidc_grants
+from authlib.oidc.core.util import create_half_hash
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from sqlalchemy import select, update
+
+from idgw import audit
+from idgw.oidc.keys import KeyStore
+from idgw.security import constant_time_equal, random_token, sha256_hex
+from idgw.settings import Settings
+from idgw.storage.models import Account, AuthorizationCode, Client, Token, UsedAssertion
+
+log = logging.getLogger(__name__)
+
+#: The ORM session of the request being served (set by the adapter around each Authlib call).
+current_db: ContextVar = ContextVar("idgw_db")
+#: The client IP of that request, for audit records.
+current_ip: ContextVar = ContextVar("idgw_ip", default=None)
+
+TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+SCOPES_SUPPORTED = ["openid", "profile", "email", "offline_access", "citizen_id"]
+# Which claims each scope releases (OIDC Core §5.4; citizen_id is ours).
+SCOPE_CLAIMS = {
+    "profile": ["name", "given_name", "family_name", "locale", "th_given_name", "th_family_name"],
+    "email": ["email", "email_verified"],
+    "citizen_id": ["citizen_id"],
+}
+VERIFY_ALGS = ["ES256", "RS256", "PS256"]
+
+
+@dataclass(frozen=True)
+class GrantSubject:
+    """Who the tokens are about and how they authenticated: the ``user`` Authlib carries."""
+
+    account_id: str
+    session_id: str
+    auth_time: int
+    acr: str
+    amr: list = field(default_factory=list)
+
+    def get_user_id(self) -> str:
+        return self.account_id
+
+
+class ClientModel(ClientMixin):
+    def __init__(self, row: Client) -> None:
+        self.row = row
+        self.client_id = row.client_id
+
+    def get_client_id(self):
+        return self.row.client_id
+
+    def get_default_redirect_uri(self):
+        # OIDC Core §3.1.2.1: redirect_uri is required; never guess one.
+        return None
+
+    def get_allowed_scope(self, scope):
+        if not scope:
+            return ""
+        allowed = set(self.row.scope.split())
+        return " ".join(s for s in scope.split() if s in allowed)
+
+    def check_redirect_uri(self, redirect_uri):
+        # Exact string comparison (RFC 9700 §4.1.3): no prefix, no wildcard, no normalisation.
+        return redirect_uri in self.row.redirect_uris
+
+    def check_client_secret(self, client_secret):
+        if not self.row.secret_hash:
+            return False
+        return constant_time_equal(sha256_hex(client_secret), self.row.secret_hash)
+
+    def check_endpoint_auth_method(self, method, endpoint):
+        if method == JWTBearerClientAssertion.CLIENT_AUTH_METHOD:
+            method = "private_key_jwt"
+        registered = self.row.token_endpoint_auth_method
+        if endpoint == "token":
+            return method == registered
+        # Introspection and revocation are for confidential clients only.
+        return method == registered and method != "none"
+
+    def check_response_type(self, response_type):
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type):
+        return grant_type in self.row.grant_types
+
+    @property
+    def is_public(self) -> bool:
+        return self.row.token_endpoint_auth_method == "none"
+
+
+class CodeModel:
+    """Adapts an ``AuthorizationCode`` row to Authlib's AuthorizationCodeMixin (OAuth + OIDC)."""
+
+    def __init__(self, row: AuthorizationCode) -> None:
+        self.row = row
+
+    def get_redirect_uri(self):
+        return self.row.redirect_uri
+
+    def get_scope(self):
+        return self.row.scope
+
+    def get_nonce(self):
+        return self.row.nonce
+
+    def get_auth_time(self):
+        return self.row.auth_time
+
+    def get_acr(self):
+        return self.row.acr
+
+    def get_amr(self):
+        return self.row.amr
+
+
+class TokenModel:
+    def __init__(self, row: Token) -> None:
+        self.row = row
+
+    def check_client(self, client):
+        return self.row.client_id == client.get_client_id()
+
+    def get_scope(self):
+        return self.row.scope
+
+    def get_expires_in(self):
+        return self.row.expires_at - self.row.issued_at
+
+    def is_expired(self):
+        return False
+
+    def is_revoked(self):
+        return self.row.revoked_at is not None
+
+
+def revoke_family(db, *, family_id: str, now: int) -> int:
+    """Revoke every live token descending from one grant; returns how many were revoked."""
+    result = db.execute(
+        update(Token).where(Token.family_id == family_id, Token.revoked_at.is_(None)).values(revoked_at=now)
+    )
+    return result.rowcount or 0
+
+
+class S256CodeChallenge(CodeChallenge):
+    """PKCE required for every client, S256 only (``plain`` and a missing method are refused,
+    since RFC 7636 §4.3 makes a missing method mean ``plain``)."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: send code_challenge with code_challenge_method=S256")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("code_challenge_method must be S256")
+        return super().validate_code_challenge(grant, redirect_uri)
+
+    def validate_code_verifier(self, grant, result):
+        if not grant.request.form.get("code_verifier"):
+            raise InvalidRequestError("Missing 'code_verifier'")
+        return super().validate_code_verifier(grant, result)
+
+    def get_authorization_code_challenge(self, authorization_code):
+        return authorization_code.row.code_challenge
+
+    def get_authorization_code_challenge_method(self, authorization_code):
+        return authorization_code.row.code_challenge_method
+
+
+class AuthorizationCodeGrant(oauth2_grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+
+    def save_authorization_code(self, code, request):
+        server: Provider = self.server
+        subject: GrantSubject = request.user
+        now = server.clock.now()
+        db = current_db.get()
+        data = request.payload.data
+        row = AuthorizationCode(
+            id=str(uuid.uuid4()), code_hash=sha256_hex(code), client_id=request.client.get_client_id(),
+            account_id=subject.account_id, session_id=subject.session_id,
+            redirect_uri=data["redirect_uri"], scope=request.scope or "", nonce=data.get("nonce"),
+            code_challenge=data["code_challenge"], code_challenge_method=data["code_challenge_method"],
+            auth_time=subject.auth_time, acr=subject.acr, amr=list(subject.amr),
+            created_at=now, expires_at=now + server.settings.code_ttl,
+        )
+        db.add(row)
+        audit.record(db, "authorization.granted", at=now, actor=subject.account_id,
+                     client_id=row.client_id, session_id=subject.session_id, ip=current_ip.get(),
+                     scope=row.scope)
+
+    def query_authorization_code(self, code, client):
+        server: Provider = self.server
+        db = current_db.get()
+        now = server.clock.now()
+        code_hash = sha256_hex(code)
+        # One conditional UPDATE claims the code: of two concurrent redemptions exactly one
+        # sees rowcount 1 (the database serialises the write), the other is a replay.
+        claimed = db.execute(
+            update(AuthorizationCode)
+            .where(AuthorizationCode.code_hash == code_hash, AuthorizationCode.redeemed_at.is_(None),
+                   AuthorizationCode.client_id == client.get_client_id())
+            .values(redeemed_at=now)
+        ).rowcount
+        row = db.scalar(select(AuthorizationCode).where(AuthorizationCode.code_hash == code_hash))
+        if row is None or row.client_id != client.get_client_id():
+            return None
+        if not claimed:
+            revoked = revoke_family(db, family_id=row.id, now=now)
+            audit.record(db, "code.replayed", at=now, actor=row.account_id, client_id=row.client_id,
+                         session_id=row.session_id, ip=current_ip.get(), revoked_tokens=revoked)
+            return None
+        if row.expires_at <= now:
+            return None
+        audit.record(db, "code.redeemed", at=now, actor=row.account_id, client_id=row.client_id,
+                     session_id=row.session_id, ip=current_ip.get())
+        return CodeModel(row)
+
+    def delete_authorization_code(self, authorization_code):
+        # Kept (marked redeemed) until it expires, so a replay is recognised and answered.
+        return None
+
+    def authenticate_user(self, authorization_code):
+        row = authorization_code.row
+        if current_db.get().get(Account, row.account_id) is None:
+            return None
+        return GrantSubject(account_id=row.account_id, session_id=row.session_id, auth_time=row.auth_time,
+                            acr=row.acr, amr=list(row.amr))
+
+
+class OpenIDCode(oidc_grants.OpenIDCode):
+    def __init__(self, provider: Provider) -> None:
+        super().__init__(require_nonce=False)
+        self.provider = provider
+
+    def exists_nonce(self, nonce, request):
+        # Codes are single use and bound to the nonce, so a nonce cannot be replayed through us.
+        return False
+
+    def encode_id_token(self, token, request: OAuth2Request):
+        return self.provider.encode_id_token(
+            client=request.client, subject=request.user, access_token=token.get("access_token"),
+            nonce=request.authorization_code.get_nonce() if request.authorization_code else None,
+        )
+
+
+class RefreshTokenGrant(oauth2_grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token):
+        server: Provider = self.server
+        db = current_db.get()
+        now = server.clock.now()
+        token_hash = sha256_hex(refresh_token)
+        row = db.scalar(select(Token).where(Token.token_hash == token_hash, Token.kind == "refresh"))
+        if row is None:
+            return None
+        if row.revoked_at is not None or row.expires_at <= now:
+            return None
+        # Rotation claims the token atomically; losing the race or presenting an already
+        # rotated token is reuse: revoke the whole family (RFC 9700 §4.14.2).
+        claimed = db.execute(
+            update(Token).where(Token.id == row.id, Token.rotated_at.is_(None), Token.revoked_at.is_(None))
+            .values(rotated_at=now)
+        ).rowcount
+        if not claimed:
+            revoked = revoke_family(db, family_id=row.family_id, now=now)
+            audit.record(db, "token.reused", at=now, actor=row.account_id, client_id=row.client_id,
+                         session_id=row.session_id, ip=current_ip.get(), revoked_tokens=revoked)
+            return None
+        return TokenModel(row)
+
+    def authenticate_user(self, refresh_token):
+        row = refresh_token.row
+        if current_db.get().get(Account, row.account_id) is None:
+            return None
+        return GrantSubject(account_id=row.account_id, session_id=row.session_id, auth_time=row.auth_time,
+                            acr=row.acr, amr=list(row.amr))
+
+    def revoke_old_credential(self, refresh_token):
+        # Already marked rotated inside authenticate_refresh_token (atomically).
+        return None
+
+    def create_token_response(self):
+        status, token, headers = super().create_token_response()
+        request = self.request
+        if "openid" in (token.get("scope") or "").split():
+            # OIDC Core §12.2: a refreshed response may carry a new ID token (no nonce).
+            token["id_token"] = self.server.encode_id_token(
+                client=request.client, subject=request.user, access_token=token.get("access_token"), nonce=None
+            )
+        audit.record(current_db.get(), "token.refreshed", at=self.server.clock.now(),
+                     actor=request.user.account_id, client_id=request.client.get_client_id(),
+                     session_id=request.user.session_id, ip=current_ip.get())
+        return status, token, headers
+
+
+class PrivateKeyJWT(JWTBearerClientAssertion):
+    """``private_key_jwt`` client authentication (OIDC Core §9, RFC 7523)."""
+
+    def __init__(self, provider: Provider) -> None:
+        super().__init__(validate_jti=True, leeway=30)
+        self.provider = provider
+
+    def get_audiences(self):
+        # RFC 7523 §3: the token endpoint URL; the issuer is accepted too (RFC 7523bis).
+        return [self.provider.endpoint("token"), self.provider.settings.issuer]
+
+    def validate_jti(self, claims, jti):
+        db = current_db.get()
+        now = self.provider.clock.now()
+        key = sha256_hex(f"{claims['iss']}:{jti}")
+        if db.get(UsedAssertion, key) is not None:
+            return False
+        db.add(UsedAssertion(jti_hash=key, expires_at=int(claims.get("exp", now)) + self.leeway))
+        db.flush()
+        return True
+
+    def resolve_client_public_key(self, client):
+        return self.provider.client_keyset(client.row)
+
+    def authenticate_client(self, client):
+        # Authlib checks the method against "token" only; our ClientModel maps the name.
+        return super().authenticate_client(client)
+
+
+class Introspection(IntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
+
+    def query_token(self, token_string, token_type_hint):
+        return self.server.find_token(token_string)
+
+    def check_permission(self, token, client, request):
+        # A client may introspect only what was issued to it.
+        return token.row.client_id == client.get_client_id()
+
+    def introspect_token(self, token):
+        row: Token = token.row
+        now = self.server.clock.now()
+        if row.revoked_at is not None or row.expires_at <= now or (row.kind == "refresh" and row.rotated_at):
+            return {"active": False}
+        db = current_db.get()
+        client = db.get(Client, row.client_id)
+        return {
+            "active": True, "client_id": row.client_id, "scope": row.scope,
+            "token_type": "Bearer" if row.kind == "access" else "refresh_token",
+            "sub": self.server.subject_for(client=client, account_id=row.account_id),
+            "exp": row.expires_at, "iat": row.issued_at, "iss": self.server.settings.issuer,
+            "aud": row.client_id, "auth_time": row.auth_time, "acr": row.acr, "amr": row.amr,
+            **({"jti": row.jti} if row.jti else {}),
+        }
+
+
+class Revocation(RevocationEndpoint):
+    CLIENT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
+
+    def query_token(self, token_string, token_type_hint):
+        return self.server.find_token(token_string)
+
+    def authenticate_token(self, request, client):
+        self.check_params(request, client)
+        token = self.query_token(request.form["token"], request.form.get("token_type_hint"))
+        # RFC 7009 §2.1: a token of another client is not revoked, and the answer is the same 200.
+        if token and token.check_client(client):
+            return token
+        return None
+
+    def revoke_token(self, token, request):
+        db = current_db.get()
+        now = self.server.clock.now()
+        row: Token = token.row
+        # RFC 7009 §2.1: revoking a refresh token also invalidates the grant's access tokens.
+        if row.kind == "refresh":
+            revoke_family(db, family_id=row.family_id, now=now)
+        elif row.revoked_at is None:
+            row.revoked_at = now
+        audit.record(db, "token.revoked", at=now, actor=row.account_id, client_id=row.client_id,
+                     session_id=row.session_id, ip=current_ip.get(), kind=row.kind)
+
+
+class Provider(AuthorizationServer):
+    """Authlib's authorization server with our storage. Request objects come from
+    ``idgw.oidc.adapter``; every call runs with ``current_db`` set."""
+
+    def __init__(self, *, settings: Settings, keys: KeyStore, clock, pairwise_salt: bytes) -> None:
+        super().__init__(scopes_supported=SCOPES_SUPPORTED)
+        self.settings = settings
+        self.keys = keys
+        self.clock = clock
+        self._pairwise_salt = pairwise_salt
+        self._client_keysets: dict[str, tuple[int, KeySet]] = {}
+        self.register_token_generator("default", self._generate_token)
+        self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), OpenIDCode(self)])
+        self.register_grant(RefreshTokenGrant)
+        self.register_endpoint(Introspection)
+        self.register_endpoint(Revocation)
+        self.register_client_auth_method(JWTBearerClientAssertion.CLIENT_AUTH_METHOD, PrivateKeyJWT(self))
+        # Authlib's list uses its own name for private_key_jwt.
+        AuthorizationCodeGrant.TOKEN_ENDPOINT_AUTH_METHODS = _authlib_methods(TOKEN_AUTH_METHODS)
+        RefreshTokenGrant.TOKEN_ENDPOINT_AUTH_METHODS = _authlib_methods(TOKEN_AUTH_METHODS)
+        Introspection.CLIENT_AUTH_METHODS = _authlib_methods(CONFIDENTIAL_AUTH_METHODS)
+        Revocation.CLIENT_AUTH_METHODS = _authlib_methods(CONFIDENTIAL_AUTH_METHODS)
+
+    # -- Authlib hooks -------------------------------------------------------------------------
+    def query_client(self, client_id):
+        if not isinstance(client_id, str) or len(client_id) > 64:
+            return None
+        row = current_db.get().get(Client, client_id)
+        return ClientModel(row) if row else None
+
+    def send_signal(self, name, *args, **kwargs):
+        return None
+
+    def create_oauth2_request(self, request):
+        return request
+
+    def create_json_request(self, request):
+        return request
+
+    def handle_response(self, status, body, headers):
+        return status, body, headers
+
+    def save_token(self, token, request):
+        db = current_db.get()
+        now = self.clock.now()
+        subject: GrantSubject = request.user
+        client_id = request.client.get_client_id()
+        if request.authorization_code is not None:
+            family_id = request.authorization_code.row.id
+        else:
+            family_id = request.refresh_token.row.family_id
+        common = dict(family_id=family_id, client_id=client_id, account_id=subject.account_id,
+                      session_id=subject.session_id, scope=token.get("scope", ""), auth_time=subject.auth_time,
+                      acr=subject.acr, amr=list(subject.amr), issued_at=now)
+        db.add(Token(id=str(uuid.uuid4()), kind="access", token_hash=sha256_hex(token["access_token"]),
+                     jti=token.pop("_jti"), expires_at=now + self.settings.access_token_ttl, **common))
+        if "refresh_token" in token:
+            db.add(Token(id=str(uuid.uuid4()), kind="refresh", token_hash=sha256_hex(token["refresh_token"]),
+                         expires_at=now + self.settings.refresh_token_ttl, **common))
+        if request.authorization_code is not None:
+            audit.record(db, "token.issued", at=now, actor=subject.account_id, client_id=client_id,
+                         session_id=subject.session_id, ip=current_ip.get(),
+                         refresh="refresh_token" in token)
+
+    # -- tokens ----------------------------------------------------------------------------------
+    def endpoint(self, name: str) -> str:
+        return self.settings.issuer + ENDPOINT_PATHS[name]
+
+    def subject_for(self, *, client: Client, account_id: str) -> str:
+        """Pairwise ``sub`` per client by default (OIDC Core §8.1): HMAC(instance salt, client, account)."""
+        if client.subject_type == "public":
+            return account_id
+        mac = hmac.new(self._pairwise_salt, f"{client.client_id}\x00{account_id}".encode(), hashlib.sha256)
+        return mac.hexdigest()
+
+    def _generate_token(self, grant_type, client, user, scope, expires_in=None, include_refresh_token=True):
+        scope = client.get_allowed_scope(scope)
+        now = self.clock.now()
+        jti = random_token(18)
+        claims = {
+            "iss": self.settings.issuer, "sub": self.subject_for(client=client.row, account_id=user.account_id),
+            "aud": client.get_client_id(), "client_id": client.get_client_id(), "iat": now,
+            "exp": now + self.settings.access_token_ttl, "jti": jti, "scope": scope,
+            "auth_time": user.auth_time, "acr": user.acr, "amr": list(user.amr), "sid": user.session_id,
+        }
+        kid, key = self.keys.signing_key("ES256")
+        access_token = jwt.encode({"alg": "ES256", "typ": "at+jwt", "kid": kid}, claims, key, algorithms=["ES256"])
+        token = {"token_type": "Bearer", "access_token": access_token,
+                 "expires_in": self.settings.access_token_ttl, "scope": scope, "_jti": jti}
+        # Refresh tokens only for offline_access that the person consented to (OIDC Core §11).
+        if include_refresh_token and "offline_access" in scope.split():
+            token["refresh_token"] = random_token(32)
+        return token
+
+    def encode_id_token(self, *, client: ClientModel, subject: GrantSubject, access_token: str | None,
+                        nonce: str | None) -> str:
+        alg = client.row.id_token_signed_response_alg or "ES256"
+        kid, key = self.keys.signing_key(alg)
+        now = self.clock.now()
+        claims = {
+            "iss": self.settings.issuer, "sub": self.subject_for(client=client.row, account_id=subject.account_id),
+            "aud": client.get_client_id(), "iat": now, "exp": now + self.settings.id_token_ttl,
+            "auth_time": subject.auth_time, "acr": subject.acr, "amr": list(subject.amr),
+            "sid": subject.session_id,
+        }
+        if nonce:
+            claims["nonce"] = nonce
+        if access_token:
+            claims["at_hash"] = create_half_hash(access_token, alg).decode()
+        return jwt.encode({"alg": alg, "typ": "JWT", "kid": kid}, claims, key, algorithms=[alg])
+
+    def verify_own_jwt(self, token: str, *, typ: str | None = None, check_exp: bool = True) -> dict:
+        """Verify a JWT we signed (signature, alg allow-list, iss, optionally typ and exp).
+        Raises ``ValueError`` with a public reason otherwise. ``alg=none`` never verifies."""
+        from joserfc.errors import JoseError
+
+        self.keys.refresh()
+        try:
+            decoded = jwt.decode(token, self.keys.public_keyset, algorithms=VERIFY_ALGS)
+        except (JoseError, ValueError, TypeError) as exc:
+            raise ValueError("signature or format invalid") from exc
+        if typ is not None and decoded.header.get("typ") != typ:
+            raise ValueError("wrong token type")
+        claims = decoded.claims
+        if claims.get("iss") != self.settings.issuer:
+            raise ValueError("wrong issuer")
+        if check_exp and not (isinstance(claims.get("exp"), int) and claims["exp"] > self.clock.now()):
+            raise ValueError("expired")
+        return claims
+
+    def find_token(self, token_string: str) -> TokenModel | None:
+        if not isinstance(token_string, str) or len(token_string) > 8192:
+            return None
+        row = current_db.get().scalar(select(Token).where(Token.token_hash == sha256_hex(token_string)))
+        return TokenModel(row) if row else None
+
+    def client_keyset(self, client: Client) -> KeySet:
+        """The client's public keys for private_key_jwt: its registered JWKS, or its jwks_uri
+        fetched with a short timeout and cached for five minutes."""
+        if client.jwks:
+            return KeySet.import_key_set(client.jwks)
+        if not client.jwks_uri:
+            raise InvalidRequestError("client has no registered keys")
+        cached = self._client_keysets.get(client.client_id)
+        now = self.clock.now()
+        if cached and cached[0] > now:
+            return cached[1]
+        import httpx
+
+        try:
+            resp = httpx.get(client.jwks_uri, timeout=3.0, follow_redirects=False)
+            resp.raise_for_status()
+            keyset = KeySet.import_key_set(resp.json())
+        except Exception as exc:  # noqa: BLE001 - any failure means the client cannot authenticate
+            log.warning("jwks_uri fetch failed for client %s: %s", client.client_id, type(exc).__name__)
+            raise InvalidGrantError("client keys unavailable") from exc
+        self._client_keysets[client.client_id] = (now + 300, keyset)
+        return keyset
+
+    def authorization_error_redirect(self, *, redirect_uri: str, error: str, description: str | None,
+                                     state: str | None) -> str:
+        """Error redirect to a verified redirect URI, with ``iss`` (RFC 9207 §2)."""
+        params = [("error", error)]
+        if description:
+            params.append(("error_description", description))
+        if state:
+            params.append(("state", state))
+        params.append(("iss", self.settings.issuer))
+        return add_params_to_uri(redirect_uri, params)
+
+
+def _authlib_methods(methods: list[str]) -> list[str]:
+    return [JWTBearerClientAssertion.CLIENT_AUTH_METHOD if m == "private_key_jwt" else m for m in methods]
+
+
+ENDPOINT_PATHS = {
+    "authorization": "/authorize",
+    "token": "/token",
+    "userinfo": "/userinfo",
+    "jwks": "/jwks.json",
+    "introspection": "/introspect",
+    "revocation": "/revoke",
+    "end_session": "/logout",
+}

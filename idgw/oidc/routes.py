@@ -1,0 +1,272 @@
+"""HTTP endpoints of the OpenID provider: discovery, JWKS, authorize, token, userinfo,
+introspection, revocation. RP-initiated logout and the interaction pages live in ``idgw.web``."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2 import OAuth2Error
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from idgw.oidc.adapter import AdaptedRequest, DuplicateParameterError, adapt, in_transaction
+from idgw.oidc.keys import SUPPORTED_ALGS
+from idgw.oidc.provider import (
+    CONFIDENTIAL_AUTH_METHODS,
+    ENDPOINT_PATHS,
+    SCOPE_CLAIMS,
+    SCOPES_SUPPORTED,
+    TOKEN_AUTH_METHODS,
+    GrantSubject,
+    current_db,
+)
+from idgw.security import random_token, sha256_hex
+from idgw.storage.models import Account, Client, Interaction, Token
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+SUPPORTED_PROMPTS = {"none", "login", "consent"}
+ACR_VALUES = ["urn:idgw:aal:1", "urn:idgw:aal:2.1", "urn:idgw:aal:2.2", "urn:idgw:aal:3"]
+
+
+def discovery_document(issuer: str) -> dict:
+    """OpenID Connect Discovery 1.0 §3 / RFC 8414 metadata."""
+    ep = {name: issuer + path for name, path in ENDPOINT_PATHS.items()}
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": ep["authorization"],
+        "token_endpoint": ep["token"],
+        "userinfo_endpoint": ep["userinfo"],
+        "jwks_uri": ep["jwks"],
+        "introspection_endpoint": ep["introspection"],
+        "revocation_endpoint": ep["revocation"],
+        "end_session_endpoint": ep["end_session"],
+        "scopes_supported": SCOPES_SUPPORTED,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["pairwise", "public"],
+        "id_token_signing_alg_values_supported": list(SUPPORTED_ALGS),
+        "userinfo_signing_alg_values_supported": [],
+        "token_endpoint_auth_methods_supported": TOKEN_AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "PS256"],
+        "introspection_endpoint_auth_methods_supported": CONFIDENTIAL_AUTH_METHODS,
+        "revocation_endpoint_auth_methods_supported": CONFIDENTIAL_AUTH_METHODS,
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": sorted({"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid",
+                                    "at_hash"} | {c for v in SCOPE_CLAIMS.values() for c in v}),
+        "acr_values_supported": ACR_VALUES,
+        "prompt_values_supported": sorted(SUPPORTED_PROMPTS),
+        "ui_locales_supported": ["th", "en"],
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "authorization_response_iss_parameter_supported": True,
+        "frontchannel_logout_supported": False,
+        "backchannel_logout_supported": False,
+    }
+
+
+class AuthorizeError(Exception):
+    """An authorization request error; ``redirect_uri`` is set only once it has been verified."""
+
+    def __init__(self, error: str, description: str, *, redirect_uri: str | None = None,
+                 state: str | None = None, page_key: str = "err_invalid_request") -> None:
+        super().__init__(description)
+        self.error, self.description, self.redirect_uri, self.state = error, description, redirect_uri, state
+        self.page_key = page_key
+
+
+def _page_key_for(error: OAuth2Error) -> str:
+    if error.error == "invalid_client":
+        return "err_unknown_client"
+    if "redirect" in (error.description or "").lower():
+        return "err_redirect_uri"
+    return "err_invalid_request"
+
+
+def validate_authorization_request(gw, areq: AdaptedRequest, *, has_session: bool) -> dict:
+    """Validate with Authlib (client, redirect URI, response type, PKCE, nonce, scope), then our
+    own rules. Runs with ``current_db`` set. Returns the parameters to keep for the interaction."""
+    provider = gw.provider
+    data = areq.payload.data
+    try:
+        grant = provider.get_consent_grant(areq, end_user=True if has_session else None)
+    except OAuth2Error as err:
+        raise AuthorizeError(err.error, err.description or err.error, redirect_uri=err.redirect_uri,
+                             state=data.get("state"), page_key=_page_key_for(err)) from None
+    redirect_uri = data["redirect_uri"]
+    state = data.get("state")
+
+    def refuse(error: str, description: str):
+        return AuthorizeError(error, description, redirect_uri=redirect_uri, state=state)
+
+    if "request" in data:
+        raise refuse("request_not_supported", "Request objects are not supported")
+    if "request_uri" in data:
+        raise refuse("request_uri_not_supported", "request_uri is not supported")
+    if data.get("response_mode", "query") != "query":
+        raise refuse("invalid_request", "Only response_mode=query is supported")
+    scopes = (data.get("scope") or "").split()
+    if "openid" not in scopes:
+        raise refuse("invalid_scope", "The openid scope is required")
+    prompts = set((data.get("prompt") or "").split())
+    if not prompts <= SUPPORTED_PROMPTS:
+        raise refuse("invalid_request", f"Unsupported prompt value(s): {' '.join(sorted(prompts - SUPPORTED_PROMPTS))}")
+    if "max_age" in data:
+        raw = data["max_age"]
+        if not raw.isdigit() or len(raw) > 9:
+            raise refuse("invalid_request", "max_age must be a non-negative integer number of seconds")
+    allowed = grant.client.get_allowed_scope(" ".join(scopes))
+    params = {k: v for k, v in data.items() if k in _KEPT_PARAMS}
+    params["scope"] = allowed
+    return params
+
+
+_KEPT_PARAMS = {"response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge",
+                "code_challenge_method", "prompt", "max_age", "login_hint", "ui_locales", "acr_values"}
+
+
+def issue_code(gw, *, params: dict, subject: GrantSubject) -> str:
+    """Issue the authorization code for a completed interaction. Returns the redirect Location
+    (code, state, iss). Runs with ``current_db`` set."""
+    query = list(params.items())
+    areq = AdaptedRequest(method="GET", uri=gw.settings.issuer + "/authorize?" + urlencode(query),
+                          headers={}, query=query, form=[])
+    grant = gw.provider.get_consent_grant(areq, end_user=subject)
+    status, _body, headers = gw.provider.create_authorization_response(areq, grant_user=subject, grant=grant)
+    # RFC 9207 §2: the authorization response names the issuer (mix-up defence).
+    return add_params_to_uri(dict(headers)["Location"], [("iss", gw.settings.issuer)])
+
+
+def router(gw) -> APIRouter:
+    r = APIRouter()
+    provider = gw.provider
+    discovery_json = json.dumps(discovery_document(gw.settings.issuer), separators=(",", ":")).encode()
+
+    @r.get("/.well-known/openid-configuration", include_in_schema=False)
+    async def discovery() -> Response:
+        return Response(discovery_json, media_type="application/json",
+                        headers={"Cache-Control": "public, max-age=300"})
+
+    @r.get("/jwks.json", include_in_schema=False)
+    async def jwks() -> Response:
+        gw.keys.refresh()
+        return Response(gw.keys.jwks_json, media_type="application/jwk-set+json",
+                        headers={"Cache-Control": "public, max-age=60"})
+
+    @r.api_route("/authorize", methods=["GET", "POST"], include_in_schema=False)
+    async def authorize(request: Request) -> Response:
+        try:
+            areq = await adapt(request, issuer=gw.settings.issuer)
+        except DuplicateParameterError as exc:
+            return gw.pages.error(request, "err_invalid_request", code=f"invalid_request: {exc}", status=400)
+        cookie = request.cookies.get(gw.settings.cookie_name)
+        browser = gw.pages.browser_id(request)
+
+        def work():
+            db = current_db.get()
+            now = gw.clock.now()
+            session = gw.sessions.load(db, cookie=cookie, now=now)
+            params = validate_authorization_request(gw, areq, has_session=session is not None)
+            interaction = Interaction(id=random_token(24), client_id=params["client_id"],
+                                      params={"request": params, "progress": {}, "browser": sha256_hex(browser)},
+                                      created_at=now, expires_at=now + gw.settings.interaction_ttl)
+            db.add(interaction)
+            return interaction.id
+
+        try:
+            interaction_id = await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
+        except AuthorizeError as err:
+            if err.redirect_uri:
+                return RedirectResponse(provider.authorization_error_redirect(
+                    redirect_uri=err.redirect_uri, error=err.error, description=err.description,
+                    state=err.state), status_code=302)
+            # RFC 6749 §4.1.2.1: never redirect before the client and redirect URI are verified.
+            return gw.pages.error(request, err.page_key, code=f"{err.error}: {err.description}", status=400)
+        response = RedirectResponse(f"/interaction/{interaction_id}", status_code=302)
+        gw.pages.set_browser_cookie(response, browser)
+        return response
+
+    async def _oauth_endpoint(request: Request, call) -> Response:
+        try:
+            areq = await adapt(request, issuer=gw.settings.issuer)
+        except DuplicateParameterError as exc:
+            return JSONResponse({"error": "invalid_request", "error_description": str(exc)}, 400, headers=NO_STORE)
+        if request.method != "POST":
+            return JSONResponse({"error": "invalid_request", "error_description": "use POST"}, 405, headers=NO_STORE)
+        status, body, headers = await in_transaction(gw.sessionmaker, gw.client_ip(request), call, areq)
+        hdrs = dict(headers or [])
+        hdrs.update(NO_STORE)
+        hdrs.pop("Content-Type", None)
+        return JSONResponse(body, status_code=status, headers=hdrs)
+
+    @r.post("/token", include_in_schema=False)
+    async def token(request: Request) -> Response:
+        return await _oauth_endpoint(request, provider.create_token_response)
+
+    @r.post("/introspect", include_in_schema=False)
+    async def introspect(request: Request) -> Response:
+        return await _oauth_endpoint(request, lambda areq: provider.create_endpoint_response("introspection", areq))
+
+    @r.post("/revoke", include_in_schema=False)
+    async def revoke(request: Request) -> Response:
+        return await _oauth_endpoint(request, lambda areq: provider.create_endpoint_response("revocation", areq))
+
+    @r.api_route("/userinfo", methods=["GET", "POST"], include_in_schema=False)
+    async def userinfo(request: Request) -> Response:
+        auth = request.headers.get("authorization", "")
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            return _bearer_error("invalid_request", "Send the access token as a Bearer authorization header",
+                                 status=400 if auth else 401)
+        access_token = value.strip()
+        try:
+            claims = await run_in_threadpool(provider.verify_own_jwt, access_token, typ="at+jwt")
+        except ValueError as exc:
+            return _bearer_error("invalid_token", f"The access token is invalid: {exc}")
+
+        def work():
+            db = current_db.get()
+            row = db.scalar(Token.__table__.select().where(Token.jti == claims.get("jti")))
+            if row is None or row.kind != "access" or row.revoked_at is not None \
+                    or row.token_hash != sha256_hex(access_token) or row.expires_at <= gw.clock.now():
+                return None
+            account = db.get(Account, row.account_id)
+            client = db.get(Client, row.client_id)
+            if account is None or client is None:
+                return None
+            return userinfo_claims(gw, account=account, client=client, scope=row.scope)
+
+        result = await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
+        if result is None:
+            return _bearer_error("invalid_token", "The access token is revoked or unknown")
+        return JSONResponse(result, headers=NO_STORE)
+
+    return r
+
+
+def _bearer_error(error: str, description: str, *, status: int = 401) -> Response:
+    # RFC 6750 §3: the error goes in WWW-Authenticate.
+    return JSONResponse({"error": error, "error_description": description}, status_code=status,
+                        headers={"WWW-Authenticate": f'Bearer error="{error}", error_description="{description}"',
+                                 **NO_STORE})
+
+
+def userinfo_claims(gw, *, account: Account, client: Client, scope: str) -> dict:
+    """Claims released for ``scope`` (OIDC Core §5.4): only what was consented to."""
+    scopes = set(scope.split())
+    claims: dict = {"sub": gw.provider.subject_for(client=client, account_id=account.id)}
+    if "profile" in scopes:
+        name = " ".join(p for p in (account.given_name, account.family_name) if p)
+        values = {"name": name or None, "given_name": account.given_name, "family_name": account.family_name,
+                  "locale": account.locale, "th_given_name": account.given_name_th,
+                  "th_family_name": account.family_name_th}
+        claims.update({k: v for k, v in values.items() if v})
+    if "email" in scopes and account.email:
+        claims.update(email=account.email, email_verified=bool(account.email_verified))
+    if "citizen_id" in scopes and account.citizen_id:
+        claims["citizen_id"] = account.citizen_id
+    return claims

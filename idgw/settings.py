@@ -1,0 +1,113 @@
+"""Settings, read once from the environment (``IDGW_*``) and validated at start-up.
+
+Secure defaults: outside dev mode the gateway refuses an ``http`` issuer and placeholder or short
+secrets (OWASP ASVS 5.0 V13 configuration). Dev mode exists for ``make run`` and the tests only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PLACEHOLDER_SECRET = "dev-only-insecure-secret-change-me-0000000000"
+_PLACEHOLDERS = {PLACEHOLDER_SECRET, "", "changeme", "change-me", "secret"}
+
+
+class SettingsError(ValueError):
+    """A setting is missing or unsafe; the message names the environment variable."""
+
+
+def _bool(value: str, name: str) -> bool:
+    v = value.strip().lower()
+    if v in {"1", "true", "yes", "on"}:
+        return True
+    if v in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {value!r}")
+
+
+def _int(value: str, name: str, *, minimum: int = 1) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {value!r}") from None
+    if n < minimum:
+        raise SettingsError(f"{name} must be >= {minimum}, got {n}")
+    return n
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All tunables. Lifetimes in seconds."""
+
+    issuer: str = "http://127.0.0.1:8000"
+    database_url: str = "sqlite:///var/idgw.db"
+    secret_key: str = PLACEHOLDER_SECRET
+    dev: bool = False
+    code_ttl: int = 60
+    access_token_ttl: int = 600
+    id_token_ttl: int = 600
+    refresh_token_ttl: int = 30 * 24 * 3600
+    interaction_ttl: int = 900
+    default_locale: str = "th"
+    # NIST SP 800-63B §5.2.2: no more than 100 consecutive failures; we slow down from 5 on.
+    max_failed_logins: int = 100
+    throttle_free_attempts: int = 5
+    ip_max_failures_per_window: int = 50
+    ip_window: int = 300
+    cookie_name: str = "idgw_session"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def cookie_secure(self) -> bool:
+        return urlsplit(self.issuer).scheme == "https"
+
+    @property
+    def max_token_ttl(self) -> int:
+        return max(self.access_token_ttl, self.id_token_ttl)
+
+    def validate(self) -> Settings:
+        parts = urlsplit(self.issuer)
+        if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
+            raise SettingsError("IDGW_ISSUER must be an absolute http(s) URL without query or fragment")
+        if self.issuer.endswith("/"):
+            raise SettingsError("IDGW_ISSUER must not end with '/' (it is compared byte for byte)")
+        if not self.dev:
+            if parts.scheme != "https":
+                raise SettingsError("IDGW_ISSUER must use https outside dev mode (set IDGW_DEV=1 for development)")
+            if self.secret_key in _PLACEHOLDERS or len(self.secret_key) < 32:
+                raise SettingsError(
+                    "IDGW_SECRET_KEY must be a random value of at least 32 characters outside dev mode"
+                )
+        if self.code_ttl > 600:
+            raise SettingsError("IDGW_CODE_TTL must be at most 600 seconds (RFC 6749 §4.1.2)")
+        if self.default_locale not in {"th", "en"}:
+            raise SettingsError("IDGW_DEFAULT_LOCALE must be th or en")
+        return self
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:
+        env = dict(os.environ if env is None else env)
+        values: dict = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            key = "IDGW_" + f.name.upper()
+            if key not in env:
+                continue
+            raw = env[key]
+            if f.type in ("bool", bool):
+                values[f.name] = _bool(raw, key)
+            elif f.type in ("int", int):
+                values[f.name] = _int(raw, key)
+            else:
+                values[f.name] = raw
+        values.update(overrides)
+        settings = cls(**values)
+        if settings.database_url.startswith("sqlite:///") and not settings.database_url.startswith(
+            "sqlite:////"
+        ):
+            Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        return settings.validate()

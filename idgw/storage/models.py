@@ -1,0 +1,196 @@
+"""SQLAlchemy 2 tables. Times are integer Unix seconds (UTC) so SQLite and PostgreSQL agree.
+
+Codes and tokens are stored as SHA-256 hashes only (OWASP ASVS 5.0 V7/V10): a database read
+does not give anyone a usable credential.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Client(Base):
+    __tablename__ = "clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # SHA-256 of a 256-bit random secret; high-entropy secrets need no slow hash (ASVS V11.4).
+    secret_hash: Mapped[str | None] = mapped_column(String(64))
+    redirect_uris: Mapped[list] = mapped_column(JSON)
+    post_logout_redirect_uris: Mapped[list] = mapped_column(JSON, default=list)
+    token_endpoint_auth_method: Mapped[str] = mapped_column(String(40))
+    grant_types: Mapped[list] = mapped_column(JSON)
+    scope: Mapped[str] = mapped_column(Text)
+    id_token_signed_response_alg: Mapped[str] = mapped_column(String(10), default="ES256")
+    subject_type: Mapped[str] = mapped_column(String(10), default="pairwise")
+    jwks: Mapped[dict | None] = mapped_column(JSON)
+    jwks_uri: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    username: Mapped[str] = mapped_column(String(200), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(String(320))
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    given_name: Mapped[str | None] = mapped_column(String(200))
+    family_name: Mapped[str | None] = mapped_column(String(200))
+    given_name_th: Mapped[str | None] = mapped_column(String(200))
+    family_name_th: Mapped[str | None] = mapped_column(String(200))
+    citizen_id: Mapped[str | None] = mapped_column(String(13), unique=True)
+    locale: Mapped[str | None] = mapped_column(String(5))
+    roles: Mapped[list] = mapped_column(JSON, default=list)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class LoginSession(Base):
+    """A gateway session (the browser's login), identified publicly by ``id`` (the ``sid`` claim)."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    cookie_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    auth_time: Mapped[int] = mapped_column(BigInteger)
+    last_seen: Mapped[int] = mapped_column(BigInteger)
+    aal: Mapped[str] = mapped_column(String(4))
+    amr: Mapped[list] = mapped_column(JSON)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    idle_timeout: Mapped[int | None] = mapped_column(Integer)
+    ended_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Interaction(Base):
+    """An authorization request waiting for the person (login, consent) before a code is issued."""
+
+    __tablename__ = "interactions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"))
+    params: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    completed_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AuthorizationCode(Base):
+    __tablename__ = "authorization_codes"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"))
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    session_id: Mapped[str] = mapped_column(String(36))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text)
+    nonce: Mapped[str | None] = mapped_column(Text)
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    code_challenge_method: Mapped[str] = mapped_column(String(10))
+    auth_time: Mapped[int] = mapped_column(BigInteger)
+    acr: Mapped[str] = mapped_column(String(64))
+    amr: Mapped[list] = mapped_column(JSON)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    redeemed_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Token(Base):
+    """An issued access or refresh token. ``family_id`` ties every token descending from one
+    authorization code, so a replayed code or a reused refresh token revokes them all."""
+
+    __tablename__ = "tokens"
+    __table_args__ = (Index("ix_tokens_family", "family_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # access | refresh
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    jti: Mapped[str | None] = mapped_column(String(64), unique=True)
+    family_id: Mapped[str] = mapped_column(String(36))
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"))
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    session_id: Mapped[str] = mapped_column(String(36))
+    scope: Mapped[str] = mapped_column(Text)
+    auth_time: Mapped[int] = mapped_column(BigInteger)
+    acr: Mapped[str] = mapped_column(String(64))
+    amr: Mapped[list] = mapped_column(JSON)
+    issued_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    rotated_at: Mapped[int | None] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class SigningKey(Base):
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kty: Mapped[str] = mapped_column(String(8))  # EC | RSA
+    # Private JWK, AES-256-GCM encrypted with a key derived from IDGW_SECRET_KEY.
+    private_jwk: Mapped[str] = mapped_column(Text)
+    public_jwk: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    # Set when a newer key replaces this one: it signs nothing more, but stays in JWKS until
+    # ``retired_at + max token lifetime`` so tokens it signed still verify.
+    retired_at: Mapped[int | None] = mapped_column(BigInteger)
+    unpublish_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Consent(Base):
+    __tablename__ = "consents"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"), primary_key=True)
+    scope: Mapped[str] = mapped_column(Text)
+    granted_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Throttle(Base):
+    """Failure counters per client IP (sliding fixed window)."""
+
+    __tablename__ = "throttles"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[int] = mapped_column(BigInteger)
+
+
+class UsedAssertion(Base):
+    """``jti`` of client assertions already seen (RFC 7523 §3 replay protection)."""
+
+    __tablename__ = "used_assertions"
+
+    jti_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class InstanceSecret(Base):
+    """Random per-deployment values generated on first start (e.g. the pairwise ``sub`` salt)."""
+
+    __tablename__ = "instance_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_name_at", "name", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    at: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(String(120))
+    on_behalf_of: Mapped[str | None] = mapped_column(String(120))
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    session_id: Mapped[str | None] = mapped_column(String(36))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)

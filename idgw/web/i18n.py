@@ -1,0 +1,81 @@
+"""Thai and English texts. Thai is the default; ``ui_locales`` (OIDC Core §3.1.2.1), the
+language switch and Accept-Language choose otherwise."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+LOCALES = ("th", "en")
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "app_name": {"th": "ระบบยืนยันตัวตนภาครัฐ (idgw)", "en": "Government identity gateway (idgw)"},
+    "sign_in": {"th": "เข้าสู่ระบบ", "en": "Sign in"},
+    "sign_in_to": {"th": "เข้าสู่ระบบเพื่อใช้บริการ", "en": "Sign in to continue to"},
+    "username": {"th": "ชื่อผู้ใช้", "en": "Username"},
+    "password": {"th": "รหัสผ่าน", "en": "Password"},
+    "invalid_credentials": {"th": "ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง", "en": "Incorrect username or password."},
+    "throttled": {"th": "พยายามเข้าสู่ระบบหลายครั้งเกินไป กรุณารอ {seconds} วินาทีแล้วลองใหม่",
+                  "en": "Too many attempts. Please wait {seconds} seconds and try again."},
+    "locked": {"th": "บัญชีนี้ถูกระงับเนื่องจากใส่รหัสผ่านผิดหลายครั้ง กรุณาติดต่อผู้ดูแลระบบ",
+               "en": "This account is locked after too many failed attempts. Please contact the help desk."},
+    "consent_title": {"th": "ยินยอมให้ส่งข้อมูล", "en": "Allow access to your information"},
+    "consent_intro": {"th": "บริการต่อไปนี้ขอรับข้อมูลของท่าน:", "en": "This service asks for the following:"},
+    "allow": {"th": "อนุญาต", "en": "Allow"},
+    "deny": {"th": "ไม่อนุญาต", "en": "Deny"},
+    "signed_in_as": {"th": "ท่านเข้าสู่ระบบในชื่อ", "en": "You are signed in as"},
+    "signed_in_at": {"th": "เข้าสู่ระบบเมื่อ", "en": "Signed in at"},
+    "error_title": {"th": "ไม่สามารถดำเนินการได้", "en": "We could not continue"},
+    "error_back": {"th": "กรุณากลับไปที่บริการแล้วเริ่มใหม่อีกครั้ง",
+                   "en": "Please go back to the service and start again."},
+    "logout_title": {"th": "ออกจากระบบ", "en": "Sign out"},
+    "logout_question": {"th": "ต้องการออกจากระบบ idgw หรือไม่", "en": "Do you want to sign out of idgw?"},
+    "logout_yes": {"th": "ออกจากระบบ", "en": "Sign out"},
+    "logout_no": {"th": "ยกเลิก", "en": "Cancel"},
+    "logged_out": {"th": "ท่านออกจากระบบแล้ว", "en": "You have signed out."},
+    "home_intro": {"th": "ระบบนี้ยืนยันตัวตนให้บริการอิเล็กทรอนิกส์ของหน่วยงานรัฐ กรุณาเริ่มจากเว็บไซต์ของบริการที่ท่านต้องการใช้",
+                   "en": "This gateway signs you in to government e-services. Please start from the service you want to use."},
+    "language": {"th": "English", "en": "ภาษาไทย"},
+    "scope_openid": {"th": "รหัสประจำตัวสำหรับบริการนี้", "en": "An identifier for you at this service"},
+    "scope_profile": {"th": "ชื่อ-นามสกุล", "en": "Your name"},
+    "scope_email": {"th": "อีเมล", "en": "Your e-mail address"},
+    "scope_offline_access": {"th": "การเข้าถึงต่อเนื่องเมื่อท่านไม่ได้ใช้งาน (refresh token)",
+                             "en": "Access while you are away (refresh token)"},
+    "scope_citizen_id": {"th": "เลขประจำตัวประชาชน 13 หลัก", "en": "Your 13-digit citizen ID number"},
+    "err_invalid_request": {"th": "คำขอไม่ถูกต้อง", "en": "The request is not valid."},
+    "err_unknown_client": {"th": "ไม่รู้จักบริการที่ส่งคำขอมา", "en": "The requesting service is not registered."},
+    "err_redirect_uri": {"th": "ที่อยู่สำหรับส่งกลับ (redirect_uri) ไม่ได้ลงทะเบียนไว้",
+                         "en": "The return address (redirect_uri) is not registered for this service."},
+    "err_interaction_expired": {"th": "คำขอเข้าสู่ระบบนี้หมดอายุแล้ว", "en": "This sign-in request has expired."},
+    "err_csrf": {"th": "แบบฟอร์มหมดอายุหรือไม่ถูกต้อง กรุณาลองใหม่", "en": "The form expired or is invalid. Please try again."},
+    "err_not_found": {"th": "ไม่พบหน้าที่ต้องการ", "en": "Page not found."},
+}
+
+_TH_MONTHS = ["ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.", "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.", "พ.ย.", "ธ.ค."]
+_BANGKOK = timedelta(hours=7)
+
+
+def t(key: str, locale: str, **kwargs) -> str:
+    text = MESSAGES.get(key, {}).get(locale) or MESSAGES.get(key, {}).get("en") or key
+    return text.format(**kwargs) if kwargs else text
+
+
+def format_datetime(epoch: int, locale: str) -> str:
+    """Bangkok time; Thai users get the Buddhist era (พ.ศ. = ค.ศ. + 543)."""
+    dt = datetime.fromtimestamp(epoch, UTC) + _BANGKOK
+    if locale == "th":
+        return f"{dt.day} {_TH_MONTHS[dt.month - 1]} {dt.year + 543} {dt:%H:%M} น."
+    return f"{dt:%d %b %Y %H:%M} (UTC+7)"
+
+
+def choose_locale(*, ui_locales: str | None, cookie: str | None, accept_language: str | None, default: str) -> str:
+    for candidate in (ui_locales or "").split():
+        base = candidate.split("-")[0].lower()
+        if base in LOCALES:
+            return base
+    if cookie in LOCALES:
+        return cookie
+    for part in (accept_language or "").split(","):
+        base = part.split(";")[0].strip().split("-")[0].lower()
+        if base in LOCALES:
+            return base
+    return default

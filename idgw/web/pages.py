@@ -1,0 +1,79 @@
+"""Rendering, locale choice, the browser cookie and CSRF tokens.
+
+CSRF (ASVS 5.0 V3.5): every form carries ``HMAC(key, browser id | purpose)``; the browser id
+lives in an HttpOnly SameSite=Lax cookie, so another site can neither read nor forge the token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from pathlib import Path
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from idgw.security import constant_time_equal, derive_key, random_token
+from idgw.web.i18n import choose_locale, format_datetime, t
+
+TEMPLATES = Path(__file__).parent / "templates"
+BROWSER_COOKIE = "idgw_browser"
+LANG_COOKIE = "idgw_lang"
+
+
+class Pages:
+    def __init__(self, settings) -> None:
+        self.settings = settings
+        self.env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
+                               auto_reload=False)
+        self._csrf_key = derive_key(settings.secret_key, "csrf")
+
+    # -- locale --------------------------------------------------------------------------------
+    def locale(self, request: Request, ui_locales: str | None = None) -> str:
+        return choose_locale(ui_locales=ui_locales or request.query_params.get("ui_locales"),
+                             cookie=request.query_params.get("lang") or request.cookies.get(LANG_COOKIE),
+                             accept_language=request.headers.get("accept-language"),
+                             default=self.settings.default_locale)
+
+    def render(self, request: Request, template: str, *, status: int = 200, ui_locales: str | None = None,
+               **context) -> HTMLResponse:
+        locale = self.locale(request, ui_locales)
+        other = "en" if locale == "th" else "th"
+        query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("lang", "ui_locales")]
+        switch_url = request.url.path + "?" + urlencode([*query, ("lang", other)])
+        html = self.env.get_template(template).render(
+            locale=locale, t=lambda key, **kw: t(key, locale, **kw),
+            when=lambda epoch: format_datetime(epoch, locale), switch_url=switch_url, **context,
+        )
+        response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+        if request.query_params.get("lang") in ("th", "en"):
+            response.set_cookie(LANG_COOKIE, locale, max_age=365 * 24 * 3600, httponly=True, samesite="lax",
+                                secure=self.settings.cookie_secure)
+        return response
+
+    def error(self, request: Request, key: str, *, code: str | None = None, status: int = 400) -> HTMLResponse:
+        locale = self.locale(request)
+        return self.render(request, "error.html", status=status, message=t(key, locale), code=code)
+
+    # -- browser binding and CSRF ------------------------------------------------------------
+    def browser_id(self, request: Request) -> str:
+        value = request.cookies.get(BROWSER_COOKIE)
+        if value and 20 <= len(value) <= 64:
+            return value
+        return random_token(24)
+
+    def set_browser_cookie(self, response, browser_id: str) -> None:
+        response.set_cookie(BROWSER_COOKIE, browser_id, httponly=True, samesite="lax",
+                            secure=self.settings.cookie_secure, path="/")
+
+    def csrf_token(self, browser_id: str, purpose: str) -> str:
+        return hmac.new(self._csrf_key, f"{browser_id}|{purpose}".encode(), hashlib.sha256).hexdigest()
+
+    def check_csrf(self, request: Request, form, purpose: str) -> bool:
+        browser = request.cookies.get(BROWSER_COOKIE)
+        sent = form.get("csrf_token")
+        if not browser or not isinstance(sent, str):
+            return False
+        return constant_time_equal(sent, self.csrf_token(browser, purpose))

@@ -1,0 +1,299 @@
+"""The person-facing pages: sign-in and consent for a pending authorization request,
+RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) and the home page."""
+
+from __future__ import annotations
+
+from authlib.common.urls import add_params_to_uri
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from idgw import audit
+from idgw.login.interaction import next_step
+from idgw.login.password import authenticate_password
+from idgw.login.sessions import acr_for, create_session, end_session
+from idgw.oidc.adapter import in_transaction
+from idgw.oidc.provider import SCOPE_CLAIMS, GrantSubject, current_db
+from idgw.oidc.routes import issue_code
+from idgw.security import sha256_hex
+from idgw.storage.models import Account, Client, Consent, Interaction
+from idgw.web.i18n import t
+
+MAX_FORM_BYTES = 16 * 1024
+
+
+class _Outcome:
+    """What a page handler decided, computed inside the transaction and rendered outside it."""
+
+    def __init__(self, *, redirect: str | None = None, page: str | None = None, status: int = 200,
+                 context: dict | None = None, cookie: str | None = None, clear_cookie: bool = False,
+                 error_key: str | None = None, code: str | None = None, ui_locales: str | None = None):
+        self.redirect, self.page, self.status, self.context = redirect, page, status, context or {}
+        self.cookie, self.clear_cookie, self.error_key, self.code = cookie, clear_cookie, error_key, code
+        self.ui_locales = ui_locales
+
+
+def router(gw) -> APIRouter:
+    r = APIRouter()
+    pages = gw.pages
+    settings = gw.settings
+
+    def respond(request: Request, out: _Outcome) -> Response:
+        if out.redirect:
+            response: Response = RedirectResponse(out.redirect, status_code=303 if request.method == "POST" else 302)
+        elif out.error_key:
+            response = pages.render(request, "error.html", status=out.status, ui_locales=out.ui_locales,
+                                    message=t(out.error_key, pages.locale(request, out.ui_locales)), code=out.code)
+        else:
+            response = pages.render(request, out.page, status=out.status, ui_locales=out.ui_locales, **out.context)
+        if out.cookie:
+            response.set_cookie(settings.cookie_name, out.cookie, httponly=True, samesite="lax",
+                                secure=settings.cookie_secure, path="/")
+        if out.clear_cookie:
+            response.delete_cookie(settings.cookie_name, path="/", httponly=True, samesite="lax",
+                                   secure=settings.cookie_secure)
+        return response
+
+    async def read_form(request: Request):
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_FORM_BYTES):
+            return None
+        return await request.form(max_files=0, max_fields=50)
+
+    def load_interaction(db, iid: str, request: Request, now: int):
+        ia = db.get(Interaction, iid) if len(iid) <= 64 else None
+        if ia is None:
+            return None, _Outcome(error_key="err_not_found", status=404)
+        if ia.completed_at is not None or ia.expires_at <= now:
+            return None, _Outcome(error_key="err_interaction_expired", status=400)
+        browser = request.cookies.get("idgw_browser") or ""
+        # The interaction belongs to the browser that started it (no login CSRF through a link).
+        if sha256_hex(browser) != ia.params.get("browser"):
+            return None, _Outcome(error_key="err_interaction_expired", status=400)
+        return ia, None
+
+    def advance(db, ia: Interaction, request: Request, now: int, *, cookie_value: str | None,
+                set_cookie: str | None = None, error: str | None = None) -> _Outcome:
+        """Decide and perform the next step of an interaction."""
+        params = ia.params["request"]
+        progress = ia.params["progress"]
+        session = gw.sessions.load(db, cookie=cookie_value, now=now)
+        client = db.get(Client, ia.client_id)
+        consent = db.get(Consent, (session.account_id, ia.client_id)) if session else None
+        step = next_step(params=params, progress=progress, session=session,
+                         consented_scope=consent.scope if consent else None, now=now)
+        browser = request.cookies.get("idgw_browser") or ""
+        ui = params.get("ui_locales")
+        if step.kind == "error":
+            ia.completed_at = now
+            return _Outcome(redirect=gw.provider.authorization_error_redirect(
+                redirect_uri=params["redirect_uri"], error=step.error, description=step.description,
+                state=params.get("state")), cookie=set_cookie)
+        if step.kind == "login":
+            return _Outcome(page="login.html", status=401 if error else 200, ui_locales=ui, cookie=set_cookie,
+                            context=dict(action=f"/interaction/{ia.id}/login", client_name=client.name,
+                                         csrf_token=pages.csrf_token(browser, f"login:{ia.id}"), error=error,
+                                         username=params.get("login_hint", "")[:200]))
+        account = db.get(Account, session.account_id)
+        if step.kind == "consent":
+            locale = pages.locale(request, ui)
+            scopes = [t(f"scope_{s}", locale) for s in params["scope"].split() if f"scope_{s}" in _SCOPE_KEYS]
+            return _Outcome(page="consent.html", ui_locales=ui, cookie=set_cookie,
+                            context=dict(action=f"/interaction/{ia.id}/consent", client_name=client.name,
+                                         csrf_token=pages.csrf_token(browser, f"consent:{ia.id}"), scopes=scopes,
+                                         account_name=_display_name(account, locale),
+                                         auth_time=pages_when(session.auth_time, locale)))
+        subject = GrantSubject(account_id=session.account_id, session_id=session.id, auth_time=session.auth_time,
+                               acr=acr_for(session.aal), amr=list(session.amr))
+        ia.completed_at = now
+        return _Outcome(redirect=issue_code(gw, params=params, subject=subject), cookie=set_cookie)
+
+    @r.get("/interaction/{iid}", include_in_schema=False)
+    async def interaction(iid: str, request: Request) -> Response:
+        cookie_value = request.cookies.get(settings.cookie_name)
+
+        def work():
+            db = current_db.get()
+            now = gw.clock.now()
+            ia, problem = load_interaction(db, iid, request, now)
+            return problem or advance(db, ia, request, now, cookie_value=cookie_value)
+
+        return respond(request, await in_transaction(gw.sessionmaker, gw.client_ip(request), work))
+
+    @r.post("/interaction/{iid}/login", include_in_schema=False)
+    async def login(iid: str, request: Request) -> Response:
+        form = await read_form(request)
+        if form is None:
+            return pages.error(request, "err_invalid_request", status=413)
+        csrf_ok = pages.check_csrf(request, form, f"login:{iid}")
+        username = str(form.get("username") or "")
+        password = str(form.get("password") or "")
+        ip = gw.client_ip(request)
+        old_cookie = request.cookies.get(settings.cookie_name)
+
+        def work():
+            db = current_db.get()
+            now = gw.clock.now()
+            ia, problem = load_interaction(db, iid, request, now)
+            if problem:
+                return problem
+            if not csrf_ok:
+                return _Outcome(error_key="err_csrf", status=403)
+            outcome = authenticate_password(db, username=username, password=password, ip=ip, now=now,
+                                            settings=settings, client_id=ia.client_id)
+            if outcome.account is None:
+                locale = pages.locale(request, ia.params["request"].get("ui_locales"))
+                message = t(outcome.error, locale, seconds=max(outcome.retry_after, 1))
+                out = advance(db, ia, request, now, cookie_value=old_cookie, error=message)
+                if outcome.error != "invalid_credentials":
+                    out.status = 429 if outcome.error == "throttled" else 403
+                return out
+            previous = gw.sessions.load(db, cookie=old_cookie, now=now)
+            if previous is not None:
+                end_session(db, session=previous, now=now, ip=ip, reason="replaced", client_id=ia.client_id)
+            session, cookie = create_session(db, account=outcome.account, aal="1", amr=["pwd"], now=now, ip=ip,
+                                             client_id=ia.client_id)
+            ia.params = {**ia.params, "progress": {**ia.params["progress"], "session_id": session.id}}
+            return _Outcome(redirect=f"/interaction/{ia.id}", cookie=cookie)
+
+        return respond(request, await in_transaction(gw.sessionmaker, ip, work))
+
+    @r.post("/interaction/{iid}/consent", include_in_schema=False)
+    async def consent(iid: str, request: Request) -> Response:
+        form = await read_form(request)
+        if form is None:
+            return pages.error(request, "err_invalid_request", status=413)
+        csrf_ok = pages.check_csrf(request, form, f"consent:{iid}")
+        decision = form.get("decision")
+        cookie_value = request.cookies.get(settings.cookie_name)
+        ip = gw.client_ip(request)
+
+        def work():
+            db = current_db.get()
+            now = gw.clock.now()
+            ia, problem = load_interaction(db, iid, request, now)
+            if problem:
+                return problem
+            if not csrf_ok:
+                return _Outcome(error_key="err_csrf", status=403)
+            session = gw.sessions.load(db, cookie=cookie_value, now=now)
+            if session is None:
+                return advance(db, ia, request, now, cookie_value=cookie_value)
+            params = ia.params["request"]
+            if decision != "allow":
+                ia.completed_at = now
+                audit.record(db, "authorization.denied", at=now, actor=session.account_id, client_id=ia.client_id,
+                             session_id=session.id, ip=ip)
+                return _Outcome(redirect=gw.provider.authorization_error_redirect(
+                    redirect_uri=params["redirect_uri"], error="access_denied",
+                    description="The person declined the request", state=params.get("state")))
+            row = db.get(Consent, (session.account_id, ia.client_id))
+            scope = params["scope"]
+            if row is None:
+                db.add(Consent(account_id=session.account_id, client_id=ia.client_id, scope=scope, granted_at=now))
+            else:
+                row.scope = " ".join(sorted(set(row.scope.split()) | set(scope.split())))
+                row.granted_at = now
+            audit.record(db, "consent.granted", at=now, actor=session.account_id, client_id=ia.client_id,
+                         session_id=session.id, ip=ip, scope=scope)
+            ia.params = {**ia.params, "progress": {**ia.params["progress"], "consented": True}}
+            return _Outcome(redirect=f"/interaction/{ia.id}")
+
+        return respond(request, await in_transaction(gw.sessionmaker, ip, work))
+
+    @r.api_route("/logout", methods=["GET", "POST"], include_in_schema=False)
+    async def logout(request: Request) -> Response:
+        if request.method == "POST":
+            form = await read_form(request)
+            if form is None:
+                return pages.error(request, "err_invalid_request", status=413)
+            data = {k: v for k, v in form.items() if isinstance(v, str)}
+        else:
+            data = dict(request.query_params)
+        hint = data.get("id_token_hint")
+        hint_claims = None
+        if hint:
+            try:
+                # An expired ID token is still a valid hint (RP-Initiated Logout §2).
+                hint_claims = gw.provider.verify_own_jwt(hint, check_exp=False)
+            except ValueError as exc:
+                return pages.error(request, "err_invalid_request", code=f"invalid id_token_hint: {exc}")
+        client_id = data.get("client_id")
+        if hint_claims is not None:
+            aud = hint_claims.get("aud")
+            if client_id and client_id != aud:
+                return pages.error(request, "err_invalid_request", code="client_id does not match id_token_hint")
+            client_id = aud if isinstance(aud, str) else client_id
+        post_logout = data.get("post_logout_redirect_uri")
+        state = data.get("state")
+        cookie_value = request.cookies.get(settings.cookie_name)
+        ip = gw.client_ip(request)
+        csrf_ok = request.method == "POST" and pages.check_csrf(request, data, "logout")
+        confirmed = request.method == "POST" and data.get("logout") == "yes" and csrf_ok
+
+        def work():
+            db = current_db.get()
+            now = gw.clock.now()
+            if post_logout:
+                client = db.get(Client, client_id) if client_id else None
+                # Exact match against the registered list; otherwise no redirect at all.
+                if client is None or post_logout not in (client.post_logout_redirect_uris or []):
+                    return _Outcome(error_key="err_redirect_uri", code="invalid post_logout_redirect_uri",
+                                    ui_locales=data.get("ui_locales"))
+            session = gw.sessions.load(db, cookie=cookie_value, now=now)
+            # The RP proved it holds an ID token for this very session: no need to ask.
+            proven = session is not None and hint_claims is not None and hint_claims.get("sid") == session.id
+            if request.method == "POST" and not csrf_ok:
+                return _Outcome(error_key="err_csrf", status=403)
+            if session is not None and not (proven or confirmed):
+                if request.method == "POST":  # answered "no"
+                    return _Outcome(page="home.html", context={"account_name": None})
+                carry = [(k, v) for k, v in data.items()
+                         if k in ("id_token_hint", "post_logout_redirect_uri", "state", "client_id", "ui_locales")]
+                browser = request.cookies.get("idgw_browser") or ""
+                return _Outcome(page="logout.html", ui_locales=data.get("ui_locales"),
+                                context=dict(done=False, carry=carry, csrf_token=pages.csrf_token(browser, "logout")))
+            if session is not None:
+                end_session(db, session=session, now=now, ip=ip, reason="logout", client_id=client_id)
+            if post_logout:
+                target = add_params_to_uri(post_logout, [("state", state)]) if state else post_logout
+                return _Outcome(redirect=target, clear_cookie=True)
+            return _Outcome(page="logout.html", context=dict(done=True), clear_cookie=True,
+                            ui_locales=data.get("ui_locales"))
+
+        response = respond(request, await in_transaction(gw.sessionmaker, ip, work))
+        if request.method == "GET":
+            browser = pages.browser_id(request)
+            if request.cookies.get("idgw_browser") != browser:
+                pages.set_browser_cookie(response, browser)
+        return response
+
+    @r.get("/", include_in_schema=False)
+    async def home(request: Request) -> Response:
+        cookie_value = request.cookies.get(settings.cookie_name)
+
+        def work():
+            db = current_db.get()
+            session = gw.sessions.load(db, cookie=cookie_value, now=gw.clock.now())
+            account = db.get(Account, session.account_id) if session else None
+            return _display_name(account, pages.locale(request)) if account else None
+
+        name = await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
+        return pages.render(request, "home.html", account_name=name)
+
+    return r
+
+
+_SCOPE_KEYS = {f"scope_{s}" for s in ["openid", *SCOPE_CLAIMS, "offline_access"]}
+
+
+def _display_name(account: Account, locale: str) -> str:
+    if locale == "th" and account.given_name_th:
+        return f"{account.given_name_th} {account.family_name_th or ''}".strip()
+    name = " ".join(p for p in (account.given_name, account.family_name) if p)
+    return name or account.username
+
+
+def pages_when(epoch: int, locale: str) -> str:
+    from idgw.web.i18n import format_datetime
+
+    return format_datetime(epoch, locale)

@@ -1,0 +1,132 @@
+"""Shared fixtures: a real PostgreSQL server started by the test run, real SQLite files, and the
+gateway served by uvicorn on a loopback port so flows go over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pg_bin(name: str) -> str | None:
+    for d in PG_BIN_DIRS:
+        if (d / name).exists():
+            return str(d / name)
+    return shutil.which(name)
+
+
+class PostgresServer:
+    """A throw-away PostgreSQL cluster in a temp dir, on a free loopback port. As root it runs
+    as the ``postgres`` system user (PostgreSQL refuses to run as root)."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="idgw-pg-"))
+        self.port = free_port()
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+    def start(self) -> None:
+        data = self.dir / "data"
+        if self.as_user:
+            shutil.chown(self.dir, "postgres")
+        subprocess.run([*self.as_user, _pg_bin("initdb"), "-D", str(data), "-U", "idgw", "--auth=trust",
+                        "-E", "UTF8", "--locale=C"], check=True, capture_output=True)
+        subprocess.run([*self.as_user, _pg_bin("pg_ctl"), "-D", str(data), "-l", str(self.dir / "log"), "-w",
+                        "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                              f"-c max_connections=200", "start"], check=True, capture_output=True)
+
+    def stop(self) -> None:
+        subprocess.run([*self.as_user, _pg_bin("pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def create_database(self) -> str:
+        import psycopg
+
+        name = "idgw_" + uuid.uuid4().hex[:10]
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=idgw dbname=postgres", autocommit=True) as c:
+            c.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql+psycopg://idgw@127.0.0.1:{self.port}/{name}"
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    if _pg_bin("initdb") is None or _pg_bin("pg_ctl") is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL server binaries are missing in CI (.ci/run installs them)")
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not installed; apt-get install postgresql")
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/idgw.db"
+    return request.getfixturevalue("postgres").create_database()
+
+
+class RunningGateway:
+    def __init__(self, app, url: str, server, thread) -> None:
+        self.app = app
+        self.url = url
+        self.gw = app.state.gateway
+        self.clock = self.gw.clock
+        self._server = server
+        self._thread = thread
+
+    def db(self):
+        return self.gw.sessionmaker()
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+def start_gateway(database_url: str, **overrides) -> RunningGateway:
+    import uvicorn
+
+    from idgw.app import create_app
+    from idgw.settings import Settings
+    from idgw.storage.db import upgrade
+
+    port = free_port()
+    settings = Settings.from_env({}, dev=True, issuer=f"http://127.0.0.1:{port}", database_url=database_url,
+                                 secret_key="test-secret-key-0123456789abcdef0123456789", **overrides)
+    upgrade(settings.database_url)
+    app = create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started:
+        if time.time() > deadline:
+            raise RuntimeError("gateway did not start")
+        time.sleep(0.02)
+    return RunningGateway(app, settings.issuer, server, thread)
+
+
+@pytest.fixture
+def gateway(database_url):
+    running = start_gateway(database_url)
+    yield running
+    running.stop()
+    running.gw.engine.dispose()

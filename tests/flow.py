@@ -1,0 +1,132 @@
+"""Helpers that act as the e-service (Authlib's OAuth 2 client) and as the citizen's browser
+(httpx with a cookie jar, submitting the real HTML forms)."""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from authlib.common.security import generate_token
+from authlib.integrations.httpx_client import OAuth2Client
+
+PASSWORD = "correct horse battery staple"
+REDIRECT_URI = "https://rp.example.test/cb"
+POST_LOGOUT = "https://rp.example.test/bye"
+
+
+@dataclass
+class Registered:
+    client_id: str
+    client_secret: str | None
+    username: str
+    account_id: str
+
+
+def register(gateway, *, auth_method="client_secret_basic", id_token_alg="ES256", scope=None, jwks=None,
+             username=None, citizen_id=None, subject_type="pairwise") -> Registered:
+    from idgw.admin import DEFAULT_SCOPE, add_client, add_user
+
+    username = username or f"user{generate_token(6).lower()}"
+    with gateway.db() as db:
+        now = gateway.clock.now()
+        new = add_client(db, name="บริการทดสอบ Test service", redirect_uris=[REDIRECT_URI],
+                         post_logout_redirect_uris=[POST_LOGOUT], auth_method=auth_method,
+                         scope=scope or (DEFAULT_SCOPE + " citizen_id"), id_token_alg=id_token_alg, jwks=jwks,
+                         subject_type=subject_type, now=now)
+        account = add_user(db, username=username, password=PASSWORD, now=now, email=f"{username}@example.test",
+                           given_name="Somsri", family_name="Rakthai", given_name_th="สมศรี",
+                           family_name_th="รักไทย", citizen_id=citizen_id)
+        db.commit()
+        return Registered(new.client_id, new.client_secret, username, account.id)
+
+
+def rp_client(gateway, reg: Registered, **kw) -> OAuth2Client:
+    method = kw.pop("token_endpoint_auth_method", None) or (
+        "none" if reg.client_secret is None else "client_secret_basic")
+    return OAuth2Client(client_id=reg.client_id, client_secret=reg.client_secret, redirect_uri=REDIRECT_URI,
+                        scope=kw.pop("scope", "openid profile email offline_access"),
+                        code_challenge_method="S256", token_endpoint_auth_method=method, **kw)
+
+
+def form_fields(page: str) -> tuple[str, dict]:
+    """(action, hidden inputs) of the first form on the page."""
+    form = re.search(r"<form[^>]*action=\"([^\"]+)\"[^>]*>(.*?)</form>", page, re.S)
+    assert form, f"no form in page: {page[:500]}"
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form.group(2)))
+    return html.unescape(form.group(1)), {k: html.unescape(v) for k, v in hidden.items()}
+
+
+class Browser:
+    """The citizen's browser: follows redirects inside the gateway, stops at the client."""
+
+    def __init__(self, gateway) -> None:
+        self.gateway = gateway
+        self.http = httpx.Client(base_url=gateway.url, follow_redirects=False, timeout=20)
+
+    def get(self, url: str) -> httpx.Response:
+        return self.http.get(url)
+
+    def follow(self, response: httpx.Response) -> httpx.Response:
+        while response.status_code in (302, 303) and not response.headers["location"].startswith(
+                ("https://rp.example.test", "http://rp.")):
+            response = self.http.get(response.headers["location"])
+        return response
+
+    def submit(self, page: httpx.Response, **fields) -> httpx.Response:
+        action, hidden = form_fields(page.text)
+        return self.follow(self.http.post(action, data={**hidden, **fields}))
+
+    def login(self, page: httpx.Response, username: str, password: str = PASSWORD) -> httpx.Response:
+        assert 'name="password"' in page.text, page.text[:400]
+        return self.submit(page, username=username, password=password)
+
+    def consent(self, page: httpx.Response, decision: str = "allow") -> httpx.Response:
+        assert 'value="allow"' in page.text, page.text[:400]
+        return self.submit(page, decision=decision)
+
+
+def callback_params(response: httpx.Response) -> dict:
+    assert response.status_code in (302, 303), (response.status_code, response.text[:500])
+    location = response.headers["location"]
+    assert location.startswith(("https://rp.example.test", "http://rp.")), location
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+def authorize_url(gateway, rp: OAuth2Client, **extra) -> tuple[str, str, str, str]:
+    """(url, state, nonce, code_verifier)."""
+    verifier = generate_token(48)
+    nonce = generate_token(16)
+    url, state = rp.create_authorization_url(gateway.url + "/authorize", code_verifier=verifier, nonce=nonce,
+                                             **extra)
+    return url, state, nonce, verifier
+
+
+def login_flow(gateway, reg: Registered, *, browser: Browser | None = None, scope=None, **extra):
+    """A whole front-channel flow: returns (callback params, state, nonce, verifier, rp, browser)."""
+    rp = rp_client(gateway, reg, **({"scope": scope} if scope else {}))
+    browser = browser or Browser(gateway)
+    url, state, nonce, verifier = authorize_url(gateway, rp, **extra)
+    page = browser.follow(browser.get(url))
+    if 'name="password"' in page.text:
+        page = browser.login(page, reg.username)
+    if 'value="allow"' in page.text:
+        page = browser.consent(page)
+    return callback_params(page), state, nonce, verifier, rp, browser
+
+
+def exchange(gateway, rp: OAuth2Client, code: str, verifier: str) -> dict:
+    return rp.fetch_token(gateway.url + "/token", grant_type="authorization_code", code=code,
+                          code_verifier=verifier)
+
+
+def wait_until(predicate, timeout=5.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
