@@ -10,6 +10,7 @@ from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from idgw.oidc.adapter import AdaptedRequest, DuplicateParameterError, adapt, in_transaction
@@ -230,7 +231,7 @@ def router(gw) -> APIRouter:
 
         def work():
             db = current_db.get()
-            row = db.scalar(Token.__table__.select().where(Token.jti == claims.get("jti")))
+            row = db.scalar(select(Token).where(Token.jti == claims.get("jti")))
             if row is None or row.kind != "access" or row.revoked_at is not None \
                     or row.token_hash != sha256_hex(access_token) or row.expires_at <= gw.clock.now():
                 return None
