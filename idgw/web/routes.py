@@ -237,7 +237,7 @@ def router(gw) -> APIRouter:
                 client = db.get(Client, client_id) if client_id else None
                 # Exact match against the registered list; otherwise no redirect at all.
                 if client is None or post_logout not in (client.post_logout_redirect_uris or []):
-                    return _Outcome(error_key="err_redirect_uri", code="invalid post_logout_redirect_uri",
+                    return _Outcome(error_key="err_redirect_uri", code="invalid post_logout_redirect_uri", status=400,
                                     ui_locales=data.get("ui_locales"))
             session = gw.sessions.load(db, cookie=cookie_value, now=now)
             # The RP proved it holds an ID token for this very session: no need to ask.

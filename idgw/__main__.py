@@ -1,0 +1,3 @@
+from idgw.cli import app
+
+app(prog_name="idgw")
