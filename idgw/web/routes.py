@@ -72,7 +72,7 @@ def router(gw) -> APIRouter:
         return ia, None
 
     def advance(db, ia: Interaction, request: Request, now: int, *, cookie_value: str | None,
-                set_cookie: str | None = None, error: str | None = None) -> _Outcome:
+                set_cookie: str | None = None, error: str | None = None, username: str | None = None) -> _Outcome:
         """Decide and perform the next step of an interaction."""
         params = ia.params["request"]
         progress = ia.params["progress"]
@@ -92,7 +92,7 @@ def router(gw) -> APIRouter:
             return _Outcome(page="login.html", status=401 if error else 200, ui_locales=ui, cookie=set_cookie,
                             context=dict(action=f"/interaction/{ia.id}/login", client_name=client.name,
                                          csrf_token=pages.csrf_token(browser, f"login:{ia.id}"), error=error,
-                                         username=params.get("login_hint", "")[:200]))
+                                         username=(username or params.get("login_hint") or "")[:200]))
         account = db.get(Account, session.account_id)
         if step.kind == "consent":
             locale = pages.locale(request, ui)
@@ -143,7 +143,7 @@ def router(gw) -> APIRouter:
             if outcome.account is None:
                 locale = pages.locale(request, ia.params["request"].get("ui_locales"))
                 message = t(outcome.error, locale, seconds=max(outcome.retry_after, 1))
-                out = advance(db, ia, request, now, cookie_value=old_cookie, error=message)
+                out = advance(db, ia, request, now, cookie_value=old_cookie, error=message, username=username)
                 if outcome.error != "invalid_credentials":
                     out.status = 429 if outcome.error == "throttled" else 403
                 return out

@@ -1,0 +1,86 @@
+"""The pages in a real browser (Debian's Chromium via Playwright): the demo e-service signs a
+citizen in through the gateway, with the CSP enforced and no console errors."""
+
+import os
+import shutil
+import threading
+import time
+
+import pytest
+
+from tests.conftest import free_port
+from tests.flow import PASSWORD, register
+
+CHROMIUM = os.environ.get("IDGW_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def browser():
+    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing in CI (.ci/run installs Debian's chromium)")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def demo_rp(gateway):
+    import uvicorn
+
+    from idgw.admin import add_client
+    from idgw.demo_rp import create_demo_app
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with gateway.db() as db:
+        new = add_client(db, name="บริการตัวอย่าง Demo e-service", redirect_uris=[base + "/callback"],
+                         post_logout_redirect_uris=[base + "/"], now=gateway.clock.now())
+        db.commit()
+    app = create_demo_app(issuer=gateway.url, client_id=new.client_id, client_secret=new.client_secret, base_url=base)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    yield base
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_citizen_signs_in_to_the_demo_service_in_chromium(browser, gateway, demo_rp):
+    reg = register(gateway)
+    context = browser.new_context(locale="th-TH")
+    page = context.new_page()
+    problems = []
+    page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+    page.goto(demo_rp + "/")
+    page.get_by_role("link", name="เข้าสู่ระบบด้วย idgw / Sign in with idgw").click()
+    # The gateway's login page, in Thai, with labelled fields
+    page.get_by_label("ชื่อผู้ใช้").fill(reg.username)
+    page.get_by_label("รหัสผ่าน").fill("wrong password")
+    page.get_by_role("button", name="เข้าสู่ระบบ").click()
+    assert page.get_by_role("alert").inner_text() == "ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง"
+    page.get_by_label("รหัสผ่าน").fill(PASSWORD)
+    page.get_by_role("button", name="เข้าสู่ระบบ").click()
+    # Consent in Thai, the Buddhist-era sign-in time, then back to the service
+    page.get_by_role("button", name="อนุญาต", exact=True).wait_for()
+    body = page.locator("main").inner_text()
+    assert "ชื่อ-นามสกุล" in body and str(time.gmtime().tm_year + 543) in body
+    page.get_by_role("button", name="อนุญาต", exact=True).click()
+    page.wait_for_url(demo_rp + "/callback*")
+    text = page.locator("body").inner_text()
+    assert "Signed in" in text and "urn:idgw:aal:1" in text and '"pwd"' in text
+    # Switching the gateway's language works from any page
+    page.goto(gateway.url + "/")
+    page.get_by_role("link", name="English").click()
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert not [p for p in problems if "Content Security Policy" in p or "Refused" in p], problems
+    context.close()
