@@ -1,4 +1,7 @@
-"""Shared fixtures for the face_check tests: the real photos and generated video frames.
+"""Helpers for the face_check tests: where the real photos are, and generated video frames.
+
+A plain module with a name of its own (not a conftest.py) so that ``from face_helpers import ...``
+cannot pick up another directory's conftest module.
 
 The photos live beside the repository in ``../shared/data/faces`` (CI always has them). Only the
 accuracy tests skip without them; the frame-based tests fail with a clear message instead, because
@@ -35,6 +38,7 @@ def portrait_frame(name: str, face_px: int = 200) -> np.ndarray:
     """A 640x480 RGB video-call-like frame: the photo scaled so the face box is ``face_px`` wide,
     centred, with the border replicated where the photo runs out."""
     import cv2
+
     import face_check
 
     img = load(name)
@@ -81,27 +85,23 @@ def close_eyes(frame: np.ndarray, landmarks) -> np.ndarray:
         width = float(np.linalg.norm(eye[3] - eye[0]))
         lid = np.array([eye[0], (eye[5] + eye[1]) / 2, (eye[4] + eye[2]) / 2, eye[3]])
         lid[1:3, 1] += (eye[4:6, 1].mean() - eye[1:3, 1].mean()) * 0.3
-        cv2.polylines(out, [lid.astype(np.int32)], False, (skin * 0.4).tolist(),
-                      max(1, round(width / 14)), cv2.LINE_AA)
+        cv2.polylines(out, [lid.astype(np.int32)], False, (skin * 0.4).tolist(), max(1, round(width / 14)), cv2.LINE_AA)
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
 def turn_head(frame: np.ndarray, box, amount: float) -> np.ndarray:
-    """Fake a head turn: slide the middle of the face sideways by ``amount`` box widths while its
-    outline stays put (a smooth sine-shaped horizontal warp). Positive moves the nose to the
-    image's right, which is the subject turning to their own left in an unmirrored camera."""
+    """Fake a head turn: slide the middle of the face sideways by up to ``amount`` box widths
+    while its outline stays put (a Gaussian-profile horizontal warp centred on the nose, 0.2 box
+    widths wide). Positive moves the nose to the image's right, which is the subject turning to
+    their own left in an unmirrored camera. Beyond about 0.2 the landmarks stop following."""
     import cv2
 
     h, w = frame.shape[:2]
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    bw, bh = box.width, box.height
-    u = np.clip((xs - (box.left - 0.15 * bw)) / (1.3 * bw), 0, 1)
-    v = np.clip((ys - (box.top - 0.4 * bh)) / (1.8 * bh), 0, 1)
-    envelope = np.sin(np.pi * u) * np.sin(np.pi * v)
-    map_x = (xs - amount * bw * envelope).astype(np.float32)
+    cx = (box.left + box.right) / 2
+    cy = (box.top + box.bottom) / 2 + 0.05 * box.height
+    envelope = np.exp(-0.5 * ((xs - cx) / (0.2 * box.width)) ** 2) * np.exp(
+        -0.5 * ((ys - cy) / (0.6 * box.height)) ** 2
+    )
+    map_x = (xs - amount * box.width * envelope).astype(np.float32)
     return cv2.remap(frame, map_x, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-@pytest.fixture(scope="session")
-def rng_seed() -> int:
-    return 20240606
