@@ -1,0 +1,235 @@
+"""Benchmark for face_check (the face part of `make bench`).
+
+Measures on this machine, pinned to one CPU core:
+- detection per 640x480 frame: dlib HOG alone, and face_check.detect (HOG + 68 landmarks + quality);
+- embedding per frame (ResNet 128-d descriptor);
+- compare end-to-end of one 640x480 frame against a cached reference Embedding (target: median
+  under 200 ms), and the same starting from the frame's JPEG bytes;
+- liveness over an 8-frame sequence;
+- genuine / impostor distance distributions over every pair of the shared photos, with FMR and FNMR
+  at face_check.MATCH_THRESHOLD.
+
+Frames are made from the shared photos (../shared/data/faces beside the repository): each photo is
+scaled so its face box is 200 px wide, as in a video call, and cropped to 640x480 around the face.
+Prints a summary and writes bench/results/face.json. Run: .venv/bin/python bench/face_bench.py
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+FACES_DIR = REPO / ".." / "shared" / "data" / "faces"
+RESULTS = REPO / "bench" / "results" / "face.json"
+MULTI = "multi_obama_biden.jpg"
+REPEATS = 5
+FACE_PX = 200
+FRAME_W, FRAME_H = 640, 480
+
+
+def pin_to_one_core() -> str:
+    """Pin this process (and the threads OpenCV/dlib start later) to one core, as the target says."""
+    if not hasattr(os, "sched_setaffinity"):
+        return "not pinned (no sched_setaffinity)"
+    core = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {core})
+    return f"pinned to CPU {core}"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def summary(samples_s: list[float]) -> dict[str, float]:
+    ms = sorted(s * 1000 for s in samples_s)
+    p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
+    return {
+        "median_ms": round(statistics.median(ms), 2),
+        "p95_ms": round(p95, 2),
+        "min_ms": round(ms[0], 2),
+        "max_ms": round(ms[-1], 2),
+        "samples": len(ms),
+    }
+
+
+def timed(fn, repeats: int = REPEATS) -> list[float]:
+    out = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def main() -> int:
+    pinning = pin_to_one_core()
+    if not FACES_DIR.is_dir():
+        print(f"face bench needs the shared photos at {FACES_DIR.resolve()}", file=sys.stderr)
+        return 1
+
+    import cv2
+    import numpy as np
+
+    import face_check
+    from face_check import _runtime
+    from face_check.detection import single_face_with_shape
+    from face_check.matching import descriptor
+
+    start = time.perf_counter()
+    models = _runtime.models()
+    load_s = time.perf_counter() - start
+
+    names = sorted(p.name for p in FACES_DIR.iterdir() if p.suffix in {".jpg", ".png"} and p.name != MULTI)
+    photos = {n: face_check.load_image((FACES_DIR / n).read_bytes()) for n in names}
+
+    def frame_of(image: face_check.Image) -> np.ndarray:
+        face = face_check.single_face(image)
+        scale = FACE_PX / face.box.width
+        small = cv2.resize(np.asarray(image.pixels), None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        cx = round((face.box.left + face.box.right) / 2 * scale)
+        cy = round((face.box.top + face.box.bottom) / 2 * scale)
+        pad = cv2.copyMakeBorder(small, FRAME_H, FRAME_H, FRAME_W, FRAME_W, cv2.BORDER_REPLICATE)
+        y0, x0 = cy + FRAME_H // 2, cx + FRAME_W // 2
+        return np.ascontiguousarray(pad[y0 : y0 + FRAME_H, x0 : x0 + FRAME_W])
+
+    frames = {n: face_check.image_from_rgb(frame_of(img)) for n, img in photos.items()}
+    jpegs = {
+        n: cv2.imencode(".jpg", cv2.cvtColor(np.asarray(f.pixels), cv2.COLOR_RGB2BGR))[1].tobytes()
+        for n, f in frames.items()
+    }
+
+    # Warm-up: first calls allocate buffers; they are not what a running service sees.
+    warm = next(iter(frames.values()))
+    face_check.embed(warm)
+
+    hog, det, emb, cmp_, cmp_jpeg = [], [], [], [], []
+    for n, frame in frames.items():
+        hog += timed(lambda f=frame: models.detector.run(f.pixels, 0, 0.0))
+        det += timed(lambda f=frame: face_check.detect(f))
+        _, shape = single_face_with_shape(frame)
+        emb += timed(lambda f=frame, s=shape: descriptor(f.pixels, s))
+        # Cached reference: another photo of the same person if there is one, else the photo itself.
+        person = n.rsplit("_", 1)[0]
+        others = [m for m in names if m != n and m.rsplit("_", 1)[0] == person]
+        reference = face_check.embed(photos[others[0] if others else n])
+        cmp_ += timed(lambda f=frame, r=reference: face_check.compare(reference=r, probe=f))
+        cmp_jpeg += timed(
+            lambda b=jpegs[n], r=reference: face_check.compare(reference=r, probe=face_check.load_image(b))
+        )
+
+    # Liveness on 8 frames of one subject (jitter-free; the cost does not depend on content).
+    seq = [frames["obama_1.jpg"]] * 8
+    live = timed(lambda: face_check.liveness(seq, challenge="blink"), repeats=3)
+
+    # Distances over every pair of the full-resolution photos.
+    vectors = {n: face_check.embed(img) for n, img in photos.items()}
+    genuine, impostor = [], []
+    for a, b in itertools.combinations(names, 2):
+        d = face_check.compare(reference=vectors[a], probe=vectors[b]).distance
+        (genuine if a.rsplit("_", 1)[0] == b.rsplit("_", 1)[0] else impostor).append((d, a, b))
+    thr = face_check.MATCH_THRESHOLD
+    false_match = [x for x in impostor if x[0] <= thr]
+    false_non_match = [x for x in genuine if x[0] > thr]
+
+    def dist_stats(pairs):
+        ds = sorted(d for d, _, _ in pairs)
+        return {
+            "count": len(ds),
+            "min": round(ds[0], 4),
+            "median": round(statistics.median(ds), 4),
+            "mean": round(statistics.fmean(ds), 4),
+            "max": round(ds[-1], 4),
+        }
+
+    hardest_genuine = max(genuine)
+    hardest_impostor = min(impostor)
+    info = models.info
+    result = {
+        "machine": {
+            "cpu": cpu_model(),
+            "cores_available": os.cpu_count(),
+            "pinning": pinning,
+            "python": platform.python_version(),
+        },
+        "model": {
+            "detector": info.detector,
+            "landmarks": info.landmarks,
+            "embedding": info.embedding,
+            "dlib": info.dlib_version,
+            "models_package": info.models_package,
+            "opencv": info.opencv_version,
+            "weights_sha256": dict(info.weights_sha256),
+        },
+        "model_load_s": round(load_s, 3),
+        "frame": {
+            "width": FRAME_W,
+            "height": FRAME_H,
+            "face_px": FACE_PX,
+            "frames": len(frames),
+            "repeats_each": REPEATS,
+        },
+        "timing": {
+            "hog_detector_only": summary(hog),
+            "detect_with_landmarks_and_quality": summary(det),
+            "embedding": summary(emb),
+            "compare_frame_vs_cached_reference": summary(cmp_),
+            "compare_jpeg_bytes_vs_cached_reference": summary(cmp_jpeg),
+            "liveness_8_frames": summary(live),
+        },
+        "target": {"compare_median_ms_below": 200, "met": statistics.median(cmp_) * 1000 < 200},
+        "accuracy": {
+            "photos": len(names),
+            "threshold": thr,
+            "genuine": dist_stats(genuine),
+            "impostor": dist_stats(impostor),
+            "margin": round(hardest_impostor[0] - hardest_genuine[0], 4),
+            "hardest_genuine_pair": [hardest_genuine[1], hardest_genuine[2], round(hardest_genuine[0], 4)],
+            "hardest_impostor_pair": [hardest_impostor[1], hardest_impostor[2], round(hardest_impostor[0], 4)],
+            "fmr": f"{len(false_match)}/{len(impostor)}",
+            "fnmr": f"{len(false_non_match)}/{len(genuine)}",
+            "fmr_rate": round(len(false_match) / len(impostor), 4),
+            "fnmr_rate": round(len(false_non_match) / len(genuine), 4),
+        },
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    tmp = RESULTS.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(RESULTS)
+
+    t = result["timing"]
+    acc = result["accuracy"]
+    print(f"face_check bench: {result['machine']['cpu']}, {pinning}; {info.name}")
+    print(f"model load {load_s:.2f}s; {len(frames)} frames of {FRAME_W}x{FRAME_H}, face {FACE_PX}px, x{REPEATS}")
+    for key, label in [
+        ("hog_detector_only", "HOG detection"),
+        ("detect_with_landmarks_and_quality", "detect (HOG+landmarks+quality)"),
+        ("embedding", "embedding (ResNet)"),
+        ("compare_frame_vs_cached_reference", "compare frame vs cached ref"),
+        ("compare_jpeg_bytes_vs_cached_reference", "compare JPEG bytes vs cached ref"),
+        ("liveness_8_frames", "liveness, 8 frames"),
+    ]:
+        print(f"  {label:34s} median {t[key]['median_ms']:8.1f} ms   p95 {t[key]['p95_ms']:8.1f} ms")
+    print(f"  target compare median < 200 ms: {'met' if result['target']['met'] else 'NOT met'}")
+    g, i = acc["genuine"], acc["impostor"]
+    print(f"genuine  ({g['count']:3d} pairs) distance {g['min']:.3f}-{g['max']:.3f} (median {g['median']:.3f})")
+    print(f"impostor ({i['count']:3d} pairs) distance {i['min']:.3f}-{i['max']:.3f} (median {i['median']:.3f})")
+    print(f"threshold {thr}: FMR {acc['fmr']}, FNMR {acc['fnmr']}, margin {acc['margin']:.3f}")
+    print(f"wrote {RESULTS.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
