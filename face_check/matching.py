@@ -14,9 +14,9 @@ __all__ = ["MATCH_THRESHOLD", "compare", "embed"]
 
 # Distance at or below which two faces are taken as the same person. 0.6 is the operating point
 # dlib publishes for this model (99.38% on LFW). On the shared photos (../shared/data/faces,
-# 14 genuine and 91 impostor pairs) genuine distances measured 0.32-0.52 and impostor distances
-# 0.69-0.96, so at 0.6 FMR = 0/91 and FNMR = 0/14, with 0.08 to spare on the genuine side and 0.09 on
-# the impostor side (bench/face_bench.py re-measures this; docs/face_check.md has the table).
+# 14 genuine and 91 impostor pairs) genuine distances measured 0.327-0.517 and impostor distances
+# 0.696-1.015, so at 0.6 FMR = 0/91 and FNMR = 0/14, with 0.083 to spare on the genuine side and
+# 0.096 on the impostor side (bench/face_bench.py re-measures this; docs/face_check.md has the table).
 MATCH_THRESHOLD = 0.6
 
 # dlib's default: the 150x150 aligned chip includes a 25% margin around the landmark-defined face.
