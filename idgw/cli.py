@@ -78,7 +78,8 @@ def client_add(
     name: str = typer.Option(..., help="Display name shown to citizens"),
     redirect_uri: list[str] = typer.Option(..., help="Exact redirect URI (repeatable)"),
     post_logout_redirect_uri: list[str] = typer.Option([], help="Exact post-logout redirect URI (repeatable)"),
-    auth_method: str = typer.Option("client_secret_basic", help="client_secret_basic|client_secret_post|private_key_jwt|none"),
+    auth_method: str = typer.Option("client_secret_basic",
+                                    help="client_secret_basic|client_secret_post|private_key_jwt|none"),
     scope: str = typer.Option("openid profile email offline_access"),
     id_token_alg: str = typer.Option("ES256", help="ES256|RS256|PS256"),
     subject_type: str = typer.Option("pairwise", help="pairwise|public"),
@@ -94,7 +95,8 @@ def client_add(
     jwks = json.loads(jwks_file.read_text()) if jwks_file else None
     with _session(settings) as db:
         try:
-            new = add_client(db, name=name, redirect_uris=redirect_uri, post_logout_redirect_uris=post_logout_redirect_uri,
+            new = add_client(db, name=name, redirect_uris=redirect_uri,
+                             post_logout_redirect_uris=post_logout_redirect_uri,
                              auth_method=auth_method, scope=scope, id_token_alg=id_token_alg, subject_type=subject_type,
                              jwks=jwks, jwks_uri=jwks_uri, client_id=client_id, now=int(time.time()), dev=settings.dev)
         except AdminError as exc:

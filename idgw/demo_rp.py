@@ -78,9 +78,9 @@ def create_demo_app(*, issuer: str, client_id: str, client_secret: str, base_url
                               nonce={"essential": True, "value": flow["nonce"]}).validate(claims)
         rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(json.dumps(v, ensure_ascii=False))}</td></tr>"
                        for k, v in claims.items())
+        logout = httpx.QueryParams({"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": base_url + "/"})
         body = (f"<p>ลงชื่อเข้าใช้สำเร็จ / Signed in. ID token (verified, {html.escape(token.header['alg'])}):</p>"
-                f"<table>{rows}</table><p><a href='{html.escape(meta['end_session_endpoint'])}?"
-                f"{httpx.QueryParams({'id_token_hint': tokens['id_token'], 'post_logout_redirect_uri': base_url + '/'})}'>"
+                f"<table>{rows}</table><p><a href='{html.escape(meta['end_session_endpoint'])}?{logout}'>"
                 "ออกจากระบบ / Sign out</a></p>")
         return HTMLResponse(PAGE.format(body=body))
 

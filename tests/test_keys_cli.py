@@ -72,7 +72,8 @@ def test_cli_client_and_user_commands(database_url):
     assert "client_secret" not in shown and "secret_hash" not in shown
     bad = run_cli(database_url, "client", "add", "--name", "x", "--redirect-uri", "http://svc.example/cb#frag")
     assert bad.returncode == 1 and "fragment" in bad.stderr
-    bad = run_cli(database_url, "client", "add", "--name", "x", "--redirect-uri", "https://a/cb", "--id-token-alg", "HS256")
+    bad = run_cli(database_url, "client", "add", "--name", "x", "--redirect-uri", "https://a/cb",
+                  "--id-token-alg", "HS256")
     assert bad.returncode == 1 and "ES256" in bad.stderr
     assert run_cli(database_url, "client", "remove", created["client_id"]).returncode == 0
     assert json.loads(run_cli(database_url, "client", "list", "--json").stdout) == []

@@ -34,7 +34,8 @@ def served_gateway(database_url, tmp_path):
             except httpx.TransportError:
                 pass
             if time.time() > deadline or proc.poll() is not None:
-                raise RuntimeError("idgw serve did not start: " + (proc.stdout.read() if proc.poll() is not None else ""))
+                output = proc.stdout.read() if proc.poll() is not None else ""
+                raise RuntimeError("idgw serve did not start: " + output)
             time.sleep(0.1)
         yield env, f"http://127.0.0.1:{port}"
     finally:
@@ -53,7 +54,8 @@ def test_openid_client_completes_the_whole_flow(served_gateway):
     client = json.loads(out.stdout)
     subprocess.run([*cli, "user", "add", "malee", "--password", "malee-password-123", "--given-name", "Malee"],
                    env=env, capture_output=True, text=True, check=True)
-    rp_env = {**os.environ, "ISSUER": issuer, "CLIENT_ID": client["client_id"], "CLIENT_SECRET": client["client_secret"],
+    rp_env = {**os.environ, "ISSUER": issuer, "CLIENT_ID": client["client_id"],
+              "CLIENT_SECRET": client["client_secret"],
               "REDIRECT_URI": "http://127.0.0.1:9/cb", "POST_LOGOUT_REDIRECT_URI": "http://127.0.0.1:9/bye",
               "USERNAME": "malee", "PASSWORD": "malee-password-123"}
     run = subprocess.run(["node", str(RP_DIR / "rp.mjs")], env=rp_env, capture_output=True, text=True, timeout=120)

@@ -13,7 +13,7 @@ from jose import jwt as jose_jwt
 from joserfc import jwt as jrfc_jwt
 from joserfc.jwk import ECKey
 
-from tests.flow import REDIRECT_URI, exchange, login_flow, register
+from tests.flow import REDIRECT_URI, login_flow, register
 
 
 def post_token(gateway, reg, data, auth=True):
@@ -120,7 +120,8 @@ def test_replayed_code_is_refused_and_revokes_tokens_issued_from_it(gateway):
     first = post_token(gateway, reg, code_data(params["code"], verifier))
     assert first.status_code == 200
     tok = first.json()
-    assert httpx.get(gateway.url + "/userinfo", headers={"Authorization": f"Bearer {tok['access_token']}"}).status_code == 200
+    bearer = {"Authorization": f"Bearer {tok['access_token']}"}
+    assert httpx.get(gateway.url + "/userinfo", headers=bearer).status_code == 200
     replay = post_token(gateway, reg, code_data(params["code"], verifier))
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
     assert httpx.get(gateway.url + "/userinfo",

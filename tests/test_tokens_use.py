@@ -91,7 +91,8 @@ def test_tampered_and_alg_none_tokens_are_refused(gateway):
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     tampered = f"{header}.{_b64({**claims, 'scope': 'openid citizen_id'})}.{sig}"
     alg_none = f"{_b64({'alg': 'none', 'typ': 'at+jwt'})}.{payload}."
-    hs256 = f"{_b64({'alg': 'HS256', 'typ': 'at+jwt', 'kid': json.loads(base64.urlsafe_b64decode(header + '=='))['kid']})}.{payload}.{sig}"
+    kid = json.loads(base64.urlsafe_b64decode(header + "=="))["kid"]
+    hs256 = f"{_b64({'alg': 'HS256', 'typ': 'at+jwt', 'kid': kid})}.{payload}.{sig}"
     id_token_as_access = tok["id_token"]
     for bad in (tampered, alg_none, hs256, id_token_as_access, "garbage", tok["access_token"][:-4] + "AAAA"):
         r = userinfo(gateway, bad)

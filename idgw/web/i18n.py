@@ -33,7 +33,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "logout_no": {"th": "ยกเลิก", "en": "Cancel"},
     "logged_out": {"th": "ท่านออกจากระบบแล้ว", "en": "You have signed out."},
     "home_intro": {"th": "ระบบนี้ยืนยันตัวตนให้บริการอิเล็กทรอนิกส์ของหน่วยงานรัฐ กรุณาเริ่มจากเว็บไซต์ของบริการที่ท่านต้องการใช้",
-                   "en": "This gateway signs you in to government e-services. Please start from the service you want to use."},
+                   "en": "This gateway signs you in to government e-services. "
+                         "Please start from the service you want to use."},
     "language": {"th": "English", "en": "ภาษาไทย"},
     "scope_openid": {"th": "รหัสประจำตัวสำหรับบริการนี้", "en": "An identifier for you at this service"},
     "scope_profile": {"th": "ชื่อ-นามสกุล", "en": "Your name"},

@@ -1,7 +1,7 @@
 """initial schema: clients, accounts, sessions, codes, tokens, keys, audit
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-21 20:17:22.084221
 """
 import sqlalchemy as sa
