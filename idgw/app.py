@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from dataclasses import dataclass
@@ -13,7 +14,6 @@ from sqlalchemy.exc import IntegrityError
 
 from idgw import __version__
 from idgw.clock import Clock
-from idgw.login import sessions as login_sessions
 from idgw.oidc import routes as oidc_routes
 from idgw.oidc.keys import KeyStore
 from idgw.oidc.provider import Provider
@@ -56,10 +56,6 @@ class SecurityHeaders:
         return await self.app(scope, receive, send_with_headers)
 
 
-class _Sessions:
-    load = staticmethod(login_sessions.load_session)
-
-
 @dataclass
 class Gateway:
     settings: Settings
@@ -69,7 +65,6 @@ class Gateway:
     keys: KeyStore
     provider: Provider
     pages: Pages
-    sessions: _Sessions
 
     @staticmethod
     def client_ip(request: Request) -> str:
@@ -106,12 +101,14 @@ def build_gateway(settings: Settings, *, clock: Clock | None = None) -> Gateway:
     provider = Provider(settings=settings, keys=keys, clock=clock,
                         pairwise_salt=instance_secret(sm, "pairwise_salt"))
     return Gateway(settings=settings, clock=clock, engine=engine, sessionmaker=sm, keys=keys, provider=provider,
-                   pages=Pages(settings), sessions=_Sessions())
+                   pages=Pages(settings))
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     gw = build_gateway(settings, clock=clock)
+    # Authlib logs issued tokens at DEBUG; never let a verbose root logger write them out.
+    logging.getLogger("authlib").setLevel(logging.INFO)
     app = FastAPI(title="idgw", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.gateway = gw
     app.include_router(oidc_routes.router(gw))

@@ -59,6 +59,11 @@ SCOPE_CLAIMS = {
 VERIFY_ALGS = ["ES256", "RS256", "PS256"]
 
 
+def _authlib_methods(methods: list[str]) -> list[str]:
+    """Authlib registers private_key_jwt under its own name."""
+    return [JWTBearerClientAssertion.CLIENT_AUTH_METHOD if m == "private_key_jwt" else m for m in methods]
+
+
 @dataclass(frozen=True)
 class GrantSubject:
     """Who the tokens are about and how they authenticated: the ``user`` Authlib carries."""
@@ -201,7 +206,7 @@ class S256CodeChallenge(CodeChallenge):
 
 
 class AuthorizationCodeGrant(oauth2_grants.AuthorizationCodeGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+    TOKEN_ENDPOINT_AUTH_METHODS = _authlib_methods(TOKEN_AUTH_METHODS)
 
     def save_authorization_code(self, code, request):
         server: Provider = self.server
@@ -278,7 +283,7 @@ class OpenIDCode(oidc_grants.OpenIDCode):
 
 
 class RefreshTokenGrant(oauth2_grants.RefreshTokenGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+    TOKEN_ENDPOINT_AUTH_METHODS = _authlib_methods(TOKEN_AUTH_METHODS)
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token):
@@ -353,13 +358,9 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
     def resolve_client_public_key(self, client):
         return self.provider.client_keyset(client.row)
 
-    def authenticate_client(self, client):
-        # Authlib checks the method against "token" only; our ClientModel maps the name.
-        return super().authenticate_client(client)
-
 
 class Introspection(IntrospectionEndpoint):
-    CLIENT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
+    CLIENT_AUTH_METHODS = _authlib_methods(CONFIDENTIAL_AUTH_METHODS)
 
     def query_token(self, token_string, token_type_hint):
         return self.server.find_token(token_string)
@@ -386,7 +387,7 @@ class Introspection(IntrospectionEndpoint):
 
 
 class Revocation(RevocationEndpoint):
-    CLIENT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
+    CLIENT_AUTH_METHODS = _authlib_methods(CONFIDENTIAL_AUTH_METHODS)
 
     def query_token(self, token_string, token_type_hint):
         return self.server.find_token(token_string)
@@ -429,11 +430,6 @@ class Provider(AuthorizationServer):
         self.register_endpoint(Introspection)
         self.register_endpoint(Revocation)
         self.register_client_auth_method(JWTBearerClientAssertion.CLIENT_AUTH_METHOD, PrivateKeyJWT(self))
-        # Authlib's list uses its own name for private_key_jwt.
-        AuthorizationCodeGrant.TOKEN_ENDPOINT_AUTH_METHODS = _authlib_methods(TOKEN_AUTH_METHODS)
-        RefreshTokenGrant.TOKEN_ENDPOINT_AUTH_METHODS = _authlib_methods(TOKEN_AUTH_METHODS)
-        Introspection.CLIENT_AUTH_METHODS = _authlib_methods(CONFIDENTIAL_AUTH_METHODS)
-        Revocation.CLIENT_AUTH_METHODS = _authlib_methods(CONFIDENTIAL_AUTH_METHODS)
 
     # -- Authlib hooks -------------------------------------------------------------------------
     def query_client(self, client_id):
@@ -581,10 +577,6 @@ class Provider(AuthorizationServer):
             params.append(("state", state))
         params.append(("iss", self.settings.issuer))
         return add_params_to_uri(redirect_uri, params)
-
-
-def _authlib_methods(methods: list[str]) -> list[str]:
-    return [JWTBearerClientAssertion.CLIENT_AUTH_METHOD if m == "private_key_jwt" else m for m in methods]
 
 
 ENDPOINT_PATHS = {

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from idgw.login.sessions import load_session
 from idgw.oidc.adapter import AdaptedRequest, DuplicateParameterError, adapt, in_transaction
 from idgw.oidc.keys import SUPPORTED_ALGS
 from idgw.oidc.provider import (
@@ -170,7 +171,7 @@ def router(gw) -> APIRouter:
         def work():
             db = current_db.get()
             now = gw.clock.now()
-            session = gw.sessions.load(db, cookie=cookie, now=now)
+            session = load_session(db, cookie=cookie, now=now)
             params = validate_authorization_request(gw, areq, has_session=session is not None)
             interaction = Interaction(id=random_token(24), client_id=params["client_id"],
                                       params={"request": params, "progress": {}, "browser": sha256_hex(browser)},

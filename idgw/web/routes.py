@@ -10,13 +10,13 @@ from fastapi.responses import RedirectResponse, Response
 from idgw import audit
 from idgw.login.interaction import next_step
 from idgw.login.password import authenticate_password
-from idgw.login.sessions import acr_for, create_session, end_session
+from idgw.login.sessions import acr_for, create_session, end_session, load_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import SCOPE_CLAIMS, GrantSubject, current_db
 from idgw.oidc.routes import issue_code
 from idgw.security import sha256_hex
 from idgw.storage.models import Account, Client, Consent, Interaction
-from idgw.web.i18n import t
+from idgw.web.i18n import format_datetime, t
 
 MAX_FORM_BYTES = 16 * 1024
 
@@ -76,7 +76,7 @@ def router(gw) -> APIRouter:
         """Decide and perform the next step of an interaction."""
         params = ia.params["request"]
         progress = ia.params["progress"]
-        session = gw.sessions.load(db, cookie=cookie_value, now=now)
+        session = load_session(db, cookie=cookie_value, now=now)
         client = db.get(Client, ia.client_id)
         consent = db.get(Consent, (session.account_id, ia.client_id)) if session else None
         step = next_step(params=params, progress=progress, session=session,
@@ -101,7 +101,7 @@ def router(gw) -> APIRouter:
                             context=dict(action=f"/interaction/{ia.id}/consent", client_name=client.name,
                                          csrf_token=pages.csrf_token(browser, f"consent:{ia.id}"), scopes=scopes,
                                          account_name=_display_name(account, locale),
-                                         auth_time=pages_when(session.auth_time, locale)))
+                                         auth_time=format_datetime(session.auth_time, locale)))
         subject = GrantSubject(account_id=session.account_id, session_id=session.id, auth_time=session.auth_time,
                                acr=acr_for(session.aal), amr=list(session.amr))
         ia.completed_at = now
@@ -147,7 +147,7 @@ def router(gw) -> APIRouter:
                 if outcome.error != "invalid_credentials":
                     out.status = 429 if outcome.error == "throttled" else 403
                 return out
-            previous = gw.sessions.load(db, cookie=old_cookie, now=now)
+            previous = load_session(db, cookie=old_cookie, now=now)
             if previous is not None:
                 end_session(db, session=previous, now=now, ip=ip, reason="replaced", client_id=ia.client_id)
             session, cookie = create_session(db, account=outcome.account, aal="1", amr=["pwd"], now=now, ip=ip,
@@ -175,7 +175,7 @@ def router(gw) -> APIRouter:
                 return problem
             if not csrf_ok:
                 return _Outcome(error_key="err_csrf", status=403)
-            session = gw.sessions.load(db, cookie=cookie_value, now=now)
+            session = load_session(db, cookie=cookie_value, now=now)
             if session is None:
                 return advance(db, ia, request, now, cookie_value=cookie_value)
             params = ia.params["request"]
@@ -239,7 +239,7 @@ def router(gw) -> APIRouter:
                 if client is None or post_logout not in (client.post_logout_redirect_uris or []):
                     return _Outcome(error_key="err_redirect_uri", code="invalid post_logout_redirect_uri", status=400,
                                     ui_locales=data.get("ui_locales"))
-            session = gw.sessions.load(db, cookie=cookie_value, now=now)
+            session = load_session(db, cookie=cookie_value, now=now)
             # The RP proved it holds an ID token for this very session: no need to ask.
             proven = session is not None and hint_claims is not None and hint_claims.get("sid") == session.id
             if request.method == "POST" and not csrf_ok:
@@ -273,7 +273,7 @@ def router(gw) -> APIRouter:
 
         def work():
             db = current_db.get()
-            session = gw.sessions.load(db, cookie=cookie_value, now=gw.clock.now())
+            session = load_session(db, cookie=cookie_value, now=gw.clock.now())
             account = db.get(Account, session.account_id) if session else None
             return _display_name(account, pages.locale(request)) if account else None
 
@@ -291,9 +291,3 @@ def _display_name(account: Account, locale: str) -> str:
         return f"{account.given_name_th} {account.family_name_th or ''}".strip()
     name = " ".join(p for p in (account.given_name, account.family_name) if p)
     return name or account.username
-
-
-def pages_when(epoch: int, locale: str) -> str:
-    from idgw.web.i18n import format_datetime
-
-    return format_datetime(epoch, locale)
