@@ -94,7 +94,12 @@ def test_tampered_and_alg_none_tokens_are_refused(gateway):
     kid = json.loads(base64.urlsafe_b64decode(header + "=="))["kid"]
     hs256 = f"{_b64({'alg': 'HS256', 'typ': 'at+jwt', 'kid': kid})}.{payload}.{sig}"
     id_token_as_access = tok["id_token"]
-    for bad in (tampered, alg_none, hs256, id_token_as_access, "garbage", tok["access_token"][:-4] + "AAAA"):
+    ih, ip, isig = tok["id_token"].split(".")
+    id_claims = json.loads(base64.urlsafe_b64decode(ip + "=" * (-len(ip) % 4)))
+    tampered_id = f"{ih}.{_b64({**id_claims, 'sub': 'someone-else'})}.{isig}"
+    alg_none_id = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{ip}."
+    for bad in (tampered, alg_none, hs256, id_token_as_access, tampered_id, alg_none_id, "garbage",
+                tok["access_token"][:-4] + "AAAA"):
         r = userinfo(gateway, bad)
         assert r.status_code == 401, bad
         assert r.json()["error"] == "invalid_token"
