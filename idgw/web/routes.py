@@ -59,7 +59,8 @@ def router(gw) -> APIRouter:
             return None
         return await request.form(max_files=0, max_fields=50)
 
-    def load_interaction(db, iid: str, request: Request, now: int):
+    def load_interaction(db, iid: str, request: Request, now: int, *, csrf_ok: bool = True):
+        """The pending interaction, or the page that explains why it cannot continue."""
         ia = db.get(Interaction, iid) if len(iid) <= 64 else None
         if ia is None:
             return None, _Outcome(error_key="err_not_found", status=404)
@@ -69,6 +70,8 @@ def router(gw) -> APIRouter:
         # The interaction belongs to the browser that started it (no login CSRF through a link).
         if sha256_hex(browser) != ia.params.get("browser"):
             return None, _Outcome(error_key="err_interaction_expired", status=400)
+        if not csrf_ok:
+            return None, _Outcome(error_key="err_csrf", status=403)
         return ia, None
 
     def advance(db, ia: Interaction, request: Request, now: int, *, cookie_value: str | None,
@@ -133,11 +136,9 @@ def router(gw) -> APIRouter:
         def work():
             db = current_db.get()
             now = gw.clock.now()
-            ia, problem = load_interaction(db, iid, request, now)
+            ia, problem = load_interaction(db, iid, request, now, csrf_ok=csrf_ok)
             if problem:
                 return problem
-            if not csrf_ok:
-                return _Outcome(error_key="err_csrf", status=403)
             outcome = authenticate_password(db, username=username, password=password, ip=ip, now=now,
                                             settings=settings, client_id=ia.client_id)
             if outcome.account is None:
@@ -170,11 +171,9 @@ def router(gw) -> APIRouter:
         def work():
             db = current_db.get()
             now = gw.clock.now()
-            ia, problem = load_interaction(db, iid, request, now)
+            ia, problem = load_interaction(db, iid, request, now, csrf_ok=csrf_ok)
             if problem:
                 return problem
-            if not csrf_ok:
-                return _Outcome(error_key="err_csrf", status=403)
             session = load_session(db, cookie=cookie_value, now=now)
             if session is None:
                 return advance(db, ia, request, now, cookie_value=cookie_value)
