@@ -547,14 +547,18 @@ class Provider(AuthorizationServer):
     def client_keyset(self, client: Client) -> KeySet:
         """The client's public keys for private_key_jwt: its registered JWKS, or its jwks_uri
         fetched with a short timeout and cached for five minutes."""
-        if client.jwks:
-            return KeySet.import_key_set(client.jwks)
-        if not client.jwks_uri:
-            raise InvalidRequestError("client has no registered keys")
-        cached = self._client_keysets.get(client.client_id)
         now = self.clock.now()
+        # Keyed by registration time too, so a re-registered client never gets stale keys.
+        cache_key = f"{client.client_id}@{client.created_at}"
+        cached = self._client_keysets.get(cache_key)
         if cached and cached[0] > now:
             return cached[1]
+        if client.jwks:
+            keyset = KeySet.import_key_set(client.jwks)
+            self._client_keysets[cache_key] = (2**62, keyset)  # parsed once per process
+            return keyset
+        if not client.jwks_uri:
+            raise InvalidRequestError("client has no registered keys")
         import httpx
 
         try:
@@ -564,7 +568,7 @@ class Provider(AuthorizationServer):
         except Exception as exc:  # noqa: BLE001 - any failure means the client cannot authenticate
             log.warning("jwks_uri fetch failed for client %s: %s", client.client_id, type(exc).__name__)
             raise InvalidGrantError("client keys unavailable") from exc
-        self._client_keysets[client.client_id] = (now + 300, keyset)
+        self._client_keysets[cache_key] = (now + 300, keyset)
         return keyset
 
     def authorization_error_redirect(self, *, redirect_uri: str, error: str, description: str | None,
