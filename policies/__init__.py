@@ -1,5 +1,24 @@
 """The assurance engine: levels, risk assessment, per-service floors, decisions.
 
-Pure Python with no I/O (a leaf: imports nothing from idgw, providers or face_check). Filled in
-by the assurance issue; the gateway currently enforces the OIDC-level rules only.
+Pure Python with no I/O beyond reading its own data files; a leaf that imports nothing from
+idgw, providers or face_check. Public functions take keyword-only arguments and return frozen
+dataclasses.
 """
+
+from policies.authn import AALRules, SessionLimit, default_rules
+from policies.decision import (
+    AuthRequest,
+    Decision,
+    PolicyError,
+    Reason,
+    ServicePolicy,
+    SessionState,
+    evaluate,
+    parse_acr_values,
+)
+from policies.levels import AAL, IAL, LevelError
+from policies.risk import Assessment, AssessmentError, assess, default_matrix
+
+__all__ = ["AAL", "IAL", "AALRules", "Assessment", "AssessmentError", "AuthRequest", "Decision", "LevelError",
+           "PolicyError", "Reason", "ServicePolicy", "SessionLimit", "SessionState", "assess", "default_matrix",
+           "default_rules", "evaluate", "parse_acr_values"]
