@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
 
 from idgw import __version__
+from idgw.authn import Registry
 from idgw.clock import Clock
 from idgw.oidc import routes as oidc_routes
 from idgw.oidc.keys import KeyStore
@@ -65,6 +66,7 @@ class Gateway:
     keys: KeyStore
     provider: Provider
     pages: Pages
+    authenticators: Registry
 
     @staticmethod
     def client_ip(request: Request) -> str:
@@ -101,7 +103,7 @@ def build_gateway(settings: Settings, *, clock: Clock | None = None) -> Gateway:
     provider = Provider(settings=settings, keys=keys, clock=clock,
                         pairwise_salt=instance_secret(sm, "pairwise_salt"))
     return Gateway(settings=settings, clock=clock, engine=engine, sessionmaker=sm, keys=keys, provider=provider,
-                   pages=Pages(settings))
+                   pages=Pages(settings), authenticators=Registry())
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:

@@ -21,6 +21,12 @@ app.add_typer(client_app, name="client")
 app.add_typer(user_app, name="user")
 app.add_typer(keys_app, name="keys")
 
+
+def _register_policy_commands() -> None:
+    from idgw.cli_policy import policy_app
+
+    app.add_typer(policy_app, name="policy")
+
 DEMO_CLIENT_ID = "demo-eservice"
 DEMO_USER = ("somchai", "demo-password-1234")
 
@@ -211,6 +217,14 @@ def ensure_demo(settings: Settings, *, rp_base: str) -> tuple[str, str]:
             secret_file.parent.mkdir(parents=True, exist_ok=True)
             secret_file.write_text(new.client_secret)
             secret_file.chmod(0o600)
+            from idgw.assurance import PolicyInput, set_policy
+            from policies import default_matrix
+
+            # A demo request service: low inconvenience and financial impact -> IAL 1.1 / AAL 1.
+            impacts = {c.id: "none" for c in default_matrix().categories} | {"reputation": "low", "financial": "low"}
+            db.flush()
+            set_policy(db, client_id=DEMO_CLIENT_ID, actor="demo",
+                       data=PolicyInput(needs_verified_identity=True, proofing_impacts=impacts), now=now)
         from idgw.login.password import find_account
 
         if find_account(db, DEMO_USER[0]) is None:
@@ -251,6 +265,9 @@ def demo(port: int = 8000, rp_port: int = 8001) -> None:
         await asyncio.gather(*(s.serve() for s in servers))
 
     asyncio.run(main())
+
+
+_register_policy_commands()
 
 
 def main() -> None:  # pragma: no cover

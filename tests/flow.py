@@ -26,8 +26,29 @@ class Registered:
     account_id: str
 
 
+NO_IMPACT = {c: "none" for c in ("reputation", "financial", "programmes", "sensitive_information",
+                                  "personal_safety", "civil_criminal")}
+LEGAL_BASIS = "ทดสอบ: พ.ร.บ. การบริหารงานและการให้บริการภาครัฐผ่านระบบดิจิทัล พ.ศ. 2562 มาตรา 12"
+
+
+def set_policy(gateway, client_id: str, **overrides):
+    """Set the service's policy (default: a risk assessment with no impact -> IAL 1.1 / AAL 1)."""
+    from idgw.assurance import PolicyInput
+    from idgw.assurance import set_policy as store
+
+    data = {"needs_verified_identity": True, "proofing_impacts": dict(NO_IMPACT), "release_citizen_id": True,
+            "citizen_id_legal_basis": LEGAL_BASIS}
+    data.update(overrides)
+    with gateway.db() as db:
+        row = store(db, client_id=client_id, data=PolicyInput(**data), actor="test-admin", now=gateway.clock.now())
+        db.commit()
+        return row
+
+
 def register(gateway, *, auth_method="client_secret_basic", id_token_alg="ES256", scope=None, jwks=None,
-             username=None, citizen_id=None, subject_type="pairwise") -> Registered:
+             username=None, citizen_id=None, subject_type="pairwise", policy: dict | None = None) -> Registered:
+    """A client with a policy (default: no impact -> IAL 1.1 / AAL 1; ``policy=False`` for a client
+    that has none; otherwise overrides for ``set_policy``) and a password account."""
     from idgw.admin import DEFAULT_SCOPE, add_client, add_user
 
     username = username or f"user{generate_token(6).lower()}"
@@ -41,7 +62,9 @@ def register(gateway, *, auth_method="client_secret_basic", id_token_alg="ES256"
                            given_name="Somsri", family_name="Rakthai", given_name_th="สมศรี",
                            family_name_th="รักไทย", citizen_id=citizen_id)
         db.commit()
-        return Registered(new.client_id, new.client_secret, username, account.id)
+    if policy is not False:
+        set_policy(gateway, new.client_id, **(policy or {}))
+    return Registered(new.client_id, new.client_secret, username, account.id)
 
 
 def rp_client(gateway, reg: Registered, **kw) -> OAuth2Client:

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.conftest import free_port
-from tests.flow import PASSWORD, register
+from tests.flow import PASSWORD, register, set_policy
 
 CHROMIUM = os.environ.get("IDGW_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -43,6 +43,7 @@ def demo_rp(gateway):
         new = add_client(db, name="บริการตัวอย่าง Demo e-service", redirect_uris=[base + "/callback"],
                          post_logout_redirect_uris=[base + "/"], now=gateway.clock.now())
         db.commit()
+    set_policy(gateway, new.client_id)
     app = create_demo_app(issuer=gateway.url, client_id=new.client_id, client_secret=new.client_secret, base_url=base)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -52,6 +52,8 @@ def test_openid_client_completes_the_whole_flow(served_gateway):
                           "http://127.0.0.1:9/cb", "--post-logout-redirect-uri", "http://127.0.0.1:9/bye", "--json"],
                          env=env, capture_output=True, text=True, check=True)
     client = json.loads(out.stdout)
+    subprocess.run([*cli, "policy", "set", client["client_id"], "--justification", "conformance test service"],
+                   env=env, capture_output=True, text=True, check=True)
     subprocess.run([*cli, "user", "add", "malee", "--password", "malee-password-123", "--given-name", "Malee"],
                    env=env, capture_output=True, text=True, check=True)
     rp_env = {**os.environ, "ISSUER": issuer, "CLIENT_ID": client["client_id"],

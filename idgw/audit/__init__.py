@@ -25,6 +25,9 @@ EVENTS = frozenset(
         "client.removed",
         "keys.generated",
         "keys.rotated",
+        "policy.changed",
+        "session.stepped_up",
+        "authorization.unmet",
     }
 )
 

@@ -1,44 +1,83 @@
 """What the person must do next for a pending authorization request.
 
-Ordered small steps, failing closed (node-oidc-provider's interaction policy): a session must
-exist and satisfy ``prompt=login`` and ``max_age`` (OIDC Core §3.1.2.1), then consent must cover
-the requested scopes. ``prompt=none`` turns a needed step into an error for the client.
+Ordered small steps, failing closed: the service's policy decides (``policies.evaluate``), then
+consent must cover the requested scopes. A decision to step up becomes a concrete route: sign in
+again, a further factor from the authenticator registry, or (when nothing available can reach
+the level) ``unmet_authentication_requirements`` for the client (OpenID Connect EAP ACR Values
+§3). ``prompt=none`` turns a needed step into an error instead of a page.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from idgw.storage.models import LoginSession
+from idgw.login.sessions import session_state
+from idgw.storage.models import Account, LoginSession
+from policies import AAL, IAL, AuthRequest, ServicePolicy, default_rules, evaluate
 
 
 @dataclass(frozen=True)
 class Step:
-    kind: str  # login | consent | done | error
+    kind: str  # login | factor | consent | done | error
     error: str | None = None
     description: str | None = None
+    factors: tuple[str, ...] = ()
 
 
-def next_step(*, params: dict, progress: dict, session: LoginSession | None, consented_scope: str | None,
+def auth_request(requested: dict) -> AuthRequest:
+    """The parsed request stored at /authorize (``acr_values``, essential ``acr``, ``max_age``)."""
+    return AuthRequest(ial=IAL(requested["ial"]) if requested.get("ial") else None,
+                       aal=AAL(requested["aal"]) if requested.get("aal") else None,
+                       essential=bool(requested.get("essential")), max_age=requested.get("max_age"))
+
+
+def factor_routes(*, registry, db, account: Account, session: LoginSession, need: AAL) -> tuple[str, ...]:
+    """Authenticators this account has that, added to the session's factors, reach ``need``."""
+    rules = default_rules()
+    kinds = []
+    for auth in registry.all():
+        reached = rules.aal_for(set(session.amr) | set(auth.amr))
+        if reached is not None and reached >= need and auth.available_for(db, account):
+            kinds.append(auth.kind)
+    return tuple(kinds)
+
+
+def next_step(*, db, params: dict, requested: dict, progress: dict, session: LoginSession | None,
+              account: Account | None, policy: ServicePolicy | None, consented_scope: str | None, registry,
               now: int) -> Step:
     prompts = set((params.get("prompt") or "").split())
+    none = "none" in prompts
     fresh = session is not None and progress.get("session_id") == session.id
-    need_login = session is None
-    if session is not None and not fresh:
-        if "login" in prompts:
-            need_login = True
-        max_age = params.get("max_age")
-        if max_age is not None and now - session.auth_time > int(max_age):
-            need_login = True
-    if need_login:
-        if "none" in prompts:
-            return Step("error", "login_required", "The person is not signed in or must sign in again")
-        return Step("login")
-    requested = set((params.get("scope") or "").split())
+    request = auth_request(requested)
+    if fresh:
+        # Authenticated within this very request: prompt=login and max_age are satisfied.
+        request = AuthRequest(ial=request.ial, aal=request.aal, essential=request.essential, max_age=None)
+    elif session is not None and "login" in prompts:
+        session = None
+    decision = evaluate(policy=policy, request=request, session=session_state(session), now=now)
+    if decision.outcome == "deny":
+        return Step("error", "access_denied", "; ".join(r.detail for r in decision.reasons))
+    if decision.outcome == "step_up":
+        detail = "; ".join(r.detail for r in decision.reasons)
+        if decision.need_login:
+            if none:
+                return Step("error", "login_required", detail)
+            return Step("login")
+        if decision.need_ial is not None:
+            # No proofing route exists yet (upstream providers and officer proofing plug in here).
+            return Step("error", "unmet_authentication_requirements",
+                        f"{detail}; no identity proofing route can reach IAL {decision.need_ial} here")
+        routes = factor_routes(registry=registry, db=db, account=account, session=session, need=decision.need_aal)
+        if not routes:
+            return Step("error", "unmet_authentication_requirements",
+                        f"{detail}; no authenticator of this account can reach AAL {decision.need_aal}")
+        if none:
+            return Step("error", "interaction_required", detail)
+        return Step("factor", factors=routes)
+    requested_scopes = set((params.get("scope") or "").split())
     granted = set((consented_scope or "").split())
-    need_consent = not requested <= granted or ("consent" in prompts and not progress.get("consented"))
-    if need_consent and not progress.get("consented"):
-        if "none" in prompts:
+    if (not requested_scopes <= granted or "consent" in prompts) and not progress.get("consented"):
+        if none:
             return Step("error", "consent_required", "The person has not consented to these scopes")
         return Step("consent")
     return Step("done")

@@ -1,69 +1,93 @@
-"""Gateway sessions with the AAL-dependent limits of มรด. 1-2 §3.4 / NIST SP 800-63B §4
-(shared/docs/domain.md §1): absolute lifetime and idle timeout by AAL."""
+"""Gateway sessions: achieved IAL and AAL, the factors used and their times, and the limits of
+มรด. 1-2 §3.4 / NIST SP 800-63B §4 by AAL (the table is data in ``policies/data/aal-rules.yaml``)."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
 from idgw import audit
 from idgw.security import random_token, sha256_hex
 from idgw.storage.models import Account, LoginSession
+from policies import AAL, IAL, SessionState, default_rules
 
-
-@dataclass(frozen=True)
-class SessionLimit:
-    absolute: int
-    idle: int | None
-
-
-# AAL -> limits. Data, not code paths: the assurance engine (policies/) will own this table.
-SESSION_LIMITS = {
-    "1": SessionLimit(absolute=30 * 24 * 3600, idle=None),
-    "2.1": SessionLimit(absolute=12 * 3600, idle=30 * 60),
-    "2.2": SessionLimit(absolute=12 * 3600, idle=30 * 60),
-    "3": SessionLimit(absolute=12 * 3600, idle=15 * 60),
-}
 # Writing last_seen on every request would turn every page view into a write; a minute of
 # slack on a 15-30 minute idle limit is immaterial.
 _TOUCH_EVERY = 60
 
 
 def acr_for(aal: str) -> str:
-    return f"urn:idgw:aal:{aal}"
+    return AAL(aal).acr
 
 
-def create_session(db, *, account: Account, aal: str, amr: list[str], now: int, ip: str | None,
-                   client_id: str | None = None) -> tuple[LoginSession, str]:
+def _apply_limits(row: LoginSession) -> None:
+    limit = default_rules().limit(AAL(row.aal))
+    row.expires_at = row.auth_time + limit.absolute
+    row.idle_timeout = limit.idle
+
+
+def create_session(db, *, account: Account, amr: list[str], now: int, ip: str | None,
+                   client_id: str | None = None, provider: str | None = None) -> tuple[LoginSession, str]:
     """A new session with a new random id (never reuse the pre-login id: session fixation,
-    ASVS V7.2). Returns the row and the cookie value (only its hash is stored)."""
-    limit = SESSION_LIMITS[aal]
+    ASVS V7.2). The AAL follows from the factors used. Returns the row and the cookie value
+    (only its hash is stored)."""
+    aal = default_rules().aal_for(amr)
+    if aal is None:
+        raise ValueError(f"no AAL rule matches factors {amr}")
     cookie = random_token(32)
     row = LoginSession(
         id=str(uuid.uuid4()), cookie_hash=sha256_hex(cookie), account_id=account.id, auth_time=now,
-        last_seen=now, aal=aal, amr=list(amr), expires_at=now + limit.absolute, idle_timeout=limit.idle,
+        last_seen=now, ial=account.ial, aal=aal.value, amr=list(amr), factors=[{"amr": list(amr), "at": now}],
+        provider=provider, expires_at=0, idle_timeout=None,
     )
+    _apply_limits(row)
     db.add(row)
     audit.record(db, "session.created", at=now, actor=account.id, session_id=row.id, ip=ip,
-                 client_id=client_id, aal=aal, amr=list(amr))
+                 client_id=client_id, ial=row.ial, aal=row.aal, amr=list(amr))
     return row, cookie
 
 
+def add_factor(db, *, session: LoginSession, amr: list[str], now: int, ip: str | None,
+               client_id: str | None = None) -> None:
+    """Record a further factor (step-up). The AAL is re-derived from every factor used in the
+    session, and the session's limits follow the new AAL; auth_time moves to now (OIDC Core §2:
+    the time of the most recent authentication)."""
+    before = session.aal
+    used = sorted(set(session.amr) | set(amr))
+    aal = default_rules().aal_for(used) or AAL(session.aal)
+    session.amr = used
+    session.factors = [*session.factors, {"amr": list(amr), "at": now}]
+    session.aal = max(aal, AAL(session.aal)).value
+    session.auth_time = now
+    session.last_seen = now
+    _apply_limits(session)
+    audit.record(db, "session.stepped_up", at=now, actor=session.account_id, session_id=session.id, ip=ip,
+                 client_id=client_id, before=before, after=session.aal, amr=list(amr))
+
+
 def load_session(db, *, cookie: str | None, now: int) -> LoginSession | None:
-    """The live session for a cookie, or None if absent, ended, past its absolute limit or idle."""
+    """The live session for a cookie, or None if absent, ended, or past its AAL's absolute or
+    idle limit (then it no longer counts and the person signs in again)."""
     if not cookie or len(cookie) > 128:
         return None
     row = db.scalar(select(LoginSession).where(LoginSession.cookie_hash == sha256_hex(cookie)))
-    if row is None or row.ended_at is not None or row.expires_at <= now:
+    if row is None or row.ended_at is not None:
         return None
-    if row.idle_timeout is not None and now - row.last_seen >= row.idle_timeout:
+    limit = default_rules().limit(AAL(row.aal))
+    if now - row.auth_time >= limit.absolute or (limit.idle is not None and now - row.last_seen >= limit.idle):
         return None
     if now - row.last_seen >= _TOUCH_EVERY:
         db.execute(update(LoginSession).where(LoginSession.id == row.id).values(last_seen=now))
         row.last_seen = now
     return row
+
+
+def session_state(row: LoginSession | None) -> SessionState | None:
+    if row is None:
+        return None
+    return SessionState(ial=IAL(row.ial), aal=AAL(row.aal), auth_time=row.auth_time, last_active=row.last_seen,
+                        amr=frozenset(row.amr), provider=row.provider)
 
 
 def end_session(db, *, session: LoginSession, now: int, ip: str | None, reason: str,

@@ -39,6 +39,7 @@ from idgw.oidc.keys import KeyStore
 from idgw.security import constant_time_equal, random_token, sha256_hex
 from idgw.settings import Settings
 from idgw.storage.models import Account, AuthorizationCode, Client, Token, UsedAssertion
+from policies import IAL
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +51,6 @@ current_ip: ContextVar = ContextVar("idgw_ip", default=None)
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 SCOPES_SUPPORTED = ["openid", "profile", "email", "offline_access", "citizen_id"]
-# Which claims each scope releases (OIDC Core §5.4; citizen_id is ours).
-SCOPE_CLAIMS = {
-    "profile": ["name", "given_name", "family_name", "locale", "th_given_name", "th_family_name"],
-    "email": ["email", "email_verified"],
-    "citizen_id": ["citizen_id"],
-}
 VERIFY_ALGS = ["ES256", "RS256", "PS256"]
 
 
@@ -73,6 +68,15 @@ class GrantSubject:
     auth_time: int
     acr: str
     amr: list = field(default_factory=list)
+    ial: str = "1.1"
+    aal: str = "1"
+    claims: dict | None = None  # the client's `claims` request parameter, if any
+
+    @classmethod
+    def of(cls, row) -> GrantSubject:
+        """From a stored code or token row."""
+        return cls(account_id=row.account_id, session_id=row.session_id, auth_time=row.auth_time, acr=row.acr,
+                   amr=list(row.amr), ial=row.ial, aal=row.aal, claims=row.claims)
 
     def get_user_id(self) -> str:
         return self.account_id
@@ -219,8 +223,8 @@ class AuthorizationCodeGrant(oauth2_grants.AuthorizationCodeGrant):
             account_id=subject.account_id, session_id=subject.session_id,
             redirect_uri=data["redirect_uri"], scope=request.scope or "", nonce=data.get("nonce"),
             code_challenge=data["code_challenge"], code_challenge_method=data["code_challenge_method"],
-            auth_time=subject.auth_time, acr=subject.acr, amr=list(subject.amr),
-            created_at=now, expires_at=now + server.settings.code_ttl,
+            auth_time=subject.auth_time, acr=subject.acr, amr=list(subject.amr), ial=subject.ial,
+            aal=subject.aal, claims=subject.claims, created_at=now, expires_at=now + server.settings.code_ttl,
         )
         db.add(row)
         audit.record(db, "authorization.granted", at=now, actor=subject.account_id,
@@ -262,8 +266,7 @@ class AuthorizationCodeGrant(oauth2_grants.AuthorizationCodeGrant):
         row = authorization_code.row
         if current_db.get().get(Account, row.account_id) is None:
             return None
-        return GrantSubject(account_id=row.account_id, session_id=row.session_id, auth_time=row.auth_time,
-                            acr=row.acr, amr=list(row.amr))
+        return GrantSubject.of(row)
 
 
 class OpenIDCode(oidc_grants.OpenIDCode):
@@ -313,8 +316,7 @@ class RefreshTokenGrant(oauth2_grants.RefreshTokenGrant):
         row = refresh_token.row
         if current_db.get().get(Account, row.account_id) is None:
             return None
-        return GrantSubject(account_id=row.account_id, session_id=row.session_id, auth_time=row.auth_time,
-                            acr=row.acr, amr=list(row.amr))
+        return GrantSubject.of(row)
 
     def revoke_old_credential(self, refresh_token):
         # Already marked rotated inside authenticate_refresh_token (atomically).
@@ -382,6 +384,7 @@ class Introspection(IntrospectionEndpoint):
             "sub": self.server.subject_for(client=client, account_id=row.account_id),
             "exp": row.expires_at, "iat": row.issued_at, "iss": self.server.settings.issuer,
             "aud": row.client_id, "auth_time": row.auth_time, "acr": row.acr, "amr": row.amr,
+            "ial": row.ial, "aal": row.aal,
             **({"jti": row.jti} if row.jti else {}),
         }
 
@@ -461,7 +464,8 @@ class Provider(AuthorizationServer):
             family_id = request.refresh_token.row.family_id
         common = dict(family_id=family_id, client_id=client_id, account_id=subject.account_id,
                       session_id=subject.session_id, scope=token.get("scope", ""), auth_time=subject.auth_time,
-                      acr=subject.acr, amr=list(subject.amr), issued_at=now)
+                      acr=subject.acr, amr=list(subject.amr), ial=subject.ial, aal=subject.aal,
+                      claims=subject.claims, issued_at=now)
         db.add(Token(id=str(uuid.uuid4()), kind="access", token_hash=sha256_hex(token["access_token"]),
                      jti=token.pop("_jti"), expires_at=now + self.settings.access_token_ttl, **common))
         if "refresh_token" in token:
@@ -492,6 +496,7 @@ class Provider(AuthorizationServer):
             "aud": client.get_client_id(), "client_id": client.get_client_id(), "iat": now,
             "exp": now + self.settings.access_token_ttl, "jti": jti, "scope": scope,
             "auth_time": user.auth_time, "acr": user.acr, "amr": list(user.amr), "sid": user.session_id,
+            "ial": user.ial, "aal": user.aal,
         }
         kid, key = self.keys.signing_key("ES256")
         access_token = jwt.encode({"alg": "ES256", "typ": "at+jwt", "kid": kid}, claims, key, algorithms=["ES256"])
@@ -511,13 +516,31 @@ class Provider(AuthorizationServer):
             "iss": self.settings.issuer, "sub": self.subject_for(client=client.row, account_id=subject.account_id),
             "aud": client.get_client_id(), "iat": now, "exp": now + self.settings.id_token_ttl,
             "auth_time": subject.auth_time, "acr": subject.acr, "amr": list(subject.amr),
-            "sid": subject.session_id,
+            "sid": subject.session_id, "ial": subject.ial, "aal": subject.aal,
         }
+        claims.update(self._id_token_verified_claims(client=client.row, subject=subject))
         if nonce:
             claims["nonce"] = nonce
         if access_token:
             claims["at_hash"] = create_half_hash(access_token, alg).decode()
         return jwt.encode({"alg": alg, "typ": "JWT", "kid": kid}, claims, key, algorithms=[alg])
+
+    def _id_token_verified_claims(self, *, client: Client, subject: GrantSubject) -> dict:
+        """verified_claims in the ID token only when the client asked for them in ``claims`` or
+        the service's policy releases them, and only for an identity proofed to IAL >= 1.2."""
+        from idgw.assurance import current_policy
+        from idgw.oidc.claims import verified_claims, wants_verified_claims
+
+        if IAL(subject.ial) < IAL("1.2"):
+            return {}
+        db = current_db.get()
+        policy = current_policy(db, client.client_id)
+        if policy is None or not (policy.release_verified_claims
+                                  or wants_verified_claims(subject.claims, "id_token")):
+            return {}
+        account = db.get(Account, subject.account_id)
+        vc = verified_claims(account, release_citizen_id=policy.release_citizen_id) if account else None
+        return {"verified_claims": vc} if vc else {}
 
     def verify_own_jwt(self, token: str, *, typ: str | None = None, check_exp: bool = True) -> dict:
         """Verify a JWT we signed (signature, alg allow-list, iss, optionally typ and exp).

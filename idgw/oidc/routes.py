@@ -13,13 +13,22 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from idgw.assurance import current_policy
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import AdaptedRequest, DuplicateParameterError, adapt, in_transaction
+from idgw.oidc.claims import (
+    SCOPE_CLAIMS,
+    TRUST_FRAMEWORK,
+    VERIFIED_CLAIM_NAMES,
+    ClaimsRequestError,
+    essential_acr,
+    parse_claims_parameter,
+    userinfo_claims,
+)
 from idgw.oidc.keys import SUPPORTED_ALGS
 from idgw.oidc.provider import (
     CONFIDENTIAL_AUTH_METHODS,
     ENDPOINT_PATHS,
-    SCOPE_CLAIMS,
     SCOPES_SUPPORTED,
     TOKEN_AUTH_METHODS,
     GrantSubject,
@@ -27,10 +36,11 @@ from idgw.oidc.provider import (
 )
 from idgw.security import random_token, sha256_hex
 from idgw.storage.models import Account, Client, Interaction, Token
+from policies import AAL, IAL, LevelError, parse_acr_values
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 SUPPORTED_PROMPTS = {"none", "login", "consent"}
-ACR_VALUES = ["urn:idgw:aal:1", "urn:idgw:aal:2.1", "urn:idgw:aal:2.2", "urn:idgw:aal:3"]
+ACR_VALUES = [AAL(v).acr for v in AAL.VALUES] + [IAL(v).acr for v in IAL.VALUES]
 
 
 def discovery_document(issuer: str) -> dict:
@@ -58,11 +68,17 @@ def discovery_document(issuer: str) -> dict:
         "revocation_endpoint_auth_methods_supported": CONFIDENTIAL_AUTH_METHODS,
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": sorted({"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid",
-                                    "at_hash"} | {c for v in SCOPE_CLAIMS.values() for c in v}),
+                                    "at_hash", "ial", "aal", "verified_claims"}
+                                   | {c for v in SCOPE_CLAIMS.values() for c in v}),
         "acr_values_supported": ACR_VALUES,
+        # OpenID Connect for Identity Assurance 1.0 §8
+        "verified_claims_supported": True,
+        "trust_frameworks_supported": [TRUST_FRAMEWORK],
+        "evidence_supported": ["electronic_record"],
+        "claims_in_verified_claims_supported": VERIFIED_CLAIM_NAMES,
         "prompt_values_supported": sorted(SUPPORTED_PROMPTS),
         "ui_locales_supported": ["th", "en"],
-        "claims_parameter_supported": False,
+        "claims_parameter_supported": True,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "authorization_response_iss_parameter_supported": True,
@@ -91,7 +107,8 @@ def _page_key_for(error: OAuth2Error) -> str:
 
 def validate_authorization_request(gw, areq: AdaptedRequest, *, has_session: bool) -> dict:
     """Validate with Authlib (client, redirect URI, response type, PKCE, nonce, scope), then our
-    own rules. Runs with ``current_db`` set. Returns the parameters to keep for the interaction."""
+    own rules. Runs with ``current_db`` set. Returns the parameters to keep for the interaction
+    and what the client asked for (acr_values, essential acr, max_age, claims)."""
     provider = gw.provider
     data = areq.payload.data
     try:
@@ -121,10 +138,28 @@ def validate_authorization_request(gw, areq: AdaptedRequest, *, has_session: boo
         raw = data["max_age"]
         if not raw.isdigit() or len(raw) > 9:
             raise refuse("invalid_request", "max_age must be a non-negative integer number of seconds")
-    allowed = grant.client.get_allowed_scope(" ".join(scopes))
+    try:
+        claims = parse_claims_parameter(data.get("claims"))
+        ial, aal = parse_acr_values((data.get("acr_values") or "").split())
+        essential = essential_acr(claims)
+        if essential:
+            e_ial, e_aal = parse_acr_values(essential)
+            if e_ial is None and e_aal is None:
+                raise LevelError("an essential acr must name urn:idgw:ial:<level> or urn:idgw:aal:<level>")
+            ial = max(x for x in (ial, e_ial) if x) if (ial or e_ial) else None
+            aal = max(x for x in (aal, e_aal) if x) if (aal or e_aal) else None
+    except (ClaimsRequestError, LevelError) as exc:
+        raise refuse("invalid_request", str(exc)) from None
+    policy = current_policy(current_db.get(), grant.client.get_client_id())
+    allowed = grant.client.get_allowed_scope(" ".join(scopes)).split()
+    if "citizen_id" in allowed and not (policy and policy.release_citizen_id):
+        # Released only where the service's policy records a legal basis (domain brief §4).
+        allowed.remove("citizen_id")
     params = {k: v for k, v in data.items() if k in _KEPT_PARAMS}
-    params["scope"] = allowed
-    return params
+    params["scope"] = " ".join(allowed)
+    requested = {"ial": ial.value if ial else None, "aal": aal.value if aal else None, "essential": bool(essential),
+                 "max_age": int(data["max_age"]) if "max_age" in data else None, "claims": claims}
+    return params, requested
 
 
 _KEPT_PARAMS = {"response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge",
@@ -172,9 +207,10 @@ def router(gw) -> APIRouter:
             db = current_db.get()
             now = gw.clock.now()
             session = load_session(db, cookie=cookie, now=now)
-            params = validate_authorization_request(gw, areq, has_session=session is not None)
+            params, requested = validate_authorization_request(gw, areq, has_session=session is not None)
             interaction = Interaction(id=random_token(24), client_id=params["client_id"],
-                                      params={"request": params, "progress": {}, "browser": sha256_hex(browser)},
+                                      params={"request": params, "requested": requested, "progress": {},
+                                              "browser": sha256_hex(browser)},
                                       created_at=now, expires_at=now + gw.settings.interaction_ttl)
             db.add(interaction)
             return interaction.id
@@ -240,7 +276,9 @@ def router(gw) -> APIRouter:
             client = db.get(Client, row.client_id)
             if account is None or client is None:
                 return None
-            return userinfo_claims(gw, account=account, client=client, scope=row.scope)
+            return userinfo_claims(subject=provider.subject_for(client=client, account_id=account.id),
+                                   account=account, client=client, scope=row.scope,
+                                   policy=current_policy(db, client.client_id), claims_request=row.claims)
 
         result = await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
         if result is None:
@@ -255,20 +293,3 @@ def _bearer_error(error: str, description: str, *, status: int = 401) -> Respons
     return JSONResponse({"error": error, "error_description": description}, status_code=status,
                         headers={"WWW-Authenticate": f'Bearer error="{error}", error_description="{description}"',
                                  **NO_STORE})
-
-
-def userinfo_claims(gw, *, account: Account, client: Client, scope: str) -> dict:
-    """Claims released for ``scope`` (OIDC Core §5.4): only what was consented to."""
-    scopes = set(scope.split())
-    claims: dict = {"sub": gw.provider.subject_for(client=client, account_id=account.id)}
-    if "profile" in scopes:
-        name = " ".join(p for p in (account.given_name, account.family_name) if p)
-        values = {"name": name or None, "given_name": account.given_name, "family_name": account.family_name,
-                  "locale": account.locale, "th_given_name": account.given_name_th,
-                  "th_family_name": account.family_name_th}
-        claims.update({k: v for k, v in values.items() if v})
-    if "email" in scopes and account.email:
-        claims.update(email=account.email, email_verified=bool(account.email_verified))
-    if "citizen_id" in scopes and account.citizen_id:
-        claims["citizen_id"] = account.citizen_id
-    return claims

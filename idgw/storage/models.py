@@ -6,7 +6,7 @@ does not give anyone a usable credential.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -46,6 +46,10 @@ class Account(Base):
     given_name_th: Mapped[str | None] = mapped_column(String(200))
     family_name_th: Mapped[str | None] = mapped_column(String(200))
     citizen_id: Mapped[str | None] = mapped_column(String(13), unique=True)
+    # Identity assurance reached by this account's proofing (self-asserted local accounts: 1.1).
+    ial: Mapped[str] = mapped_column(String(4), default="1.1", server_default="1.1")
+    ial_verified_at: Mapped[int | None] = mapped_column(BigInteger)
+    ial_evidence: Mapped[str | None] = mapped_column(String(64))
     locale: Mapped[str | None] = mapped_column(String(5))
     roles: Mapped[list] = mapped_column(JSON, default=list)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
@@ -63,8 +67,12 @@ class LoginSession(Base):
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
     auth_time: Mapped[int] = mapped_column(BigInteger)
     last_seen: Mapped[int] = mapped_column(BigInteger)
+    ial: Mapped[str] = mapped_column(String(4), default="1.1", server_default="1.1")
     aal: Mapped[str] = mapped_column(String(4))
     amr: Mapped[list] = mapped_column(JSON)
+    # Each factor used in this session: {"amr": [...], "at": epoch}; the AAL is derived from them.
+    factors: Mapped[list] = mapped_column(JSON, default=list)
+    provider: Mapped[str | None] = mapped_column(String(64))
     expires_at: Mapped[int] = mapped_column(BigInteger)
     idle_timeout: Mapped[int | None] = mapped_column(Integer)
     ended_at: Mapped[int | None] = mapped_column(BigInteger)
@@ -99,6 +107,9 @@ class AuthorizationCode(Base):
     auth_time: Mapped[int] = mapped_column(BigInteger)
     acr: Mapped[str] = mapped_column(String(64))
     amr: Mapped[list] = mapped_column(JSON)
+    ial: Mapped[str] = mapped_column(String(4), default="1.1", server_default="1.1")
+    aal: Mapped[str] = mapped_column(String(4), default="1", server_default="1")
+    claims: Mapped[dict | None] = mapped_column(JSON)  # the parsed `claims` request parameter
     created_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
     redeemed_at: Mapped[int | None] = mapped_column(BigInteger)
@@ -123,6 +134,9 @@ class Token(Base):
     auth_time: Mapped[int] = mapped_column(BigInteger)
     acr: Mapped[str] = mapped_column(String(64))
     amr: Mapped[list] = mapped_column(JSON)
+    ial: Mapped[str] = mapped_column(String(4), default="1.1", server_default="1.1")
+    aal: Mapped[str] = mapped_column(String(4), default="1", server_default="1")
+    claims: Mapped[dict | None] = mapped_column(JSON)
     issued_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
     rotated_at: Mapped[int | None] = mapped_column(BigInteger)
@@ -142,6 +156,31 @@ class SigningKey(Base):
     # ``retired_at + max token lifetime`` so tokens it signed still verify.
     retired_at: Mapped[int | None] = mapped_column(BigInteger)
     unpublish_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ServicePolicyVersion(Base):
+    """One version of an e-service's assurance policy. Exactly one per client is current (the
+    highest version); older versions stay as history."""
+
+    __tablename__ = "service_policies"
+    __table_args__ = (UniqueConstraint("client_id", "version"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    min_ial: Mapped[str] = mapped_column(String(4))
+    min_aal: Mapped[str] = mapped_column(String(4))
+    max_age: Mapped[int | None] = mapped_column(Integer)
+    allowed_providers: Mapped[list | None] = mapped_column(JSON)
+    allowed_authenticators: Mapped[list | None] = mapped_column(JSON)
+    release_citizen_id: Mapped[bool] = mapped_column(Boolean, default=False)
+    citizen_id_legal_basis: Mapped[str | None] = mapped_column(Text)
+    delegation_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    release_verified_claims: Mapped[bool] = mapped_column(Boolean, default=False)
+    assessment: Mapped[dict] = mapped_column(JSON)  # answers + computed floors + reasons
+    justification: Mapped[str | None] = mapped_column(Text)
+    set_by: Mapped[str] = mapped_column(String(120))
+    set_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class Consent(Base):

@@ -48,6 +48,10 @@ MESSAGES: dict[str, dict[str, str]] = {
                          "en": "The return address (redirect_uri) is not registered for this service."},
     "err_interaction_expired": {"th": "คำขอเข้าสู่ระบบนี้หมดอายุแล้ว", "en": "This sign-in request has expired."},
     "err_csrf": {"th": "แบบฟอร์มหมดอายุหรือไม่ถูกต้อง กรุณาลองใหม่", "en": "The form expired or is invalid. Please try again."},
+    "stepup_intro": {"th": "บริการนี้ต้องการการยืนยันตัวตนที่เข้มขึ้น:", "en": "This service needs a stronger sign-in:"},
+    "continue": {"th": "ดำเนินการต่อ", "en": "Continue"},
+    "other_factors": {"th": "หรือใช้วิธีอื่น:", "en": "Or use another method:"},
+    "factor_invalid": {"th": "รหัสไม่ถูกต้อง กรุณาลองใหม่", "en": "That code is not correct. Please try again."},
     "err_not_found": {"th": "ไม่พบหน้าที่ต้องการ", "en": "Page not found."},
 }
 

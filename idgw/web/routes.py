@@ -8,11 +8,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from idgw import audit
+from idgw.assurance import current_policy
+from idgw.authn import UnknownAuthenticatorError
 from idgw.login.interaction import next_step
 from idgw.login.password import authenticate_password
-from idgw.login.sessions import acr_for, create_session, end_session, load_session
+from idgw.login.sessions import acr_for, add_factor, create_session, end_session, load_session
 from idgw.oidc.adapter import in_transaction
-from idgw.oidc.provider import SCOPE_CLAIMS, GrantSubject, current_db
+from idgw.oidc.claims import SCOPE_CLAIMS
+from idgw.oidc.provider import GrantSubject, current_db
 from idgw.oidc.routes import issue_code
 from idgw.security import sha256_hex
 from idgw.storage.models import Account, Client, Consent, Interaction
@@ -81,13 +84,19 @@ def router(gw) -> APIRouter:
         progress = ia.params["progress"]
         session = load_session(db, cookie=cookie_value, now=now)
         client = db.get(Client, ia.client_id)
+        account = db.get(Account, session.account_id) if session else None
         consent = db.get(Consent, (session.account_id, ia.client_id)) if session else None
-        step = next_step(params=params, progress=progress, session=session,
-                         consented_scope=consent.scope if consent else None, now=now)
+        step = next_step(db=db, params=params, requested=ia.params.get("requested") or {}, progress=progress,
+                         session=session, account=account, policy=current_policy(db, ia.client_id),
+                         consented_scope=consent.scope if consent else None, registry=gw.authenticators, now=now)
         browser = request.cookies.get("idgw_browser") or ""
         ui = params.get("ui_locales")
         if step.kind == "error":
             ia.completed_at = now
+            if step.error in ("unmet_authentication_requirements", "access_denied"):
+                audit.record(db, "authorization.unmet", at=now, actor=account.id if account else None,
+                             client_id=ia.client_id, session_id=session.id if session else None,
+                             ip=gw.client_ip(request), error=step.error, reason=step.description)
             return _Outcome(redirect=gw.provider.authorization_error_redirect(
                 redirect_uri=params["redirect_uri"], error=step.error, description=step.description,
                 state=params.get("state")), cookie=set_cookie)
@@ -96,7 +105,9 @@ def router(gw) -> APIRouter:
                             context=dict(action=f"/interaction/{ia.id}/login", client_name=client.name,
                                          csrf_token=pages.csrf_token(browser, f"login:{ia.id}"), error=error,
                                          username=(username or params.get("login_hint") or "")[:200]))
-        account = db.get(Account, session.account_id)
+        if step.kind == "factor":
+            return factor_page(db, ia, request, now, kind=step.factors[0], routes=step.factors, account=account,
+                               session=session, client=client, set_cookie=set_cookie, error=error)
         if step.kind == "consent":
             locale = pages.locale(request, ui)
             scopes = [t(f"scope_{s}", locale) for s in params["scope"].split() if f"scope_{s}" in _SCOPE_KEYS]
@@ -106,9 +117,76 @@ def router(gw) -> APIRouter:
                                          account_name=_display_name(account, locale),
                                          auth_time=format_datetime(session.auth_time, locale)))
         subject = GrantSubject(account_id=session.account_id, session_id=session.id, auth_time=session.auth_time,
-                               acr=acr_for(session.aal), amr=list(session.amr))
+                               acr=acr_for(session.aal), amr=list(session.amr), ial=session.ial, aal=session.aal,
+                               claims=(ia.params.get("requested") or {}).get("claims"))
         ia.completed_at = now
         return _Outcome(redirect=issue_code(gw, params=params, subject=subject), cookie=set_cookie)
+
+    def factor_page(db, ia, request, now, *, kind, routes, account, session, client, set_cookie=None, error=None):
+        locale = pages.locale(request, ia.params["request"].get("ui_locales"))
+        challenge = gw.authenticators.get(kind).begin(db, account=account, session=session, now=now)
+        browser = request.cookies.get("idgw_browser") or ""
+        others = [(f"/interaction/{ia.id}/factor/{k}", gw.authenticators.get(k).begin(
+            db, account=account, session=session, now=now).title[locale]) for k in routes if k != kind]
+        return _Outcome(page="factor.html", status=401 if error else 200, cookie=set_cookie,
+                        ui_locales=ia.params["request"].get("ui_locales"),
+                        context=dict(action=f"/interaction/{ia.id}/factor/{kind}", client_name=client.name,
+                                     csrf_token=pages.csrf_token(browser, f"factor:{ia.id}"),
+                                     title=challenge.title[locale], prompt=challenge.prompt[locale],
+                                     input_label=challenge.input_label[locale], error=error, others=others))
+
+    def factor_routes_for(db, ia, session, account) -> tuple[str, ...]:
+        """The step-up routes the interaction's decision offers right now (none if not stepping up)."""
+        step = next_step(db=db, params=ia.params["request"], requested=ia.params.get("requested") or {},
+                         progress=ia.params["progress"], session=session, account=account,
+                         policy=current_policy(db, ia.client_id), consented_scope=None,
+                         registry=gw.authenticators, now=gw.clock.now())
+        return step.factors if step.kind == "factor" else ()
+
+    @r.api_route("/interaction/{iid}/factor/{kind}", methods=["GET", "POST"], include_in_schema=False)
+    async def factor(iid: str, kind: str, request: Request) -> Response:
+        form = await read_form(request) if request.method == "POST" else {}
+        if form is None:
+            return pages.error(request, "err_invalid_request", status=413)
+        csrf_ok = request.method == "GET" or pages.check_csrf(request, form, f"factor:{iid}")
+        cookie_value = request.cookies.get(settings.cookie_name)
+        ip = gw.client_ip(request)
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+
+        def work():
+            db = current_db.get()
+            now = gw.clock.now()
+            ia, problem = load_interaction(db, iid, request, now, csrf_ok=csrf_ok)
+            if problem:
+                return problem
+            session = load_session(db, cookie=cookie_value, now=now)
+            if session is None:
+                return _Outcome(redirect=f"/interaction/{ia.id}")
+            account = db.get(Account, session.account_id)
+            routes = factor_routes_for(db, ia, session, account)
+            if kind not in routes:
+                # Not a route this person may use now (or nothing to step up): back to the decision.
+                return _Outcome(redirect=f"/interaction/{ia.id}")
+            client = db.get(Client, ia.client_id)
+            if request.method == "GET":
+                return factor_page(db, ia, request, now, kind=kind, routes=routes, account=account,
+                                   session=session, client=client)
+            try:
+                authenticator = gw.authenticators.get(kind)
+            except UnknownAuthenticatorError:
+                return _Outcome(error_key="err_not_found", status=404)
+            event = authenticator.verify(db, account=account, session=session, form=fields, now=now)
+            if event is None:
+                audit.record(db, "login.failed", at=now, actor=account.id, ip=ip, client_id=ia.client_id,
+                             reason="factor_rejected", factor=kind)
+                locale = pages.locale(request, ia.params["request"].get("ui_locales"))
+                return factor_page(db, ia, request, now, kind=kind, routes=routes, account=account,
+                                   session=session, client=client, error=t("factor_invalid", locale))
+            add_factor(db, session=session, amr=list(event.amr), now=now, ip=ip, client_id=ia.client_id)
+            ia.params = {**ia.params, "progress": {**ia.params["progress"], "session_id": session.id}}
+            return _Outcome(redirect=f"/interaction/{ia.id}")
+
+        return respond(request, await in_transaction(gw.sessionmaker, ip, work))
 
     @r.get("/interaction/{iid}", include_in_schema=False)
     async def interaction(iid: str, request: Request) -> Response:
@@ -151,7 +229,7 @@ def router(gw) -> APIRouter:
             previous = load_session(db, cookie=old_cookie, now=now)
             if previous is not None:
                 end_session(db, session=previous, now=now, ip=ip, reason="replaced", client_id=ia.client_id)
-            session, cookie = create_session(db, account=outcome.account, aal="1", amr=["pwd"], now=now, ip=ip,
+            session, cookie = create_session(db, account=outcome.account, amr=["pwd"], now=now, ip=ip,
                                              client_id=ia.client_id)
             ia.params = {**ia.params, "progress": {**ia.params["progress"], "session_id": session.id}}
             return _Outcome(redirect=f"/interaction/{ia.id}", cookie=cookie)

@@ -1,0 +1,222 @@
+"""Per-service assurance policies in the database, translated to and from ``policies`` types.
+
+Each e-service has exactly one current policy (its highest version). Floors come from a risk
+assessment: raising them is allowed; lowering below the computed value needs a written
+justification. Every change is audited as ``policy.changed`` with before and after values.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import yaml
+from sqlalchemy import select
+
+from idgw import audit
+from idgw.storage.models import Client, ServicePolicyVersion
+from policies import AAL, IAL, Assessment, AssessmentError, LevelError, PolicyError, ServicePolicy, assess
+
+MIN_JUSTIFICATION = 20
+
+
+class PolicyChangeError(ValueError):
+    """A policy change that is refused; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class PolicyInput:
+    """What an administrator submits (CLI, admin page or import file)."""
+
+    needs_verified_identity: bool
+    proofing_impacts: dict
+    authentication_impacts: dict | None = None
+    min_ial: str | None = None
+    min_aal: str | None = None
+    max_age: int | None = None
+    allowed_providers: list | None = None
+    allowed_authenticators: list | None = None
+    release_citizen_id: bool = False
+    citizen_id_legal_basis: str | None = None
+    delegation_allowed: bool = False
+    release_verified_claims: bool = False
+    justification: str | None = None
+
+
+def to_policy(row: ServicePolicyVersion) -> ServicePolicy:
+    return ServicePolicy(
+        min_ial=IAL(row.min_ial), min_aal=AAL(row.min_aal), max_age=row.max_age,
+        allowed_providers=frozenset(row.allowed_providers) if row.allowed_providers is not None else None,
+        allowed_authenticators=(frozenset(row.allowed_authenticators)
+                                if row.allowed_authenticators is not None else None),
+        release_citizen_id=row.release_citizen_id, citizen_id_legal_basis=row.citizen_id_legal_basis,
+        delegation_allowed=row.delegation_allowed, release_verified_claims=row.release_verified_claims,
+    )
+
+
+def current_row(db, client_id: str) -> ServicePolicyVersion | None:
+    return db.scalar(select(ServicePolicyVersion).where(ServicePolicyVersion.client_id == client_id)
+                     .order_by(ServicePolicyVersion.version.desc()).limit(1))
+
+
+def current_policy(db, client_id: str) -> ServicePolicy | None:
+    row = current_row(db, client_id)
+    return to_policy(row) if row else None
+
+
+def history(db, client_id: str) -> list[ServicePolicyVersion]:
+    return list(db.scalars(select(ServicePolicyVersion).where(ServicePolicyVersion.client_id == client_id)
+                           .order_by(ServicePolicyVersion.version.desc())))
+
+
+def compute(data: PolicyInput) -> tuple[Assessment, ServicePolicy]:
+    """Validate the input and build the policy it asks for (no I/O). Raises PolicyChangeError."""
+    try:
+        assessment = assess(impacts=data.proofing_impacts, authentication_impacts=data.authentication_impacts,
+                            needs_verified_identity=bool(data.needs_verified_identity))
+        min_ial = IAL.parse(data.min_ial) if data.min_ial is not None else assessment.ial
+        min_aal = AAL.parse(data.min_aal) if data.min_aal is not None else assessment.aal
+        policy = ServicePolicy(
+            min_ial=min_ial, min_aal=min_aal, max_age=data.max_age,
+            allowed_providers=frozenset(data.allowed_providers) if data.allowed_providers is not None else None,
+            allowed_authenticators=(frozenset(data.allowed_authenticators)
+                                    if data.allowed_authenticators is not None else None),
+            release_citizen_id=bool(data.release_citizen_id), citizen_id_legal_basis=data.citizen_id_legal_basis,
+            delegation_allowed=bool(data.delegation_allowed),
+            release_verified_claims=bool(data.release_verified_claims),
+            assessment=assessment,
+        )
+    except (AssessmentError, LevelError, PolicyError) as exc:
+        raise PolicyChangeError(str(exc)) from None
+    lowered = [f"{kind} {have} is below the computed {computed}"
+               for kind, have, computed in (("IAL", min_ial, assessment.ial), ("AAL", min_aal, assessment.aal))
+               if have < computed]
+    if lowered and len((data.justification or "").strip()) < MIN_JUSTIFICATION:
+        raise PolicyChangeError("; ".join(lowered) + f": lowering a floor needs a written justification "
+                                f"(at least {MIN_JUSTIFICATION} characters)")
+    return assessment, policy
+
+
+def describe(row: ServicePolicyVersion | None) -> dict | None:
+    if row is None:
+        return None
+    return {"version": row.version, "min_ial": row.min_ial, "min_aal": row.min_aal, "max_age": row.max_age,
+            "allowed_providers": row.allowed_providers, "allowed_authenticators": row.allowed_authenticators,
+            "release_citizen_id": row.release_citizen_id, "citizen_id_legal_basis": row.citizen_id_legal_basis,
+            "delegation_allowed": row.delegation_allowed, "release_verified_claims": row.release_verified_claims,
+            "justification": row.justification, "set_by": row.set_by, "set_at": row.set_at,
+            "assessment": row.assessment}
+
+
+def set_policy(db, *, client_id: str, data: PolicyInput, actor: str, now: int) -> ServicePolicyVersion:
+    """Store a new current version for ``client_id``; the caller commits."""
+    if db.get(Client, client_id) is None:
+        raise PolicyChangeError(f"no client {client_id}")
+    assessment, policy = compute(data)
+    previous = current_row(db, client_id)
+    row = ServicePolicyVersion(
+        id=str(uuid.uuid4()), client_id=client_id, version=(previous.version + 1) if previous else 1,
+        min_ial=policy.min_ial.value, min_aal=policy.min_aal.value, max_age=policy.max_age,
+        allowed_providers=sorted(policy.allowed_providers) if policy.allowed_providers is not None else None,
+        allowed_authenticators=(sorted(policy.allowed_authenticators)
+                                if policy.allowed_authenticators is not None else None),
+        release_citizen_id=policy.release_citizen_id, citizen_id_legal_basis=policy.citizen_id_legal_basis,
+        delegation_allowed=policy.delegation_allowed, release_verified_claims=policy.release_verified_claims,
+        assessment={**assessment.answers(), "computed_ial": assessment.ial.value, "computed_aal": assessment.aal.value,
+                    "reasons": [r.describe() for r in assessment.reasons]},
+        justification=(data.justification or "").strip() or None, set_by=actor, set_at=now,
+    )
+    db.add(row)
+    db.flush()
+    before = describe(previous)
+    audit.record(db, "policy.changed", at=now, actor=actor, client_id=client_id,
+                 before={k: v for k, v in (before or {}).items() if k != "assessment"} or None,
+                 after={k: v for k, v in describe(row).items() if k != "assessment"})
+    return row
+
+
+# -- export / import ------------------------------------------------------------------------------
+EXPORT_FIELDS = ("needs_verified_identity", "proofing_impacts", "authentication_impacts", "min_ial", "min_aal",
+                 "max_age", "allowed_providers", "allowed_authenticators", "release_citizen_id",
+                 "citizen_id_legal_basis", "delegation_allowed", "release_verified_claims", "justification")
+
+
+def export_yaml(db) -> str:
+    services = []
+    for client in db.scalars(select(Client).order_by(Client.client_id)):
+        row = current_row(db, client.client_id)
+        if row is None:
+            continue
+        a = row.assessment
+        services.append({
+            "client_id": client.client_id, "needs_verified_identity": a["needs_verified_identity"],
+            "proofing_impacts": a["proofing_impacts"], "authentication_impacts": a["authentication_impacts"],
+            "min_ial": row.min_ial, "min_aal": row.min_aal, "max_age": row.max_age,
+            "allowed_providers": row.allowed_providers, "allowed_authenticators": row.allowed_authenticators,
+            "release_citizen_id": row.release_citizen_id, "citizen_id_legal_basis": row.citizen_id_legal_basis,
+            "delegation_allowed": row.delegation_allowed, "release_verified_claims": row.release_verified_claims,
+            "justification": row.justification,
+        })
+    return yaml.safe_dump({"idgw_policies": 1, "services": services}, allow_unicode=True, sort_keys=False)
+
+
+class _LineLoader(yaml.SafeLoader):
+    """Records the line of every mapping so errors can point at it."""
+
+
+def _construct_mapping(loader, node, deep=False):
+    mapping = yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+    mapping["__line__"] = node.start_mark.line + 1
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _strip_lines(value):
+    if isinstance(value, dict):
+        return {k: _strip_lines(v) for k, v in value.items() if k != "__line__"}
+    if isinstance(value, list):
+        return [_strip_lines(v) for v in value]
+    return value
+
+
+def parse_import(db, text: str) -> list[tuple[str, PolicyInput]]:
+    """Validate a whole import file before anything changes; errors name the line."""
+    try:
+        doc = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise PolicyChangeError(f"line {mark.line + 1 if mark else '?'}: not valid YAML") from None
+    if not isinstance(doc, dict) or doc.get("idgw_policies") != 1 or not isinstance(doc.get("services"), list):
+        raise PolicyChangeError("line 1: expected a document with idgw_policies: 1 and a services list")
+    parsed, seen = [], set()
+    for entry in doc["services"]:
+        line = entry.get("__line__", "?") if isinstance(entry, dict) else "?"
+        if not isinstance(entry, dict) or not isinstance(entry.get("client_id"), str):
+            raise PolicyChangeError(f"line {line}: each service needs a client_id")
+        client_id = entry["client_id"]
+        unknown = set(entry) - set(EXPORT_FIELDS) - {"client_id", "__line__"}
+        if unknown:
+            raise PolicyChangeError(f"line {line}: unknown field(s) {', '.join(sorted(unknown))}")
+        if client_id in seen:
+            raise PolicyChangeError(f"line {line}: {client_id} appears twice")
+        seen.add(client_id)
+        if db.get(Client, client_id) is None:
+            raise PolicyChangeError(f"line {line}: no client {client_id}")
+        clean = _strip_lines(entry)
+        try:
+            data = PolicyInput(**{k: clean[k] for k in EXPORT_FIELDS if k in clean})
+            compute(data)
+        except (TypeError, PolicyChangeError) as exc:
+            raise PolicyChangeError(f"line {line} ({client_id}): {exc}") from None
+        parsed.append((client_id, data))
+    return parsed
+
+
+def import_yaml(db, text: str, *, actor: str, now: int) -> list[str]:
+    """All or nothing: every entry is validated first; then each becomes a new version."""
+    entries = parse_import(db, text)
+    for client_id, data in entries:
+        set_policy(db, client_id=client_id, data=data, actor=actor, now=now)
+    return [c for c, _ in entries]
