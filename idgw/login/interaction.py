@@ -56,9 +56,9 @@ def next_step(*, db, params: dict, requested: dict, progress: dict, session: Log
         session = None
     decision = evaluate(policy=policy, request=request, session=session_state(session), now=now)
     if decision.outcome == "deny":
-        return Step("error", "access_denied", "; ".join(r.detail for r in decision.reasons))
+        return Step("error", "access_denied", "; ".join(f"{r.code}: {r.detail}" for r in decision.reasons))
     if decision.outcome == "step_up":
-        detail = "; ".join(r.detail for r in decision.reasons)
+        detail = "; ".join(f"{r.code}: {r.detail}" for r in decision.reasons)
         if decision.need_login:
             if none:
                 return Step("error", "login_required", detail)

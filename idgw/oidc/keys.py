@@ -8,6 +8,7 @@ until every token they signed has expired.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 
@@ -16,7 +17,10 @@ from sqlalchemy import select
 
 from idgw import audit
 from idgw.security import Sealer
+from idgw.storage.db import READ_ONLY
 from idgw.storage.models import SigningKey
+
+log = logging.getLogger(__name__)
 
 ALG_KTY = {"ES256": "EC", "RS256": "RSA", "PS256": "RSA"}
 SUPPORTED_ALGS = tuple(ALG_KTY)
@@ -61,6 +65,7 @@ class KeyStore:
         self._parsed: dict[str, object] = {}
         self._fingerprint: tuple | None = None
         self._checked_at = 0.0
+        self._reloading = False
         self.jwks: dict = {"keys": []}
         self.jwks_json: bytes = b'{"keys":[]}'
         self.public_keyset = KeySet([])
@@ -96,31 +101,59 @@ class KeyStore:
 
     # -- runtime ----------------------------------------------------------------------------
     def refresh(self, *, force: bool = False) -> None:
-        mono = time.monotonic()
-        if not force and mono - self._checked_at < self._recheck:
+        """Pick up keys changed by another process. Never blocks a request: when the last check
+        is older than ``recheck`` seconds, one background thread re-reads the table while
+        requests go on signing with the keys already parsed. ``force`` re-reads now (start-up,
+        rotation in this process, tests)."""
+        if force:
+            with self._lock:
+                self._reload()
+            return
+        if time.monotonic() - self._checked_at < self._recheck:
             return
         with self._lock:
-            if not force and mono - self._checked_at < self._recheck:
+            if self._reloading or time.monotonic() - self._checked_at < self._recheck:
                 return
-            now = self._clock.now()
-            with self._sessionmaker() as db:
-                rows = list(db.scalars(select(SigningKey).order_by(SigningKey.created_at.desc())))
-            published = [r for r in rows if r.unpublish_at is None or r.unpublish_at > now]
-            fingerprint = tuple((r.kid, r.retired_at) for r in published)
-            if fingerprint != self._fingerprint:
-                signing: dict[str, tuple[str, object]] = {}
-                for r in published:
-                    if r.retired_at is None and r.kty not in signing:
-                        if r.kid not in self._parsed:
-                            data = json.loads(self._sealer.open(r.private_jwk, context=f"jwk:{r.kid}"))
-                            self._parsed[r.kid] = (ECKey if r.kty == "EC" else RSAKey).import_key(data)
-                        signing[r.kty] = (r.kid, self._parsed[r.kid])
-                self._signing = signing
-                self.jwks = {"keys": [r.public_jwk for r in published]}
-                self.jwks_json = json.dumps(self.jwks, separators=(",", ":")).encode()
-                self.public_keyset = KeySet.import_key_set(self.jwks)
-                self._fingerprint = fingerprint
-            self._checked_at = mono
+            self._reloading = True
+        threading.Thread(target=self._reload_in_background, name="idgw-keys", daemon=True).start()
+
+    def _reload_in_background(self) -> None:
+        try:
+            with self._lock:
+                self._reload()
+        except Exception:  # noqa: BLE001 - keep serving with the keys we have; retry at the next check
+            log.exception("re-reading the signing keys failed")
+            self._checked_at = time.monotonic()
+        finally:
+            self._reloading = False
+
+    def _reload(self) -> None:
+        """Re-read the key table (caller holds ``_lock``); parse only keys not seen before."""
+        mono = time.monotonic()
+        now = self._clock.now()
+        with self._sessionmaker() as db:
+            # A read-only transaction: on SQLite it neither takes nor waits for the write lock,
+            # which a request thread in the middle of its own transaction may hold.
+            db.connection(execution_options=READ_ONLY)
+            rows = list(db.scalars(select(SigningKey).order_by(SigningKey.created_at.desc())))
+        published = [r for r in rows if r.unpublish_at is None or r.unpublish_at > now]
+        fingerprint = tuple((r.kid, r.retired_at) for r in published)
+        if fingerprint != self._fingerprint:
+            signing: dict[str, tuple[str, object]] = {}
+            for r in published:
+                if r.retired_at is None and r.kty not in signing:
+                    if r.kid not in self._parsed:
+                        data = json.loads(self._sealer.open(r.private_jwk, context=f"jwk:{r.kid}"))
+                        self._parsed[r.kid] = (ECKey if r.kty == "EC" else RSAKey).import_key(data)
+                    signing[r.kty] = (r.kid, self._parsed[r.kid])
+            jwks = {"keys": [r.public_jwk for r in published]}
+            # Replace whole objects (never mutate), so readers in other threads see old or new.
+            self.public_keyset = KeySet.import_key_set(jwks)
+            self.jwks_json = json.dumps(jwks, separators=(",", ":")).encode()
+            self.jwks = jwks
+            self._signing = signing
+            self._fingerprint = fingerprint
+        self._checked_at = mono
 
     def signing_key(self, alg: str) -> tuple[str, object]:
         """(kid, key) that signs with ``alg`` now."""

@@ -9,6 +9,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: Execution option for a session that only reads: ``db.connection(execution_options=READ_ONLY)``.
+READ_ONLY_OPTION = "idgw_read_only"
+READ_ONLY = {READ_ONLY_OPTION: True}
 
 
 def normalise_url(url: str) -> str:
@@ -40,8 +43,12 @@ def make_engine(url: str) -> Engine:
         def _begin_immediate(conn):  # pragma: no cover - exercised by every sqlite test
             # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY
             # when another connection wrote in between (WAL snapshot); taking the write lock at
-            # BEGIN makes concurrent writers wait for busy_timeout instead.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # BEGIN makes concurrent writers wait for busy_timeout instead. A transaction that
+            # only reads (READ_ONLY) takes no lock: it must neither wait for writers nor block them.
+            if conn.get_execution_options().get(READ_ONLY_OPTION):
+                conn.exec_driver_sql("BEGIN DEFERRED")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)

@@ -1,0 +1,40 @@
+"""A second factor registered through the test fixtures (the real TOTP and WebAuthn
+authenticators come with their own issue). Enforcement is the gateway's own: this only
+implements the authenticator contract."""
+
+from __future__ import annotations
+
+from idgw.authn import AuthnEvent, Challenge
+
+FIXTURE_CODE = "246810"
+
+
+class FixtureOTP:
+    kind = "fixture-otp"
+    amr = ("otp",)
+
+    def __init__(self, usernames: set[str]) -> None:
+        self.usernames = usernames
+
+    def available_for(self, db, account) -> bool:
+        return account.username in self.usernames
+
+    def begin(self, db, *, account, session, now):
+        return Challenge(kind=self.kind, title={"th": "รหัสยืนยันทดสอบ", "en": "Test one-time code"},
+                         prompt={"th": "ใส่รหัสจากอุปกรณ์ทดสอบ", "en": "Enter the code from the test device"},
+                         input_label={"th": "รหัส 6 หลัก", "en": "6-digit code"})
+
+    def verify(self, db, *, account, session, form, now):
+        if form.get("code") == FIXTURE_CODE:
+            return AuthnEvent(kind=self.kind, amr=self.amr, at=now)
+        return None
+
+
+def enable_second_factor(gateway, *usernames: str) -> FixtureOTP:
+    try:
+        auth = gateway.gw.authenticators.get(FixtureOTP.kind)
+    except KeyError:
+        auth = FixtureOTP(set())
+        gateway.gw.authenticators.register(auth)
+    auth.usernames.update(usernames)
+    return auth
