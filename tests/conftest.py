@@ -130,3 +130,29 @@ def gateway(database_url):
     yield running
     running.stop()
     running.gw.engine.dispose()
+
+
+@pytest.fixture
+def demo_rp(gateway):
+    import uvicorn
+
+    from idgw.admin import add_client
+    from idgw.demo_rp import create_demo_app
+    from tests.flow import set_policy
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with gateway.db() as db:
+        new = add_client(db, name="บริการตัวอย่าง Demo e-service", redirect_uris=[base + "/callback"],
+                         post_logout_redirect_uris=[base + "/"], now=gateway.clock.now())
+        db.commit()
+    set_policy(gateway, new.client_id)
+    app = create_demo_app(issuer=gateway.url, client_id=new.client_id, client_secret=new.client_secret, base_url=base)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    yield base
+    server.should_exit = True
+    thread.join(timeout=10)

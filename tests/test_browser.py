@@ -3,13 +3,11 @@ citizen in through the gateway, with the CSP enforced and no console errors."""
 
 import os
 import shutil
-import threading
 import time
 
 import pytest
 
-from tests.conftest import free_port
-from tests.flow import PASSWORD, register, set_policy
+from tests.flow import PASSWORD, register
 
 CHROMIUM = os.environ.get("IDGW_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -28,31 +26,6 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         yield b
         b.close()
-
-
-@pytest.fixture
-def demo_rp(gateway):
-    import uvicorn
-
-    from idgw.admin import add_client
-    from idgw.demo_rp import create_demo_app
-
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with gateway.db() as db:
-        new = add_client(db, name="บริการตัวอย่าง Demo e-service", redirect_uris=[base + "/callback"],
-                         post_logout_redirect_uris=[base + "/"], now=gateway.clock.now())
-        db.commit()
-    set_policy(gateway, new.client_id)
-    app = create_demo_app(issuer=gateway.url, client_id=new.client_id, client_secret=new.client_secret, base_url=base)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield base
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
