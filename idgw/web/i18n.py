@@ -84,3 +84,39 @@ def choose_locale(*, ui_locales: str | None, cookie: str | None, accept_language
         if base in LOCALES:
             return base
     return default
+
+MESSAGES.update({
+    "admin_services": {"th": "บริการที่ลงทะเบียน", "en": "Registered e-services"},
+    "admin_policy": {"th": "นโยบายระดับความน่าเชื่อถือ", "en": "Assurance policy"},
+    "admin_questionnaire": {"th": "แบบประเมินความเสี่ยง (มรด. 1-1/1-2:2564)",
+                            "en": "Risk assessment (มรด. 1-1/1-2:2564)"},
+    "admin_q_intro": {"th": "ประเมินผลกระทบสูงสุดหากยืนยันตัวบุคคลผิดคน และหากยืนยันตัวตนผิดพลาด ในแต่ละด้าน",
+                      "en": "Rate the worst impact, in each category, of proofing the wrong person and of "
+                            "authenticating the wrong person."},
+    "admin_proofing": {"th": "การพิสูจน์ตัวตนผิดพลาด", "en": "Identity proofing error"},
+    "admin_authentication": {"th": "การยืนยันตัวตนผิดพลาด", "en": "Authentication error"},
+    "impact_none": {"th": "ไม่มี", "en": "None"},
+    "impact_low": {"th": "ต่ำ", "en": "Low"},
+    "impact_moderate": {"th": "ปานกลาง", "en": "Moderate"},
+    "impact_high": {"th": "สูง", "en": "High"},
+    "admin_needs_identity": {"th": "บริการนี้ต้องทราบตัวตนที่พิสูจน์แล้วของผู้ใช้",
+                             "en": "This service needs a verified identity"},
+    "admin_min_ial": {"th": "IAL ขั้นต่ำ (เว้นว่าง = ตามผลประเมิน)", "en": "Minimum IAL (blank = computed)"},
+    "admin_min_aal": {"th": "AAL ขั้นต่ำ (เว้นว่าง = ตามผลประเมิน)", "en": "Minimum AAL (blank = computed)"},
+    "admin_justification": {"th": "เหตุผล (จำเป็นหากกำหนดต่ำกว่าผลประเมิน)",
+                            "en": "Justification (required to go below the computed floors)"},
+    "admin_compute": {"th": "คำนวณ", "en": "Compute"},
+    "admin_save": {"th": "บันทึกนโยบาย", "en": "Save policy"},
+    "admin_computed": {"th": "ระดับที่คำนวณได้", "en": "Computed floors"},
+    "admin_current": {"th": "นโยบายปัจจุบัน", "en": "Current policy"},
+    "admin_history": {"th": "ประวัติการเปลี่ยนแปลง", "en": "History"},
+    "admin_no_policy": {"th": "ยังไม่มีนโยบาย: ระบบจะปฏิเสธการเข้าสู่ระบบของบริการนี้",
+                        "en": "No policy yet: sign-ins for this service are refused."},
+    "admin_saved": {"th": "บันทึกแล้ว", "en": "Saved."},
+    "admin_version": {"th": "ฉบับ", "en": "Version"},
+    "admin_set_by": {"th": "กำหนดโดย", "en": "Set by"},
+    "admin_when": {"th": "เมื่อ", "en": "When"},
+    "err_forbidden": {"th": "บัญชีนี้ไม่มีสิทธิ์เข้าถึงหน้านี้", "en": "This account may not open this page."},
+    "err_need_stronger": {"th": "หน้านี้ต้องเข้าสู่ระบบด้วยปัจจัยที่สอง (AAL 2.1 ขึ้นไป) แต่บัญชีนี้ยังไม่มี",
+                          "en": "This page needs a second factor (AAL 2.1 or higher), and this account has none."},
+})
