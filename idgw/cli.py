@@ -217,12 +217,13 @@ def ensure_demo(settings: Settings, *, rp_base: str) -> tuple[str, str]:
             secret_file.parent.mkdir(parents=True, exist_ok=True)
             secret_file.write_text(new.client_secret)
             secret_file.chmod(0o600)
-            from idgw.assurance import PolicyInput, set_policy
-            from policies import default_matrix
+        from idgw.assurance import PolicyInput, current_row, set_policy
+        from policies import default_matrix
 
+        db.flush()
+        if current_row(db, DEMO_CLIENT_ID) is None:
             # A demo request service: low inconvenience and financial impact -> IAL 1.1 / AAL 1.
             impacts = {c.id: "none" for c in default_matrix().categories} | {"reputation": "low", "financial": "low"}
-            db.flush()
             set_policy(db, client_id=DEMO_CLIENT_ID, actor="demo",
                        data=PolicyInput(needs_verified_identity=True, proofing_impacts=impacts), now=now)
         from idgw.login.password import find_account
