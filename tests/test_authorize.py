@@ -129,3 +129,14 @@ def test_expired_interaction_says_so(gateway):
     finally:
         gateway.clock.advance(-(gateway.gw.settings.interaction_ttl + 1))
     assert r.status_code == 400 and "หมดอายุ" in r.text
+
+
+def test_oversized_form_is_refused_and_changes_nothing(gateway):
+    reg = register(gateway)
+    b = Browser(gateway)
+    page = b.follow(b.get("/authorize?" + urlencode(base(reg))))
+    action = page.text.split('action="')[1].split('"')[0]
+    r = b.http.post(action, data={"username": reg.username, "password": "x" * 40_000})
+    assert r.status_code == 413
+    # the sign-in page still works afterwards
+    assert b.get(action.rsplit("/", 1)[0]).status_code == 200

@@ -25,7 +25,6 @@ from policies import AAL, IAL, AuthRequest, ServicePolicy, default_matrix, evalu
 
 #: The floors for staff pages (issue "local authenticators" raises admins and officers to 2.2).
 STAFF_POLICY = ServicePolicy(min_ial=IAL("1.1"), min_aal=AAL("2.1"))
-MAX_FORM_BYTES = 32 * 1024
 
 
 def safe_next(value: str | None) -> str:
@@ -74,13 +73,6 @@ def router(gw) -> APIRouter:
             return pages.error(request, "err_need_stronger", code="unmet_authentication_requirements", status=403)
         return None
 
-    async def read_form(request: Request):
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_FORM_BYTES):
-            return None
-        form = await request.form(max_files=0, max_fields=100)
-        return {k: v for k, v in form.items() if isinstance(v, str)}
-
     # -- sign-in for staff pages ---------------------------------------------------------------
     def signin_page(request: Request, *, next_path: str, error: str | None = None, username: str = "",
                     status: int = 200) -> Response:
@@ -98,7 +90,7 @@ def router(gw) -> APIRouter:
     @r.post("/signin", include_in_schema=False)
     async def signin(request: Request) -> Response:
         next_path = safe_next(request.query_params.get("next"))
-        form = await read_form(request)
+        form = await pages.read_form(request)
         if form is None:
             return pages.error(request, "err_invalid_request", status=413)
         if not pages.check_csrf(request, form, "signin"):
@@ -132,7 +124,7 @@ def router(gw) -> APIRouter:
     @r.api_route("/signin/factor/{kind}", methods=["GET", "POST"], include_in_schema=False)
     async def signin_factor(kind: str, request: Request) -> Response:
         next_path = safe_next(request.query_params.get("next"))
-        form = await read_form(request) if request.method == "POST" else {}
+        form = await pages.read_form(request) if request.method == "POST" else {}
         if form is None:
             return pages.error(request, "err_invalid_request", status=413)
         csrf_ok = request.method == "GET" or pages.check_csrf(request, form, "signin-factor")
@@ -250,7 +242,7 @@ def router(gw) -> APIRouter:
 
     @r.post("/admin/services/{client_id}", include_in_schema=False)
     async def save_service(client_id: str, request: Request) -> Response:
-        form = await read_form(request)
+        form = await pages.read_form(request)
         if form is None:
             return pages.error(request, "err_invalid_request", status=413)
         csrf_ok = pages.check_csrf(request, form, f"admin:{client_id}")

@@ -57,6 +57,17 @@ class Pages:
         locale = self.locale(request)
         return self.render(request, "error.html", status=status, message=t(key, locale), code=code)
 
+    # -- forms ---------------------------------------------------------------------------------
+    @staticmethod
+    async def read_form(request: Request, *, max_bytes: int = 32 * 1024) -> dict | None:
+        """The posted form's text fields, or None when the body is larger than ``max_bytes``
+        (no file uploads on these pages)."""
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > max_bytes):
+            return None
+        form = await request.form(max_files=0, max_fields=100)
+        return {k: v for k, v in form.items() if isinstance(v, str)}
+
     # -- browser binding and CSRF ------------------------------------------------------------
     def browser_id(self, request: Request) -> str:
         value = request.cookies.get(BROWSER_COOKIE)

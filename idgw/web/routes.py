@@ -21,8 +21,6 @@ from idgw.security import sha256_hex
 from idgw.storage.models import Account, Client, Consent, Interaction
 from idgw.web.i18n import format_datetime, t
 
-MAX_FORM_BYTES = 16 * 1024
-
 
 class _Outcome:
     """What a page handler decided, computed inside the transaction and rendered outside it."""
@@ -55,12 +53,6 @@ def router(gw) -> APIRouter:
             response.delete_cookie(settings.cookie_name, path="/", httponly=True, samesite="lax",
                                    secure=settings.cookie_secure)
         return response
-
-    async def read_form(request: Request):
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_FORM_BYTES):
-            return None
-        return await request.form(max_files=0, max_fields=50)
 
     def load_interaction(db, iid: str, request: Request, now: int, *, csrf_ok: bool = True):
         """The pending interaction, or the page that explains why it cannot continue."""
@@ -145,13 +137,13 @@ def router(gw) -> APIRouter:
 
     @r.api_route("/interaction/{iid}/factor/{kind}", methods=["GET", "POST"], include_in_schema=False)
     async def factor(iid: str, kind: str, request: Request) -> Response:
-        form = await read_form(request) if request.method == "POST" else {}
+        form = await pages.read_form(request) if request.method == "POST" else {}
         if form is None:
             return pages.error(request, "err_invalid_request", status=413)
         csrf_ok = request.method == "GET" or pages.check_csrf(request, form, f"factor:{iid}")
         cookie_value = request.cookies.get(settings.cookie_name)
         ip = gw.client_ip(request)
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        fields = form
 
         def work():
             db = current_db.get()
@@ -202,7 +194,7 @@ def router(gw) -> APIRouter:
 
     @r.post("/interaction/{iid}/login", include_in_schema=False)
     async def login(iid: str, request: Request) -> Response:
-        form = await read_form(request)
+        form = await pages.read_form(request)
         if form is None:
             return pages.error(request, "err_invalid_request", status=413)
         csrf_ok = pages.check_csrf(request, form, f"login:{iid}")
@@ -238,7 +230,7 @@ def router(gw) -> APIRouter:
 
     @r.post("/interaction/{iid}/consent", include_in_schema=False)
     async def consent(iid: str, request: Request) -> Response:
-        form = await read_form(request)
+        form = await pages.read_form(request)
         if form is None:
             return pages.error(request, "err_invalid_request", status=413)
         csrf_ok = pages.check_csrf(request, form, f"consent:{iid}")
@@ -280,10 +272,10 @@ def router(gw) -> APIRouter:
     @r.api_route("/logout", methods=["GET", "POST"], include_in_schema=False)
     async def logout(request: Request) -> Response:
         if request.method == "POST":
-            form = await read_form(request)
+            form = await pages.read_form(request)
             if form is None:
                 return pages.error(request, "err_invalid_request", status=413)
-            data = {k: v for k, v in form.items() if isinstance(v, str)}
+            data = form
         else:
             data = dict(request.query_params)
         hint = data.get("id_token_hint")
