@@ -153,6 +153,15 @@ def test_proofed_account_gets_verified_claims_when_asked(gateway):
     vc = c["verified_claims"]
     assert vc["verification"]["trust_framework"] == "th_dga_digital_id"
     assert vc["verification"]["assurance_level"] == "2.2" and vc["claims"]["given_name"] == "Somsri"
+    # asked for at userinfo too
+    claims = json.dumps({"userinfo": {"verified_claims": {"verification": {"trust_framework": None},
+                                                          "claims": {"given_name": None}}}})
+    rp, b, page, verifier = start(gateway, reg, browser=b, claims=claims, scope="openid profile citizen_id")
+    tok = exchange(gateway, rp, callback_params(page)["code"], verifier)
+    assert "verified_claims" not in claims_of(gateway, reg, tok)
+    info = httpx.get(gateway.url + "/userinfo", headers={"Authorization": f"Bearer {tok['access_token']}"}).json()
+    assert info["verified_claims"]["verification"]["assurance_level"] == "2.2"
+    assert info["verified_claims"]["claims"]["citizen_id"] == "1345951597671"
     # not asked for -> not in the ID token
     rp, b, page, verifier = start(gateway, reg, browser=b, scope="openid profile citizen_id")
     params = callback_params(b.follow(page))
