@@ -1,5 +1,5 @@
-"""(design) From factors used to an AAL, and how long a session counts at that AAL.
-The rules are data in ``data/aal-rules.yaml``."""
+"""(design) From the kinds of factor used (pwd, otp, hwk, hwk_uv, hwk_uv_attested) to an AAL,
+and how long a session counts at that AAL. The rules are data in ``data/aal-rules.yaml``."""
 
 from __future__ import annotations
 
@@ -27,9 +27,9 @@ class AALRules:
     factor_sets: tuple[tuple[AAL, frozenset[str]], ...]
     session_limits: dict[str, SessionLimit]
 
-    def aal_for(self, amr: Iterable[str]) -> AAL | None:
-        """The highest AAL whose required amr values were all used; None if no rule matches."""
-        used = set(amr)
+    def aal_for(self, factors: Iterable[str]) -> AAL | None:
+        """The highest AAL whose required factor kinds were all used; None if no rule matches."""
+        used = set(factors)
         best = None
         for aal, needed in self.factor_sets:
             if needed <= used and (best is None or aal > best):

@@ -11,13 +11,12 @@ FIXTURE_CODE = "246810"
 
 class FixtureOTP:
     kind = "fixture-otp"
-    amr = ("otp",)
 
     def __init__(self, usernames: set[str]) -> None:
         self.usernames = usernames
 
-    def available_for(self, db, account) -> bool:
-        return account.username in self.usernames
+    def factors(self, db, account) -> set[str]:
+        return {"otp"} if account.username in self.usernames else set()
 
     def begin(self, db, *, account, session, now):
         return Challenge(kind=self.kind, title={"th": "รหัสยืนยันทดสอบ", "en": "Test one-time code"},
@@ -26,7 +25,7 @@ class FixtureOTP:
 
     def verify(self, db, *, account, session, form, now):
         if form.get("code") == FIXTURE_CODE:
-            return AuthnEvent(kind=self.kind, amr=self.amr, at=now)
+            return AuthnEvent(kind=self.kind, factor="otp", amr=("otp",), at=now)
         return None
 
 

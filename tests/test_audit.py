@@ -51,7 +51,7 @@ def test_session_limits_by_aal(gateway, aal, idle, absolute):
     with gateway.db() as db:
         account = db.get(Account, reg.account_id)
         t0 = 1_800_000_000
-        row, cookie = create_session(db, account=account, amr=["pwd"], now=t0, ip=None)
+        row, cookie = create_session(db, account=account, factor="pwd", amr=["pwd"], now=t0, ip=None)
         row.aal = aal  # as if stepped up to this level
         db.commit()
         if idle is not None:

@@ -1,7 +1,13 @@
 """Local authenticators behind one small contract, and the registry the login interaction asks
-for step-up routes. Each authenticator: ``available_for(db, account)``, ``begin(...)`` (what the
-page shows) and ``verify(...)`` -> ``AuthnEvent`` or None. Issue "local authenticators" adds
-TOTP and WebAuthn here; the password is verified in ``idgw.login.password``."""
+for step-up routes.
+
+Contract (py_webauthn style, keyword-only):
+- ``factors(db, account) -> set[str]``: the factor kinds (``policies/data/aal-rules.yaml``) this
+  account can produce with it now; empty when it has none enrolled.
+- ``begin(db, *, account, session, now) -> Challenge``: what the step-up page shows.
+- ``verify(db, *, account, session, form, now) -> AuthnEvent | None``.
+The password is verified in ``idgw.login.password``; TOTP, recovery codes and WebAuthn live here.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +17,11 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class AuthnEvent:
-    """One successful factor verification."""
+    """One successful factor verification: ``factor`` is its kind for the AAL rules, ``amr``
+    the RFC 8176 values it contributes to tokens."""
 
     kind: str
+    factor: str
     amr: tuple[str, ...]
     at: int
 
@@ -31,9 +39,8 @@ class Challenge:
 
 class Authenticator(Protocol):
     kind: str
-    amr: tuple[str, ...]
 
-    def available_for(self, db, account) -> bool: ...
+    def factors(self, db, account) -> set[str]: ...
 
     def begin(self, db, *, account, session, now: int) -> Challenge: ...
 

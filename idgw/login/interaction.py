@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from idgw.login.sessions import session_state
+from idgw.login.sessions import kinds, session_state
 from idgw.storage.models import Account, LoginSession
 from policies import AAL, IAL, AuthRequest, ServicePolicy, default_rules, evaluate
 
@@ -34,12 +34,15 @@ def auth_request(requested: dict) -> AuthRequest:
 def factor_routes(*, registry, db, account: Account, session: LoginSession, need: AAL) -> tuple[str, ...]:
     """Authenticators this account has that, added to the session's factors, reach ``need``."""
     rules = default_rules()
-    kinds = []
+    used = kinds(session)
+    routes = []
     for auth in registry.all():
-        reached = rules.aal_for(set(session.amr) | set(auth.amr))
-        if reached is not None and reached >= need and auth.available_for(db, account):
-            kinds.append(auth.kind)
-    return tuple(kinds)
+        for factor in auth.factors(db, account):
+            reached = rules.aal_for(used | {factor})
+            if reached is not None and reached >= need:
+                routes.append(auth.kind)
+                break
+    return tuple(routes)
 
 
 def next_step(*, db, params: dict, requested: dict, progress: dict, session: LoginSession | None,

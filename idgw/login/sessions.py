@@ -27,18 +27,24 @@ def _apply_limits(row: LoginSession) -> None:
     row.idle_timeout = limit.idle
 
 
-def create_session(db, *, account: Account, amr: list[str], now: int, ip: str | None,
+def kinds(session: LoginSession) -> set[str]:
+    """The factor kinds used in this session (for the AAL rules)."""
+    return {f["kind"] for f in session.factors or [] if f.get("kind")}
+
+
+def create_session(db, *, account: Account, factor: str, amr: list[str], now: int, ip: str | None,
                    client_id: str | None = None, provider: str | None = None) -> tuple[LoginSession, str]:
     """A new session with a new random id (never reuse the pre-login id: session fixation,
-    ASVS V7.2). The AAL follows from the factors used. Returns the row and the cookie value
+    ASVS V7.2). The AAL follows from the factor used. Returns the row and the cookie value
     (only its hash is stored)."""
-    aal = default_rules().aal_for(amr)
+    aal = default_rules().aal_for([factor])
     if aal is None:
-        raise ValueError(f"no AAL rule matches factors {amr}")
+        raise ValueError(f"no AAL rule matches factor {factor}")
     cookie = random_token(32)
     row = LoginSession(
         id=str(uuid.uuid4()), cookie_hash=sha256_hex(cookie), account_id=account.id, auth_time=now,
-        last_seen=now, ial=account.ial, aal=aal.value, amr=list(amr), factors=[{"amr": list(amr), "at": now}],
+        last_seen=now, ial=account.ial, aal=aal.value, amr=list(amr),
+        factors=[{"kind": factor, "amr": list(amr), "at": now}],
         provider=provider, expires_at=0, idle_timeout=None,
     )
     _apply_limits(row)
@@ -48,22 +54,21 @@ def create_session(db, *, account: Account, amr: list[str], now: int, ip: str | 
     return row, cookie
 
 
-def add_factor(db, *, session: LoginSession, amr: list[str], now: int, ip: str | None,
+def add_factor(db, *, session: LoginSession, factor: str, amr: list[str], now: int, ip: str | None,
                client_id: str | None = None) -> None:
     """Record a further factor (step-up). The AAL is re-derived from every factor used in the
     session, and the session's limits follow the new AAL; auth_time moves to now (OIDC Core §2:
     the time of the most recent authentication)."""
     before = session.aal
-    used = sorted(set(session.amr) | set(amr))
-    aal = default_rules().aal_for(used) or AAL(session.aal)
-    session.amr = used
-    session.factors = [*session.factors, {"amr": list(amr), "at": now}]
+    aal = default_rules().aal_for(kinds(session) | {factor}) or AAL(session.aal)
+    session.amr = sorted(set(session.amr) | set(amr))
+    session.factors = [*session.factors, {"kind": factor, "amr": list(amr), "at": now}]
     session.aal = max(aal, AAL(session.aal)).value
     session.auth_time = now
     session.last_seen = now
     _apply_limits(session)
     audit.record(db, "session.stepped_up", at=now, actor=session.account_id, session_id=session.id, ip=ip,
-                 client_id=client_id, before=before, after=session.aal, amr=list(amr))
+                 client_id=client_id, before=before, after=session.aal, factor=factor, amr=list(amr))
 
 
 def load_session(db, *, cookie: str | None, now: int) -> LoginSession | None:

@@ -109,7 +109,8 @@ def router(gw) -> APIRouter:
             previous = load_session(db, cookie=old_cookie, now=now)
             if previous is not None:
                 end_session(db, session=previous, now=now, ip=ip, reason="replaced")
-            _session, cookie = create_session(db, account=outcome.account, amr=["pwd"], now=now, ip=ip)
+            _session, cookie = create_session(db, account=outcome.account, factor="pwd", amr=["pwd"], now=now,
+                                              ip=ip)
             return outcome, cookie
 
         outcome, cookie = await in_transaction(gw.sessionmaker, ip, work)
@@ -150,7 +151,7 @@ def router(gw) -> APIRouter:
             if request.method == "POST":
                 event = authenticator.verify(db, account=account, session=session, form=form, now=now)
                 if event is not None:
-                    add_factor(db, session=session, amr=list(event.amr), now=now, ip=ip)
+                    add_factor(db, session=session, factor=event.factor, amr=list(event.amr), now=now, ip=ip)
                     return ("redirect", next_path)
                 error = "factor_invalid"
             return ("page", authenticator.begin(db, account=account, session=session, now=now), error)

@@ -174,7 +174,8 @@ def router(gw) -> APIRouter:
                 locale = pages.locale(request, ia.params["request"].get("ui_locales"))
                 return factor_page(db, ia, request, now, kind=kind, routes=routes, account=account,
                                    session=session, client=client, error=t("factor_invalid", locale))
-            add_factor(db, session=session, amr=list(event.amr), now=now, ip=ip, client_id=ia.client_id)
+            add_factor(db, session=session, factor=event.factor, amr=list(event.amr), now=now, ip=ip,
+                       client_id=ia.client_id)
             ia.params = {**ia.params, "progress": {**ia.params["progress"], "session_id": session.id}}
             return _Outcome(redirect=f"/interaction/{ia.id}")
 
@@ -221,8 +222,8 @@ def router(gw) -> APIRouter:
             previous = load_session(db, cookie=old_cookie, now=now)
             if previous is not None:
                 end_session(db, session=previous, now=now, ip=ip, reason="replaced", client_id=ia.client_id)
-            session, cookie = create_session(db, account=outcome.account, amr=["pwd"], now=now, ip=ip,
-                                             client_id=ia.client_id)
+            session, cookie = create_session(db, account=outcome.account, factor="pwd", amr=["pwd"], now=now,
+                                             ip=ip, client_id=ia.client_id)
             ia.params = {**ia.params, "progress": {**ia.params["progress"], "session_id": session.id}}
             return _Outcome(redirect=f"/interaction/{ia.id}", cookie=cookie)
 

@@ -98,8 +98,9 @@ def test_parse_acr_values():
             parse_acr_values(bad)
 
 
-@pytest.mark.parametrize("amr,aal", [(["pwd"], "1"), (["pwd", "otp"], "2.1"), (["hwk", "user"], "2.2"),
-                                     (["pwd", "otp", "hwk", "user"], "2.2"), (["otp"], "1"), ([], None)])
-def test_factor_rules(amr, aal):
-    got = default_rules().aal_for(amr)
+@pytest.mark.parametrize("factors,aal", [
+    (["pwd"], "1"), (["pwd", "otp"], "2.1"), (["pwd", "hwk"], "2.1"), (["hwk"], "1"), (["hwk_uv"], "2.2"),
+    (["pwd", "otp", "hwk_uv"], "2.2"), (["hwk_uv_attested"], "3"), (["otp"], "1"), ([], None), (["user"], None)])
+def test_factor_rules(factors, aal):
+    got = default_rules().aal_for(factors)
     assert (got.value if got else None) == aal
