@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from idgw import __version__
 from idgw.authn import Registry
+from idgw.authn.totp import RecoveryCodeAuthenticator, TOTPAuthenticator
 from idgw.clock import Clock
 from idgw.oidc import routes as oidc_routes
 from idgw.oidc.keys import KeyStore
@@ -103,8 +104,11 @@ def build_gateway(settings: Settings, *, clock: Clock | None = None) -> Gateway:
     keys.refresh(force=True)
     provider = Provider(settings=settings, keys=keys, clock=clock,
                         pairwise_salt=instance_secret(sm, "pairwise_salt"))
+    authenticators = Registry()
+    authenticators.register(TOTPAuthenticator(sealer=Sealer(derive_key(settings.secret_key, "totp-at-rest"))))
+    authenticators.register(RecoveryCodeAuthenticator())
     return Gateway(settings=settings, clock=clock, engine=engine, sessionmaker=sm, keys=keys, provider=provider,
-                   pages=Pages(settings), authenticators=Registry())
+                   pages=Pages(settings), authenticators=authenticators)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:

@@ -69,7 +69,7 @@ def test_raising_the_floor_to_aal_2_1_makes_the_same_request_step_up(gateway):
     assert claims["acr"] == "urn:idgw:aal:2.1" and claims["aal"] == "2.1"
     assert set(claims["amr"]) == {"pwd", "otp"}
     names = [e.name for e in _events(gateway)]
-    assert "session.stepped_up" in names and "login.failed" in names
+    assert "session.stepped_up" in names and "authenticator.failed" in names
 
 
 def test_existing_aal1_session_steps_up_without_a_new_password(gateway):

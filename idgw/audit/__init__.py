@@ -28,6 +28,13 @@ EVENTS = frozenset(
         "policy.changed",
         "session.stepped_up",
         "authorization.unmet",
+        "authenticator.added",
+        "authenticator.removed",
+        "authenticator.failed",
+        "authenticator.flagged",
+        "recovery_code.used",
+        "recovery_codes.generated",
+        "sessions.ended_everywhere",
     }
 )
 

@@ -51,10 +51,8 @@ def authenticate_password(db, *, username: str, password: str, ip: str, now: int
     if ip_row.failures >= settings.ip_max_failures_per_window:
         return PasswordOutcome(error="throttled", retry_after=ip_row.window_start + settings.ip_window - now)
     account = find_account(db, username) if 0 < len(username) <= 200 else None
-    if account is not None and account.locked_until > now:
-        if account.locked_until >= LOCKED_FOREVER:
-            return PasswordOutcome(error="locked")
-        return PasswordOutcome(error="throttled", retry_after=account.locked_until - now)
+    if account is not None and (locked := locked_outcome(account, now)) is not None:
+        return locked
     # Always one argon2id verification, also for unknown accounts (timing, ASVS V6.3.8).
     ok = verify_password(account.password_hash if account else None, password[:1024])
     if ok and account is not None:
@@ -62,7 +60,24 @@ def authenticate_password(db, *, username: str, password: str, ip: str, now: int
         account.locked_until = 0
         return PasswordOutcome(account=account)
     ip_row.failures += 1
-    detail = {"reason": "invalid_credentials"}
+    record_failure(db, account=account, ip=ip, now=now, settings=settings, client_id=client_id,
+                   reason="invalid_credentials")
+    return PasswordOutcome(error="invalid_credentials")
+
+
+def locked_outcome(account: Account, now: int) -> PasswordOutcome | None:
+    """The refusal for an account that must wait or is locked, else None."""
+    if account.locked_until <= now:
+        return None
+    if account.locked_until >= LOCKED_FOREVER:
+        return PasswordOutcome(error="locked")
+    return PasswordOutcome(error="throttled", retry_after=account.locked_until - now)
+
+
+def record_failure(db, *, account: Account | None, ip: str | None, now: int, settings: Settings,
+                   client_id: str | None = None, reason: str, event: str = "login.failed", **detail) -> None:
+    """One failed attempt (password or any other factor) against the account's consecutive
+    failure count: slow-down after the free attempts, lock at the maximum; audited."""
     if account is not None:
         account.failed_logins += 1
         n = account.failed_logins
@@ -71,6 +86,5 @@ def authenticate_password(db, *, username: str, password: str, ip: str, now: int
             audit.record(db, "account.locked", at=now, actor=account.id, ip=ip, failures=n)
         elif n > settings.throttle_free_attempts:
             account.locked_until = now + min(2 ** (n - settings.throttle_free_attempts), _MAX_DELAY)
-    audit.record(db, "login.failed", at=now, actor=account.id if account else None, ip=ip,
-                 client_id=client_id, **detail)
-    return PasswordOutcome(error="invalid_credentials")
+    audit.record(db, event, at=now, actor=account.id if account else None, ip=ip,
+                 client_id=client_id, reason=reason, **detail)

@@ -183,6 +183,61 @@ class ServicePolicyVersion(Base):
     set_at: Mapped[int] = mapped_column(BigInteger)
 
 
+class AccountAuthenticator(Base):
+    """An enrolled factor: a TOTP secret (sealed at rest) or a WebAuthn credential."""
+
+    __tablename__ = "authenticators"
+    __table_args__ = (Index("ix_authenticators_account", "account_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # totp | webauthn
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    confirmed_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger)
+    # TOTP: AES-GCM sealed base32 secret, and the last time step accepted (RFC 6238 §5.2 replay)
+    secret_sealed: Mapped[str | None] = mapped_column(Text)
+    last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # WebAuthn
+    credential_id: Mapped[str | None] = mapped_column(String(1400), unique=True)  # base64url
+    public_key: Mapped[str | None] = mapped_column(Text)  # base64url COSE key
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    aaguid: Mapped[str | None] = mapped_column(String(36))
+    transports: Mapped[list | None] = mapped_column(JSON)
+    discoverable: Mapped[bool] = mapped_column(Boolean, default=False)
+    attested: Mapped[bool] = mapped_column(Boolean, default=False)  # attestation verified + AAGUID allow-listed
+    flagged_at: Mapped[int | None] = mapped_column(BigInteger)  # sign-counter regression: refused from then on
+
+
+class RecoveryCode(Base):
+    """Single-use recovery codes (NIST SP 800-63B look-up secrets), stored hashed."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (Index("ix_recovery_account", "account_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class WebAuthnChallenge(Base):
+    """A WebAuthn challenge, single use, bound to the browser (and session) that asked for it."""
+
+    __tablename__ = "webauthn_challenges"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the challenge
+    purpose: Mapped[str] = mapped_column(String(16))  # register | authenticate
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[str | None] = mapped_column(String(36))
+    session_id: Mapped[str | None] = mapped_column(String(36))
+    require_uv: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+
+
 class Consent(Base):
     __tablename__ = "consents"
 

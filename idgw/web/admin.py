@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from idgw.assurance import PolicyChangeError, PolicyInput, compute, current_row, history, set_policy
 from idgw.login.interaction import factor_routes
-from idgw.login.password import authenticate_password
+from idgw.login.password import authenticate_password, locked_outcome, record_failure
 from idgw.login.sessions import add_factor, create_session, end_session, load_session, session_state
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
@@ -149,10 +149,16 @@ def router(gw) -> APIRouter:
             authenticator = gw.authenticators.get(kind)
             error = None
             if request.method == "POST":
+                locked = locked_outcome(account, now)
+                if locked is not None:
+                    return ("error", locked.error)
                 event = authenticator.verify(db, account=account, session=session, form=form, now=now)
                 if event is not None:
+                    account.failed_logins = 0
                     add_factor(db, session=session, factor=event.factor, amr=list(event.amr), now=now, ip=ip)
                     return ("redirect", next_path)
+                record_failure(db, account=account, ip=ip, now=now, settings=settings, reason="factor_rejected",
+                               event="authenticator.failed", factor=kind)
                 error = "factor_invalid"
             return ("page", authenticator.begin(db, account=account, session=session, now=now), error)
 

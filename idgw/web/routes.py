@@ -11,7 +11,7 @@ from idgw import audit
 from idgw.assurance import current_policy
 from idgw.authn import UnknownAuthenticatorError
 from idgw.login.interaction import next_step
-from idgw.login.password import authenticate_password
+from idgw.login.password import authenticate_password, locked_outcome, record_failure
 from idgw.login.sessions import acr_for, add_factor, create_session, end_session, load_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.claims import SCOPE_CLAIMS
@@ -167,13 +167,20 @@ def router(gw) -> APIRouter:
                 authenticator = gw.authenticators.get(kind)
             except UnknownAuthenticatorError:
                 return _Outcome(error_key="err_not_found", status=404)
+            locale = pages.locale(request, ia.params["request"].get("ui_locales"))
+            locked = locked_outcome(account, now)
+            if locked is not None:
+                out = factor_page(db, ia, request, now, kind=kind, routes=routes, account=account, session=session,
+                                  client=client, error=t(locked.error, locale, seconds=max(locked.retry_after, 1)))
+                out.status = 429 if locked.error == "throttled" else 403
+                return out
             event = authenticator.verify(db, account=account, session=session, form=fields, now=now)
             if event is None:
-                audit.record(db, "login.failed", at=now, actor=account.id, ip=ip, client_id=ia.client_id,
-                             reason="factor_rejected", factor=kind)
-                locale = pages.locale(request, ia.params["request"].get("ui_locales"))
+                record_failure(db, account=account, ip=ip, now=now, settings=settings, client_id=ia.client_id,
+                               reason="factor_rejected", event="authenticator.failed", factor=kind)
                 return factor_page(db, ia, request, now, kind=kind, routes=routes, account=account,
                                    session=session, client=client, error=t("factor_invalid", locale))
+            account.failed_logins = 0
             add_factor(db, session=session, factor=event.factor, amr=list(event.amr), now=now, ip=ip,
                        client_id=ia.client_id)
             ia.params = {**ia.params, "progress": {**ia.params["progress"], "session_id": session.id}}
