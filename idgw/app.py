@@ -23,6 +23,7 @@ from idgw.security import Sealer, derive_key
 from idgw.settings import Settings
 from idgw.storage.db import make_engine, make_sessionmaker
 from idgw.storage.models import InstanceSecret
+from idgw.web import account as web_account
 from idgw.web import admin as web_admin
 from idgw.web import routes as web_routes
 from idgw.web.pages import Pages
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(oidc_routes.router(gw))
     app.include_router(web_routes.router(gw))
     app.include_router(web_admin.router(gw))
+    app.include_router(web_account.router(gw, staff_floor=web_admin.STAFF_POLICY.min_aal))
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
 
     @app.get("/healthz", include_in_schema=False)

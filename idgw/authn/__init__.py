@@ -2,8 +2,9 @@
 for step-up routes.
 
 Contract (py_webauthn style, keyword-only):
-- ``factors(db, account) -> set[str]``: the factor kinds (``policies/data/aal-rules.yaml``) this
-  account can produce with it now; empty when it has none enrolled.
+- ``factors(db, account, *, without=None) -> set[str]``: the factor kinds
+  (``policies/data/aal-rules.yaml``) this account can produce with it now, as if the enrolled
+  authenticator ``without`` were gone; empty when it has none.
 - ``begin(db, *, account, session, now) -> Challenge``: what the step-up page shows.
 - ``verify(db, *, account, session, form, now) -> AuthnEvent | None``.
 The password is verified in ``idgw.login.password``; TOTP, recovery codes and WebAuthn live here.
@@ -40,7 +41,7 @@ class Challenge:
 class Authenticator(Protocol):
     kind: str
 
-    def factors(self, db, account) -> set[str]: ...
+    def factors(self, db, account, *, without: str | None = None) -> set[str]: ...
 
     def begin(self, db, *, account, session, now: int) -> Challenge: ...
 

@@ -64,8 +64,8 @@ class TOTPAuthenticator:
             AccountAuthenticator.account_id == account.id, AccountAuthenticator.kind == self.kind,
             AccountAuthenticator.confirmed_at.is_not(None))))
 
-    def factors(self, db, account) -> set[str]:
-        return {"otp"} if self._confirmed(db, account) else set()
+    def factors(self, db, account, *, without: str | None = None) -> set[str]:
+        return {"otp"} if [r for r in self._confirmed(db, account) if r.id != without] else set()
 
     def begin(self, db, *, account, session, now):
         return Challenge(kind=self.kind, title={"th": "รหัสจากแอปยืนยันตัวตน", "en": "Authenticator app code"},
@@ -126,7 +126,7 @@ class TOTPAuthenticator:
 class RecoveryCodeAuthenticator:
     kind = "recovery"
 
-    def factors(self, db, account) -> set[str]:
+    def factors(self, db, account, *, without: str | None = None) -> set[str]:
         unused = db.scalar(select(RecoveryCode.id).where(RecoveryCode.account_id == account.id,
                                                           RecoveryCode.used_at.is_(None)).limit(1))
         return {"otp"} if unused else set()

@@ -14,6 +14,7 @@ from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
 from starlette.concurrency import run_in_threadpool
 
 from idgw.oidc.provider import current_db, current_ip
+from idgw.storage.db import write_lock
 
 
 class DuplicateParameterError(ValueError):
@@ -80,20 +81,21 @@ async def adapt(request, *, issuer: str) -> AdaptedRequest:
 
 
 def _call_with_db(sessionmaker, ip, fn, args, kwargs):
-    db = sessionmaker()
-    db_token = current_db.set(db)
-    ip_token = current_ip.set(ip)
-    try:
-        result = fn(*args, **kwargs)
-        db.commit()
-        return result
-    except BaseException:
-        db.rollback()
-        raise
-    finally:
-        current_ip.reset(ip_token)
-        current_db.reset(db_token)
-        db.close()
+    with write_lock(sessionmaker.kw.get("bind")):
+        db = sessionmaker()
+        db_token = current_db.set(db)
+        ip_token = current_ip.set(ip)
+        try:
+            result = fn(*args, **kwargs)
+            db.commit()
+            return result
+        except BaseException:
+            db.rollback()
+            raise
+        finally:
+            current_ip.reset(ip_token)
+            current_db.reset(db_token)
+            db.close()
 
 
 async def in_transaction(sessionmaker, ip, fn, *args, **kwargs):

@@ -21,7 +21,7 @@ from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
 from idgw.storage.models import Account, Client
 from idgw.web.i18n import t
-from policies import AAL, IAL, AuthRequest, ServicePolicy, default_matrix, evaluate
+from policies import AAL, IAL, AuthRequest, LevelError, ServicePolicy, default_matrix, evaluate
 
 #: The floors for staff pages (issue "local authenticators" raises admins and officers to 2.2).
 STAFF_POLICY = ServicePolicy(min_ial=IAL("1.1"), min_aal=AAL("2.1"))
@@ -122,9 +122,38 @@ def router(gw) -> APIRouter:
         set_session_cookie(response, cookie)
         return response
 
+    def needed(request: Request) -> AAL:
+        try:
+            return AAL.parse(request.query_params.get("aal") or STAFF_POLICY.min_aal.value)
+        except LevelError:
+            return STAFF_POLICY.min_aal
+
+    @r.get("/signin/stepup", include_in_schema=False)
+    async def signin_stepup(request: Request) -> Response:
+        """Send a signed-in person to a factor that reaches ``aal`` (for the gateway's own pages)."""
+        next_path = safe_next(request.query_params.get("next"))
+        need = needed(request)
+
+        def work():
+            db = current_db.get()
+            session = load_session(db, cookie=request.cookies.get(settings.cookie_name), now=gw.clock.now())
+            if session is None:
+                return None
+            account = db.get(Account, session.account_id)
+            return factor_routes(registry=gw.authenticators, db=db, account=account, session=session, need=need)
+
+        routes = await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
+        if routes is None:
+            return RedirectResponse(f"/signin?next={quote(next_path)}", status_code=303)
+        if not routes:
+            return pages.error(request, "err_need_stronger", code="unmet_authentication_requirements", status=403)
+        return RedirectResponse(f"/signin/factor/{routes[0]}?next={quote(next_path)}&aal={need.value}",
+                                status_code=303)
+
     @r.api_route("/signin/factor/{kind}", methods=["GET", "POST"], include_in_schema=False)
     async def signin_factor(kind: str, request: Request) -> Response:
         next_path = safe_next(request.query_params.get("next"))
+        need = needed(request)
         form = await pages.read_form(request) if request.method == "POST" else {}
         if form is None:
             return pages.error(request, "err_invalid_request", status=413)
@@ -140,8 +169,7 @@ def router(gw) -> APIRouter:
             if session is None:
                 return ("redirect", f"/signin?next={quote(next_path)}")
             account = db.get(Account, session.account_id)
-            routes = factor_routes(registry=gw.authenticators, db=db, account=account, session=session,
-                                   need=STAFF_POLICY.min_aal)
+            routes = factor_routes(registry=gw.authenticators, db=db, account=account, session=session, need=need)
             if kind not in routes:
                 return ("redirect", next_path)
             if not csrf_ok:
@@ -172,7 +200,8 @@ def router(gw) -> APIRouter:
         response = pages.render(
             request, "factor.html", status=401 if error else 200, title=challenge.title[locale],
             prompt=challenge.prompt[locale], input_label=challenge.input_label[locale], client_name="idgw",
-            action=f"/signin/factor/{kind}?next={quote(next_path)}", error=t(error, locale) if error else None,
+            action=f"/signin/factor/{kind}?next={quote(next_path)}&aal={need.value}",
+            error=t(error, locale) if error else None,
             csrf_token=pages.csrf_token(browser, "signin-factor"), others=[])
         pages.set_browser_cookie(response, browser)
         return response
