@@ -15,7 +15,7 @@ class FixtureOTP:
     def __init__(self, usernames: set[str]) -> None:
         self.usernames = usernames
 
-    def factors(self, db, account) -> set[str]:
+    def factors(self, db, account, *, without=None) -> set[str]:
         return {"otp"} if account.username in self.usernames else set()
 
     def begin(self, db, *, account, session, now):
