@@ -4,6 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 NODE_RP := tests/rp_node
+PEER    := bench/peer
 
 .PHONY: run test bench lint clean
 
@@ -26,12 +27,21 @@ run: $(STAMP)
 test: $(STAMP) $(NODE_RP)/node_modules/.package-lock.json
 	$(BIN)/pytest -q
 
-## bench: benchmarks (not part of `make test`)
-bench: $(STAMP)
+$(PEER)/node_modules/.package-lock.json: $(PEER)/package-lock.json
+	cd $(PEER) && npm ci --silent --no-audit --no-fund
+
+## bench: benchmarks (not part of `make test`): face_check, then idgw against panva's oidc-provider
+## on 127.0.0.1 (SQLite and a throw-away PostgreSQL); results in bench/results/
+bench: $(STAMP) $(PEER)/node_modules/.package-lock.json
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get install -y -qq --no-install-recommends wrk >/dev/null 2>&1 || \
+	    { apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk >/dev/null; }; }; } || \
+	  echo "wrk is not installed: discovery and JWKS are measured with the Python generator"
 	$(BIN)/python bench/face_bench.py
+	$(BIN)/python bench/oidc_bench.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check idgw policies providers face_check tests
 
 clean:
-	rm -rf $(VENV) var $(NODE_RP)/node_modules
+	rm -rf $(VENV) var $(NODE_RP)/node_modules $(PEER)/node_modules
