@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from idgw import __version__
 from idgw.authn import Registry
 from idgw.authn.totp import RecoveryCodeAuthenticator, TOTPAuthenticator
+from idgw.authn.webauthn import WebAuthnAuthenticator
 from idgw.clock import Clock
 from idgw.oidc import routes as oidc_routes
 from idgw.oidc.keys import KeyStore
@@ -25,13 +26,15 @@ from idgw.storage.db import make_engine, make_sessionmaker
 from idgw.storage.models import InstanceSecret
 from idgw.web import account as web_account
 from idgw.web import admin as web_admin
+from idgw.web import passkeys as web_passkeys
 from idgw.web import routes as web_routes
 from idgw.web.pages import Pages
 
 # ASVS 5.0 V3.4: no inline script anywhere, no framing, no MIME sniffing, no referrer leaks.
 SECURITY_HEADERS = [
     (b"content-security-policy",
-     b"default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'"),
+     b"default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; "
+     b"base-uri 'none'; frame-ancestors 'none'"),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
@@ -108,6 +111,8 @@ def build_gateway(settings: Settings, *, clock: Clock | None = None) -> Gateway:
     authenticators = Registry()
     authenticators.register(TOTPAuthenticator(sealer=Sealer(derive_key(settings.secret_key, "totp-at-rest"))))
     authenticators.register(RecoveryCodeAuthenticator())
+    authenticators.register(WebAuthnAuthenticator(rp_id=settings.rp_id, rp_name="idgw", origin=settings.origin,
+                                                  aal3_aaguids=settings.aal3_aaguid_set))
     return Gateway(settings=settings, clock=clock, engine=engine, sessionmaker=sm, keys=keys, provider=provider,
                    pages=Pages(settings), authenticators=authenticators)
 
@@ -123,6 +128,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(web_routes.router(gw))
     app.include_router(web_admin.router(gw))
     app.include_router(web_account.router(gw, staff_floor=web_admin.STAFF_POLICY.min_aal))
+    app.include_router(web_passkeys.router(gw))
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
 
     @app.get("/healthz", include_in_schema=False)

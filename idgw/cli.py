@@ -217,6 +217,9 @@ def ensure_demo(settings: Settings, *, rp_base: str) -> tuple[str, str]:
             secret_file.parent.mkdir(parents=True, exist_ok=True)
             secret_file.write_text(new.client_secret)
             secret_file.chmod(0o600)
+        demo_client = db.get(Client, DEMO_CLIENT_ID)
+        demo_client.redirect_uris = [rp_base + "/callback"]  # the demo's address may have changed
+        demo_client.post_logout_redirect_uris = [rp_base + "/"]
         from idgw.assurance import PolicyInput, current_row, set_policy
         from policies import default_matrix
 
@@ -249,10 +252,11 @@ def demo(port: int = 8000, rp_port: int = 8001) -> None:
     from idgw.storage.db import upgrade
 
     os.environ.setdefault("IDGW_DEV", "1")
-    os.environ.setdefault("IDGW_ISSUER", f"http://127.0.0.1:{port}")
+    # localhost, not 127.0.0.1: WebAuthn needs a domain name as its RP ID.
+    os.environ.setdefault("IDGW_ISSUER", f"http://localhost:{port}")
     settings = _settings()
     upgrade(settings.database_url)
-    rp_base = f"http://127.0.0.1:{rp_port}"
+    rp_base = f"http://localhost:{rp_port}"
     client_id, secret = ensure_demo(settings, rp_base=rp_base)
     gateway = create_app(settings)
     rp = create_demo_app(issuer=settings.issuer, client_id=client_id, client_secret=secret, base_url=rp_base)

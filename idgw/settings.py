@@ -58,11 +58,31 @@ class Settings:
     ip_max_failures_per_window: int = 50
     ip_window: int = 300
     cookie_name: str = "idgw_session"
+    # WebAuthn: RP ID and origin default to the issuer's host and origin.
+    webauthn_rp_id: str = ""
+    webauthn_origin: str = ""
+    # AAGUIDs (comma-separated) of authenticators whose verified attestation grants AAL 3.
+    aal3_aaguids: str = ""
     extra: dict = field(default_factory=dict)
 
     @property
     def cookie_secure(self) -> bool:
         return urlsplit(self.issuer).scheme == "https"
+
+    @property
+    def rp_id(self) -> str:
+        return self.webauthn_rp_id or (urlsplit(self.issuer).hostname or "")
+
+    @property
+    def origin(self) -> str:
+        if self.webauthn_origin:
+            return self.webauthn_origin
+        parts = urlsplit(self.issuer)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def aal3_aaguid_set(self) -> frozenset[str]:
+        return frozenset(a.strip().lower() for a in self.aal3_aaguids.split(",") if a.strip())
 
     @property
     def max_token_ttl(self) -> int:
@@ -83,6 +103,9 @@ class Settings:
                 )
         if self.code_ttl > 600:
             raise SettingsError("IDGW_CODE_TTL must be at most 600 seconds (RFC 6749 §4.1.2)")
+        host = urlsplit(self.origin).hostname or ""
+        if not (host == self.rp_id or host.endswith("." + self.rp_id)):
+            raise SettingsError("IDGW_WEBAUTHN_RP_ID must be the origin's host or a parent domain of it")
         if self.default_locale not in {"th", "en"}:
             raise SettingsError("IDGW_DEFAULT_LOCALE must be th or en")
         return self

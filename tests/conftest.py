@@ -100,7 +100,7 @@ class RunningGateway:
         self._thread.join(timeout=10)
 
 
-def start_gateway(database_url: str, **overrides) -> RunningGateway:
+def start_gateway(database_url: str, *, host: str = "127.0.0.1", **overrides) -> RunningGateway:
     import uvicorn
 
     from idgw.app import create_app
@@ -108,7 +108,8 @@ def start_gateway(database_url: str, **overrides) -> RunningGateway:
     from idgw.storage.db import upgrade
 
     port = free_port()
-    settings = Settings.from_env({}, dev=True, issuer=f"http://127.0.0.1:{port}", database_url=database_url,
+    # WebAuthn needs a domain for the RP ID (not an IP address): browser tests use host="localhost".
+    settings = Settings.from_env({}, dev=True, issuer=f"http://{host}:{port}", database_url=database_url,
                                  secret_key="test-secret-key-0123456789abcdef0123456789", **overrides)
     upgrade(settings.database_url)
     app = create_app(settings)

@@ -18,9 +18,11 @@ from sqlalchemy import select
 from idgw import audit
 from idgw.assurance import current_policy
 from idgw.authn.totp import new_recovery_codes
+from idgw.authn.webauthn import WebAuthnError
 from idgw.login.sessions import end_session, load_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
+from idgw.security import sha256_hex
 from idgw.storage.models import Account, AccountAuthenticator, AuditEvent, Consent, LoginSession, RecoveryCode
 from idgw.web.i18n import t
 from policies import AAL, default_rules
@@ -50,24 +52,28 @@ def required_aal(db, account: Account, staff_floor: AAL) -> AAL:
     return need
 
 
+def account_access(gw, db, request: Request, now: int, *, fresh: bool):
+    """(session, account, None) when the account page may be used, else (None, None, redirect)."""
+    session = load_session(db, cookie=request.cookies.get(gw.settings.cookie_name), now=now)
+    if session is None:
+        return None, None, f"/signin?next={quote('/account')}"
+    account = db.get(Account, session.account_id)
+    need = account_max_aal(gw.authenticators, db, account)
+    if fresh and now - session.auth_time > FRESH_SECONDS:
+        # Sign in again (password, then the factors the account has).
+        return None, None, f"/signin?next={quote('/account')}"
+    if AAL(session.aal) < need:
+        return None, None, f"/signin/stepup?next={quote('/account')}&aal={need.value}"
+    return session, account, None
+
+
 def router(gw, *, staff_floor: AAL) -> APIRouter:
     r = APIRouter()
     pages = gw.pages
     settings = gw.settings
 
     def gate(db, request: Request, now: int, *, fresh: bool):
-        """(session, account, None) when allowed, else (None, None, redirect URL)."""
-        session = load_session(db, cookie=request.cookies.get(settings.cookie_name), now=now)
-        if session is None:
-            return None, None, f"/signin?next={quote('/account')}"
-        account = db.get(Account, session.account_id)
-        need = account_max_aal(gw.authenticators, db, account)
-        if fresh and now - session.auth_time > FRESH_SECONDS:
-            # Sign in again (password, then the factors the account has).
-            return None, None, f"/signin?next={quote('/account')}"
-        if AAL(session.aal) < need:
-            return None, None, f"/signin/stepup?next={quote('/account')}&aal={need.value}"
-        return session, account, None
+        return account_access(gw, db, request, now, fresh=fresh)
 
     def page_context(db, request: Request, session: LoginSession, account: Account, **extra) -> dict:
         locale = pages.locale(request)
@@ -86,7 +92,8 @@ def router(gw, *, staff_floor: AAL) -> APIRouter:
         name = (f"{account.given_name_th or ''} {account.family_name_th or ''}".strip() if locale == "th" else "") \
             or " ".join(p for p in (account.given_name, account.family_name) if p) or account.username
         return dict(account_name=name, session=session, factors=factors, sessions=sessions, recent=recent,
-                    recovery_left=left, csrf_token=pages.csrf_token(browser, "account"), **extra)
+                    recovery_left=left, csrf_token=pages.csrf_token(browser, "account"),
+                    options_csrf=pages.csrf_token(browser, "webauthn"), **extra)
 
     async def post(request: Request, work, *, fresh: bool = True) -> Response:
         form = await pages.read_form(request)
@@ -131,8 +138,9 @@ def router(gw, *, staff_floor: AAL) -> APIRouter:
 
         return finish(request, await in_transaction(gw.sessionmaker, gw.client_ip(request), run))
 
-    # -- TOTP enrolment --------------------------------------------------------------------------
+    # -- TOTP and passkey enrolment ---------------------------------------------------------------
     totp = gw.authenticators.get("totp")
+    webauthn = gw.authenticators.get("webauthn")
 
     def enrol_page(request, account, row, secret, *, error=None, status=200, name=""):
         uri, qr = totp.provisioning(account=account, secret=secret)
@@ -177,6 +185,29 @@ def router(gw, *, staff_floor: AAL) -> APIRouter:
             codes = new_recovery_codes(db, account=account, now=now)
             audit.record(db, "recovery_codes.generated", at=now, actor=account.id, session_id=session.id)
             return ("page", "recovery_codes.html", 200, dict(codes=codes, message=t("factor_added", locale)))
+
+        return await post(request, work)
+
+    @r.post("/account/passkeys", include_in_schema=False)
+    async def passkey_add(request: Request) -> Response:
+        locale = pages.locale(request)
+        browser_hash = sha256_hex(request.cookies.get("idgw_browser") or "")
+
+        def work(db, now, session, account, form):
+            try:
+                row = webauthn.register(db, account=account, session_id=session.id,
+                                        credential_json=form.get("credential"), browser_hash=browser_hash,
+                                        name=form.get("name", ""), now=now)
+            except WebAuthnError as exc:
+                audit.record(db, "authenticator.failed", at=now, actor=account.id, session_id=session.id,
+                             reason="registration_rejected", kind="webauthn")
+                return ("page", "account.html", 400, page_context(
+                    db, request, session, account, message=t("passkey_rejected", locale, reason=str(exc)), error=True))
+            db.flush()
+            audit.record(db, "authenticator.added", at=now, actor=account.id, session_id=session.id, kind="webauthn",
+                         authenticator_id=row.id, label=row.name, aaguid=row.aaguid, attested=row.attested)
+            return ("page", "account.html", 200,
+                    page_context(db, request, session, account, message=t("passkey_added", locale)))
 
         return await post(request, work)
 

@@ -19,6 +19,7 @@ from idgw.login.password import authenticate_password, locked_outcome, record_fa
 from idgw.login.sessions import add_factor, create_session, end_session, load_session, session_state
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
+from idgw.security import sha256_hex
 from idgw.storage.models import Account, Client
 from idgw.web.i18n import t
 from policies import AAL, IAL, AuthRequest, LevelError, ServicePolicy, default_matrix, evaluate
@@ -180,7 +181,8 @@ def router(gw) -> APIRouter:
                 locked = locked_outcome(account, now)
                 if locked is not None:
                     return ("error", locked.error)
-                event = authenticator.verify(db, account=account, session=session, form=form, now=now)
+                fields = {**form, "_browser": sha256_hex(request.cookies.get("idgw_browser") or "")}
+                event = authenticator.verify(db, account=account, session=session, form=fields, now=now)
                 if event is not None:
                     account.failed_logins = 0
                     add_factor(db, session=session, factor=event.factor, amr=list(event.amr), now=now, ip=ip)
@@ -200,6 +202,7 @@ def router(gw) -> APIRouter:
         response = pages.render(
             request, "factor.html", status=401 if error else 200, title=challenge.title[locale],
             prompt=challenge.prompt[locale], input_label=challenge.input_label[locale], client_name="idgw",
+            webauthn=bool(challenge.extra.get("webauthn")), options_csrf=pages.csrf_token(browser, "webauthn"),
             action=f"/signin/factor/{kind}?next={quote(next_path)}&aal={need.value}",
             error=t(error, locale) if error else None,
             csrf_token=pages.csrf_token(browser, "signin-factor"), others=[])

@@ -159,3 +159,12 @@ MESSAGES.update({
     "event_authenticator.failed": {"th": "รหัสยืนยันไม่ถูกต้อง", "en": "Wrong code"},
     "event_session.stepped_up": {"th": "ยืนยันตัวตนเพิ่ม", "en": "Stepped up"},
 })
+
+MESSAGES.update({
+    "passkey_sign_in": {"th": "เข้าสู่ระบบด้วยพาสคีย์", "en": "Sign in with a passkey"},
+    "passkey_use": {"th": "ใช้พาสคีย์", "en": "Use a passkey"},
+    "passkey_failed": {"th": "ใช้พาสคีย์ไม่สำเร็จ", "en": "The passkey did not work"},
+    "passkey_name": {"th": "ชื่อพาสคีย์", "en": "Passkey name"},
+    "passkey_added": {"th": "เพิ่มพาสคีย์แล้ว", "en": "Passkey added."},
+    "passkey_rejected": {"th": "ใช้พาสคีย์นี้ไม่ได้: {reason}", "en": "This passkey cannot be used: {reason}"},
+})

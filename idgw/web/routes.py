@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from idgw import audit
 from idgw.assurance import current_policy
 from idgw.authn import UnknownAuthenticatorError
+from idgw.authn.webauthn import WebAuthnError
 from idgw.login.interaction import next_step
 from idgw.login.password import authenticate_password, locked_outcome, record_failure
 from idgw.login.sessions import acr_for, add_factor, create_session, end_session, load_session
@@ -96,6 +97,9 @@ def router(gw) -> APIRouter:
             return _Outcome(page="login.html", status=401 if error else 200, ui_locales=ui, cookie=set_cookie,
                             context=dict(action=f"/interaction/{ia.id}/login", client_name=client.name,
                                          csrf_token=pages.csrf_token(browser, f"login:{ia.id}"), error=error,
+                                         passkey_action=f"/interaction/{ia.id}/passkey",
+                                         passkey_csrf=pages.csrf_token(browser, f"login:{ia.id}"),
+                                         options_csrf=pages.csrf_token(browser, "webauthn"),
                                          username=(username or params.get("login_hint") or "")[:200]))
         if step.kind == "factor":
             return factor_page(db, ia, request, now, kind=step.factors[0], routes=step.factors, account=account,
@@ -124,6 +128,8 @@ def router(gw) -> APIRouter:
                         ui_locales=ia.params["request"].get("ui_locales"),
                         context=dict(action=f"/interaction/{ia.id}/factor/{kind}", client_name=client.name,
                                      csrf_token=pages.csrf_token(browser, f"factor:{ia.id}"),
+                                     webauthn=bool(challenge.extra.get("webauthn")),
+                                     options_csrf=pages.csrf_token(browser, "webauthn"),
                                      title=challenge.title[locale], prompt=challenge.prompt[locale],
                                      input_label=challenge.input_label[locale], error=error, others=others))
 
@@ -143,7 +149,8 @@ def router(gw) -> APIRouter:
         csrf_ok = request.method == "GET" or pages.check_csrf(request, form, f"factor:{iid}")
         cookie_value = request.cookies.get(settings.cookie_name)
         ip = gw.client_ip(request)
-        fields = form
+        # The browser binding for WebAuthn challenges (the authenticator never sees cookies).
+        fields = {**form, "_browser": sha256_hex(request.cookies.get("idgw_browser") or "")}
 
         def work():
             db = current_db.get()
@@ -230,6 +237,47 @@ def router(gw) -> APIRouter:
             if previous is not None:
                 end_session(db, session=previous, now=now, ip=ip, reason="replaced", client_id=ia.client_id)
             session, cookie = create_session(db, account=outcome.account, factor="pwd", amr=["pwd"], now=now,
+                                             ip=ip, client_id=ia.client_id)
+            ia.params = {**ia.params, "progress": {**ia.params["progress"], "session_id": session.id}}
+            return _Outcome(redirect=f"/interaction/{ia.id}", cookie=cookie)
+
+        return respond(request, await in_transaction(gw.sessionmaker, ip, work))
+
+    @r.post("/interaction/{iid}/passkey", include_in_schema=False)
+    async def passkey_login(iid: str, request: Request) -> Response:
+        """Usernameless sign-in with a discoverable credential from the login page."""
+        form = await pages.read_form(request)
+        if form is None:
+            return pages.error(request, "err_invalid_request", status=413)
+        csrf_ok = pages.check_csrf(request, form, f"login:{iid}")
+        ip = gw.client_ip(request)
+        old_cookie = request.cookies.get(settings.cookie_name)
+        browser_hash = sha256_hex(request.cookies.get("idgw_browser") or "")
+
+        def work():
+            db = current_db.get()
+            now = gw.clock.now()
+            ia, problem = load_interaction(db, iid, request, now, csrf_ok=csrf_ok)
+            if problem:
+                return problem
+            try:
+                account, event = gw.authenticators.get("webauthn").login(
+                    db, credential_json=form.get("credential"), browser_hash=browser_hash, now=now)
+            except WebAuthnError as exc:
+                record_failure(db, account=None, ip=ip, now=now, settings=settings, client_id=ia.client_id,
+                               reason="passkey_rejected", event="authenticator.failed", detail=str(exc))
+                locale = pages.locale(request, ia.params["request"].get("ui_locales"))
+                return advance(db, ia, request, now, cookie_value=old_cookie,
+                               error=t("passkey_rejected", locale, reason=str(exc)))
+            locked = locked_outcome(account, now)
+            if locked is not None:
+                locale = pages.locale(request, ia.params["request"].get("ui_locales"))
+                return advance(db, ia, request, now, cookie_value=old_cookie,
+                               error=t(locked.error, locale, seconds=max(locked.retry_after, 1)))
+            previous = load_session(db, cookie=old_cookie, now=now)
+            if previous is not None:
+                end_session(db, session=previous, now=now, ip=ip, reason="replaced", client_id=ia.client_id)
+            session, cookie = create_session(db, account=account, factor=event.factor, amr=list(event.amr), now=now,
                                              ip=ip, client_id=ia.client_id)
             ia.params = {**ia.params, "progress": {**ia.params["progress"], "session_id": session.id}}
             return _Outcome(redirect=f"/interaction/{ia.id}", cookie=cookie)

@@ -1,0 +1,67 @@
+"""The one JSON endpoint the passkey pages call: WebAuthn options for registration, usernameless
+sign-in or step-up. The ceremony's result comes back through an ordinary form POST (CSRF token,
+server-side verification) on the page that asked."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from idgw.login.sessions import load_session
+from idgw.oidc.adapter import in_transaction
+from idgw.oidc.provider import current_db
+from idgw.security import constant_time_equal, sha256_hex
+from idgw.storage.models import Account
+from idgw.web.account import account_access
+
+
+def router(gw) -> APIRouter:
+    r = APIRouter()
+    pages = gw.pages
+    webauthn = gw.authenticators.get("webauthn")
+
+    @r.post("/webauthn/options", include_in_schema=False)
+    async def options(request: Request) -> Response:
+        browser = request.cookies.get("idgw_browser") or ""
+        sent = request.headers.get("x-csrf-token", "")
+        if not browser or not constant_time_equal(sent, pages.csrf_token(browser, "webauthn")):
+            return JSONResponse({"error": "csrf"}, status_code=403)
+        body = await request.body()
+        if len(body) > 2048:
+            return JSONResponse({"error": "too_large"}, status_code=413)
+        try:
+            purpose = json.loads(body or b"{}").get("purpose")
+        except (ValueError, AttributeError):
+            return JSONResponse({"error": "invalid_request"}, status_code=400)
+        browser_hash = sha256_hex(browser)
+
+        def work():
+            db = current_db.get()
+            now = gw.clock.now()
+            if purpose == "login":
+                return webauthn.authentication_options(db, account=None, session_id=None, browser_hash=browser_hash,
+                                                       now=now)
+            if purpose == "stepup":
+                session = load_session(db, cookie=request.cookies.get(gw.settings.cookie_name), now=now)
+                if session is None:
+                    return None
+                return webauthn.authentication_options(db, account=db.get(Account, session.account_id),
+                                                       session_id=session.id, browser_hash=browser_hash, now=now)
+            if purpose == "register":
+                session, account, redirect = account_access(gw, db, request, now, fresh=True)
+                if redirect:
+                    return None
+                return webauthn.registration_options(db, account=account, session_id=session.id,
+                                                     browser_hash=browser_hash, now=now)
+            return "invalid"
+
+        result = await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
+        if result == "invalid":
+            return JSONResponse({"error": "invalid_request"}, status_code=400)
+        if result is None:
+            return JSONResponse({"error": "login_required"}, status_code=401)
+        return Response(result, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+    return r

@@ -1,0 +1,207 @@
+"""Passkeys in Debian's Chromium with a CDP virtual authenticator (ctap2, internal, resident
+keys, user verification): enrol, sign in usernameless, step up from a password session for an
+e-service whose policy needs AAL 2.2; and the refusals (wrong origin, removed credential, user
+verification off)."""
+
+import os
+import re
+import threading
+import time
+
+import pytest
+from sqlalchemy import select
+
+from idgw.storage.models import AccountAuthenticator, AuditEvent
+from tests.conftest import free_port, start_gateway
+from tests.flow import PASSWORD, register, set_policy
+from tests.test_browser import ARGS, CHROMIUM
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+def browser():
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing in CI (.ci/run installs Debian's chromium)")
+        pytest.skip("Debian's chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+def _gateway(database_url, **overrides):
+    g = start_gateway(database_url, host="localhost", **overrides)
+    return g
+
+
+@pytest.fixture
+def gw(database_url):
+    g = _gateway(database_url)
+    yield g
+    g.stop()
+    g.gw.engine.dispose()
+
+
+def rp_for(gateway, min_aal):
+    """The demo e-service (a real RP on loopback) registered with a policy at ``min_aal``."""
+    import uvicorn
+
+    from idgw.admin import add_client
+    from idgw.demo_rp import create_demo_app
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with gateway.db() as db:
+        new = add_client(db, name="บริการทดสอบพาสคีย์", redirect_uris=[base + "/callback"],
+                         post_logout_redirect_uris=[base + "/"], now=gateway.clock.now())
+        db.commit()
+    set_policy(gateway, new.client_id, min_aal=min_aal)
+    app = create_demo_app(issuer=gateway.url, client_id=new.client_id, client_secret=new.client_secret, base_url=base)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.02)
+    return base, server
+
+
+def new_page(browser, *, user_verified=True):
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    auth = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
+        "isUserVerified": user_verified, "automaticPresenceSimulation": True}})
+    return context, page, cdp, auth["authenticatorId"]
+
+
+def sign_in_password(page, url, username):
+    page.goto(url)
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+
+
+def enrol_passkey(page, gateway, username):
+    sign_in_password(page, gateway.url + "/account", username)
+    page.get_by_label("Passkey name").fill("แล็ปท็อป")
+    page.get_by_role("button", name="Add a passkey or security key").click()
+    page.get_by_text("Passkey added.").wait_for()
+
+
+def test_enrol_then_usernameless_sign_in_reaches_an_aal22_service(browser, gw):
+    reg = register(gw)
+    rp, server = rp_for(gw, "2.2")
+    context, page, cdp, _ = new_page(browser)
+    enrol_passkey(page, gw, reg.username)
+    with gw.db() as db:
+        row = db.scalars(select(AccountAuthenticator).where(AccountAuthenticator.kind == "webauthn")).one()
+        assert row.name == "แล็ปท็อป" and row.discoverable and not row.attested
+    context.clear_cookies()
+    page.goto(rp + "/login")
+    page.get_by_role("button", name="Sign in with a passkey").click()  # no username typed
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(rp + "/callback*")
+    text = page.locator("body").inner_text()
+    assert "urn:idgw:aal:2.2" in text and '"hwk"' in text and '"pwd"' not in text
+    server.should_exit = True
+    context.close()
+
+
+def test_step_up_from_a_password_session_with_a_passkey(browser, gw):
+    reg = register(gw)
+    rp, server = rp_for(gw, "2.2")
+    context, page, cdp, _ = new_page(browser)
+    enrol_passkey(page, gw, reg.username)
+    context.clear_cookies()
+    sign_in_password(page, rp + "/login", reg.username)
+    page.get_by_role("button", name="Use a passkey").click()  # the step-up page
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(rp + "/callback*")
+    assert "urn:idgw:aal:2.2" in page.locator("body").inner_text()
+    with gw.db() as db:
+        names = [e.name for e in db.scalars(select(AuditEvent))]
+    assert "authenticator.added" in names and "session.stepped_up" in names
+    server.should_exit = True
+    context.close()
+
+
+def test_user_verification_off_cannot_reach_aal22(browser, gw):
+    reg = register(gw)
+    rp, server = rp_for(gw, "2.2")
+    context, page, cdp, auth_id = new_page(browser)
+    enrol_passkey(page, gw, reg.username)
+    cdp.send("WebAuthn.setUserVerified", {"authenticatorId": auth_id, "isUserVerified": False})
+    context.clear_cookies()
+    sign_in_password(page, rp + "/login", reg.username)
+    page.get_by_role("button", name="Use a passkey").click()
+    page.get_by_text("The passkey did not work").wait_for()
+    assert "/callback" not in page.url
+    server.should_exit = True
+    context.close()
+
+
+def test_removed_credential_is_refused(browser, gw):
+    reg = register(gw)
+    context, page, cdp, _ = new_page(browser)
+    enrol_passkey(page, gw, reg.username)
+    page.get_by_role("button", name="Remove แล็ปท็อป").click()
+    # the account now reaches AAL 2.2, so changing it needs a 2.2 sign-in first
+    page.get_by_role("button", name="Use a passkey").click()
+    page.wait_for_url(gw.url + "/account")
+    page.get_by_role("button", name="Remove แล็ปท็อป").click()
+    page.get_by_text("Sign-in method removed.").wait_for()
+    context.clear_cookies()
+    rp, server = rp_for(gw, "1")
+    page.goto(rp + "/login")
+    page.get_by_role("button", name="Sign in with a passkey").click()
+    page.get_by_text("not registered here").wait_for()
+    with gw.db() as db:
+        failed = db.scalars(select(AuditEvent).where(AuditEvent.name == "authenticator.failed")).all()
+    assert failed
+    server.should_exit = True
+    context.close()
+
+
+def test_wrong_origin_is_refused(browser, database_url):
+    g = _gateway(database_url, webauthn_origin="http://localhost:1")
+    try:
+        reg = register(g)
+        context, page, cdp, _ = new_page(browser)
+        sign_in_password(page, g.url + "/account", reg.username)
+        page.get_by_role("button", name="Add a passkey or security key").click()
+        page.get_by_text(re.compile("This passkey cannot be used")).wait_for()
+        assert "origin" in page.locator("[role=alert]").first.inner_text().lower()
+        with g.db() as db:
+            assert not db.scalars(select(AccountAuthenticator)).all()
+        context.close()
+    finally:
+        g.stop()
+
+
+def test_sign_counter_regression_flags_the_credential(browser, gw):
+    reg = register(gw)
+    context, page, cdp, _ = new_page(browser)
+    enrol_passkey(page, gw, reg.username)
+    with gw.db() as db:
+        row = db.scalars(select(AccountAuthenticator).where(AccountAuthenticator.kind == "webauthn")).one()
+        row.sign_count = 1_000_000  # as if a clone had been used more often than this authenticator
+        db.commit()
+    context.clear_cookies()
+    rp, server = rp_for(gw, "1")
+    page.goto(rp + "/login")
+    page.get_by_role("button", name="Sign in with a passkey").click()
+    page.get_by_text("counter went backwards").wait_for()
+    with gw.db() as db:
+        row = db.scalars(select(AccountAuthenticator).where(AccountAuthenticator.kind == "webauthn")).one()
+        assert row.flagged_at is not None
+        assert db.scalars(select(AuditEvent).where(AuditEvent.name == "authenticator.flagged")).first()
+    # and it stays blocked, even with a plausible counter again
+    page.get_by_role("button", name="Sign in with a passkey").click()
+    page.get_by_text("blocked").wait_for()
+    server.should_exit = True
+    context.close()
