@@ -40,10 +40,10 @@ def test_citizen_signs_in_to_the_demo_service_in_chromium(browser, gateway, demo
     # The gateway's login page, in Thai, with labelled fields
     page.get_by_label("ชื่อผู้ใช้").fill(reg.username)
     page.get_by_label("รหัสผ่าน").fill("wrong password")
-    page.get_by_role("button", name="เข้าสู่ระบบ").click()
+    page.get_by_role("button", name="เข้าสู่ระบบ", exact=True).click()
     assert page.get_by_role("alert").inner_text() == "ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง"
     page.get_by_label("รหัสผ่าน").fill(PASSWORD)
-    page.get_by_role("button", name="เข้าสู่ระบบ").click()
+    page.get_by_role("button", name="เข้าสู่ระบบ", exact=True).click()
     # Consent in Thai, the Buddhist-era sign-in time, then back to the service
     page.get_by_role("button", name="อนุญาต", exact=True).wait_for()
     body = page.locator("main").inner_text()
