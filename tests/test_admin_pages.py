@@ -1,4 +1,4 @@
-"""The admin page for a service's policy: admin role at AAL 2.1+, questionnaire, computed
+"""The admin page for a service's policy: admin role at AAL 2.2+, questionnaire, computed
 floors with reasons, current policy and history; saving is audited; lowering needs a reason."""
 
 import re
@@ -50,7 +50,7 @@ def questionnaire(**impacts):
 def test_admin_reaches_the_policy_page_only_after_step_up_and_saves_a_policy(gateway):
     reg = register(gateway, policy=False)
     admin = make_admin(gateway)
-    enable_second_factor(gateway, admin)
+    enable_second_factor(gateway, admin, factor="hwk_uv")
     with httpx.Client(follow_redirects=True, timeout=20) as http:
         listing = signed_in_admin(gateway, http, admin)
         assert reg.client_id in listing.text
@@ -89,15 +89,16 @@ def test_non_admin_and_csrf_and_weak_sessions(gateway):
         page = http.get(gateway.url + "/admin/services")
         page = form_post(http, page, username=clerk, password=PASSWORD)
         assert page.status_code == 403
-    # an admin without any second factor cannot reach AAL 2.1
-    admin = make_admin(gateway, username="admin.nofactor")
+    # an admin with only a one-time-code app (AAL 2.1) cannot reach the AAL 2.2 staff floor
+    admin = make_admin(gateway, username="admin.otp-only")
+    enable_second_factor(gateway, admin)
     with httpx.Client(follow_redirects=True, timeout=20) as http:
         page = http.get(gateway.url + "/admin/services")
         page = form_post(http, page, username=admin, password=PASSWORD)
-        assert page.status_code == 403 and "AAL 2.1" in page.text
+        assert page.status_code == 403 and "AAL 2.2" in page.text
     # a stepped-up admin still needs the CSRF token to save
     admin2 = make_admin(gateway, username="admin.two")
-    enable_second_factor(gateway, admin2)
+    enable_second_factor(gateway, admin2, factor="hwk_uv")
     with httpx.Client(follow_redirects=True, timeout=20) as http:
         signed_in_admin(gateway, http, admin2)
         r = http.post(gateway.url + f"/admin/services/{reg.client_id}", data={"action": "save", **questionnaire()})
@@ -106,7 +107,7 @@ def test_non_admin_and_csrf_and_weak_sessions(gateway):
 
 def test_signin_refuses_open_redirects(gateway):
     admin = make_admin(gateway)
-    enable_second_factor(gateway, admin)
+    enable_second_factor(gateway, admin, factor="hwk_uv")
     with httpx.Client(follow_redirects=False, timeout=20) as http:
         page = http.get(gateway.url + "/signin?next=//evil.example/x")
         assert 'action="/signin?next=/admin/services"' in page.text

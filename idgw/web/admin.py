@@ -1,6 +1,6 @@
 """Staff pages: sign-in for the gateway's own pages and the per-service assurance policy page.
 
-Admin pages need the ``admin`` role and a session at AAL 2.1 or higher; the gate is the same
+Admin pages need the ``admin`` role and a session at AAL 2.2 or higher; the gate is the same
 decision engine as for e-services (``policies.evaluate`` with the staff floors), so a weaker
 session is sent to step up rather than refused outright.
 """
@@ -24,8 +24,8 @@ from idgw.storage.models import Account, Client
 from idgw.web.i18n import t
 from policies import AAL, IAL, AuthRequest, LevelError, ServicePolicy, default_matrix, evaluate
 
-#: The floors for staff pages (issue "local authenticators" raises admins and officers to 2.2).
-STAFF_POLICY = ServicePolicy(min_ial=IAL("1.1"), min_aal=AAL("2.1"))
+#: The floors for staff pages: admins and officers sign in phishing-resistant (AAL 2.2, a passkey).
+STAFF_POLICY = ServicePolicy(min_ial=IAL("1.1"), min_aal=AAL("2.2"))
 
 
 def safe_next(value: str | None) -> str:
