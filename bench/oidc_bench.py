@@ -404,7 +404,8 @@ async def closed_loop(fn, *, workers: int, max_count: int, seconds: float, conne
         nonlocal issued, done, errors, first_error
         conn = connect() if connect else None
         try:
-            while issued < max_count and time.perf_counter() < deadline:
+            # Stops early when nearly everything fails (a broken round is reported, not hammered).
+            while issued < max_count and time.perf_counter() < deadline and not (errors > 50 and errors > 10 * done):
                 i = issued
                 issued += 1
                 t0 = time.perf_counter()
@@ -851,14 +852,15 @@ def verdicts(report: dict) -> list[str]:
 
 
 # -- main --------------------------------------------------------------------------------------------
-async def workers_check(name: str, url: str, peer: Target, workers: int, plan: Plan, logdir: Path) -> dict:
-    t = await start_idgw(f"{name}-w{workers}", url, workers=workers, logdir=logdir)
+async def workers_check(name: str, url: str, workers: int, plan: Plan, logdir: Path, db_pid: int | None) -> dict:
+    t = await start_idgw(f"{name}-w{workers}", url, workers=workers, logdir=logdir, db_pid=db_pid)
     try:
-        await make_sessions(t, 4)
+        await make_sessions(t, max(N_USERS, plan.workers))
         figs = {}
         for metric in ("discovery", "token", "refresh", "login_session"):
             out = await measure_throughput(metric, t, plan)
-            figs[metric] = {"rate": round(out.rate, 1), "errors": out.errors}
+            figs[metric] = {"rate": round(out.rate, 1), "errors": out.errors, "cpu_ms_per_op": out.cpu_ms,
+                            **({"first_error": out.first_error} if out.first_error else {})}
         log(f"  --workers {workers} on {name}: " + ", ".join(f"{k} {v['rate']:.0f}/s ({v['errors']} err)"
                                                          for k, v in figs.items()))
         return figs
@@ -918,9 +920,10 @@ async def run(args) -> dict:
                 if db == "postgresql":
                     check_url = pg.create_database()
                 wc = report.setdefault("workers_check", {"workers": args.check_workers, "databases": {}})
-                wc["databases"][db] = await workers_check(name, check_url, peer, args.check_workers,
+                wc["databases"][db] = await workers_check(name, check_url, args.check_workers,
                                                           Plan(rounds=1, get_seconds=2, token_codes=200,
-                                                               refresh_seconds=2, login_seconds=2), work)
+                                                               refresh_seconds=2, login_seconds=2), work,
+                                                          postmaster_pid(pg) if db == "postgresql" else None)
     except BaseException:
         for p in started:
             sys.stderr.write(f"--- {p.name} log tail ---\n{p.tail()}\n")
