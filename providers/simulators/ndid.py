@@ -1,0 +1,454 @@
+"""An NDID-style platform for demos and tests: the RP API of an NDID node plus an "IdP app".
+
+RP side (ndidplatform/api ``docs/openapi/v7/rp.yaml``, domain brief §3):
+``POST /rp/requests/{namespace}/{identifier}`` answers 202 ``{request_id, initial_salt}`` and then
+calls the request's ``callback_url`` over real HTTP with ``create_request_result`` and
+``request_status`` bodies (``rp_callback.yaml``: status, closed, timed_out, response_list with each
+IdP's ial, aal, status, valid_signature, valid_ial, and a ``<chain>:<height>`` block_height);
+``POST /rp/request_close`` closes a request and reports ``close_request_result``. Callbacks for one
+request are delivered in order and retried on failure (a callback may arrive before the RP has
+stored the request: answer non-2xx and it comes again). ``request_timeout`` is enforced: an
+unanswered, unclosed request gets ``timed_out: true``.
+
+Citizen side: ``GET /idp-app`` lists open requests; each request page shows the ``request_message``
+and lets the simulated citizen answer as one of the IdPs (accept with a chosen ial/aal, reject, or
+report an error). Like the platform, it refuses an accept below the request's min_ial/min_aal and
+computes valid_ial against the identity's IAL at that IdP. Every checksum-valid citizen ID counts
+as onboarded at every simulated IdP.
+
+Error codes in 400 answers are this simulator's own, in NDID's ``{error: {code, message}}`` shape.
+Misbehaviour for tests: ``faults`` (constructor) or, when ``control=True``, ``POST /_sim/faults``
+(see ``FAULTS``); ``GET /_sim/requests/{request_id}`` shows what the platform saw (closes, callbacks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import hashlib
+import html
+import secrets
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.background import BackgroundTask
+
+from providers.base import AAL_LEVELS, IAL_LEVELS, level_as_number, level_at_least, normalise_level, valid_citizen_id
+
+DEMO_IDPS: tuple[dict, ...] = (
+    {"idp_id": "idp-bank-a", "name_th": "ธนาคารตัวอย่าง เอ", "name_en": "Example Bank A",
+     "identity_ial": "2.3", "max_aal": "2.2"},
+    {"idp_id": "idp-bank-b", "name_th": "ธนาคารตัวอย่าง บี", "name_en": "Example Bank B",
+     "identity_ial": "2.3", "max_aal": "2.1"},
+    {"idp_id": "idp-mobile-c", "name_th": "ผู้ให้บริการมือถือตัวอย่าง ซี", "name_en": "Example Mobile Operator C",
+     "identity_ial": "2.1", "max_aal": "2.1"},
+)
+FAULTS = {
+    "create_error": "POST /rp/requests answers HTTP 500",
+    "create_delay": "seconds POST /rp/requests waits before answering (a slow node)",
+    "create_result_failure": "the create_request_result callback reports success: false",
+    "valid_signature": "false: every IdP answer carries valid_signature false",
+    "valid_ial": "false: every IdP answer carries valid_ial false",
+    "ignore_floors": "accept answers below min_ial/min_aal (a misbehaving IdP)",
+    "duplicate_callbacks": "deliver every callback twice",
+    "stale_callbacks": "after each request_status, deliver the previous one again (out of order)",
+    "drop_callbacks": "deliver no callbacks at all",
+}
+CHAIN_ID = "sim-chain"
+RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
+IDP_ERROR_CODE = 30000  # what the IdP app's "report an error" answers with
+
+
+class NDIDSimulator:
+    """In-memory platform state; ``app`` serves it. All handlers run on the server's event loop."""
+
+    def __init__(self, *, idps: tuple[dict, ...] = DEMO_IDPS, rp_node_id: str = "rp-idgw", control: bool = False,
+                 faults: dict | None = None) -> None:
+        self.idps = {idp["idp_id"]: idp for idp in idps}
+        self.rp_node_id = rp_node_id
+        self.control = control
+        self.faults: dict[str, Any] = dict(faults or {})
+        self.requests: dict[str, dict] = {}
+        self.close_attempts: list[dict] = []
+        self._height = 0
+        self._tasks: set[asyncio.Task] = set()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.app = self._build_app()
+
+    # -- RP API ------------------------------------------------------------------------------------------
+
+    async def create_request(self, namespace: str, identifier: str, request: Request) -> Response:
+        if self.faults.get("create_delay"):
+            await asyncio.sleep(float(self.faults["create_delay"]))
+        if self.faults.get("create_error"):
+            return _error(500, 10001, "simulated platform failure")
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, 20001, "body is not JSON")
+        if not isinstance(body, dict):
+            return _error(400, 20001, "body is not a JSON object")
+        problem = self._validate_request(namespace, identifier, body)
+        if problem:
+            return _error(400, *problem)
+        request_id = uuid.uuid4().hex + uuid.uuid4().hex
+        record = {
+            "request_id": request_id, "reference_id": body["reference_id"], "namespace": namespace,
+            "identifier": identifier, "mode": body["mode"],
+            "min_ial": normalise_level(body["min_ial"], IAL_LEVELS),
+            "min_aal": normalise_level(body["min_aal"], AAL_LEVELS),
+            "min_idp": body["min_idp"], "requested_idp_id_list": list(body.get("idp_id_list") or []),
+            "idp_id_list": list(body.get("idp_id_list") or self.idps), "request_message": body["request_message"],
+            "request_message_hash": base64.b64encode(hashlib.sha256(body["request_message"].encode()).digest())
+            .decode(), "request_timeout": body["request_timeout"], "callback_url": body["callback_url"],
+            "initial_salt": base64.b64encode(secrets.token_bytes(16)).decode(), "created_at": time.time(),
+            "status": "pending", "closed": False, "timed_out": False, "response_list": [],
+            "block_height": self._next_height(), "close_attempts": [], "callbacks": [], "last_status": None,
+        }
+        self.requests[request_id] = record
+        loop = asyncio.get_running_loop()
+        loop.call_later(record["request_timeout"], self._time_out, request_id)
+
+        def announce() -> None:
+            # After the 202 has gone out, as the platform commits the request to its chain.
+            success = not self.faults.get("create_result_failure")
+            result = {"node_id": self.rp_node_id, "type": "create_request_result", "reference_id":
+                      record["reference_id"], "request_id": request_id, "success": success,
+                      "creation_block_height": f"{CHAIN_ID}:{record['block_height']}"}
+            if not success:
+                result["error"] = {"code": 10002, "message": "simulated create failure"}
+            self._deliver(record, record["callback_url"], result)
+            if success:
+                self._send_status(record)
+
+        return JSONResponse({"request_id": request_id, "initial_salt": record["initial_salt"]}, status_code=202,
+                            background=BackgroundTask(announce))
+
+    def _validate_request(self, namespace: str, identifier: str, body: dict) -> tuple[int, str] | None:
+        if namespace == "citizen_id" and not valid_citizen_id(identifier):
+            return 20002, "identifier is not a valid citizen ID"
+        if body.get("mode") not in (1, 2, 3) or isinstance(body.get("mode"), bool):
+            return 20003, "mode must be 1, 2 or 3"
+        reference_id = body.get("reference_id")
+        if not isinstance(reference_id, str) or not reference_id:
+            return 20004, "reference_id is required"
+        if any(r["reference_id"] == reference_id and not r["closed"] and not r["timed_out"]
+               for r in self.requests.values()):
+            return 20005, "reference_id is already used by an unfinished request"
+        callback_url = body.get("callback_url")
+        if not isinstance(callback_url, str) or urlsplit(callback_url).scheme not in ("http", "https"):
+            return 20006, "callback_url must be an http(s) URL"
+        if not isinstance(body.get("request_message"), str):
+            return 20007, "request_message is required"
+        if normalise_level(body.get("min_ial"), IAL_LEVELS) is None or isinstance(body.get("min_ial"), str):
+            return 20008, "min_ial must be one of 1.1 1.2 1.3 2.1 2.2 2.3 3"
+        if normalise_level(body.get("min_aal"), AAL_LEVELS) is None or isinstance(body.get("min_aal"), str):
+            return 20009, "min_aal must be one of 1 2.1 2.2 3"
+        for field in ("min_idp", "request_timeout"):
+            value = body.get(field)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                return 20010, f"{field} must be an integer ≥ 1"
+        idp_id_list = body.get("idp_id_list") or []
+        if not isinstance(idp_id_list, list) or not all(i in self.idps for i in idp_id_list):
+            return 20011, "idp_id_list names an unknown IdP"
+        if body["mode"] == 1 and not idp_id_list:
+            return 20012, "idp_id_list is required in mode 1"
+        if body["min_idp"] > len(idp_id_list or self.idps):
+            return 20013, "min_idp is larger than the number of IdPs"
+        if body.get("data_request_list") not in (None, []):
+            return 20014, "data requests are not simulated"
+        return None
+
+    async def close_request(self, request: Request) -> Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, 20001, "body is not JSON")
+        body = body if isinstance(body, dict) else {}
+        self.close_attempts.append(copy.deepcopy(body))
+        record = self.requests.get(body.get("request_id"))
+        if record is None:
+            return _error(404, 20020, "request not found")
+        record["close_attempts"].append(copy.deepcopy(body))
+        if body.get("reference_id") != record["reference_id"]:
+            return _error(400, 20021, "reference_id does not match the request")
+        callback_url = body.get("callback_url")
+        if not isinstance(callback_url, str) or urlsplit(callback_url).scheme not in ("http", "https"):
+            return _error(400, 20006, "callback_url must be an http(s) URL")
+        if record["closed"]:
+            return _error(400, 20022, "request is already closed")
+        if record["timed_out"]:
+            return _error(400, 20023, "request is already timed out")
+        record["closed"] = True
+        record["block_height"] = self._next_height()
+        self._deliver(record, callback_url, {"node_id": self.rp_node_id, "type": "close_request_result",
+                                             "reference_id": record["reference_id"],
+                                             "request_id": record["request_id"], "success": True})
+        self._send_status(record)
+        return Response(status_code=202)
+
+    # -- platform behaviour -------------------------------------------------------------------------------
+
+    def _next_height(self) -> int:
+        self._height += 1
+        return self._height
+
+    def _time_out(self, request_id: str) -> None:
+        record = self.requests.get(request_id)
+        if record is None or record["closed"] or record["timed_out"]:
+            return
+        record["timed_out"] = True
+        record["block_height"] = self._next_height()
+        self._send_status(record)
+
+    def _status_payload(self, record: dict) -> dict:
+        return {
+            "node_id": self.rp_node_id, "type": "request_status", "request_id": record["request_id"],
+            "requester_node_id": self.rp_node_id, "mode": record["mode"],
+            "request_message_hash": record["request_message_hash"],
+            "min_ial": level_as_number(record["min_ial"]), "min_aal": level_as_number(record["min_aal"]),
+            "min_idp": record["min_idp"], "idp_id_list": record["idp_id_list"],
+            "response_list": copy.deepcopy(record["response_list"]), "data_request_list": [],
+            "request_timeout": record["request_timeout"], "closed": record["closed"],
+            "timed_out": record["timed_out"], "status": record["status"],
+            "block_height": f"{CHAIN_ID}:{record['block_height']}",
+        }
+
+    def _send_status(self, record: dict) -> None:
+        payload = self._status_payload(record)
+        previous = record["last_status"]
+        record["last_status"] = payload
+        self._deliver(record, record["callback_url"], payload)
+        if self.faults.get("stale_callbacks") and previous is not None:
+            self._deliver(record, record["callback_url"], previous)
+
+    def _deliver(self, record: dict, url: str, payload: dict) -> None:
+        """Queue one callback; callbacks of a request go out in order (one lock per request)."""
+        if self.faults.get("drop_callbacks"):
+            return
+        copies = 2 if self.faults.get("duplicate_callbacks") else 1
+        lock = self._locks.setdefault(record["request_id"], asyncio.Lock())
+        for _ in range(copies):
+            task = asyncio.get_running_loop().create_task(self._post_callback(lock, record, url, payload))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _post_callback(self, lock: asyncio.Lock, record: dict, url: str, payload: dict) -> None:
+        async with lock:  # asyncio.Lock wakes waiters in FIFO order: delivery keeps the queueing order
+            entry = {"type": payload["type"], "status": payload.get("status"), "url": url, "http_status": None,
+                     "attempts": 0}
+            record["callbacks"].append(entry)
+            async with httpx.AsyncClient(timeout=5) as client:
+                for delay in (0.0, *RETRY_DELAYS):
+                    await asyncio.sleep(delay)
+                    entry["attempts"] += 1
+                    try:
+                        answer = await client.post(url, json=payload)
+                    except httpx.HTTPError:
+                        continue
+                    entry["http_status"] = answer.status_code
+                    if answer.status_code < 300:
+                        return
+
+    def _recompute_status(self, record: dict) -> None:
+        """NDID-style status from the answers: mixed accept/reject → complicated; enough accepts →
+        completed (no data requests, so nothing to wait for); rejects → rejected; errors that leave
+        min_idp out of reach → errored."""
+        answers = record["response_list"]
+        accepts = [a for a in answers if a.get("status") == "accept"]
+        rejects = [a for a in answers if a.get("status") == "reject"]
+        errors = [a for a in answers if a.get("error_code") is not None]
+        still_open = len(record["idp_id_list"]) - len(answers)
+        if accepts and rejects:
+            record["status"] = "complicated"
+        elif len(accepts) >= record["min_idp"]:
+            record["status"] = "completed"
+        elif rejects:
+            record["status"] = "rejected"
+        elif errors and len(accepts) + still_open < record["min_idp"]:
+            record["status"] = "errored"
+        else:
+            record["status"] = "pending"
+
+    # -- IdP app ---------------------------------------------------------------------------------------------
+
+    def _open(self, record: dict) -> bool:
+        return not record["closed"] and not record["timed_out"]
+
+    def idp_app_list(self, citizen_id: str | None) -> Response:
+        rows = []
+        for record in self.requests.values():
+            if not self._open(record) or (citizen_id and record["identifier"] != citizen_id):
+                continue
+            left = max(0, int(record["created_at"] + record["request_timeout"] - time.time()))
+            rows.append(f'<li><a href="idp-app/requests/{html.escape(record["request_id"])}">'
+                        f'{html.escape(_masked(record["identifier"]))}</a> · '
+                        f'{html.escape(record["request_message"][:80])} · {left} s</li>')
+        body = ("<p>คำขอยืนยันตัวตนที่รอคำตอบ · Identity requests waiting for an answer</p>"
+                + (f"<ul>{''.join(rows)}</ul>" if rows else "<p>ไม่มีคำขอ · No requests.</p>"))
+        return _page("แอป IdP (จำลอง) · IdP app (simulated)", body)
+
+    def idp_app_request(self, request_id: str) -> Response:
+        record = self.requests.get(request_id)
+        if record is None:
+            return _page("ไม่พบคำขอ · Request not found", "", status=404)
+        if not self._open(record):
+            return _page("คำขอสิ้นสุดแล้ว · Request finished",
+                         f"<p>{'ปิดแล้ว closed' if record['closed'] else 'หมดเวลา timed out'}</p>", status=409)
+        answered = {a["idp_id"] for a in record["response_list"]}
+        idps = [self.idps[i] for i in record["idp_id_list"] if i not in answered]
+        idp_options = "".join(
+            f'<option value="{html.escape(i["idp_id"])}">{html.escape(i["name_th"])} · {html.escape(i["name_en"])}'
+            f' (IAL ≤ {i["identity_ial"]}, AAL ≤ {i["max_aal"]})</option>' for i in idps)
+        default = idps[0] if idps else {"identity_ial": record["min_ial"], "max_aal": record["min_aal"]}
+        ial_options = "".join(f'<option{" selected" if v == default["identity_ial"] else ""}>{v}</option>'
+                              for v in IAL_LEVELS)
+        aal_options = "".join(f'<option{" selected" if v == default["max_aal"] else ""}>{v}</option>'
+                              for v in AAL_LEVELS)
+        left = max(0, int(record["created_at"] + record["request_timeout"] - time.time()))
+        body = (
+            f'<p>เลขประจำตัวประชาชน · Citizen ID: {html.escape(_masked(record["identifier"]))}</p>'
+            f'<blockquote class="request-message" style="white-space:pre-wrap">'
+            f'{html.escape(record["request_message"])}</blockquote>'
+            f'<p>ระดับขั้นต่ำ · Minimum: IAL {record["min_ial"]}, AAL {record["min_aal"]} · '
+            f'เหลือเวลา · time left: {left} s</p>'
+            f'<form method="post" action="{html.escape(request_id)}/respond">'
+            f'<label>IdP <select name="idp_id">{idp_options}</select></label><br>'
+            f'<label>IAL <select name="ial">{ial_options}</select></label> '
+            f'<label>AAL <select name="aal">{aal_options}</select></label><br>'
+            f'<button type="submit" name="action" value="accept">ยืนยัน · Approve</button> '
+            f'<button type="submit" name="action" value="reject">ปฏิเสธ · Reject</button> '
+            f'<button type="submit" name="action" value="error">แจ้งข้อผิดพลาด · Report an error</button></form>'
+        )
+        return _page("แอป IdP (จำลอง) · IdP app (simulated)", body)
+
+    async def idp_app_respond(self, request_id: str, request: Request) -> Response:
+        record = self.requests.get(request_id)
+        if record is None:
+            return _page("ไม่พบคำขอ · Request not found", "", status=404)
+        if not self._open(record):
+            return _page("คำขอสิ้นสุดแล้ว · Request finished", "", status=409)
+        form = await request.form()
+        idp_id, action = str(form.get("idp_id", "")), str(form.get("action", ""))
+        if idp_id not in record["idp_id_list"] or any(a["idp_id"] == idp_id for a in record["response_list"]):
+            return _page("ตอบไม่ได้ · Cannot answer", "<p>IdP นี้ไม่ได้รับคำขอหรือตอบไปแล้ว · "
+                                                       "This IdP was not asked or has answered.</p>", status=400)
+        if action not in ("accept", "reject", "error"):
+            return _page("ตอบไม่ได้ · Cannot answer", "<p>action</p>", status=400)
+        idp = self.idps[idp_id]
+        checked = record["mode"] in (2, 3)  # the platform checks signature and IAL only where identity is known
+        if action == "error":
+            answer: dict[str, Any] = {"idp_id": idp_id, "error_code": IDP_ERROR_CODE}
+        else:
+            ial = normalise_level(str(form.get("ial", "")), IAL_LEVELS)
+            aal = normalise_level(str(form.get("aal", "")), AAL_LEVELS)
+            if ial is None or aal is None:
+                return _page("ตอบไม่ได้ · Cannot answer", "<p>IAL/AAL</p>", status=400)
+            below = (not level_at_least(ial, record["min_ial"], IAL_LEVELS)
+                     or not level_at_least(aal, record["min_aal"], AAL_LEVELS))
+            if action == "accept" and below and not self.faults.get("ignore_floors"):
+                return _page("ตอบไม่ได้ · Cannot answer",
+                             "<p>ระดับต่ำกว่าที่คำขอกำหนด · The levels are below the request's minimum.</p>",
+                             status=400)
+            valid_ial = level_at_least(idp["identity_ial"], ial, IAL_LEVELS)
+            answer = {
+                "idp_id": idp_id, "status": action, "ial": level_as_number(ial), "aal": level_as_number(aal),
+                "signature": base64.b64encode(secrets.token_bytes(32)).decode(),
+                "valid_signature": (self.faults.get("valid_signature", True) is not False) if checked else None,
+                "valid_ial": (valid_ial and self.faults.get("valid_ial", True) is not False) if checked else None,
+            }
+        record["response_list"].append(answer)
+        self._recompute_status(record)
+        record["block_height"] = self._next_height()
+        self._send_status(record)
+        word = {"accept": "ยืนยันแล้ว · Approved", "reject": "ปฏิเสธแล้ว · Rejected",
+                "error": "แจ้งข้อผิดพลาดแล้ว · Error reported"}[action]
+        return _page(word, "<p>กลับไปที่บริการได้เลย · You can return to the service now.</p>")
+
+    # -- app ---------------------------------------------------------------------------------------------
+
+    def _build_app(self) -> FastAPI:
+        app = FastAPI(title="NDID simulator", docs_url=None, redoc_url=None, openapi_url=None)
+        app.state.simulator = self
+
+        @app.post("/rp/requests/{namespace}/{identifier}")
+        async def create(namespace: str, identifier: str, request: Request) -> Response:
+            return await self.create_request(namespace, identifier, request)
+
+        @app.post("/rp/request_close")
+        async def close(request: Request) -> Response:
+            return await self.close_request(request)
+
+        @app.get("/")
+        async def home() -> Response:
+            return RedirectResponse("idp-app", status_code=303)
+
+        @app.get("/idp-app")
+        async def idp_app(citizen_id: str | None = None) -> Response:
+            return self.idp_app_list(citizen_id)
+
+        @app.get("/idp-app/requests/{request_id}")
+        async def idp_app_request(request_id: str) -> Response:
+            return self.idp_app_request(request_id)
+
+        @app.post("/idp-app/requests/{request_id}/respond")
+        async def idp_app_respond(request_id: str, request: Request) -> Response:
+            return await self.idp_app_respond(request_id, request)
+
+        if self.control:
+            @app.post("/_sim/faults")
+            async def set_faults(request: Request) -> Response:
+                faults = await request.json()
+                unknown = sorted(set(faults) - set(FAULTS)) if isinstance(faults, dict) else ["<not a mapping>"]
+                if unknown:
+                    return JSONResponse({"error": f"unknown faults {unknown}", "known": FAULTS}, status_code=400)
+                self.faults = faults
+                return JSONResponse({"faults": self.faults})
+
+            @app.get("/_sim/requests")
+            async def list_requests(reference_id: str | None = None) -> Response:
+                return JSONResponse([_public(r) for r in self.requests.values()
+                                     if reference_id is None or r["reference_id"] == reference_id])
+
+            @app.get("/_sim/requests/{request_id}")
+            async def get_request(request_id: str) -> Response:
+                record = self.requests.get(request_id)
+                if record is None:
+                    return JSONResponse({"error": "not found"}, status_code=404)
+                return JSONResponse(_public(record))
+
+        return app
+
+
+def create_ndid_app(*, idps: tuple[dict, ...] = DEMO_IDPS, control: bool = False,
+                    faults: dict | None = None) -> FastAPI:
+    """An NDID-style platform; ``app.state.simulator`` is its ``NDIDSimulator``."""
+    return NDIDSimulator(idps=idps, control=control, faults=faults).app
+
+
+def _public(record: dict) -> dict:
+    return {k: v for k, v in record.items() if k != "last_status"}
+
+
+def _masked(pid: str) -> str:
+    return f"{pid[:1]}-{pid[1:5]}-xxxxx-{pid[10:12]}-{pid[12:]}" if len(pid) == 13 else "xxxxx"
+
+
+def _error(status: int, code: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def _page(title: str, body: str, *, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        f'<!doctype html><html lang="th"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<style>body{{font-family:sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}}"
+        f"button,select{{margin:.25rem 0;padding:.4rem}}</style></head>"
+        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>",
+        status_code=status, headers={"Cache-Control": "no-store"})
