@@ -115,7 +115,7 @@ class NDIDSimulator:
         loop = asyncio.get_running_loop()
         loop.call_later(record["request_timeout"], self._time_out, request_id)
 
-        def announce() -> None:
+        async def announce() -> None:
             # After the 202 has gone out, as the platform commits the request to its chain.
             success = not self.faults.get("create_result_failure")
             result = {"node_id": self.rp_node_id, "type": "create_request_result", "reference_id":
