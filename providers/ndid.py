@@ -246,16 +246,16 @@ class NDIDUpstream:
         if height is not None and stored is not None and height < stored:
             return  # an older status delivered late: what we have is newer
         ndid_status = payload.get("status")
-        if ndid_status in NDID_STATUSES and not (
-                state["status"] in TERMINAL_STATUSES and ndid_status not in TERMINAL_STATUSES):
-            if height is None or stored is None or height >= stored:
-                if ndid_status == "completed" and state["status"] != "completed":
-                    state["completed_at"] = int(self._clock())
-                state["status"] = ndid_status
-                responses = payload.get("response_list")
-                if isinstance(responses, list):
-                    state["response_list"] = [r for r in responses if isinstance(r, dict)]
-        if height is not None and (stored is None or height > stored):
+        # Without heights to order by (older APIs), a finished status still never returns to an open one.
+        regresses = state["status"] in TERMINAL_STATUSES and ndid_status not in TERMINAL_STATUSES
+        if ndid_status in NDID_STATUSES and not regresses:
+            if ndid_status == "completed" and state["status"] != "completed":
+                state["completed_at"] = int(self._clock())  # the identity's auth_time
+            state["status"] = ndid_status
+            responses = payload.get("response_list")
+            if isinstance(responses, list):
+                state["response_list"] = [r for r in responses if isinstance(r, dict)]
+        if height is not None:
             state["block_height"] = height
         state["closed"] = bool(state["closed"] or payload.get("closed") is True)
         state["timed_out"] = bool(state["timed_out"] or payload.get("timed_out") is True)

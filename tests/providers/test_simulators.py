@@ -97,3 +97,37 @@ def test_ndid_idp_app_escapes_the_request_message(ndid_sim, receiver):
     again = httpx.post(ndid_sim.url + "/rp/request_close",
                        json={"request_id": request_id, "reference_id": "xss-1", "callback_url": body["callback_url"]})
     assert again.status_code == 400
+
+
+def test_simulators_run_on_their_own():
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from providers.simulators.server import free_port
+
+    thaid_port, ndid_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "providers.simulators", "--thaid-port", str(thaid_port), "--ndid-port", str(ndid_port),
+         "--gateway-callback-base", "http://127.0.0.1:8000"],
+        cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                meta = httpx.get(f"http://127.0.0.1:{thaid_port}/.well-known/openid-configuration").json()
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and process.poll() is None, process.stderr.read()
+                time.sleep(0.05)
+        assert meta["issuer"] == f"http://127.0.0.1:{thaid_port}"
+        assert httpx.get(f"http://127.0.0.1:{ndid_port}/idp-app").status_code == 200
+        # No control endpoints unless asked for.
+        assert httpx.post(f"http://127.0.0.1:{thaid_port}/_sim/faults", json={}).status_code in (404, 405)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=15)
+    assert process.returncode == 0
+    assert "1345951597671" in out and "/upstream/thaid/callback" in out
