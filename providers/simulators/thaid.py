@@ -144,7 +144,13 @@ class ThaiDSimulator:
             return _redirect(q["redirect_uri"], error=problem[0], error_description=problem[1], state=q.get("state"))
         txn = secrets.token_urlsafe(16)
         with self._lock:
-            self._transactions[txn] = {**q, "created": time.time()}
+            # A long-running demo: forget abandoned logins and unused codes and tokens.
+            now = time.time()
+            for store, field, limit in ((self._transactions, "created", now - 900), (self._codes, "expires", now),
+                                        (self._tokens, "expires", now)):
+                for key in [k for k, v in store.items() if v[field] < limit]:
+                    del store[key]
+            self._transactions[txn] = {**q, "created": now}
         rows = "".join(
             f'<li><button type="submit" name="pid" value="{html.escape(c["pid"])}">'
             f'{html.escape(c["title"] + c["given_name"] + " " + c["family_name"])}'
