@@ -24,10 +24,12 @@ from idgw.security import Sealer, derive_key
 from idgw.settings import Settings
 from idgw.storage.db import make_engine, make_sessionmaker
 from idgw.storage.models import InstanceSecret
+from idgw.upstream import load_upstreams
 from idgw.web import account as web_account
 from idgw.web import admin as web_admin
 from idgw.web import passkeys as web_passkeys
 from idgw.web import routes as web_routes
+from idgw.web import upstream as web_upstream
 from idgw.web.pages import Pages
 
 # ASVS 5.0 V3.4: no inline script anywhere, no framing, no MIME sniffing, no referrer leaks.
@@ -116,6 +118,7 @@ class Gateway:
     provider: Provider
     pages: Pages
     authenticators: Registry
+    upstreams: dict
 
     @staticmethod
     def client_ip(request: Request) -> str:
@@ -157,7 +160,8 @@ def build_gateway(settings: Settings, *, clock: Clock | None = None) -> Gateway:
     authenticators.register(WebAuthnAuthenticator(rp_id=settings.rp_id, rp_name="idgw", origin=settings.origin,
                                                   aal3_aaguids=settings.aal3_aaguid_set))
     return Gateway(settings=settings, clock=clock, engine=engine, sessionmaker=sm, keys=keys, provider=provider,
-                   pages=Pages(settings), authenticators=authenticators)
+                   pages=Pages(settings), authenticators=authenticators,
+                   upstreams=load_upstreams(settings.providers_file))
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -172,6 +176,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(web_admin.router(gw))
     app.include_router(web_account.router(gw, staff_floor=web_admin.STAFF_POLICY.min_aal))
     app.include_router(web_passkeys.router(gw))
+    app.include_router(web_upstream.router(gw))
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
 
     @app.get("/healthz", include_in_schema=False)

@@ -63,6 +63,8 @@ class Settings:
     webauthn_origin: str = ""
     # AAGUIDs (comma-separated) of authenticators whose verified attestation grants AAL 3.
     aal3_aaguids: str = ""
+    # Upstream identity sources (ThaiD-style OIDC, NDID): a YAML file with a `providers:` list.
+    providers_file: str = ""
     extra: dict = field(default_factory=dict)
 
     @property

@@ -100,14 +100,15 @@ class RunningGateway:
         self._thread.join(timeout=10)
 
 
-def start_gateway(database_url: str, *, host: str = "127.0.0.1", **overrides) -> RunningGateway:
+def start_gateway(database_url: str, *, host: str = "127.0.0.1", port: int | None = None,
+                  **overrides) -> RunningGateway:
     import uvicorn
 
     from idgw.app import create_app
     from idgw.settings import Settings
     from idgw.storage.db import upgrade
 
-    port = free_port()
+    port = port or free_port()
     # WebAuthn needs a domain for the RP ID (not an IP address): browser tests use host="localhost".
     settings = Settings.from_env({}, dev=True, issuer=f"http://{host}:{port}", database_url=database_url,
                                  secret_key="test-secret-key-0123456789abcdef0123456789", **overrides)

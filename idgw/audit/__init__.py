@@ -35,6 +35,9 @@ EVENTS = frozenset(
         "recovery_code.used",
         "recovery_codes.generated",
         "sessions.ended_everywhere",
+        "account.linked",
+        "account.unlinked",
+        "upstream.failed",
     }
 )
 

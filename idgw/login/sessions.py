@@ -33,17 +33,24 @@ def kinds(session: LoginSession) -> set[str]:
 
 
 def create_session(db, *, account: Account, factor: str, amr: list[str], now: int, ip: str | None,
-                   client_id: str | None = None, provider: str | None = None) -> tuple[LoginSession, str]:
+                   client_id: str | None = None, provider: str | None = None,
+                   assurance: tuple[str, str] | None = None) -> tuple[LoginSession, str]:
     """A new session with a new random id (never reuse the pre-login id: session fixation,
-    ASVS V7.2). The AAL follows from the factor used. Returns the row and the cookie value
+    ASVS V7.2). The AAL follows from the factor used, or, for an upstream sign-in, is the
+    (IAL, AAL) the upstream asserted (``assurance``). Returns the row and the cookie value
     (only its hash is stored)."""
-    aal = default_rules().aal_for([factor])
-    if aal is None:
-        raise ValueError(f"no AAL rule matches factor {factor}")
+    ial = account.ial
+    if assurance is not None:
+        ial, aal = IAL(assurance[0]), AAL(assurance[1])
+        ial = max(ial, IAL(account.ial)).value
+    else:
+        aal = default_rules().aal_for([factor])
+        if aal is None:
+            raise ValueError(f"no AAL rule matches factor {factor}")
     cookie = random_token(32)
     row = LoginSession(
         id=str(uuid.uuid4()), cookie_hash=sha256_hex(cookie), account_id=account.id, auth_time=now,
-        last_seen=now, ial=account.ial, aal=aal.value, amr=list(amr),
+        last_seen=now, ial=ial, aal=aal.value, amr=list(amr),
         factors=[{"kind": factor, "amr": list(amr), "at": now}],
         provider=provider, expires_at=0, idle_timeout=None,
     )
@@ -61,6 +68,7 @@ def add_factor(db, *, session: LoginSession, factor: str, amr: list[str], now: i
     the time of the most recent authentication)."""
     before = session.aal
     aal = default_rules().aal_for(kinds(session) | {factor}) or AAL(session.aal)
+    # (an upstream session keeps the AAL its source asserted unless local factors reach higher)
     session.amr = sorted(set(session.amr) | set(amr))
     session.factors = [*session.factors, {"kind": factor, "amr": list(amr), "at": now}]
     session.aal = max(aal, AAL(session.aal)).value

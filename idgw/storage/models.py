@@ -238,6 +238,43 @@ class WebAuthnChallenge(Base):
     expires_at: Mapped[int] = mapped_column(BigInteger)
 
 
+class AccountLink(Base):
+    """An upstream identity (ThaiD, NDID, ...) linked to a gateway account, keyed by the verified
+    citizen ID; the raw upstream levels are kept as provenance."""
+
+    __tablename__ = "account_links"
+    __table_args__ = (UniqueConstraint("provider", "subject"), Index("ix_links_account", "account_id"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(64))
+    issuer: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(String(255))
+    ial: Mapped[str] = mapped_column(String(4))
+    aal: Mapped[str] = mapped_column(String(4))
+    raw_levels: Mapped[dict] = mapped_column(JSON, default=dict)
+    linked_at: Mapped[int] = mapped_column(BigInteger)
+    last_login_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class UpstreamAttempt(Base):
+    """One sign-in attempt at an upstream: the state to check its answer against (OIDC state,
+    nonce, PKCE verifier; NDID request id and status), bound to the browser and interaction."""
+
+    __tablename__ = "upstream_attempts"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    interaction_id: Mapped[str | None] = mapped_column(String(64))
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    lookup: Mapped[str | None] = mapped_column(String(128), unique=True)  # OIDC state / NDID reference_id
+    state: Mapped[dict] = mapped_column(JSON)
+    link_account_id: Mapped[str | None] = mapped_column(String(36))  # linking to a signed-in account
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    finished_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
 class Consent(Base):
     __tablename__ = "consents"
 

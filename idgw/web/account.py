@@ -23,7 +23,16 @@ from idgw.login.sessions import end_session, load_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
 from idgw.security import sha256_hex
-from idgw.storage.models import Account, AccountAuthenticator, AuditEvent, Consent, LoginSession, RecoveryCode
+from idgw.storage.models import (
+    Account,
+    AccountAuthenticator,
+    AccountLink,
+    AuditEvent,
+    Consent,
+    LoginSession,
+    RecoveryCode,
+)
+from idgw.upstream import unlink
 from idgw.web.i18n import t
 from policies import AAL, default_rules
 
@@ -91,7 +100,9 @@ def router(gw, *, staff_floor: AAL) -> APIRouter:
         browser = request.cookies.get("idgw_browser") or ""
         name = (f"{account.given_name_th or ''} {account.family_name_th or ''}".strip() if locale == "th" else "") \
             or " ".join(p for p in (account.given_name, account.family_name) if p) or account.username
-        return dict(account_name=name, session=session, factors=factors, sessions=sessions, recent=recent,
+        links = list(db.scalars(select(AccountLink).where(AccountLink.account_id == account.id)
+                                .order_by(AccountLink.linked_at)))
+        return dict(account_name=name, session=session, factors=factors, sessions=sessions, recent=recent, links=links,
                     recovery_left=left, csrf_token=pages.csrf_token(browser, "account"),
                     options_csrf=pages.csrf_token(browser, "webauthn"), **extra)
 
@@ -239,6 +250,16 @@ def router(gw, *, staff_floor: AAL) -> APIRouter:
                          kind=row.kind, authenticator_id=row.id, label=row.name)
             return ("page", "account.html", 200,
                     page_context(db, request, session, account, message=t("factor_removed", locale)))
+
+        return await post(request, work)
+
+    @r.post("/account/links/{link_id}/remove", include_in_schema=False)
+    async def link_remove(link_id: str, request: Request) -> Response:
+        ip = gw.client_ip(request)
+
+        def work(db, now, session, account, form):
+            unlink(db, account=account, link_id=link_id, now=now, ip=ip)
+            return ("redirect", "/account")
 
         return await post(request, work)
 

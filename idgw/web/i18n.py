@@ -170,3 +170,29 @@ MESSAGES.update({
     "passkey_added": {"th": "เพิ่มพาสคีย์แล้ว", "en": "Passkey added."},
     "passkey_rejected": {"th": "ใช้พาสคีย์นี้ไม่ได้: {reason}", "en": "This passkey cannot be used: {reason}"},
 })
+
+MESSAGES.update({
+    "or_sign_in_with": {"th": "หรือเข้าสู่ระบบด้วย", "en": "Or sign in with"},
+    "sign_in_with": {"th": "เข้าสู่ระบบด้วย {name}", "en": "Sign in with {name}"},
+    "try_again": {"th": "ลองใหม่อีกครั้ง", "en": "Try again"},
+    "ndid_intro": {"th": "กรอกเลขประจำตัวประชาชน แล้วยืนยันตัวตนในแอปธนาคารหรือแอปผู้ให้บริการที่ท่านลงทะเบียน NDID ไว้",
+                   "en": "Enter your citizen ID, then confirm in the bank or provider app where you registered "
+                         "with NDID."},
+    "citizen_id_label": {"th": "เลขประจำตัวประชาชน 13 หลัก", "en": "13-digit citizen ID"},
+    "citizen_id_invalid": {"th": "เลขประจำตัวประชาชนไม่ถูกต้อง กรุณาตรวจสอบอีกครั้ง",
+                           "en": "That citizen ID is not valid. Please check it."},
+    "ndid_wait_title": {"th": "รอการยืนยันในแอป", "en": "Waiting for your confirmation"},
+    "ndid_wait_instructions": {"th": "เปิดแอปธนาคารของท่าน ตรวจสอบคำขอ แล้วกดยืนยัน หน้านี้จะดำเนินการต่อเองเมื่อได้รับคำตอบ",
+                               "en": "Open your bank app, check the request and approve it. This page continues by "
+                                     "itself when the answer arrives."},
+    "ndid_reference": {"th": "เลขอ้างอิง", "en": "Reference"},
+    "ndid_seconds_left": {"th": "เหลือเวลาอีก {seconds} วินาที", "en": "{seconds} seconds left"},
+    "ndid_check_now": {"th": "ตรวจสอบตอนนี้", "en": "Check now"},
+    "ndid_request_message": {"th": "ยืนยันตัวตนเพื่อเข้าใช้บริการ {service} ผ่านระบบ idgw",
+                             "en": "Confirm your identity to use {service} through idgw"},
+    "upstream_needs_local": {"th": "มีบัญชีของเลขประจำตัวประชาชนนี้อยู่แล้ว กรุณาเข้าสู่ระบบบัญชีเดิมก่อนเพื่อเชื่อมโยง",
+                             "en": "An account for this citizen ID already exists. Sign in to it first to link "
+                                   "this source."},
+    "account_links": {"th": "แหล่งยืนยันตัวตนที่เชื่อมโยง", "en": "Linked identity sources"},
+    "account_unlink": {"th": "ยกเลิกการเชื่อมโยง", "en": "Unlink"},
+})

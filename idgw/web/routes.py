@@ -21,6 +21,7 @@ from idgw.oidc.routes import issue_code
 from idgw.security import sha256_hex
 from idgw.storage.models import Account, Client, Consent, Interaction
 from idgw.web.i18n import format_datetime, t
+from idgw.web.upstream import allowed_upstreams
 
 
 class _Outcome:
@@ -98,6 +99,11 @@ def router(gw) -> APIRouter:
                             context=dict(action=f"/interaction/{ia.id}/login", client_name=client.name,
                                          csrf_token=pages.csrf_token(browser, f"login:{ia.id}"), error=error,
                                          passkey_action=f"/interaction/{ia.id}/passkey",
+                                         upstreams=[{"href": f"/interaction/{ia.id}/upstream/{u.name}",
+                                                     "label": t("sign_in_with", pages.locale(request, ui),
+                                                                name=u.display_name.get(pages.locale(request, ui),
+                                                                                        u.name))}
+                                                    for u in allowed_upstreams(gw, db, ia.client_id)],
                                          passkey_csrf=pages.csrf_token(browser, f"login:{ia.id}"),
                                          options_csrf=pages.csrf_token(browser, "webauthn"),
                                          username=(username or params.get("login_hint") or "")[:200]))
