@@ -239,9 +239,36 @@ def ensure_demo(settings: Settings, *, rp_base: str) -> tuple[str, str]:
     return DEMO_CLIENT_ID, secret_file.read_text().strip()
 
 
+def start_simulators(*, gateway_url: str, thaid_port: int, ndid_port: int) -> Path:
+    """Start the ThaiD-style and NDID-style simulators in this process and write the providers
+    file that points the gateway at them; returns its path."""
+    import yaml
+
+    from providers.simulators.ndid import create_ndid_app
+    from providers.simulators.server import ServerThread
+    from providers.simulators.thaid import create_thaid_app
+
+    thaid_url = f"http://127.0.0.1:{thaid_port}"
+    secret = "demo-thaid-secret-not-for-production"
+    ServerThread(create_thaid_app(issuer=thaid_url, client_id="idgw", client_secret=secret,
+                                  redirect_uris=[gateway_url + "/upstream/thaid/callback"]), port=thaid_port).start()
+    ServerThread(create_ndid_app(), port=ndid_port).start()
+    path = Path("var/providers.yaml")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump({"providers": [
+        {"name": "thaid", "type": "oidc", "display_name": {"th": "ไทยดี (จำลอง)", "en": "ThaiD (simulated)"},
+         "issuer": thaid_url, "client_id": "idgw", "client_secret": secret, "trusted_aal": "2.2"},
+        {"name": "ndid", "type": "ndid",
+         "display_name": {"th": "NDID แอปธนาคาร (จำลอง)", "en": "NDID bank app (simulated)"},
+         "api_base": f"http://127.0.0.1:{ndid_port}", "request_timeout": 300},
+    ]}, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
 @app.command()
-def demo(port: int = 8000, rp_port: int = 8001) -> None:
-    """Everything for a first look: dev settings, migrated SQLite, keys, a demo e-service and citizen."""
+def demo(port: int = 8000, rp_port: int = 8001, thaid_port: int = 8100, ndid_port: int = 8200) -> None:
+    """Everything for a first look: dev settings, migrated SQLite, keys, a demo e-service and citizen,
+    and the ThaiD and NDID simulators."""
     import asyncio
     import os
 
@@ -254,6 +281,9 @@ def demo(port: int = 8000, rp_port: int = 8001) -> None:
     os.environ.setdefault("IDGW_DEV", "1")
     # localhost, not 127.0.0.1: WebAuthn needs a domain name as its RP ID.
     os.environ.setdefault("IDGW_ISSUER", f"http://localhost:{port}")
+    if "IDGW_PROVIDERS_FILE" not in os.environ:
+        os.environ["IDGW_PROVIDERS_FILE"] = str(start_simulators(
+            gateway_url=os.environ["IDGW_ISSUER"], thaid_port=thaid_port, ndid_port=ndid_port))
     settings = _settings()
     upgrade(settings.database_url)
     rp_base = f"http://localhost:{rp_port}"
@@ -262,7 +292,8 @@ def demo(port: int = 8000, rp_port: int = 8001) -> None:
     rp = create_demo_app(issuer=settings.issuer, client_id=client_id, client_secret=secret, base_url=rp_base)
     typer.echo(f"\n  Gateway:      {settings.issuer}  (discovery: {settings.issuer}/.well-known/openid-configuration)")
     typer.echo(f"  Demo service: {rp_base}/   <- open this and sign in")
-    typer.echo(f"  Demo citizen: {DEMO_USER[0]} / {DEMO_USER[1]}\n")
+    typer.echo(f"  Demo citizen: {DEMO_USER[0]} / {DEMO_USER[1]}  (or sign in with the ThaiD / NDID simulators)")
+    typer.echo(f"  NDID 'bank app': http://127.0.0.1:{ndid_port}/idp-app  (approve the request there)\n")
 
     async def main():
         servers = [uvicorn.Server(uvicorn.Config(gateway, host="127.0.0.1", port=port, access_log=False)),
