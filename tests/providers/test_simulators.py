@@ -117,7 +117,9 @@ def test_simulators_run_on_their_own():
         deadline = time.monotonic() + 20
         while True:
             try:
+                # both simulators start one after the other: wait for each
                 meta = httpx.get(f"http://127.0.0.1:{thaid_port}/.well-known/openid-configuration").json()
+                httpx.get(f"http://127.0.0.1:{ndid_port}/idp-app")
                 break
             except httpx.TransportError:
                 assert time.monotonic() < deadline and process.poll() is None, process.stderr.read()
