@@ -253,3 +253,19 @@ def test_unreachable_upstream_and_forged_state(database_url, tmp_path):
         assert urlsplit(str(forged.url)).path == "/upstream/thaid/callback"
     finally:
         w.close()
+
+
+def test_account_page_lists_and_unlinks_sources(world):
+    g = world.gateway
+    reg = register(g, policy={"min_ial": "2.1"})
+    url, *_ = authorize_url(g, rp_client(g, reg))
+    b = Browser(g)
+    callback_params(b.consent(thaid_login(b, b.follow(b.get(url)), "1345951597671")))
+    account = b.follow(b.http.get("/account"))
+    assert "แหล่งยืนยันตัวตนที่เชื่อมโยง" in account.text and "thaid · IAL 2.3" in account.text
+    link_id = re.search(r'action="/account/links/([^/]+)/remove"', account.text).group(1)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', account.text).group(1)
+    b.http.post(f"/account/links/{link_id}/remove", data={"csrf_token": csrf})
+    with g.db() as db:
+        assert not db.scalars(select(AccountLink)).all()
+        assert db.scalars(select(AuditEvent).where(AuditEvent.name == "account.unlinked")).one().detail["provider"] == "thaid"
