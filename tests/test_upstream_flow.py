@@ -268,4 +268,5 @@ def test_account_page_lists_and_unlinks_sources(world):
     b.http.post(f"/account/links/{link_id}/remove", data={"csrf_token": csrf})
     with g.db() as db:
         assert not db.scalars(select(AccountLink)).all()
-        assert db.scalars(select(AuditEvent).where(AuditEvent.name == "account.unlinked")).one().detail["provider"] == "thaid"
+        unlinked = db.scalars(select(AuditEvent).where(AuditEvent.name == "account.unlinked")).one()
+        assert unlinked.detail["provider"] == "thaid"
