@@ -12,10 +12,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from idgw.assurance import PolicyChangeError, PolicyInput, compute, current_row, history, set_policy
 from idgw.login.interaction import factor_routes
-from idgw.login.password import authenticate_password, locked_outcome, record_failure
+from idgw.login.password import check_password, locked_outcome, precheck, record_failure, settle
 from idgw.login.sessions import add_factor, create_session, end_session, load_session, session_state
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
@@ -100,11 +101,15 @@ def router(gw) -> APIRouter:
         ip = gw.client_ip(request)
         old_cookie = request.cookies.get(settings.cookie_name)
 
+        check = await in_transaction(gw.sessionmaker, ip, lambda: precheck(
+            current_db.get(), username=username, ip=ip, now=gw.clock.now(), settings=settings))
+        # argon2id with no transaction open (see idgw.login.password.precheck)
+        ok = check.refusal is None and await run_in_threadpool(check_password, check, password)
+
         def work():
             db = current_db.get()
             now = gw.clock.now()
-            outcome = authenticate_password(db, username=username, password=password, ip=ip, now=now,
-                                            settings=settings)
+            outcome = check.refusal or settle(db, check=check, ok=ok, ip=ip, now=now, settings=settings)
             if outcome.account is None:
                 return outcome, None
             previous = load_session(db, cookie=old_cookie, now=now)

@@ -6,13 +6,14 @@ from __future__ import annotations
 from authlib.common.urls import add_params_to_uri
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from idgw import audit
 from idgw.assurance import current_policy
 from idgw.authn import UnknownAuthenticatorError
 from idgw.authn.webauthn import WebAuthnError
 from idgw.login.interaction import next_step
-from idgw.login.password import authenticate_password, locked_outcome, record_failure
+from idgw.login.password import check_password, locked_outcome, precheck, record_failure, settle
 from idgw.login.sessions import acr_for, add_factor, create_session, end_session, load_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.claims import SCOPE_CLAIMS
@@ -224,14 +225,28 @@ def router(gw) -> APIRouter:
         ip = gw.client_ip(request)
         old_cookie = request.cookies.get(settings.cookie_name)
 
+        def first():
+            db = current_db.get()
+            now = gw.clock.now()
+            _ia, problem = load_interaction(db, iid, request, now, csrf_ok=csrf_ok)
+            if problem:
+                return problem, None
+            return None, precheck(db, username=username, ip=ip, now=now, settings=settings)
+
+        problem, check = await in_transaction(gw.sessionmaker, ip, first)
+        if problem is not None:
+            return respond(request, problem)
+        # argon2id with no transaction open (it would hold SQLite's write lock for ~25 ms)
+        ok = check.refusal is None and await run_in_threadpool(check_password, check, password)
+
         def work():
             db = current_db.get()
             now = gw.clock.now()
             ia, problem = load_interaction(db, iid, request, now, csrf_ok=csrf_ok)
             if problem:
                 return problem
-            outcome = authenticate_password(db, username=username, password=password, ip=ip, now=now,
-                                            settings=settings, client_id=ia.client_id)
+            outcome = check.refusal or settle(db, check=check, ok=ok, ip=ip, now=now, settings=settings,
+                                              client_id=ia.client_id)
             if outcome.account is None:
                 locale = pages.locale(request, ia.params["request"].get("ui_locales"))
                 message = t(outcome.error, locale, seconds=max(outcome.retry_after, 1))
