@@ -17,7 +17,7 @@ import yaml
 from sqlalchemy import select
 
 from idgw import audit
-from idgw.login.sessions import create_session
+from idgw.login.sessions import replace_session
 from idgw.storage.models import Account, AccountLink
 from policies import IAL
 from providers import ProviderConfigError, UpstreamIdentity, load_providers
@@ -108,12 +108,12 @@ def _raise_ial(account: Account, identity: UpstreamIdentity, now: int) -> None:
         account.ial, account.ial_verified_at, account.ial_evidence = identity.ial, now, f"upstream:{identity.provider}"
 
 
-def start_session(db, *, account: Account, identity: UpstreamIdentity, now: int, ip: str | None,
-                  client_id: str | None):
+def start_session(db, *, old_cookie: str | None, account: Account, identity: UpstreamIdentity, now: int,
+                  ip: str | None, client_id: str | None):
     """A session whose assurance is what the upstream asserted (IAL for this sign-in, AAL)."""
-    return create_session(db, account=account, factor=f"upstream:{identity.provider}", amr=list(identity.amr),
-                          now=now, ip=ip, client_id=client_id, provider=identity.provider,
-                          assurance=(identity.ial, identity.aal))
+    return replace_session(db, old_cookie=old_cookie, account=account, factor=f"upstream:{identity.provider}",
+                           amr=list(identity.amr), now=now, ip=ip, client_id=client_id, provider=identity.provider,
+                           assurance=(identity.ial, identity.aal))
 
 
 def unlink(db, *, account: Account, link_id: str, now: int, ip: str | None) -> bool:

@@ -110,3 +110,14 @@ def end_session(db, *, session: LoginSession, now: int, ip: str | None, reason: 
     session.ended_at = now
     audit.record(db, "session.ended", at=now, actor=session.account_id, session_id=session.id, ip=ip,
                  client_id=client_id, reason=reason)
+
+
+def replace_session(db, *, old_cookie: str | None, account: Account, factor: str, amr: list[str], now: int,
+                    ip: str | None, client_id: str | None = None, provider: str | None = None,
+                    assurance: tuple[str, str] | None = None) -> tuple[LoginSession, str]:
+    """A successful sign-in: end the browser's previous session (if any) and start a new one."""
+    previous = load_session(db, cookie=old_cookie, now=now)
+    if previous is not None:
+        end_session(db, session=previous, now=now, ip=ip, reason="replaced", client_id=client_id)
+    return create_session(db, account=account, factor=factor, amr=amr, now=now, ip=ip, client_id=client_id,
+                          provider=provider, assurance=assurance)

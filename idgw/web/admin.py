@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from idgw.assurance import PolicyChangeError, PolicyInput, compute, current_row, history, set_policy
 from idgw.login.interaction import factor_routes
 from idgw.login.password import check_password, locked_outcome, precheck, record_failure, settle
-from idgw.login.sessions import add_factor, create_session, end_session, load_session, session_state
+from idgw.login.sessions import add_factor, load_session, replace_session, session_state
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
 from idgw.security import sha256_hex
@@ -112,11 +112,8 @@ def router(gw) -> APIRouter:
             outcome = check.refusal or settle(db, check=check, ok=ok, ip=ip, now=now, settings=settings)
             if outcome.account is None:
                 return outcome, None
-            previous = load_session(db, cookie=old_cookie, now=now)
-            if previous is not None:
-                end_session(db, session=previous, now=now, ip=ip, reason="replaced")
-            _session, cookie = create_session(db, account=outcome.account, factor="pwd", amr=["pwd"], now=now,
-                                              ip=ip)
+            _session, cookie = replace_session(db, old_cookie=old_cookie, account=outcome.account, factor="pwd",
+                                               amr=["pwd"], now=now, ip=ip)
             return outcome, cookie
 
         outcome, cookie = await in_transaction(gw.sessionmaker, ip, work)

@@ -14,7 +14,7 @@ from idgw.authn import UnknownAuthenticatorError
 from idgw.authn.webauthn import WebAuthnError
 from idgw.login.interaction import next_step
 from idgw.login.password import check_password, locked_outcome, precheck, record_failure, settle
-from idgw.login.sessions import acr_for, add_factor, create_session, end_session, load_session
+from idgw.login.sessions import acr_for, add_factor, end_session, load_session, replace_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.claims import SCOPE_CLAIMS
 from idgw.oidc.provider import GrantSubject, current_db
@@ -254,11 +254,8 @@ def router(gw) -> APIRouter:
                 if outcome.error != "invalid_credentials":
                     out.status = 429 if outcome.error == "throttled" else 403
                 return out
-            previous = load_session(db, cookie=old_cookie, now=now)
-            if previous is not None:
-                end_session(db, session=previous, now=now, ip=ip, reason="replaced", client_id=ia.client_id)
-            session, cookie = create_session(db, account=outcome.account, factor="pwd", amr=["pwd"], now=now,
-                                             ip=ip, client_id=ia.client_id)
+            session, cookie = replace_session(db, old_cookie=old_cookie, account=outcome.account, factor="pwd",
+                                              amr=["pwd"], now=now, ip=ip, client_id=ia.client_id)
             ia.params = {**ia.params, "progress": {**ia.params["progress"], "session_id": session.id}}
             return _Outcome(redirect=f"/interaction/{ia.id}", cookie=cookie)
 
@@ -295,11 +292,8 @@ def router(gw) -> APIRouter:
                 locale = pages.locale(request, ia.params["request"].get("ui_locales"))
                 return advance(db, ia, request, now, cookie_value=old_cookie,
                                error=t(locked.error, locale, seconds=max(locked.retry_after, 1)))
-            previous = load_session(db, cookie=old_cookie, now=now)
-            if previous is not None:
-                end_session(db, session=previous, now=now, ip=ip, reason="replaced", client_id=ia.client_id)
-            session, cookie = create_session(db, account=account, factor=event.factor, amr=list(event.amr), now=now,
-                                             ip=ip, client_id=ia.client_id)
+            session, cookie = replace_session(db, old_cookie=old_cookie, account=account, factor=event.factor,
+                                              amr=list(event.amr), now=now, ip=ip, client_id=ia.client_id)
             ia.params = {**ia.params, "progress": {**ia.params["progress"], "session_id": session.id}}
             return _Outcome(redirect=f"/interaction/{ia.id}", cookie=cookie)
 

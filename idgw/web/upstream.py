@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from idgw import audit
 from idgw.assurance import current_policy
-from idgw.login.sessions import end_session, load_session
+from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
 from idgw.security import random_token, sha256_hex
@@ -99,9 +99,8 @@ def router(gw) -> APIRouter:
                          code="link_needs_sign_in")
             locale = locale_of(request, ia)
             return ("error", t("upstream_needs_local", locale), "link_needs_sign_in", f"/interaction/{ia.id}")
-        if current is not None:
-            end_session(db, session=current, now=now, ip=ip, reason="replaced", client_id=ia.client_id)
-        session, cookie = start_session(db, account=resolution.account, identity=identity, now=now, ip=ip,
+        session, cookie = start_session(db, old_cookie=request.cookies.get(settings.cookie_name),
+                                        account=resolution.account, identity=identity, now=now, ip=ip,
                                         client_id=ia.client_id)
         ia.params = {**ia.params, "progress": {**ia.params["progress"], "session_id": session.id}}
         return ("redirect", f"/interaction/{ia.id}", cookie)
