@@ -104,9 +104,10 @@ class WebAuthnAuthenticator:
         """Step-up: an assertion by one of ``account``'s credentials, with user verification."""
         try:
             credential = parse_credential(form.get("credential"))
-            challenge = self._take_challenge(db, credential, purpose="authenticate", browser_hash=form.get("_browser"),
-                                             session_id=session.id if session else None, now=now)
-            row, event = self._check_assertion(db, credential, challenge=challenge, now=now)
+            challenge, raw = self._take_challenge(db, credential, purpose="authenticate",
+                                                  browser_hash=form.get("_browser"),
+                                                  session_id=session.id if session else None, now=now)
+            row, event = self._check_assertion(db, credential, challenge=challenge, raw=raw, now=now)
         except WebAuthnError:
             return None
         if row.account_id != account.id:
@@ -121,7 +122,7 @@ class WebAuthnAuthenticator:
                                  created_at=now, expires_at=now + CHALLENGE_TTL))
 
     def _take_challenge(self, db, credential: dict, *, purpose: str, browser_hash: str | None,
-                        session_id: str | None, now: int) -> WebAuthnChallenge:
+                        session_id: str | None, now: int) -> tuple[WebAuthnChallenge, bytes]:
         """Find and delete (single use) the challenge the browser signed; it must be ours, fresh,
         for this purpose, from this browser and, when it was bound to one, this session."""
         challenge = _client_challenge(credential)
@@ -134,8 +135,7 @@ class WebAuthnAuthenticator:
             raise WebAuthnError("this passkey request has expired; please try again")
         if row.session_id is not None and row.session_id != session_id:
             raise WebAuthnError("this passkey request belongs to another sign-in")
-        row.challenge_bytes = challenge  # type: ignore[attr-defined]
-        return row
+        return row, challenge
 
     # -- registration ----------------------------------------------------------------------------
     def registration_options(self, db, *, account: Account, session_id: str, browser_hash: str, now: int) -> str:
@@ -160,13 +160,13 @@ class WebAuthnAuthenticator:
     def register(self, db, *, account: Account, session_id: str, credential_json: str | None, browser_hash: str,
                  name: str, now: int) -> AccountAuthenticator:
         credential = parse_credential(credential_json)
-        challenge = self._take_challenge(db, credential, purpose="register", browser_hash=browser_hash,
-                                         session_id=session_id, now=now)
+        challenge, raw = self._take_challenge(db, credential, purpose="register", browser_hash=browser_hash,
+                                              session_id=session_id, now=now)
         if challenge.account_id != account.id:
             raise WebAuthnError("this passkey request belongs to another account")
         try:
             verified = verify_registration_response(
-                credential=credential, expected_challenge=challenge.challenge_bytes, expected_rp_id=self.rp_id,
+                credential=credential, expected_challenge=raw, expected_rp_id=self.rp_id,
                 expected_origin=self.origin, require_user_verification=True)
         except InvalidRegistrationResponse as exc:
             raise WebAuthnError(f"the passkey could not be verified ({exc})") from None
@@ -205,12 +205,12 @@ class WebAuthnAuthenticator:
     def login(self, db, *, credential_json: str | None, browser_hash: str, now: int) -> tuple[Account, AuthnEvent]:
         """Usernameless sign-in: the credential names the account."""
         credential = parse_credential(credential_json)
-        challenge = self._take_challenge(db, credential, purpose="authenticate", browser_hash=browser_hash,
-                                         session_id=None, now=now)
-        row, event = self._check_assertion(db, credential, challenge=challenge, now=now)
+        challenge, raw = self._take_challenge(db, credential, purpose="authenticate", browser_hash=browser_hash,
+                                              session_id=None, now=now)
+        row, event = self._check_assertion(db, credential, challenge=challenge, raw=raw, now=now)
         return db.get(Account, row.account_id), event
 
-    def _check_assertion(self, db, credential: dict, *, challenge: WebAuthnChallenge,
+    def _check_assertion(self, db, credential: dict, *, challenge: WebAuthnChallenge, raw: bytes,
                          now: int) -> tuple[AccountAuthenticator, AuthnEvent]:
         row = db.scalar(select(AccountAuthenticator).where(AccountAuthenticator.credential_id == credential["rawId"],
                                                            AccountAuthenticator.kind == self.kind))
@@ -220,7 +220,7 @@ class WebAuthnAuthenticator:
             raise WebAuthnError("this passkey is blocked")
         try:
             verified = verify_authentication_response(
-                credential=credential, expected_challenge=challenge.challenge_bytes, expected_rp_id=self.rp_id,
+                credential=credential, expected_challenge=raw, expected_rp_id=self.rp_id,
                 expected_origin=self.origin, credential_public_key=base64url_to_bytes(row.public_key),
                 credential_current_sign_count=row.sign_count, require_user_verification=challenge.require_uv)
         except InvalidAuthenticationResponse as exc:

@@ -12,8 +12,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from idgw.login.sessions import kinds, session_state
-from idgw.storage.models import Account, LoginSession
+from idgw.security import sha256_hex
+from idgw.storage.models import Account, Interaction, LoginSession
 from policies import AAL, IAL, AuthRequest, ServicePolicy, default_rules, evaluate
+
+
+def open_interaction(db, *, iid: str, browser: str, now: int) -> tuple[Interaction | None, str | None]:
+    """(interaction, None) while it can go on, else (None, reason): ``not_found`` or ``expired``.
+    An interaction belongs to the browser that started it (no login CSRF through a link)."""
+    ia = db.get(Interaction, iid) if len(iid) <= 64 else None
+    if ia is None:
+        return None, "not_found"
+    if ia.completed_at is not None or ia.expires_at <= now or sha256_hex(browser) != ia.params.get("browser"):
+        return None, "expired"
+    return ia, None
+
+
+def mark_signed_in(ia: Interaction, session: LoginSession) -> None:
+    """The person authenticated within this request: prompt=login and max_age are satisfied."""
+    ia.params = {**ia.params, "progress": {**ia.params["progress"], "session_id": session.id}}
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from idgw import audit
 from idgw.assurance import current_policy
 from idgw.authn import UnknownAuthenticatorError
 from idgw.authn.webauthn import WebAuthnError
-from idgw.login.interaction import next_step
+from idgw.login.interaction import mark_signed_in, next_step, open_interaction
 from idgw.login.password import check_password, locked_outcome, precheck, record_failure, settle
 from idgw.login.sessions import acr_for, add_factor, end_session, load_session, replace_session
 from idgw.oidc.adapter import in_transaction
@@ -59,14 +59,10 @@ def router(gw) -> APIRouter:
 
     def load_interaction(db, iid: str, request: Request, now: int, *, csrf_ok: bool = True):
         """The pending interaction, or the page that explains why it cannot continue."""
-        ia = db.get(Interaction, iid) if len(iid) <= 64 else None
-        if ia is None:
+        ia, reason = open_interaction(db, iid=iid, browser=request.cookies.get("idgw_browser") or "", now=now)
+        if reason == "not_found":
             return None, _Outcome(error_key="err_not_found", status=404)
-        if ia.completed_at is not None or ia.expires_at <= now:
-            return None, _Outcome(error_key="err_interaction_expired", status=400)
-        browser = request.cookies.get("idgw_browser") or ""
-        # The interaction belongs to the browser that started it (no login CSRF through a link).
-        if sha256_hex(browser) != ia.params.get("browser"):
+        if reason is not None:
             return None, _Outcome(error_key="err_interaction_expired", status=400)
         if not csrf_ok:
             return None, _Outcome(error_key="err_csrf", status=403)
@@ -197,7 +193,7 @@ def router(gw) -> APIRouter:
             account.failed_logins = 0
             add_factor(db, session=session, factor=event.factor, amr=list(event.amr), now=now, ip=ip,
                        client_id=ia.client_id)
-            ia.params = {**ia.params, "progress": {**ia.params["progress"], "session_id": session.id}}
+            mark_signed_in(ia, session)
             return _Outcome(redirect=f"/interaction/{ia.id}")
 
         return respond(request, await in_transaction(gw.sessionmaker, ip, work))
@@ -256,7 +252,7 @@ def router(gw) -> APIRouter:
                 return out
             session, cookie = replace_session(db, old_cookie=old_cookie, account=outcome.account, factor="pwd",
                                               amr=["pwd"], now=now, ip=ip, client_id=ia.client_id)
-            ia.params = {**ia.params, "progress": {**ia.params["progress"], "session_id": session.id}}
+            mark_signed_in(ia, session)
             return _Outcome(redirect=f"/interaction/{ia.id}", cookie=cookie)
 
         return respond(request, await in_transaction(gw.sessionmaker, ip, work))
@@ -294,7 +290,7 @@ def router(gw) -> APIRouter:
                                error=t(locked.error, locale, seconds=max(locked.retry_after, 1)))
             session, cookie = replace_session(db, old_cookie=old_cookie, account=account, factor=event.factor,
                                               amr=list(event.amr), now=now, ip=ip, client_id=ia.client_id)
-            ia.params = {**ia.params, "progress": {**ia.params["progress"], "session_id": session.id}}
+            mark_signed_in(ia, session)
             return _Outcome(redirect=f"/interaction/{ia.id}", cookie=cookie)
 
         return respond(request, await in_transaction(gw.sessionmaker, ip, work))

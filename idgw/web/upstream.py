@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from idgw import audit
 from idgw.assurance import current_policy
+from idgw.login.interaction import mark_signed_in, open_interaction
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
@@ -56,12 +57,7 @@ def router(gw) -> APIRouter:
         return ("error", error.message_th if locale == "th" else error.message_en, error.code, retry)
 
     def interaction_for(db, request: Request, iid: str, now: int):
-        ia = db.get(Interaction, iid) if len(iid) <= 64 else None
-        browser = request.cookies.get("idgw_browser") or ""
-        if ia is None or ia.completed_at is not None or ia.expires_at <= now \
-                or ia.params.get("browser") != sha256_hex(browser):
-            return None
-        return ia
+        return open_interaction(db, iid=iid, browser=request.cookies.get("idgw_browser") or "", now=now)[0]
 
     def provider_for(db, ia: Interaction, name: str):
         provider = gw.upstreams.get(name)
@@ -102,7 +98,7 @@ def router(gw) -> APIRouter:
         session, cookie = start_session(db, old_cookie=request.cookies.get(settings.cookie_name),
                                         account=resolution.account, identity=identity, now=now, ip=ip,
                                         client_id=ia.client_id)
-        ia.params = {**ia.params, "progress": {**ia.params["progress"], "session_id": session.id}}
+        mark_signed_in(ia, session)
         return ("redirect", f"/interaction/{ia.id}", cookie)
 
     # -- start ----------------------------------------------------------------------------------
