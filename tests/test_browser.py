@@ -1,31 +1,11 @@
 """The pages in a real browser (Debian's Chromium via Playwright): the demo e-service signs a
 citizen in through the gateway, with the CSP enforced and no console errors."""
 
-import os
-import shutil
 import time
 
 import pytest
 
 from tests.flow import PASSWORD, register
-
-CHROMIUM = os.environ.get("IDGW_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture
-def browser():
-    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail("Chromium is missing in CI (.ci/run installs Debian's chromium)")
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

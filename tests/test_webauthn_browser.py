@@ -3,7 +3,6 @@ keys, user verification): enrol, sign in usernameless, step up from a password s
 e-service whose policy needs AAL 2.2; and the refusals (wrong origin, removed credential, user
 verification off)."""
 
-import os
 import re
 import threading
 import time
@@ -14,23 +13,8 @@ from sqlalchemy import select
 from idgw.storage.models import AccountAuthenticator, AuditEvent
 from tests.conftest import free_port, start_gateway
 from tests.flow import PASSWORD, register, set_policy
-from tests.test_browser import ARGS, CHROMIUM
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-@pytest.fixture
-def browser():
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail("Chromium is missing in CI (.ci/run installs Debian's chromium)")
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 def _gateway(database_url, **overrides):
