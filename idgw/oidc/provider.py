@@ -498,8 +498,7 @@ class Provider(AuthorizationServer):
             "auth_time": user.auth_time, "acr": user.acr, "amr": list(user.amr), "sid": user.session_id,
             "ial": user.ial, "aal": user.aal,
         }
-        kid, key = self.keys.signing_key("ES256")
-        access_token = jwt.encode({"alg": "ES256", "typ": "at+jwt", "kid": kid}, claims, key, algorithms=["ES256"])
+        access_token = self.keys.signer("ES256").sign(claims, typ="at+jwt")
         token = {"token_type": "Bearer", "access_token": access_token,
                  "expires_in": self.settings.access_token_ttl, "scope": scope, "_jti": jti}
         # Refresh tokens only for offline_access that the person consented to (OIDC Core §11).
@@ -510,7 +509,7 @@ class Provider(AuthorizationServer):
     def encode_id_token(self, *, client: ClientModel, subject: GrantSubject, access_token: str | None,
                         nonce: str | None) -> str:
         alg = client.row.id_token_signed_response_alg or "ES256"
-        kid, key = self.keys.signing_key(alg)
+        signer = self.keys.signer(alg)
         now = self.clock.now()
         claims = {
             "iss": self.settings.issuer, "sub": self.subject_for(client=client.row, account_id=subject.account_id),
@@ -523,7 +522,7 @@ class Provider(AuthorizationServer):
             claims["nonce"] = nonce
         if access_token:
             claims["at_hash"] = create_half_hash(access_token, alg).decode()
-        return jwt.encode({"alg": alg, "typ": "JWT", "kid": kid}, claims, key, algorithms=[alg])
+        return signer.sign(claims, typ="JWT")
 
     def _id_token_verified_claims(self, *, client: Client, subject: GrantSubject) -> dict:
         """verified_claims in the ID token only when the client asked for them in ``claims`` or
