@@ -56,6 +56,18 @@ def test_refresh_token_bound_to_client(gateway):
     other = register(gateway)
     r = refresh(gateway, other, tok["refresh_token"])
     assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+    # ...and left alone: another client can neither rotate nor revoke the owner's grant
+    assert "token.reused" not in audit_names(gateway)
+    assert introspect(gateway, reg, tok["access_token"]).json()["active"] is True
+    assert refresh(gateway, reg, tok["refresh_token"]).status_code == 200
+
+
+def test_expired_or_oversized_refresh_token_is_invalid_grant(gateway):
+    reg, tok = issue(gateway)
+    for bad in ("x" * 600, "not-a-token", ""):
+        r = refresh(gateway, reg, bad)
+        assert r.status_code == 400 and r.json()["error"] in ("invalid_grant", "invalid_request"), (bad, r.text)
+    assert refresh(gateway, reg, tok["refresh_token"]).status_code == 200
 
 
 def test_no_refresh_token_without_offline_access(gateway):
