@@ -642,10 +642,10 @@ def log(msg: str) -> None:
     print(msg, flush=True)
 
 
-async def compare(idgw: Target, peer: Target, plan: Plan) -> dict:
+async def compare(idgw: Target, peer: Target, plan: Plan, metrics=THROUGHPUT) -> dict:
     """Alternating rounds of every throughput metric, then the fixed-rate latencies."""
     result: dict = {"throughput": {}, "latency": {}}
-    for metric in THROUGHPUT:
+    for metric in metrics:
         rates: dict[str, list[float]] = {idgw.name: [], peer.name: []}
         cpu: dict[str, list[float]] = {idgw.name: [], peer.name: []}
         errors: dict[str, int] = {idgw.name: 0, peer.name: 0}
@@ -673,7 +673,7 @@ async def compare(idgw: Target, peer: Target, plan: Plan) -> dict:
             f"rounds idgw {[round(x) for x in rates[idgw.name]]} "
             f"peer {[round(x) for x in rates[peer.name]]}" + (f"  ERRORS {errors} {first_errors}" if any(
                 errors.values()) else ""))
-    for metric in THROUGHPUT:
+    for metric in metrics:
         entry = {"rate_per_s": plan.rates[metric]}
         for t in (idgw, peer):
             out = await measure_latency(metric, t, plan)
@@ -794,7 +794,8 @@ def markdown(report: dict) -> str:
     dbs = list(report["databases"])
     head = "| figure | " + " | ".join(f"idgw {d} | ratio" for d in dbs) + " | peer | target |"
     lines += [head, "|---" * (2 + 2 * len(dbs) + 1) + "|"]
-    for metric in THROUGHPUT:
+    metrics = [m for m in THROUGHPUT if all(m in report["databases"][d]["throughput"] for d in dbs)]
+    for metric in metrics:
         cells = []
         peers = []
         for d in dbs:
@@ -806,7 +807,7 @@ def markdown(report: dict) -> str:
     lines += ["", "Latency at a fixed rate (open loop), milliseconds p50 / p95 / p99:", "",
               "| figure | rate | " + " | ".join(f"idgw {d}" for d in dbs) + " | peer | p99 target |",
               "|---" * (3 + len(dbs) + 1) + "|"]
-    for metric in THROUGHPUT:
+    for metric in metrics:
         cells = []
         peer_cell = None
         for d in dbs:
@@ -837,9 +838,13 @@ def verdicts(report: dict) -> list[str]:
     out = []
     for d, res in report["databases"].items():
         for metric, target in TARGETS.items():
+            if metric not in res["throughput"]:
+                continue
             r = res["throughput"][metric]["ratio"]
             out.append(f"{'met ' if r >= target else 'MISS'}  {d:10s} {metric:15s} {r:.2f}× (target ≥ {target}×)")
         for metric, ms in P99_TARGET_MS.items():
+            if metric not in res["latency"]:
+                continue
             p99 = res["latency"][metric]["idgw"].get("p99")
             out.append(f"{'met ' if p99 is not None and p99 <= ms else 'MISS'}  {d:10s} {metric + ' p99':15s} "
                        f"{p99} ms (target ≤ {ms} ms)")
@@ -906,7 +911,7 @@ async def run(args) -> dict:
             started.append(idgw_t.process)
             await make_sessions(idgw_t, N_USERS)
             t0 = time.perf_counter()
-            report["databases"][db] = await compare(idgw_t, peer, plan)
+            report["databases"][db] = await compare(idgw_t, peer, plan, args.metrics)
             report["databases"][db]["seconds"] = round(time.perf_counter() - t0, 1)
             idgw_t.process.stop()
             if db == args.databases[0] and not args.no_sign:
@@ -949,6 +954,8 @@ def main() -> None:
                         help="also run a short round with this many idgw workers (0: skip)")
     parser.add_argument("--quick", action="store_true", help="short rounds (smoke test)")
     parser.add_argument("--no-sign", action="store_true")
+    parser.add_argument("--metrics", default=",".join(THROUGHPUT),
+                        help="comma-separated subset of: " + ", ".join(THROUGHPUT))
     parser.add_argument("--source", help="benchmark the idgw package in this directory instead of the working tree")
     args = parser.parse_args()
     if args.source:
@@ -957,6 +964,9 @@ def main() -> None:
         os.environ["IDGW_BENCH_SOURCE"] = SOURCE
         exec(USE_SOURCE)  # noqa: S102 - the same two statements the served process runs
     args.databases = [d.strip() for d in args.databases.split(",") if d.strip()]
+    args.metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    if unknown := set(args.metrics) - set(THROUGHPUT):
+        parser.error(f"unknown metrics: {', '.join(sorted(unknown))}")
     if not (PEER_DIR / "node_modules" / "oidc-provider").exists():
         sys.exit("the peer is not installed: run `make bench` (npm ci in bench/peer)")
     t0 = time.perf_counter()

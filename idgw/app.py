@@ -18,6 +18,7 @@ from idgw.authn.totp import RecoveryCodeAuthenticator, TOTPAuthenticator
 from idgw.authn.webauthn import WebAuthnAuthenticator
 from idgw.clock import Clock
 from idgw.oidc import routes as oidc_routes
+from idgw.oidc.endpoints import OAuthEndpoints
 from idgw.oidc.keys import KeyStore
 from idgw.oidc.provider import ENDPOINT_PATHS, Provider
 from idgw.security import Sealer, derive_key
@@ -183,6 +184,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def healthz():
         return {"status": "ok"}
 
+    # Served ahead of routing, inside the security headers: token, introspection, revocation...
+    app.add_middleware(OAuthEndpoints, gateway=gw)
+    # ...and discovery and JWKS.
     app.add_middleware(WellKnownDocuments, keys=gw.keys)
     app.add_middleware(SecurityHeaders, https=settings.cookie_secure)
     return app

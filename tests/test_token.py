@@ -255,3 +255,38 @@ def audit_names(gateway):
 
 def s256(verifier):
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def test_back_channel_endpoints_refuse_bad_requests_with_json(gateway):
+    reg = register(gateway)
+    auth = (reg.client_id, reg.client_secret)
+    for path in ("/token", "/introspect", "/revoke"):
+        r = httpx.get(gateway.url + path)
+        assert r.status_code == 405 and r.headers["allow"] == "POST" and r.json()["error"] == "invalid_request"
+        # oversized: refused from Content-Length, before the body is read
+        r = httpx.post(gateway.url + path, content=b"a=" + b"x" * 70_000, auth=auth,
+                       headers={"content-type": "application/x-www-form-urlencoded"})
+        assert r.status_code == 413 and r.json()["error"] == "invalid_request", r.text
+        assert r.headers["cache-control"] == "no-store"
+        assert "default-src 'none'" in r.headers["content-security-policy"]
+    # ...and when sent chunked, with no Content-Length
+    r = httpx.post(gateway.url + "/token", content=iter([b"grant_type=x&a=", b"y" * 40_000, b"z" * 40_000]),
+                   auth=auth, headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 413
+    bad = {
+        b"grant_type=refresh_token&refresh_token=\xff\xfe": "UTF-8",
+        b"&".join(b"f%d=1" % i for i in range(100)): "parameters",
+        b"grant_type=refresh_token&grant_type=authorization_code": "repeated",
+    }
+    for body, words in bad.items():
+        r = httpx.post(gateway.url + "/token", content=body, auth=auth,
+                       headers={"content-type": "application/x-www-form-urlencoded"})
+        assert r.status_code == 400 and r.json()["error"] == "invalid_request" and words in r.json()[
+            "error_description"], r.text
+    r = httpx.post(gateway.url + "/token?grant_type=authorization_code", auth=auth,
+                   data={"grant_type": "authorization_code"})
+    assert r.status_code == 400
+    # a wrong client secret still says who must authenticate (RFC 6749 §5.2)
+    r = httpx.post(gateway.url + "/token", auth=(reg.client_id, "wrong"), data={"grant_type": "refresh_token",
+                                                                                 "refresh_token": "x"})
+    assert r.status_code == 401 and r.json()["error"] == "invalid_client" and "www-authenticate" in r.headers

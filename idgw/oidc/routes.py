@@ -228,31 +228,6 @@ def router(gw) -> APIRouter:
         gw.pages.set_browser_cookie(response, browser)
         return response
 
-    async def _oauth_endpoint(request: Request, call) -> Response:
-        try:
-            areq = await adapt(request, issuer=gw.settings.issuer)
-        except DuplicateParameterError as exc:
-            return JSONResponse({"error": "invalid_request", "error_description": str(exc)}, 400, headers=NO_STORE)
-        if request.method != "POST":
-            return JSONResponse({"error": "invalid_request", "error_description": "use POST"}, 405, headers=NO_STORE)
-        status, body, headers = await in_transaction(gw.sessionmaker, gw.client_ip(request), call, areq)
-        hdrs = dict(headers or [])
-        hdrs.update(NO_STORE)
-        hdrs.pop("Content-Type", None)
-        return JSONResponse(body, status_code=status, headers=hdrs)
-
-    @r.post("/token", include_in_schema=False)
-    async def token(request: Request) -> Response:
-        return await _oauth_endpoint(request, provider.create_token_response)
-
-    @r.post("/introspect", include_in_schema=False)
-    async def introspect(request: Request) -> Response:
-        return await _oauth_endpoint(request, lambda areq: provider.create_endpoint_response("introspection", areq))
-
-    @r.post("/revoke", include_in_schema=False)
-    async def revoke(request: Request) -> Response:
-        return await _oauth_endpoint(request, lambda areq: provider.create_endpoint_response("revocation", areq))
-
     @r.api_route("/userinfo", methods=["GET", "POST"], include_in_schema=False)
     async def userinfo(request: Request) -> Response:
         auth = request.headers.get("authorization", "")
