@@ -8,7 +8,10 @@ audit events that must persist).
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 
 from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
 from starlette.concurrency import run_in_threadpool
@@ -98,6 +101,19 @@ def _call_with_db(sessionmaker, ip, fn, args, kwargs):
             db.close()
 
 
+def _sqlite_executor(engine):
+    """SQLite runs one write transaction at a time, so its request transactions run on one thread
+    of their own: they queue in order with no thread waking only to wait on the write lock."""
+    executor = getattr(engine, "_idgw_executor", None)
+    if executor is None and getattr(engine, "_idgw_write_lock", None) is not None:
+        executor = engine._idgw_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="idgw-sqlite")
+    return executor
+
+
 async def in_transaction(sessionmaker, ip, fn, *args, **kwargs):
     """Run ``fn`` in a worker thread inside one committed transaction with ``current_db`` set."""
+    executor = _sqlite_executor(sessionmaker.kw.get("bind"))
+    if executor is not None:
+        call = functools.partial(_call_with_db, sessionmaker, ip, fn, args, kwargs)
+        return await asyncio.get_running_loop().run_in_executor(executor, call)
     return await run_in_threadpool(_call_with_db, sessionmaker, ip, fn, args, kwargs)
