@@ -72,3 +72,46 @@ def test_session_limits_by_aal(gateway, aal, idle, absolute):
             db.commit()
         assert load_session(db, cookie=cookie, now=t0 + absolute) is None
         assert load_session(db, cookie="forged", now=t0) is None
+
+
+def test_events_are_written_at_commit_and_dropped_on_rollback_or_close(tmp_path):
+    from sqlalchemy import func, select
+
+    from idgw import audit
+    from idgw.storage.db import make_engine, make_sessionmaker, upgrade
+    from idgw.storage.models import AuditEvent
+
+    url = f"sqlite:///{tmp_path}/a.db"
+    upgrade(url)
+    engine = make_engine(url)
+    sm = make_sessionmaker(engine)
+
+    def count():
+        with sm() as db:
+            return db.scalar(select(func.count()).select_from(AuditEvent))
+
+    with sm() as db:
+        audit.record(db, "session.created", at=1, actor="a")
+        audit.record(db, "session.ended", at=2, actor="a")
+        assert [e["name"] for e in audit.pending(db)] == ["session.created", "session.ended"]
+        db.rollback()
+        assert audit.pending(db) == []
+        db.commit()
+    assert count() == 0
+    with sm() as db:
+        audit.record(db, "session.created", at=1, actor="a")
+    with sm() as db:  # closed without commit: dropped
+        db.commit()
+    assert count() == 0
+    with sm() as db:
+        audit.record(db, "session.created", at=1, actor="a", detail_key="x")
+        audit.record(db, "login.failed", at=2, actor="b")
+        db.commit()
+    with sm() as db:
+        rows = list(db.scalars(select(AuditEvent).order_by(AuditEvent.id)))
+    assert [(r.name, r.actor, r.at) for r in rows] == [("session.created", "a", 1), ("login.failed", "b", 2)]
+    assert rows[0].detail == {"detail_key": "x"}
+    with engine.begin() as conn:  # on a connection: written at once
+        audit.record(conn, "session.ended", at=3)
+    assert count() == 3
+    engine.dispose()

@@ -3,7 +3,7 @@ transaction so an event exists exactly when the change it records does."""
 
 from __future__ import annotations
 
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 from sqlalchemy.orm import Session
 
 from idgw.storage.models import AuditEvent
@@ -64,10 +64,40 @@ def record(
     **detail,
 ) -> None:
     """Append one event in ``db``'s transaction (an ORM session or a connection); the caller
-    commits. Written at once with one Core INSERT (no ORM unit of work). Never put secrets in
-    ``detail``."""
+    commits. Never put secrets in ``detail``.
+
+    On a session the events wait in the session and are written at commit, all in one Core
+    INSERT (no ORM unit of work; a token request records two); a rollback drops them with the
+    rest of the transaction. On a connection the event is written at once."""
     if name not in EVENTS:
         raise UnknownAuditEventError(f"unknown audit event {name!r}")
-    conn = db.connection() if isinstance(db, Session) else db
-    conn.execute(_INSERT, {"at": at, "name": name, "actor": actor, "on_behalf_of": on_behalf_of,
-                           "client_id": client_id, "session_id": session_id, "ip": ip, "detail": detail})
+    row = {"at": at, "name": name, "actor": actor, "on_behalf_of": on_behalf_of, "client_id": client_id,
+           "session_id": session_id, "ip": ip, "detail": detail}
+    if isinstance(db, Session):
+        if not db.in_transaction():
+            db.begin()  # so that a rollback or close ends it, and the events with it (no I/O yet)
+        db.info.setdefault(_PENDING, []).append(row)
+    else:
+        db.execute(_INSERT, row)
+
+
+_PENDING = "idgw_audit_pending"
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending(session: Session) -> None:
+    rows = session.info.pop(_PENDING, None)
+    if rows:
+        session.connection().execute(_INSERT, rows)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_pending(session: Session, transaction) -> None:
+    # Rolled back or closed without a commit: the events go with the transaction.
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+def pending(db: Session) -> list[dict]:
+    """Events recorded in this session and not yet committed (for callers that must see them)."""
+    return list(db.info.get(_PENDING, ()))
