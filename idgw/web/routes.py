@@ -332,7 +332,10 @@ def router(gw) -> APIRouter:
             audit.record(db, "consent.granted", at=now, actor=session.account_id, client_id=ia.client_id,
                          session_id=session.id, ip=ip, scope=scope)
             ia.params = {**ia.params, "progress": {**ia.params["progress"], "consented": True}}
-            return _Outcome(redirect=f"/interaction/{ia.id}")
+            # Consent is normally the last step: go straight back to the service with the code
+            # (one redirect less). Anything else still asked for is shown by the interaction page.
+            following = advance(db, ia, request, now, cookie_value=cookie_value)
+            return following if following.redirect else _Outcome(redirect=f"/interaction/{ia.id}")
 
         return respond(request, await in_transaction(gw.sessionmaker, ip, work))
 
