@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from idgw import audit
 from idgw.storage.models import Client, ServicePolicyVersion
@@ -59,8 +59,15 @@ def current_row(db, client_id: str) -> ServicePolicyVersion | None:
                      .order_by(ServicePolicyVersion.version.desc()).limit(1))
 
 
+_POLICIES = ServicePolicyVersion.__table__
+_CURRENT = (select(_POLICIES).where(_POLICIES.c.client_id == bindparam("p_client_id"))
+            .order_by(_POLICIES.c.version.desc()).limit(1))
+
+
 def current_policy(db, client_id: str) -> ServicePolicy | None:
-    row = current_row(db, client_id)
+    """The service's policy now: read on every authorization step, so one Core statement (no ORM
+    object is built; ``to_policy`` reads the row's columns by name)."""
+    row = db.connection().execute(_CURRENT, {"p_client_id": client_id}).first()
     return to_policy(row) if row else None
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from authlib.common.urls import add_params_to_uri
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import bindparam, select
 from starlette.concurrency import run_in_threadpool
 
 from idgw import audit
@@ -23,6 +24,11 @@ from idgw.security import sha256_hex
 from idgw.storage.models import Account, Client, Consent, Interaction
 from idgw.web.i18n import format_datetime, t
 from idgw.web.upstream import allowed_upstreams
+
+# Read on every interaction step: plain column reads, no ORM objects.
+_CLIENT_NAME = select(Client.name).where(Client.client_id == bindparam("p_client_id"))
+_CONSENTED_SCOPE = select(Consent.scope).where(Consent.account_id == bindparam("p_account_id"),
+                                               Consent.client_id == bindparam("p_client_id"))
 
 
 class _Outcome:
@@ -74,12 +80,13 @@ def router(gw) -> APIRouter:
         params = ia.params["request"]
         progress = ia.params["progress"]
         session = load_session(db, cookie=cookie_value, now=now)
-        client = db.get(Client, ia.client_id)
+        client = db.execute(_CLIENT_NAME, {"p_client_id": ia.client_id}).first()
         account = db.get(Account, session.account_id) if session else None
-        consent = db.get(Consent, (session.account_id, ia.client_id)) if session else None
+        consented = db.scalar(_CONSENTED_SCOPE, {"p_account_id": session.account_id,
+                                                 "p_client_id": ia.client_id}) if session else None
         step = next_step(db=db, params=params, requested=ia.params.get("requested") or {}, progress=progress,
                          session=session, account=account, policy=current_policy(db, ia.client_id),
-                         consented_scope=consent.scope if consent else None, registry=gw.authenticators, now=now)
+                         consented_scope=consented, registry=gw.authenticators, now=now)
         browser = request.cookies.get("idgw_browser") or ""
         ui = params.get("ui_locales")
         if step.kind == "error":
