@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from idgw import audit
 from idgw.security import random_token, sha256_hex
@@ -15,6 +15,8 @@ from policies import AAL, IAL, SessionState, default_rules
 # Writing last_seen on every request would turn every page view into a write; a minute of
 # slack on a 15-30 minute idle limit is immaterial.
 _TOUCH_EVERY = 60
+# Built once: loading the session is part of every authorization step.
+_BY_COOKIE = select(LoginSession).where(LoginSession.cookie_hash == bindparam("p_cookie_hash"))
 
 
 def acr_for(aal: str) -> str:
@@ -84,7 +86,7 @@ def load_session(db, *, cookie: str | None, now: int) -> LoginSession | None:
     idle limit (then it no longer counts and the person signs in again)."""
     if not cookie or len(cookie) > 128:
         return None
-    row = db.scalar(select(LoginSession).where(LoginSession.cookie_hash == sha256_hex(cookie)))
+    row = db.scalar(_BY_COOKIE, {"p_cookie_hash": sha256_hex(cookie)})
     if row is None or row.ended_at is not None:
         return None
     limit = default_rules().limit(AAL(row.aal))

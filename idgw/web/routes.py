@@ -31,6 +31,9 @@ _CONSENTED_SCOPE = select(Consent.scope).where(Consent.account_id == bindparam("
                                                Consent.client_id == bindparam("p_client_id"))
 
 
+_UNLOADED = object()
+
+
 class _Outcome:
     """What a page handler decided, computed inside the transaction and rendered outside it."""
 
@@ -75,11 +78,14 @@ def router(gw) -> APIRouter:
         return ia, None
 
     def advance(db, ia: Interaction, request: Request, now: int, *, cookie_value: str | None,
-                set_cookie: str | None = None, error: str | None = None, username: str | None = None) -> _Outcome:
-        """Decide and perform the next step of an interaction."""
+                set_cookie: str | None = None, error: str | None = None, username: str | None = None,
+                session=_UNLOADED) -> _Outcome:
+        """Decide and perform the next step of an interaction (``session``: already loaded for
+        ``cookie_value`` in this transaction, if the caller has it)."""
         params = ia.params["request"]
         progress = ia.params["progress"]
-        session = load_session(db, cookie=cookie_value, now=now)
+        if session is _UNLOADED:
+            session = load_session(db, cookie=cookie_value, now=now)
         client = db.execute(_CLIENT_NAME, {"p_client_id": ia.client_id}).first()
         account = db.get(Account, session.account_id) if session else None
         consented = db.scalar(_CONSENTED_SCOPE, {"p_account_id": session.account_id,
@@ -341,7 +347,7 @@ def router(gw) -> APIRouter:
             ia.params = {**ia.params, "progress": {**ia.params["progress"], "consented": True}}
             # Consent is normally the last step: go straight back to the service with the code
             # (one redirect less). Anything else still asked for is shown by the interaction page.
-            following = advance(db, ia, request, now, cookie_value=cookie_value)
+            following = advance(db, ia, request, now, cookie_value=cookie_value, session=session)
             return following if following.redirect else _Outcome(redirect=f"/interaction/{ia.id}")
 
         return respond(request, await in_transaction(gw.sessionmaker, ip, work))
