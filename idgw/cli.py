@@ -60,6 +60,12 @@ def db_upgrade() -> None:
     typer.echo("database is up to date")
 
 
+def proxy_options(settings) -> dict:
+    """uvicorn options: X-Forwarded-* only from the proxies named in IDGW_TRUSTED_PROXIES
+    (uvicorn's own default trusts 127.0.0.1, which would let any local process pick its client IP)."""
+    return {"proxy_headers": bool(settings.trusted_proxies), "forwarded_allow_ips": settings.trusted_proxies or None}
+
+
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = typer.Option(1, min=1, max=64)) -> None:
     """Run the gateway (migrates the database first)."""
@@ -69,14 +75,16 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = typer.Option
 
     settings = _settings()
     upgrade(settings.database_url)
+    proxies = proxy_options(settings)
     if workers == 1:
-        from idgw.app import create_app
+        from idgw.app import create_app, settle_heap
 
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False,
-                    server_header=False)
+        app = create_app(settings)
+        settle_heap()
+        uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, server_header=False, **proxies)
     else:
         uvicorn.run("idgw.asgi:app", host=host, port=port, workers=workers, log_level="info", access_log=False,
-                    server_header=False)
+                    server_header=False, **proxies)
 
 
 @client_app.command("add")

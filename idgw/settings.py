@@ -65,6 +65,9 @@ class Settings:
     aal3_aaguids: str = ""
     # Upstream identity sources (ThaiD-style OIDC, NDID): a YAML file with a `providers:` list.
     providers_file: str = ""
+    # Reverse proxies (comma-separated IPs or networks) whose X-Forwarded-For / -Proto is believed;
+    # empty: none, the client IP is the socket's (throttling and audit depend on it).
+    trusted_proxies: str = ""
     extra: dict = field(default_factory=dict)
 
     @property

@@ -29,13 +29,14 @@ from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.core import grants as oidc_grants
-from authlib.oidc.core.util import create_half_hash
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from sqlalchemy import bindparam, insert, select, update
 
 from idgw import audit
-from idgw.oidc.keys import KeyStore
+from idgw.assurance import current_policy
+from idgw.oidc.claims import verified_claims, wants_verified_claims
+from idgw.oidc.keys import KeyStore, b64url
 from idgw.security import constant_time_equal, random_token, sha256_hex
 from idgw.settings import Settings
 from idgw.storage.models import Account, AuthorizationCode, Client, Token, UsedAssertion
@@ -52,6 +53,8 @@ TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 SCOPES_SUPPORTED = ["openid", "profile", "email", "offline_access", "citizen_id"]
 VERIFY_ALGS = ["ES256", "RS256", "PS256"]
+#: Identity levels whose claims count as verified (IAL 1.2 and up).
+VERIFIED_IALS = frozenset(v for v in IAL.VALUES if IAL(v) >= IAL("1.2"))
 
 
 # The token endpoint's statements, built once: Core on the request's connection (no ORM identity
@@ -547,16 +550,14 @@ class Provider(AuthorizationServer):
         if nonce:
             claims["nonce"] = nonce
         if access_token:
-            claims["at_hash"] = create_half_hash(access_token, alg).decode()
+            # OIDC Core §3.1.3.6: left half of the SHA-256 of the access token (all our algs are *256)
+            claims["at_hash"] = b64url(hashlib.sha256(access_token.encode("ascii")).digest()[:16]).decode()
         return signer.sign(claims, typ="JWT")
 
     def _id_token_verified_claims(self, *, client: Client, subject: GrantSubject) -> dict:
         """verified_claims in the ID token only when the client asked for them in ``claims`` or
         the service's policy releases them, and only for an identity proofed to IAL >= 1.2."""
-        from idgw.assurance import current_policy
-        from idgw.oidc.claims import verified_claims, wants_verified_claims
-
-        if IAL(subject.ial) < IAL("1.2"):
+        if subject.ial not in VERIFIED_IALS:
             return {}
         db = current_db.get()
         policy = current_policy(db, client.client_id)
