@@ -97,8 +97,13 @@ def test_interaction_is_bound_to_the_browser_that_started_it(gateway):
     reg = register(gateway)
     victim = Browser(gateway)
     first = victim.get("/authorize?" + urlencode(base(reg)))
+    # the first step is shown at once (no redirect); its form posts to the interaction
+    assert first.status_code == 200 and 'name="password"' in first.text
+    interaction = first.text.split('action="')[1].split('"')[0].removesuffix("/login")
+    assert interaction.startswith("/interaction/")
+    assert 'name="password"' in victim.get(interaction).text
     attacker = Browser(gateway)
-    r = attacker.get(first.headers["location"])
+    r = attacker.get(interaction)
     assert r.status_code == 400 and 'name="password"' not in r.text
 
 

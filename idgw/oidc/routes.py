@@ -9,13 +9,12 @@ from urllib.parse import urlencode
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from idgw.assurance import current_policy
-from idgw.login.sessions import load_session
-from idgw.oidc.adapter import AdaptedRequest, DuplicateParameterError, adapt, in_transaction
+from idgw.oidc.adapter import AdaptedRequest, in_transaction
 from idgw.oidc.claims import (
     SCOPE_CLAIMS,
     TRUST_FRAMEWORK,
@@ -34,8 +33,8 @@ from idgw.oidc.provider import (
     GrantSubject,
     current_db,
 )
-from idgw.security import random_token, sha256_hex
-from idgw.storage.models import Account, Client, Interaction, Token
+from idgw.security import sha256_hex
+from idgw.storage.models import Account, Client, Token
 from policies import AAL, IAL, LevelError, parse_acr_values
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -193,40 +192,6 @@ def router(gw) -> APIRouter:
         gw.keys.refresh()
         return Response(gw.keys.jwks_json, media_type="application/jwk-set+json",
                         headers={"Cache-Control": "public, max-age=60"})
-
-    @r.api_route("/authorize", methods=["GET", "POST"], include_in_schema=False)
-    async def authorize(request: Request) -> Response:
-        try:
-            areq = await adapt(request, issuer=gw.settings.issuer)
-        except DuplicateParameterError as exc:
-            return gw.pages.error(request, "err_invalid_request", code=f"invalid_request: {exc}", status=400)
-        cookie = request.cookies.get(gw.settings.cookie_name)
-        browser = gw.pages.browser_id(request)
-
-        def work():
-            db = current_db.get()
-            now = gw.clock.now()
-            session = load_session(db, cookie=cookie, now=now)
-            params, requested = validate_authorization_request(gw, areq, has_session=session is not None)
-            interaction = Interaction(id=random_token(24), client_id=params["client_id"],
-                                      params={"request": params, "requested": requested, "progress": {},
-                                              "browser": sha256_hex(browser)},
-                                      created_at=now, expires_at=now + gw.settings.interaction_ttl)
-            db.add(interaction)
-            return interaction.id
-
-        try:
-            interaction_id = await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
-        except AuthorizeError as err:
-            if err.redirect_uri:
-                return RedirectResponse(provider.authorization_error_redirect(
-                    redirect_uri=err.redirect_uri, error=err.error, description=err.description,
-                    state=err.state), status_code=302)
-            # RFC 6749 §4.1.2.1: never redirect before the client and redirect URI are verified.
-            return gw.pages.error(request, err.page_key, code=f"{err.error}: {err.description}", status=400)
-        response = RedirectResponse(f"/interaction/{interaction_id}", status_code=302)
-        gw.pages.set_browser_cookie(response, browser)
-        return response
 
     @r.api_route("/userinfo", methods=["GET", "POST"], include_in_schema=False)
     async def userinfo(request: Request) -> Response:

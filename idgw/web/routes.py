@@ -16,11 +16,11 @@ from idgw.authn.webauthn import WebAuthnError
 from idgw.login.interaction import mark_signed_in, next_step, open_interaction
 from idgw.login.password import check_password, locked_outcome, precheck, record_failure, settle
 from idgw.login.sessions import acr_for, add_factor, end_session, load_session, replace_session
-from idgw.oidc.adapter import in_transaction
+from idgw.oidc.adapter import DuplicateParameterError, adapt, in_transaction
 from idgw.oidc.claims import SCOPE_CLAIMS
 from idgw.oidc.provider import GrantSubject, current_db
-from idgw.oidc.routes import issue_code
-from idgw.security import sha256_hex
+from idgw.oidc.routes import AuthorizeError, issue_code, validate_authorization_request
+from idgw.security import random_token, sha256_hex
 from idgw.storage.models import Account, Client, Consent, Interaction
 from idgw.web.i18n import format_datetime, t
 from idgw.web.upstream import allowed_upstreams
@@ -43,6 +43,7 @@ class _Outcome:
         self.redirect, self.page, self.status, self.context = redirect, page, status, context or {}
         self.cookie, self.clear_cookie, self.error_key, self.code = cookie, clear_cookie, error_key, code
         self.ui_locales = ui_locales
+        self.redirect_status: int | None = None
 
 
 def router(gw) -> APIRouter:
@@ -52,7 +53,8 @@ def router(gw) -> APIRouter:
 
     def respond(request: Request, out: _Outcome) -> Response:
         if out.redirect:
-            response: Response = RedirectResponse(out.redirect, status_code=303 if request.method == "POST" else 302)
+            status = out.redirect_status or (303 if request.method == "POST" else 302)
+            response: Response = RedirectResponse(out.redirect, status_code=status)
         elif out.error_key:
             response = pages.render(request, "error.html", status=out.status, ui_locales=out.ui_locales,
                                     message=t(out.error_key, pages.locale(request, out.ui_locales)), code=out.code)
@@ -79,9 +81,10 @@ def router(gw) -> APIRouter:
 
     def advance(db, ia: Interaction, request: Request, now: int, *, cookie_value: str | None,
                 set_cookie: str | None = None, error: str | None = None, username: str | None = None,
-                session=_UNLOADED) -> _Outcome:
+                session=_UNLOADED, browser: str | None = None) -> _Outcome:
         """Decide and perform the next step of an interaction (``session``: already loaded for
-        ``cookie_value`` in this transaction, if the caller has it)."""
+        ``cookie_value`` in this transaction, if the caller has it; ``browser``: the browser id
+        when it is being set by this very response)."""
         params = ia.params["request"]
         progress = ia.params["progress"]
         if session is _UNLOADED:
@@ -93,7 +96,7 @@ def router(gw) -> APIRouter:
         step = next_step(db=db, params=params, requested=ia.params.get("requested") or {}, progress=progress,
                          session=session, account=account, policy=current_policy(db, ia.client_id),
                          consented_scope=consented, registry=gw.authenticators, now=now)
-        browser = request.cookies.get("idgw_browser") or ""
+        browser = browser if browser is not None else request.cookies.get("idgw_browser") or ""
         ui = params.get("ui_locales")
         if step.kind == "error":
             ia.completed_at = now
@@ -119,7 +122,7 @@ def router(gw) -> APIRouter:
                                          username=(username or params.get("login_hint") or "")[:200]))
         if step.kind == "factor":
             return factor_page(db, ia, request, now, kind=step.factors[0], routes=step.factors, account=account,
-                               session=session, client=client, set_cookie=set_cookie, error=error)
+                               session=session, client=client, set_cookie=set_cookie, error=error, browser=browser)
         if step.kind == "consent":
             locale = pages.locale(request, ui)
             scopes = [t(f"scope_{s}", locale) for s in params["scope"].split() if f"scope_{s}" in _SCOPE_KEYS]
@@ -134,10 +137,12 @@ def router(gw) -> APIRouter:
         ia.completed_at = now
         return _Outcome(redirect=issue_code(gw, params=params, subject=subject), cookie=set_cookie)
 
-    def factor_page(db, ia, request, now, *, kind, routes, account, session, client, set_cookie=None, error=None):
+    def factor_page(db, ia, request, now, *, kind, routes, account, session, client, set_cookie=None, error=None,
+                    browser=None):
         locale = pages.locale(request, ia.params["request"].get("ui_locales"))
         challenge = gw.authenticators.get(kind).begin(db, account=account, session=session, now=now)
-        browser = request.cookies.get("idgw_browser") or ""
+        if browser is None:
+            browser = request.cookies.get("idgw_browser") or ""
         others = [(f"/interaction/{ia.id}/factor/{k}", gw.authenticators.get(k).begin(
             db, account=account, session=session, now=now).title[locale]) for k in routes if k != kind]
         return _Outcome(page="factor.html", status=401 if error else 200, cookie=set_cookie,
@@ -210,6 +215,45 @@ def router(gw) -> APIRouter:
             return _Outcome(redirect=f"/interaction/{ia.id}")
 
         return respond(request, await in_transaction(gw.sessionmaker, ip, work))
+
+    @r.api_route("/authorize", methods=["GET", "POST"], include_in_schema=False)
+    async def authorize(request: Request) -> Response:
+        """The authorization endpoint. A valid request becomes an interaction whose first step is
+        answered at once: the page to show (sign-in, a further factor, consent), or straight back
+        to the service when nothing is needed. Later steps live under /interaction/{id}."""
+        try:
+            areq = await adapt(request, issuer=settings.issuer)
+        except DuplicateParameterError as exc:
+            return pages.error(request, "err_invalid_request", code=f"invalid_request: {exc}", status=400)
+        cookie = request.cookies.get(settings.cookie_name)
+        browser = pages.browser_id(request)
+
+        def work():
+            db = current_db.get()
+            now = gw.clock.now()
+            session = load_session(db, cookie=cookie, now=now)
+            params, requested = validate_authorization_request(gw, areq, has_session=session is not None)
+            ia = Interaction(id=random_token(24), client_id=params["client_id"],
+                             params={"request": params, "requested": requested, "progress": {},
+                                     "browser": sha256_hex(browser)},
+                             created_at=now, expires_at=now + settings.interaction_ttl)
+            db.add(ia)
+            return advance(db, ia, request, now, cookie_value=cookie, session=session, browser=browser)
+
+        try:
+            out = await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
+        except AuthorizeError as err:
+            if err.redirect_uri:
+                return RedirectResponse(gw.provider.authorization_error_redirect(
+                    redirect_uri=err.redirect_uri, error=err.error, description=err.description,
+                    state=err.state), status_code=302)
+            # RFC 6749 §4.1.2.1: never redirect before the client and redirect URI are verified.
+            return pages.error(request, err.page_key, code=f"{err.error}: {err.description}", status=400)
+        if out.redirect:
+            out.redirect_status = 302  # RFC 6749 §4.1.2 (also for a POSTed request)
+        response = respond(request, out)
+        pages.set_browser_cookie(response, browser)
+        return response
 
     @r.get("/interaction/{iid}", include_in_schema=False)
     async def interaction(iid: str, request: Request) -> Response:
