@@ -206,17 +206,6 @@ class KeyStore:
             self._fingerprint = fingerprint
         self._checked_at = mono
 
-    def signing_key(self, alg: str) -> tuple[str, object]:
-        """(kid, key) that signs with ``alg`` now."""
-        kty = ALG_KTY.get(alg)
-        if kty is None:
-            raise UnsupportedAlgorithmError(alg)
-        self.refresh()
-        try:
-            return self._signing[kty]
-        except KeyError:
-            raise RuntimeError("no active signing key; run `idgw db upgrade` and start the gateway") from None
-
     def signer(self, alg: str) -> Signer:
         """The signer for ``alg`` with the active key (replaced as a whole when keys rotate)."""
         if alg not in ALG_KTY:
@@ -226,3 +215,8 @@ class KeyStore:
             return self._signers[alg]
         except KeyError:
             raise RuntimeError("no active signing key; run `idgw db upgrade` and start the gateway") from None
+
+    def signing_key(self, alg: str) -> tuple[str, object]:
+        """(kid, joserfc key) that signs with ``alg`` now (for tools that compare signers)."""
+        signer = self.signer(alg)
+        return signer.kid, self._parsed[signer.kid]
