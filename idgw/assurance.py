@@ -54,20 +54,20 @@ def to_policy(row: ServicePolicyVersion) -> ServicePolicy:
     )
 
 
-def current_row(db, client_id: str) -> ServicePolicyVersion | None:
-    return db.scalar(select(ServicePolicyVersion).where(ServicePolicyVersion.client_id == client_id)
-                     .order_by(ServicePolicyVersion.version.desc()).limit(1))
-
-
 _POLICIES = ServicePolicyVersion.__table__
 _CURRENT = (select(_POLICIES).where(_POLICIES.c.client_id == bindparam("p_client_id"))
             .order_by(_POLICIES.c.version.desc()).limit(1))
 
 
+def current_row(db, client_id: str):
+    """The service's current policy version as a row (columns by name), or None. Read on every
+    authorization step, so one prebuilt Core statement and no ORM object; through the session,
+    so a version added in this transaction is seen."""
+    return db.execute(_CURRENT, {"p_client_id": client_id}).first()
+
+
 def current_policy(db, client_id: str) -> ServicePolicy | None:
-    """The service's policy now: read on every authorization step, so one Core statement (no ORM
-    object is built; ``to_policy`` reads the row's columns by name)."""
-    row = db.connection().execute(_CURRENT, {"p_client_id": client_id}).first()
+    row = current_row(db, client_id)
     return to_policy(row) if row else None
 
 

@@ -93,9 +93,8 @@ def test_events_are_written_at_commit_and_dropped_on_rollback_or_close(tmp_path)
     with sm() as db:
         audit.record(db, "session.created", at=1, actor="a")
         audit.record(db, "session.ended", at=2, actor="a")
-        assert [e["name"] for e in audit.pending(db)] == ["session.created", "session.ended"]
+        assert count() == 0  # not written before the commit
         db.rollback()
-        assert audit.pending(db) == []
         db.commit()
     assert count() == 0
     with sm() as db:

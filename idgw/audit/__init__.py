@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from idgw.storage.models import AuditEvent
 
 _INSERT = insert(AuditEvent.__table__)
+_PENDING = "idgw_audit_pending"  # Session.info key: events waiting for the commit
 
 EVENTS = frozenset(
     {
@@ -81,9 +82,6 @@ def record(
         db.execute(_INSERT, row)
 
 
-_PENDING = "idgw_audit_pending"
-
-
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
     rows = session.info.pop(_PENDING, None)
@@ -97,7 +95,3 @@ def _drop_pending(session: Session, transaction) -> None:
     if transaction.parent is None:
         session.info.pop(_PENDING, None)
 
-
-def pending(db: Session) -> list[dict]:
-    """Events recorded in this session and not yet committed (for callers that must see them)."""
-    return list(db.info.get(_PENDING, ()))

@@ -11,16 +11,23 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import parse_qsl
 
 from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
 from starlette.concurrency import run_in_threadpool
 
 from idgw.oidc.provider import current_db, current_ip
-from idgw.storage.db import write_lock
+from idgw.storage.db import transaction_executor
+
+FORM = "application/x-www-form-urlencoded"
+MAX_FIELDS = 64
 
 
-class DuplicateParameterError(ValueError):
+class InvalidParametersError(ValueError):
+    """The request's parameters cannot be read (``invalid_request``); the message says why."""
+
+
+class DuplicateParameterError(InvalidParametersError):
     """RFC 6749 §3.1/§3.2: request and response parameters MUST NOT be included more than once."""
 
 
@@ -68,51 +75,61 @@ def reject_duplicates(items: list[tuple[str, str]]) -> None:
         seen.add(k)
 
 
-async def adapt(request, *, issuer: str) -> AdaptedRequest:
-    """Build the Authlib request. The URI is built from the configured issuer, never from the
-    Host header, so a forged Host cannot change audiences or redirects."""
+def parse_params(raw: bytes) -> list[tuple[str, str]]:
+    """A query string or form body: strict UTF-8, at most ``MAX_FIELDS`` parameters, none repeated."""
+    try:
+        items = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS,
+                          encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidParametersError("the request is not valid UTF-8") from None
+    except ValueError:
+        raise InvalidParametersError(f"more than {MAX_FIELDS} parameters") from None
+    reject_duplicates(items)
+    return items
+
+
+def build_request(*, issuer: str, method: str, path: str, query_string: bytes, headers,
+                  body: bytes) -> AdaptedRequest:
+    """The Authlib request from what was read off the wire. The URI is built from the configured
+    issuer, never from the Host header, so a forged Host cannot change audiences or redirects.
+    Raises ``InvalidParametersError``."""
     form: list[tuple[str, str]] = []
-    if request.method == "POST":
-        ctype = request.headers.get("content-type", "")
-        if ctype.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
-            form = list((await request.form()).multi_items())
-    query = list(request.query_params.multi_items())
-    reject_duplicates(form)
-    reject_duplicates(query)
-    uri = issuer + request.url.path + (("?" + request.url.query) if request.url.query else "")
-    return AdaptedRequest(method=request.method, uri=uri, headers=request.headers, query=query, form=form)
+    if method == "POST" and headers.get("content-type", "").split(";")[0].strip().lower() == FORM:
+        form = parse_params(body)
+    query = parse_params(query_string) if query_string else []
+    uri = issuer + path + (("?" + query_string.decode("latin-1")) if query_string else "")
+    return AdaptedRequest(method=method, uri=uri, headers=headers, query=query, form=form)
+
+
+async def adapt(request, *, issuer: str) -> AdaptedRequest:
+    """``build_request`` for a Starlette request."""
+    body = await request.body() if request.method == "POST" else b""
+    return build_request(issuer=issuer, method=request.method, path=request.url.path,
+                         query_string=request.scope.get("query_string", b""), headers=request.headers, body=body)
 
 
 def _call_with_db(sessionmaker, ip, fn, args, kwargs):
-    with write_lock(sessionmaker.kw.get("bind")):
-        db = sessionmaker()
-        db_token = current_db.set(db)
-        ip_token = current_ip.set(ip)
-        try:
-            result = fn(*args, **kwargs)
-            db.commit()
-            return result
-        except BaseException:
-            db.rollback()
-            raise
-        finally:
-            current_ip.reset(ip_token)
-            current_db.reset(db_token)
-            db.close()
-
-
-def _sqlite_executor(engine):
-    """SQLite runs one write transaction at a time, so its request transactions run on one thread
-    of their own: they queue in order with no thread waking only to wait on the write lock."""
-    executor = getattr(engine, "_idgw_executor", None)
-    if executor is None and getattr(engine, "_idgw_write_lock", None) is not None:
-        executor = engine._idgw_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="idgw-sqlite")
-    return executor
+    db = sessionmaker()
+    db_token = current_db.set(db)
+    ip_token = current_ip.set(ip)
+    try:
+        result = fn(*args, **kwargs)
+        db.commit()
+        return result
+    except BaseException:
+        db.rollback()
+        raise
+    finally:
+        current_ip.reset(ip_token)
+        current_db.reset(db_token)
+        db.close()
 
 
 async def in_transaction(sessionmaker, ip, fn, *args, **kwargs):
-    """Run ``fn`` in a worker thread inside one committed transaction with ``current_db`` set."""
-    executor = _sqlite_executor(sessionmaker.kw.get("bind"))
+    """Run ``fn`` in a worker thread inside one committed transaction with ``current_db`` set:
+    on SQLite the engine's one transaction thread (``transaction_executor``), otherwise the
+    shared thread pool."""
+    executor = transaction_executor(sessionmaker.kw.get("bind"))
     if executor is not None:
         call = functools.partial(_call_with_db, sessionmaker, ip, fn, args, kwargs)
         return await asyncio.get_running_loop().run_in_executor(executor, call)

@@ -110,7 +110,6 @@ class KeyStore:
         self._max_token_ttl = max_token_ttl
         self._recheck = recheck
         self._lock = threading.Lock()
-        self._signing: dict[str, tuple[str, object]] = {}
         self._signers: dict[str, Signer] = {}
         self._parsed: dict[str, object] = {}
         self._fingerprint: tuple | None = None
@@ -201,7 +200,6 @@ class KeyStore:
             self.public_keyset = KeySet.import_key_set(jwks)
             self.jwks_json = json.dumps(jwks, separators=(",", ":")).encode()
             self.jwks = jwks
-            self._signing = signing
             self._signers = {alg: Signer(alg, *signing[kty]) for alg, kty in ALG_KTY.items() if kty in signing}
             self._fingerprint = fingerprint
         self._checked_at = mono

@@ -86,6 +86,14 @@ SELECT_REFRESH = select(_TOKENS.c.id, _TOKENS.c.family_id, _TOKENS.c.account_id,
 INSERT_TOKENS = insert(_TOKENS)
 
 
+def _credential_hash(value) -> str | None:
+    """How a presented code or refresh token is looked up (only hashes are stored); None for
+    anything that cannot be one of ours (not a string, or longer than any we issue)."""
+    if not isinstance(value, str) or len(value) > 512:
+        return None
+    return sha256_hex(value)
+
+
 def _authlib_methods(methods: list[str]) -> list[str]:
     """Authlib registers private_key_jwt under its own name."""
     return [JWTBearerClientAssertion.CLIENT_AUTH_METHOD if m == "private_key_jwt" else m for m in methods]
@@ -267,9 +275,9 @@ class AuthorizationCodeGrant(oauth2_grants.AuthorizationCodeGrant):
         server: Provider = self.server
         db = current_db.get()
         now = server.clock.now()
-        if not isinstance(code, str) or len(code) > 512:
+        code_hash = _credential_hash(code)
+        if code_hash is None:
             return None
-        code_hash = sha256_hex(code)
         conn = db.connection()
         # One conditional UPDATE claims the code and returns it: of two concurrent redemptions
         # exactly one gets the row (the database serialises the write), the other is a replay.
@@ -323,9 +331,9 @@ class RefreshTokenGrant(oauth2_grants.RefreshTokenGrant):
         server: Provider = self.server
         db = current_db.get()
         now = server.clock.now()
-        if not isinstance(refresh_token, str) or len(refresh_token) > 512:
+        token_hash = _credential_hash(refresh_token)
+        if token_hash is None:
             return None
-        token_hash = sha256_hex(refresh_token)
         conn = db.connection()
         # Rotation claims the live token atomically and returns it; losing the race or presenting
         # an already rotated token is reuse: revoke the whole family (RFC 9700 §4.14.2).

@@ -16,7 +16,7 @@ from idgw.authn.webauthn import WebAuthnError
 from idgw.login.interaction import mark_signed_in, next_step, open_interaction
 from idgw.login.password import check_password, locked_outcome, precheck, record_failure, settle
 from idgw.login.sessions import acr_for, add_factor, end_session, load_session, replace_session
-from idgw.oidc.adapter import DuplicateParameterError, adapt, in_transaction
+from idgw.oidc.adapter import InvalidParametersError, adapt, in_transaction
 from idgw.oidc.claims import SCOPE_CLAIMS
 from idgw.oidc.provider import GrantSubject, current_db
 from idgw.oidc.routes import AuthorizeError, issue_code, validate_authorization_request
@@ -223,7 +223,7 @@ def router(gw) -> APIRouter:
         to the service when nothing is needed. Later steps live under /interaction/{id}."""
         try:
             areq = await adapt(request, issuer=settings.issuer)
-        except DuplicateParameterError as exc:
+        except InvalidParametersError as exc:
             return pages.error(request, "err_invalid_request", code=f"invalid_request: {exc}", status=400)
         cookie = request.cookies.get(settings.cookie_name)
         browser = pages.browser_id(request)
