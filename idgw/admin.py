@@ -58,7 +58,7 @@ def add_client(db, *, name: str, redirect_uris: list[str], post_logout_redirect_
         raise AdminError(f"scope must include openid and only {', '.join(SCOPES_SUPPORTED)}")
     if auth_method == "private_key_jwt" and not (jwks or jwks_uri):
         raise AdminError("private_key_jwt needs --jwks or --jwks-uri")
-    client_id = client_id or random_token(16)
+    client_id = client_id or _new_client_id()
     if not re.fullmatch(r"[A-Za-z0-9._~-]{4,64}", client_id):
         raise AdminError("client_id must be 4-64 characters of A-Z a-z 0-9 . _ ~ -")
     if db.get(Client, client_id) is not None:
@@ -75,6 +75,14 @@ def add_client(db, *, name: str, redirect_uris: list[str], post_logout_redirect_
     ))
     audit.record(db, "client.created", at=now, actor=actor, client_id=client_id, auth_method=auth_method)
     return NewClient(client_id=client_id, client_secret=secret)
+
+
+def _new_client_id() -> str:
+    """A random client_id that a shell or CLI never mistakes for an option (no leading - or _)."""
+    while True:
+        value = random_token(16)
+        if value[0].isalnum():
+            return value
 
 
 def client_info(row: Client) -> dict:
