@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import httpx
 from sqlalchemy import select
 
 from idgw import audit
@@ -28,25 +29,64 @@ class NewClient:
     client_secret: str | None
 
 
-def _check_redirect_uri(uri: str, *, dev: bool) -> None:
+def _check_redirect_uri(uri: str, *, dev: bool, what: str = "redirect URI") -> None:
     parts = urlsplit(uri)
-    if parts.fragment or not parts.netloc or parts.scheme not in ("https", "http"):
-        raise AdminError(f"redirect URI {uri!r} must be an absolute https URL without a fragment")
+    if parts.fragment or not parts.netloc or parts.scheme not in ("https", "http") or "*" in uri:
+        raise AdminError(f"{what} {uri!r} must be an absolute https URL without a fragment or wildcard")
     loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
     if parts.scheme == "http" and not (loopback or dev):
-        raise AdminError(f"redirect URI {uri!r} must use https (http only for loopback)")
+        raise AdminError(f"{what} {uri!r} must use https (http only for loopback)")
+
+
+def sector_of(*, redirect_uris: list[str], sector_identifier_uri: str | None, dev: bool,
+              fetch=None) -> str:
+    """The pairwise sector (OIDC Core §8.1): the host of ``sector_identifier_uri`` when one is
+    registered (its JSON array must list every redirect URI, OIDC Registration §5), otherwise the
+    one host of the redirect URIs. Several hosts without a sector_identifier_uri are refused."""
+    if sector_identifier_uri:
+        _check_redirect_uri(sector_identifier_uri, dev=dev, what="sector_identifier_uri")
+        try:
+            listed = (fetch or _fetch_json)(sector_identifier_uri)
+        except (OSError, ValueError, httpx.HTTPError) as exc:
+            raise AdminError(f"sector_identifier_uri could not be read: {type(exc).__name__}: {exc}") from None
+        if not isinstance(listed, list) or not all(isinstance(u, str) for u in listed):
+            raise AdminError("sector_identifier_uri must answer a JSON array of redirect URIs")
+        missing = [u for u in redirect_uris if u not in listed]
+        if missing:
+            raise AdminError(f"sector_identifier_uri does not list the redirect URI(s) {', '.join(missing)}")
+        return urlsplit(sector_identifier_uri).hostname or ""
+    hosts = sorted({urlsplit(u).hostname or "" for u in redirect_uris})
+    if len(hosts) != 1:
+        raise AdminError(f"redirect URIs on several hosts ({', '.join(hosts)}) need a --sector-identifier-uri "
+                         "listing them (OIDC Core §8.1), so that pairwise subjects stay stable")
+    return hosts[0]
+
+
+def _fetch_json(url: str):
+    response = httpx.get(url, timeout=5.0, follow_redirects=False)
+    response.raise_for_status()
+    return response.json()
 
 
 def add_client(db, *, name: str, redirect_uris: list[str], post_logout_redirect_uris: list[str] | None = None,
                auth_method: str = "client_secret_basic", scope: str = DEFAULT_SCOPE,
                id_token_alg: str = "ES256", subject_type: str = "pairwise", jwks: dict | None = None,
                jwks_uri: str | None = None, client_id: str | None = None, client_secret: str | None = None,
+               backchannel_logout_uri: str | None = None, backchannel_logout_session_required: bool = False,
+               sector_identifier_uri: str | None = None, fetch=None,
                now: int, actor: str = "cli", dev: bool = False) -> NewClient:
     """Register an e-service. The secret is returned once and stored only as a hash."""
     if not redirect_uris:
         raise AdminError("at least one redirect URI is required")
     for uri in [*redirect_uris, *(post_logout_redirect_uris or [])]:
         _check_redirect_uri(uri, dev=dev)
+    if backchannel_logout_uri:
+        # Back-Channel Logout 1.0 §2.2: absolute, may have a query, never a fragment.
+        _check_redirect_uri(backchannel_logout_uri, dev=dev, what="backchannel_logout_uri")
+    sector = None
+    if subject_type == "pairwise":
+        sector = sector_of(redirect_uris=redirect_uris, sector_identifier_uri=sector_identifier_uri, dev=dev,
+                           fetch=fetch)
     if auth_method not in TOKEN_AUTH_METHODS:
         raise AdminError(f"auth method must be one of {', '.join(TOKEN_AUTH_METHODS)}")
     if id_token_alg not in SUPPORTED_ALGS:
@@ -71,7 +111,9 @@ def add_client(db, *, name: str, redirect_uris: list[str], post_logout_redirect_
         redirect_uris=list(redirect_uris), post_logout_redirect_uris=list(post_logout_redirect_uris or []),
         token_endpoint_auth_method=auth_method, grant_types=["authorization_code", "refresh_token"],
         scope=scope, id_token_signed_response_alg=id_token_alg, subject_type=subject_type, jwks=jwks,
-        jwks_uri=jwks_uri, created_at=now,
+        jwks_uri=jwks_uri, created_at=now, backchannel_logout_uri=backchannel_logout_uri or None,
+        backchannel_logout_session_required=bool(backchannel_logout_session_required),
+        sector_identifier=sector, sector_identifier_uri=sector_identifier_uri or None,
     ))
     audit.record(db, "client.created", at=now, actor=actor, client_id=client_id, auth_method=auth_method)
     return NewClient(client_id=client_id, client_secret=secret)
@@ -92,6 +134,9 @@ def client_info(row: Client) -> dict:
         "token_endpoint_auth_method": row.token_endpoint_auth_method, "scope": row.scope,
         "id_token_signed_response_alg": row.id_token_signed_response_alg, "subject_type": row.subject_type,
         "jwks_uri": row.jwks_uri, "has_jwks": bool(row.jwks), "created_at": row.created_at,
+        "backchannel_logout_uri": row.backchannel_logout_uri,
+        "backchannel_logout_session_required": bool(row.backchannel_logout_session_required),
+        "sector_identifier": row.sector_identifier, "sector_identifier_uri": row.sector_identifier_uri,
     }
 
 

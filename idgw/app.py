@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -19,6 +21,7 @@ from idgw.authn.totp import RecoveryCodeAuthenticator, TOTPAuthenticator
 from idgw.authn.webauthn import WebAuthnAuthenticator
 from idgw.clock import Clock
 from idgw.oidc import routes as oidc_routes
+from idgw.oidc.backchannel import BackchannelLogout
 from idgw.oidc.endpoints import OAuthEndpoints
 from idgw.oidc.keys import KeyStore
 from idgw.oidc.provider import ENDPOINT_PATHS, Provider
@@ -121,6 +124,7 @@ class Gateway:
     pages: Pages
     authenticators: Registry
     upstreams: dict
+    backchannel: BackchannelLogout
 
     @staticmethod
     def client_ip(request: Request) -> str:
@@ -163,7 +167,8 @@ def build_gateway(settings: Settings, *, clock: Clock | None = None) -> Gateway:
                                                   aal3_aaguids=settings.aal3_aaguid_set))
     return Gateway(settings=settings, clock=clock, engine=engine, sessionmaker=sm, keys=keys, provider=provider,
                    pages=Pages(settings), authenticators=authenticators,
-                   upstreams=load_upstreams(settings.providers_file))
+                   upstreams=load_upstreams(settings.providers_file),
+                   backchannel=BackchannelLogout(sessionmaker=sm, provider=provider, clock=clock))
 
 
 def settle_heap() -> None:
@@ -179,7 +184,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     gw = build_gateway(settings, clock=clock)
     # Authlib logs issued tokens at DEBUG; never let a verbose root logger write them out.
     logging.getLogger("authlib").setLevel(logging.INFO)
-    app = FastAPI(title="idgw", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        # Background work of this process: sending back-channel logout notices.
+        sender = asyncio.create_task(gw.backchannel.run(), name="backchannel-logout")
+        try:
+            yield
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+
+    app = FastAPI(title="idgw", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
+                  lifespan=lifespan)
     app.state.gateway = gw
     app.include_router(oidc_routes.router(gw))
     app.include_router(web_routes.router(gw))

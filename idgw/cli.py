@@ -100,6 +100,13 @@ def client_add(
     jwks_file: Path | None = typer.Option(None, help="Client public JWKS (private_key_jwt)"),
     jwks_uri: str | None = typer.Option(None),
     client_id: str | None = typer.Option(None, help="Choose the client_id (default: random)"),
+    backchannel_logout_uri: str | None = typer.Option(
+        None, help="Where the gateway POSTs logout tokens when a session ends (Back-Channel Logout 1.0)"),
+    backchannel_logout_session_required: bool = typer.Option(
+        False, help="The service needs sid in logout tokens (the gateway always sends it)"),
+    sector_identifier_uri: str | None = typer.Option(
+        None, help="https URL of a JSON array of this service's redirect URIs: its host is the pairwise sector "
+                   "(needed when the redirect URIs are on several hosts)"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Register an e-service. The secret is printed once and never stored in clear."""
@@ -112,7 +119,10 @@ def client_add(
             new = add_client(db, name=name, redirect_uris=redirect_uri,
                              post_logout_redirect_uris=post_logout_redirect_uri,
                              auth_method=auth_method, scope=scope, id_token_alg=id_token_alg, subject_type=subject_type,
-                             jwks=jwks, jwks_uri=jwks_uri, client_id=client_id, now=int(time.time()), dev=settings.dev)
+                             jwks=jwks, jwks_uri=jwks_uri, client_id=client_id,
+                             backchannel_logout_uri=backchannel_logout_uri,
+                             backchannel_logout_session_required=backchannel_logout_session_required,
+                             sector_identifier_uri=sector_identifier_uri, now=int(time.time()), dev=settings.dev)
         except AdminError as exc:
             _fail(str(exc))
         db.commit()
@@ -221,13 +231,14 @@ def ensure_demo(settings: Settings, *, rp_base: str) -> tuple[str, str]:
                 db.flush()
             new = add_client(db, name="บริการตัวอย่าง (Demo e-service)", client_id=DEMO_CLIENT_ID,
                              redirect_uris=[rp_base + "/callback"], post_logout_redirect_uris=[rp_base + "/"],
-                             now=now, actor="demo", dev=True)
+                             backchannel_logout_uri=rp_base + "/backchannel-logout", now=now, actor="demo", dev=True)
             secret_file.parent.mkdir(parents=True, exist_ok=True)
             secret_file.write_text(new.client_secret)
             secret_file.chmod(0o600)
         demo_client = db.get(Client, DEMO_CLIENT_ID)
         demo_client.redirect_uris = [rp_base + "/callback"]  # the demo's address may have changed
         demo_client.post_logout_redirect_uris = [rp_base + "/"]
+        demo_client.backchannel_logout_uri = rp_base + "/backchannel-logout"
         from idgw.assurance import PolicyInput, current_row, set_policy
         from policies import default_matrix
 

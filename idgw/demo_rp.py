@@ -2,7 +2,11 @@
 PKCE S256, state, nonce, RFC 9207 iss check), shows the verified ID token claims, and has one
 operation ("submit a request") whose API needs AAL 2.1. That API uses the resource-server kit
 (``idgw.rs``): with a weaker sign-in it answers the RFC 9470 challenge, and the demo then asks
-the gateway to step up with the ``acr_values`` and ``max_age`` the challenge names."""
+the gateway to step up with the ``acr_values`` and ``max_age`` the challenge names.
+
+It honours OpenID Connect Back-Channel Logout 1.0: when the person signs out at the gateway (or
+anywhere else that ends their gateway session), the gateway POSTs a signed logout token to
+``/backchannel-logout`` and the demo ends its own sessions with that ``sid``."""
 
 from __future__ import annotations
 
@@ -11,11 +15,13 @@ import hashlib
 import html
 import json
 import secrets
+from urllib.parse import parse_qsl
 
 import httpx
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from idgw.rs import TokenValidator, parse_challenge, require_token
@@ -25,6 +31,7 @@ PAGE = """<!doctype html><html lang="th"><head><meta charset="utf-8"><title>Demo
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}}</style></head>
 <body><h1>บริการตัวอย่าง / Demo e-service</h1>{body}</body></html>"""
 SUBMIT_ACR = "urn:idgw:aal:2.1"
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
 def page(body: str, status: int = 200) -> HTMLResponse:
@@ -35,6 +42,7 @@ def create_demo_app(*, issuer: str, client_id: str, client_secret: str, base_url
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     pending: dict[str, dict] = {}
     sessions: dict[str, dict] = {}
+    seen_logout_jti: set = set()
     redirect_uri = base_url + "/callback"
     state_cache: dict = {}
     validator = TokenValidator(issuer=issuer, audience=client_id)
@@ -61,6 +69,34 @@ def create_demo_app(*, issuer: str, client_id: str, client_secret: str, base_url
         response = RedirectResponse(f"{meta['authorization_endpoint']}?{httpx.QueryParams(params)}", status_code=303)
         response.set_cookie("demo_rp", key, httponly=True, samesite="lax")
         return response
+
+    async def keyset(*, refresh: bool = False) -> KeySet:
+        if refresh or "keys" not in state_cache:
+            meta = await metadata()
+            async with httpx.AsyncClient(timeout=5) as http:
+                state_cache["keys"] = KeySet.import_key_set((await http.get(meta["jwks_uri"])).json())
+        return state_cache["keys"]
+
+    async def verify_logout_token(token: str) -> dict:
+        """Back-Channel Logout 1.0 §2.6: signature, typ, iss, aud, iat/exp, events, no nonce, sid or sub."""
+        try:
+            decoded = jwt.decode(token, await keyset(), algorithms=["ES256", "RS256", "PS256"])
+        except (JoseError, ValueError):
+            decoded = jwt.decode(token, await keyset(refresh=True), algorithms=["ES256", "RS256", "PS256"])
+        claims = decoded.claims
+        if decoded.header.get("typ") != "logout+jwt":
+            raise ValueError("not a logout token")
+        jwt.JWTClaimsRegistry(leeway=60, iss={"essential": True, "value": issuer},
+                              aud={"essential": True, "value": client_id}, iat={"essential": True},
+                              exp={"essential": True}).validate(claims)
+        if not isinstance(claims.get("events"), dict) or BACKCHANNEL_EVENT not in claims["events"]:
+            raise ValueError("no back-channel logout event")
+        if "nonce" in claims or not (claims.get("sid") or claims.get("sub")):
+            raise ValueError("malformed logout token")
+        if claims.get("jti") in seen_logout_jti:
+            raise ValueError("logout token replayed")
+        seen_logout_jti.add(claims.get("jti"))
+        return claims
 
     async def call_api(tokens: dict) -> httpx.Response:
         async with httpx.AsyncClient(timeout=5) as http:
@@ -105,6 +141,36 @@ def create_demo_app(*, issuer: str, client_id: str, client_secret: str, base_url
     async def api_requests(claims: dict = Depends(require_token(validator, acr=SUBMIT_ACR))):
         return {"status": "received", "reference": "REQ-" + secrets.token_hex(4).upper(), "acr": claims["acr"]}
 
+    @app.post("/backchannel-logout")
+    async def backchannel_logout(request: Request):
+        no_store = {"Cache-Control": "no-store"}
+        body = await request.body()
+        form = dict(parse_qsl(body.decode("utf-8", "replace"))) if len(body) <= 16 * 1024 else {}
+        try:
+            claims = await verify_logout_token(form.get("logout_token", ""))
+        except (JoseError, ValueError, httpx.HTTPError) as exc:
+            return JSONResponse({"error": "invalid_request", "error_description": str(exc)[:200]},
+                                status_code=400, headers=no_store)
+        ended = [key for key, s in sessions.items()
+                 if (claims.get("sid") and s["claims"].get("sid") == claims["sid"])
+                 or (not claims.get("sid") and s["claims"].get("sub") == claims.get("sub"))]
+        for key in ended:
+            sessions.pop(key, None)
+        return Response(status_code=200, headers=no_store)
+
+    @app.get("/logout")
+    async def logout(request: Request):
+        """Sign out here and at the gateway (RP-initiated logout)."""
+        current = sessions.pop(request.cookies.get("demo_session", ""), None)
+        meta = await metadata()
+        if current is None:
+            return RedirectResponse("/", status_code=303)
+        query = httpx.QueryParams({"id_token_hint": current["tokens"]["id_token"],
+                                   "post_logout_redirect_uri": base_url + "/"})
+        response = RedirectResponse(f"{meta['end_session_endpoint']}?{query}", status_code=303)
+        response.delete_cookie("demo_session")
+        return response
+
     @app.get("/callback", response_class=HTMLResponse)
     async def callback(request: Request):
         params = request.query_params
@@ -136,14 +202,11 @@ def create_demo_app(*, issuer: str, client_id: str, client_secret: str, base_url
         else:
             rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(json.dumps(v, ensure_ascii=False))}</td>"
                            "</tr>" for k, v in claims.items())
-            logout = httpx.QueryParams({"id_token_hint": tokens["id_token"],
-                                        "post_logout_redirect_uri": base_url + "/"})
             response = page(f"<p>ลงชื่อเข้าใช้สำเร็จ / Signed in. ID token (verified, "
                             f"{html.escape(token.header['alg'])}):</p><table>{rows}</table>"
                             "<form method='post' action='/submit'><button>ยื่นคำขอ (ต้องใช้ AAL 2.1) / "
                             "Submit a request (needs AAL 2.1)</button></form>"
-                            f"<p><a href='{html.escape(meta['end_session_endpoint'])}?{logout}'>"
-                            "ออกจากระบบ / Sign out</a></p>")
+                            "<p><a href='/logout'>ออกจากระบบ / Sign out</a></p>")
         response.set_cookie("demo_session", key, httponly=True, samesite="lax")
         return response
 

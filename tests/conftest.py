@@ -150,7 +150,8 @@ def demo_rp(gateway):
     base = f"http://127.0.0.1:{port}"
     with gateway.db() as db:
         new = add_client(db, name="บริการตัวอย่าง Demo e-service", redirect_uris=[base + "/callback"],
-                         post_logout_redirect_uris=[base + "/"], now=gateway.clock.now())
+                         post_logout_redirect_uris=[base + "/"], backchannel_logout_uri=base + "/backchannel-logout",
+                         now=gateway.clock.now())
         db.commit()
     set_policy(gateway, new.client_id)
     app = create_demo_app(issuer=gateway.url, client_id=new.client_id, client_secret=new.client_secret, base_url=base)

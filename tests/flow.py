@@ -46,7 +46,8 @@ def set_policy(gateway, client_id: str, **overrides):
 
 
 def register(gateway, *, auth_method="client_secret_basic", id_token_alg="ES256", scope=None, jwks=None,
-             username=None, citizen_id=None, subject_type="pairwise", policy: dict | None = None) -> Registered:
+             username=None, citizen_id=None, subject_type="pairwise", policy: dict | None = None,
+             redirect_uris: list[str] | None = None, **client_options) -> Registered:
     """A client with a policy (default: no impact -> IAL 1.1 / AAL 1; ``policy=False`` for a client
     that has none; otherwise overrides for ``set_policy``) and a password account."""
     from idgw.admin import DEFAULT_SCOPE, add_client, add_user
@@ -54,10 +55,10 @@ def register(gateway, *, auth_method="client_secret_basic", id_token_alg="ES256"
     username = username or f"user{generate_token(6).lower()}"
     with gateway.db() as db:
         now = gateway.clock.now()
-        new = add_client(db, name="บริการทดสอบ Test service", redirect_uris=[REDIRECT_URI],
+        new = add_client(db, name="บริการทดสอบ Test service", redirect_uris=redirect_uris or [REDIRECT_URI],
                          post_logout_redirect_uris=[POST_LOGOUT], auth_method=auth_method,
                          scope=scope or (DEFAULT_SCOPE + " citizen_id"), id_token_alg=id_token_alg, jwks=jwks,
-                         subject_type=subject_type, now=now)
+                         subject_type=subject_type, now=now, **client_options)
         account = add_user(db, username=username, password=PASSWORD, now=now, email=f"{username}@example.test",
                            given_name="Somsri", family_name="Rakthai", given_name_th="สมศรี",
                            family_name_th="รักไทย", citizen_id=citizen_id)
@@ -153,3 +154,16 @@ def wait_until(predicate, timeout=5.0):
             return True
         time.sleep(0.05)
     return False
+
+
+def add_service(gateway, *, like: Registered | None = None, policy: dict | None = None, **options) -> Registered:
+    """Another e-service (client + default policy); ``like``: reuse that registration's account."""
+    from idgw.admin import DEFAULT_SCOPE, add_client
+
+    with gateway.db() as db:
+        new = add_client(db, name="บริการที่สอง Second service", redirect_uris=options.pop("redirect_uris", None)
+                         or [REDIRECT_URI], post_logout_redirect_uris=[POST_LOGOUT],
+                         scope=options.pop("scope", DEFAULT_SCOPE + " citizen_id"), now=gateway.clock.now(), **options)
+        db.commit()
+    set_policy(gateway, new.client_id, **(policy or {}))
+    return Registered(new.client_id, new.client_secret, like.username if like else "", like.account_id if like else "")

@@ -44,6 +44,8 @@ EVENTS = frozenset(
         "account.linked",
         "account.unlinked",
         "upstream.failed",
+        "logout.delivered",
+        "logout.failed",
     }
 )
 

@@ -1,15 +1,22 @@
 """Gateway sessions: achieved IAL and AAL, the factors used and their times, and the limits of
-มรด. 1-2 §3.4 / NIST SP 800-63B §4 by AAL (the table is data in ``policies/data/aal-rules.yaml``)."""
+มรด. 1-2 §3.4 / NIST SP 800-63B §4 by AAL (the table is data in ``policies/data/aal-rules.yaml``).
+
+Signing out (RP-initiated logout, "sign out everywhere", another person signing in in the same
+browser) ends the browser's session *group* (every session one person had in that browser, each
+sign-in having replaced the previous with a new id), revokes every token issued in it, and queues
+an OpenID Connect Back-Channel Logout 1.0 notice for each e-service that received tokens in it
+(``logout_deliveries``; sent by ``idgw.oidc.backchannel``)."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from idgw import audit
 from idgw.security import random_token, sha256_hex
-from idgw.storage.models import Account, LoginSession
+from idgw.storage.models import Account, Client, LoginSession, LogoutDelivery, Token
 from policies import AAL, IAL, SessionState, default_rules
 
 # Writing last_seen on every request would turn every page view into a write; a minute of
@@ -36,7 +43,7 @@ def kinds(session: LoginSession) -> set[str]:
 
 def create_session(db, *, account: Account, factor: str, amr: list[str], now: int, ip: str | None,
                    client_id: str | None = None, provider: str | None = None,
-                   assurance: tuple[str, str] | None = None) -> tuple[LoginSession, str]:
+                   assurance: tuple[str, str] | None = None, group_id: str | None = None) -> tuple[LoginSession, str]:
     """A new session with a new random id (never reuse the pre-login id: session fixation,
     ASVS V7.2). The AAL follows from the factor used, or, for an upstream sign-in, is the
     (IAL, AAL) the upstream asserted (``assurance``). Returns the row and the cookie value
@@ -54,7 +61,7 @@ def create_session(db, *, account: Account, factor: str, amr: list[str], now: in
         id=str(uuid.uuid4()), cookie_hash=sha256_hex(cookie), account_id=account.id, auth_time=now,
         last_seen=now, ial=ial, aal=aal.value, amr=list(amr),
         factors=[{"kind": factor, "amr": list(amr), "at": now}],
-        provider=provider, expires_at=0, idle_timeout=None,
+        provider=provider, expires_at=0, idle_timeout=None, group_id=group_id,
     )
     _apply_limits(row)
     db.add(row)
@@ -106,20 +113,101 @@ def session_state(row: LoginSession | None) -> SessionState | None:
 
 
 def end_session(db, *, session: LoginSession, now: int, ip: str | None, reason: str,
-                client_id: str | None = None) -> None:
+                client_id: str | None = None, **detail) -> None:
+    """Mark one session ended (nothing else: see ``sign_out`` for what signing out means)."""
     if session.ended_at is not None:
         return
     session.ended_at = now
     audit.record(db, "session.ended", at=now, actor=session.account_id, session_id=session.id, ip=ip,
-                 client_id=client_id, reason=reason)
+                 client_id=client_id, reason=reason, **detail)
+
+
+def group_of(session: LoginSession) -> str:
+    return session.group_id or session.id
+
+
+@dataclass(frozen=True)
+class SignedOut:
+    sessions: int  # sessions ended now
+    tokens: int  # tokens revoked
+    notices: int  # back-channel logout notices queued
+
+
+def sign_out(db, *, session: LoginSession, now: int, ip: str | None, reason: str,
+             client_id: str | None = None) -> SignedOut:
+    """The person signs out of this browser: end every session of ``session``'s group, revoke
+    every token issued in any of them (refresh tokens, and access tokens through their ``jti``
+    rows, which userinfo and introspection consult), and queue a back-channel logout notice for
+    each e-service that received tokens in them. The caller commits (and may wake the sender)."""
+    group = group_of(session)
+    rows = list(db.scalars(select(LoginSession).where(
+        or_(LoginSession.id == group, LoginSession.group_id == group))))
+    if session not in rows:
+        rows.append(session)
+    ended = 0
+    for row in rows:
+        if row.ended_at is None:
+            end_session(db, session=row, now=now, ip=ip, reason=reason, client_id=client_id)
+            ended += 1
+    ids = [row.id for row in rows]
+    pairs = set(db.execute(select(Token.client_id, Token.session_id, Token.account_id).distinct()
+                           .where(Token.session_id.in_(ids))).all())
+    revoked = db.execute(update(Token).where(Token.session_id.in_(ids), Token.revoked_at.is_(None))
+                         .values(revoked_at=now)).rowcount or 0
+    return SignedOut(ended, revoked, _queue_notices(db, pairs=pairs, now=now, reason=reason))
+
+
+def sign_out_everywhere(db, *, account_id: str, now: int, ip: str | None, reason: str) -> SignedOut:
+    """End every session of the account, revoke every live token of the account (offline ones
+    too: the person asked to be signed out everywhere) and notify each e-service concerned."""
+    live = list(db.scalars(select(LoginSession).where(LoginSession.account_id == account_id,
+                                                      LoginSession.ended_at.is_(None))))
+    groups = {group_of(row) for row in live}
+    in_groups = [row.id for row in db.scalars(select(LoginSession).where(
+        LoginSession.account_id == account_id,
+        or_(LoginSession.id.in_(groups), LoginSession.group_id.in_(groups))))] if groups else []
+    for row in live:
+        end_session(db, session=row, now=now, ip=ip, reason=reason)
+    live_tokens = (Token.revoked_at.is_(None)) & (Token.expires_at > now)
+    pairs = set(db.execute(select(Token.client_id, Token.session_id, Token.account_id).distinct().where(
+        Token.account_id == account_id, or_(Token.session_id.in_(in_groups), live_tokens))).all())
+    revoked = db.execute(update(Token).where(Token.account_id == account_id, Token.revoked_at.is_(None))
+                         .values(revoked_at=now)).rowcount or 0
+    return SignedOut(len(live), revoked, _queue_notices(db, pairs=pairs, now=now, reason=reason))
+
+
+def _queue_notices(db, *, pairs: set, now: int, reason: str) -> int:
+    """One back-channel logout notice per (e-service, session) for services that registered a
+    ``backchannel_logout_uri`` (OpenID Connect Back-Channel Logout 1.0 §2.5)."""
+    if not pairs:
+        return 0
+    listening = set(db.scalars(select(Client.client_id).where(
+        Client.client_id.in_({p[0] for p in pairs}), Client.backchannel_logout_uri.is_not(None))))
+    queued = 0
+    for client_id, session_id, account_id in sorted(pairs):
+        if client_id in listening:
+            db.add(LogoutDelivery(id=str(uuid.uuid4()), client_id=client_id, session_id=session_id,
+                                  account_id=account_id, reason=reason[:40], created_at=now, next_attempt_at=now,
+                                  attempts=0))
+            queued += 1
+    return queued
 
 
 def replace_session(db, *, old_cookie: str | None, account: Account, factor: str, amr: list[str], now: int,
                     ip: str | None, client_id: str | None = None, provider: str | None = None,
                     assurance: tuple[str, str] | None = None) -> tuple[LoginSession, str]:
-    """A successful sign-in: end the browser's previous session (if any) and start a new one."""
+    """A successful sign-in: end the browser's previous session (if any) and start a new one.
+
+    The same person signing in again continues the browser's session group (their e-services'
+    tokens stay valid; signing out later ends them all). Another person signing in on this
+    browser signs the previous person out (a shared computer): their tokens are revoked."""
     previous = load_session(db, cookie=old_cookie, now=now)
+    group = None
     if previous is not None:
-        end_session(db, session=previous, now=now, ip=ip, reason="replaced", client_id=client_id)
+        if previous.account_id == account.id:
+            end_session(db, session=previous, now=now, ip=ip, reason="replaced", client_id=client_id)
+            group = group_of(previous)
+        else:
+            sign_out(db, session=previous, now=now, ip=ip, reason="replaced_by_other_account", client_id=client_id)
     return create_session(db, account=account, factor=factor, amr=amr, now=now, ip=ip, client_id=client_id,
-                          provider=provider, assurance=assurance)
+                          provider=provider, assurance=assurance, group_id=group)

@@ -518,10 +518,14 @@ class Provider(AuthorizationServer):
         return self.settings.issuer + ENDPOINT_PATHS[name]
 
     def subject_for(self, *, client: Client, account_id: str) -> str:
-        """Pairwise ``sub`` per client by default (OIDC Core §8.1): HMAC(instance salt, client, account)."""
+        """Pairwise ``sub`` by default (OIDC Core §8.1): HMAC(instance salt, sector, account), where
+        the sector is the host of the client's redirect URIs or of its sector_identifier_uri, so
+        one agency's services on one host see one ``sub`` and different hosts never do. Clients
+        registered before sectors existed keep their per-client key."""
         if client.subject_type == "public":
             return account_id
-        mac = hmac.new(self._pairwise_salt, f"{client.client_id}\x00{account_id}".encode(), hashlib.sha256)
+        key = f"sector:{client.sector_identifier}" if client.sector_identifier else client.client_id
+        mac = hmac.new(self._pairwise_salt, f"{key}\x00{account_id}".encode(), hashlib.sha256)
         return mac.hexdigest()
 
     def _generate_token(self, grant_type, client, user, scope, expires_in=None, include_refresh_token=True):

@@ -6,7 +6,7 @@ does not give anyone a usable credential.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -31,6 +31,15 @@ class Client(Base):
     jwks: Mapped[dict | None] = mapped_column(JSON)
     jwks_uri: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    # OpenID Connect Back-Channel Logout 1.0 §2.2: where the gateway POSTs logout tokens.
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(Text)
+    backchannel_logout_session_required: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                                       server_default=false())
+    # OIDC Core §8.1: pairwise ``sub`` is keyed by the sector (the redirect URIs' host, or the host
+    # of a registered sector_identifier_uri), so one agency's services share a ``sub``. None only
+    # for clients registered before sectors (keyed by client_id, as they always were).
+    sector_identifier: Mapped[str | None] = mapped_column(String(255))
+    sector_identifier_uri: Mapped[str | None] = mapped_column(Text)
 
 
 class Account(Base):
@@ -76,6 +85,10 @@ class LoginSession(Base):
     expires_at: Mapped[int] = mapped_column(BigInteger)
     idle_timeout: Mapped[int | None] = mapped_column(Integer)
     ended_at: Mapped[int | None] = mapped_column(BigInteger)
+    # Sessions of one person in one browser, each replacing the previous when they sign in again
+    # (a new id each time: session fixation). Signing out ends the whole group and the tokens
+    # issued in any of its sessions. None: the group is the session itself.
+    group_id: Mapped[str | None] = mapped_column(String(36), index=True)
 
 
 class Interaction(Base):
@@ -110,6 +123,8 @@ class AuthorizationCode(Base):
     ial: Mapped[str] = mapped_column(String(4), default="1.1", server_default="1.1")
     aal: Mapped[str] = mapped_column(String(4), default="1", server_default="1")
     claims: Mapped[dict | None] = mapped_column(JSON)  # the parsed `claims` request parameter
+    # What the person agreed to release for this grant ("userinfo/email", ...; idgw.oidc.release).
+    release: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
     redeemed_at: Mapped[int | None] = mapped_column(BigInteger)
@@ -120,7 +135,8 @@ class Token(Base):
     authorization code, so a replayed code or a reused refresh token revokes them all."""
 
     __tablename__ = "tokens"
-    __table_args__ = (Index("ix_tokens_family", "family_id"),)
+    __table_args__ = (Index("ix_tokens_family", "family_id"), Index("ix_tokens_session", "session_id"),
+                      Index("ix_tokens_account", "account_id"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     kind: Mapped[str] = mapped_column(String(10))  # access | refresh
@@ -137,6 +153,7 @@ class Token(Base):
     ial: Mapped[str] = mapped_column(String(4), default="1.1", server_default="1.1")
     aal: Mapped[str] = mapped_column(String(4), default="1", server_default="1")
     claims: Mapped[dict | None] = mapped_column(JSON)
+    release: Mapped[list | None] = mapped_column(JSON)
     issued_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
     rotated_at: Mapped[int | None] = mapped_column(BigInteger)
@@ -282,6 +299,31 @@ class Consent(Base):
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"), primary_key=True)
     scope: Mapped[str] = mapped_column(Text)
     granted_at: Mapped[int] = mapped_column(BigInteger)
+    # Claims shown on the consent page and agreed to, beyond what the scopes name
+    # ("id_token/verified_claims.given_name", ...; idgw.oidc.release).
+    claims: Mapped[list | None] = mapped_column(JSON)
+
+
+class LogoutDelivery(Base):
+    """A back-channel logout token to deliver to one e-service for one ended session (OpenID
+    Connect Back-Channel Logout 1.0), retried with back-off until delivered or given up. The token
+    is signed when it is sent; ``claimed_until`` leases the row to one gateway worker at a time."""
+
+    __tablename__ = "logout_deliveries"
+    __table_args__ = (Index("ix_logout_due", "delivered_at", "failed_at", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"))
+    session_id: Mapped[str] = mapped_column(String(36))
+    account_id: Mapped[str] = mapped_column(String(36))
+    reason: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    next_attempt_at: Mapped[int] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_until: Mapped[int | None] = mapped_column(BigInteger)
+    delivered_at: Mapped[int | None] = mapped_column(BigInteger)
+    failed_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(String(200))
 
 
 class Throttle(Base):

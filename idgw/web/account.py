@@ -19,7 +19,7 @@ from idgw import audit
 from idgw.assurance import current_policy
 from idgw.authn.totp import new_recovery_codes
 from idgw.authn.webauthn import WebAuthnError
-from idgw.login.sessions import end_session, load_session
+from idgw.login.sessions import load_session, sign_out_everywhere
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
 from idgw.security import sha256_hex
@@ -268,14 +268,13 @@ def router(gw, *, staff_floor: AAL) -> APIRouter:
         ip = gw.client_ip(request)
 
         def work(db, now, session, account, form):
-            ended = 0
-            for row in db.scalars(select(LoginSession).where(LoginSession.account_id == account.id,
-                                                             LoginSession.ended_at.is_(None))):
-                end_session(db, session=row, now=now, ip=ip, reason="signed_out_everywhere")
-                ended += 1
-            audit.record(db, "sessions.ended_everywhere", at=now, actor=account.id, ip=ip, sessions=ended)
+            done = sign_out_everywhere(db, account_id=account.id, now=now, ip=ip, reason="signed_out_everywhere")
+            audit.record(db, "sessions.ended_everywhere", at=now, actor=account.id, ip=ip, sessions=done.sessions,
+                         revoked_tokens=done.tokens, notices=done.notices)
             return ("signed_out",)
 
-        return await post(request, work, fresh=False)
+        response = await post(request, work, fresh=False)
+        gw.backchannel.wake()
+        return response
 
     return r

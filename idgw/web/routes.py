@@ -15,7 +15,7 @@ from idgw.authn import UnknownAuthenticatorError
 from idgw.authn.webauthn import WebAuthnError
 from idgw.login.interaction import mark_signed_in, next_step, open_interaction
 from idgw.login.password import check_password, locked_outcome, precheck, record_failure, settle
-from idgw.login.sessions import acr_for, add_factor, end_session, load_session, replace_session
+from idgw.login.sessions import acr_for, add_factor, load_session, replace_session, sign_out
 from idgw.oidc.adapter import InvalidParametersError, adapt, in_transaction
 from idgw.oidc.claims import SCOPE_CLAIMS
 from idgw.oidc.provider import GrantSubject, current_db
@@ -449,7 +449,7 @@ def router(gw) -> APIRouter:
                 return _Outcome(page="logout.html", ui_locales=data.get("ui_locales"),
                                 context=dict(done=False, carry=carry, csrf_token=pages.csrf_token(browser, "logout")))
             if session is not None:
-                end_session(db, session=session, now=now, ip=ip, reason="logout", client_id=client_id)
+                sign_out(db, session=session, now=now, ip=ip, reason="logout", client_id=client_id)
             if post_logout:
                 target = add_params_to_uri(post_logout, [("state", state)]) if state else post_logout
                 return _Outcome(redirect=target, clear_cookie=True)
@@ -457,6 +457,7 @@ def router(gw) -> APIRouter:
                             ui_locales=data.get("ui_locales"))
 
         response = respond(request, await in_transaction(gw.sessionmaker, ip, work))
+        gw.backchannel.wake()
         if request.method == "GET":
             browser = pages.browser_id(request)
             if request.cookies.get("idgw_browser") != browser:
