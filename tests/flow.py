@@ -15,6 +15,8 @@ from authlib.integrations.httpx_client import OAuth2Client
 
 PASSWORD = "correct horse battery staple"
 REDIRECT_URI = "https://rp.example.test/cb"
+#: Where the citizen's browser leaves the gateway for an e-service (any host named rp.*).
+RP_PREFIXES = ("https://rp.", "http://rp.")
 POST_LOGOUT = "https://rp.example.test/bye"
 
 
@@ -71,7 +73,8 @@ def register(gateway, *, auth_method="client_secret_basic", id_token_alg="ES256"
 def rp_client(gateway, reg: Registered, **kw) -> OAuth2Client:
     method = kw.pop("token_endpoint_auth_method", None) or (
         "none" if reg.client_secret is None else "client_secret_basic")
-    return OAuth2Client(client_id=reg.client_id, client_secret=reg.client_secret, redirect_uri=REDIRECT_URI,
+    return OAuth2Client(client_id=reg.client_id, client_secret=reg.client_secret,
+                        redirect_uri=kw.pop("redirect_uri", REDIRECT_URI),
                         scope=kw.pop("scope", "openid profile email offline_access"),
                         code_challenge_method="S256", token_endpoint_auth_method=method, **kw)
 
@@ -95,8 +98,7 @@ class Browser:
         return self.http.get(url)
 
     def follow(self, response: httpx.Response) -> httpx.Response:
-        while response.status_code in (302, 303) and not response.headers["location"].startswith(
-                ("https://rp.example.test", "http://rp.")):
+        while response.status_code in (302, 303) and not response.headers["location"].startswith(RP_PREFIXES):
             response = self.http.get(response.headers["location"])
         return response
 
@@ -116,7 +118,7 @@ class Browser:
 def callback_params(response: httpx.Response) -> dict:
     assert response.status_code in (302, 303), (response.status_code, response.text[:500])
     location = response.headers["location"]
-    assert location.startswith(("https://rp.example.test", "http://rp.")), location
+    assert location.startswith(RP_PREFIXES), location
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 

@@ -1,5 +1,6 @@
 """A real HTTP endpoint for tests that need to see what the gateway sends to an e-service
-(back-channel logout tokens): it records each POST and answers with the statuses it is told to."""
+(back-channel logout tokens): it records each POST and answers with the statuses it is told to,
+and serves the JSON documents it is given on GET (a sector_identifier_uri document)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ class Receiver:
     def __init__(self) -> None:
         self.received: list[dict] = []
         self.statuses: list[int] = []  # answered in order; 200 once they run out
+        self.documents: dict[str, bytes] = {}  # path -> JSON body served on GET
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -24,6 +26,14 @@ class Receiver:
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+
+            def do_GET(self):  # noqa: N802
+                body = receiver.documents.get(self.path)
+                self.send_response(200 if body is not None else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body or b"")))
+                self.end_headers()
+                self.wfile.write(body or b"")
 
             def log_message(self, *args):
                 pass
