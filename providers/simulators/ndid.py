@@ -10,13 +10,24 @@ request are delivered in order and retried on failure (a callback may arrive bef
 stored the request: answer non-2xx and it comes again). ``request_timeout`` is enforced: an
 unanswered, unclosed request gets ``timed_out: true``.
 
+The status query ``GET /utility/requests/{request_id}`` (``main-server/src/http_server/routes/v6/
+utility.js``; also served as ``GET /rp/requests/{request_id}``, the path the domain brief names)
+answers the request detail in the shape of ``core/request.js`` ``getRequestDetails``: the floors as
+JSON numbers, ``status`` as ``utils`` ``getRequestStatus`` computes it, ``creation_block_height`` as
+``"<chain>:<height>"``, and 404 with an empty body for an unknown request (or one whose creation
+failed). ``GET /utility/idp`` lists the registered IdPs (``node_id``, ``node_name``, ``max_ial``,
+``max_aal``, ...; optional ``min_ial``/``min_aal`` filters), like ``tendermint/ndid.js``
+``getIdpNodes``.
+
 Citizen side: ``GET /idp-app`` lists open requests; each request page shows the ``request_message``
 and lets the simulated citizen answer as one of the IdPs (accept with a chosen ial/aal, reject, or
-report an error). Like the platform, it refuses an accept below the request's min_ial/min_aal and
-computes valid_ial against the identity's IAL at that IdP. Every checksum-valid citizen ID counts
-as onboarded at every simulated IdP.
+report an error). Like the platform, it refuses an accept below the request's min_ial/min_aal or
+above the IdP's registered max_ial/max_aal, and computes valid_ial against the identity's IAL at
+that IdP. Every checksum-valid citizen ID counts as onboarded at every simulated IdP.
 
-Error codes in 400 answers are this simulator's own, in NDID's ``{error: {code, message}}`` shape.
+Error answers use NDID's ``{error: {code, message}}`` shape with the platform's own codes
+(``ndid-error/type.js``, listed in ``../shared/data/ndid-error-codes.tsv``), e.g. 20045 duplicate
+reference id, 20025 request is closed.
 Misbehaviour for tests: ``faults`` (constructor) or, when ``control=True``, ``POST /_sim/faults``
 (see ``FAULTS``); ``GET /_sim/requests/{request_id}`` shows what the platform saw (closes, callbacks).
 """
@@ -41,13 +52,16 @@ from starlette.background import BackgroundTask
 
 from providers.base import AAL_LEVELS, IAL_LEVELS, level_as_number, level_at_least, normalise_level, valid_citizen_id
 
+# max_ial / max_aal: what the IdP is registered for on the platform (it cannot answer above them);
+# identity_ial: the IAL at which it holds every simulated citizen's identity (answering above gives valid_ial
+# false). Example Mobile Operator C is registered up to 2.3 but proofed these identities at 2.1 only.
 DEMO_IDPS: tuple[dict, ...] = (
     {"idp_id": "idp-bank-a", "name_th": "ธนาคารตัวอย่าง เอ", "name_en": "Example Bank A",
-     "identity_ial": "2.3", "max_aal": "2.2"},
+     "identity_ial": "2.3", "max_ial": "2.3", "max_aal": "2.2"},
     {"idp_id": "idp-bank-b", "name_th": "ธนาคารตัวอย่าง บี", "name_en": "Example Bank B",
-     "identity_ial": "2.3", "max_aal": "2.1"},
+     "identity_ial": "2.3", "max_ial": "2.3", "max_aal": "2.1"},
     {"idp_id": "idp-mobile-c", "name_th": "ผู้ให้บริการมือถือตัวอย่าง ซี", "name_en": "Example Mobile Operator C",
-     "identity_ial": "2.1", "max_aal": "2.1"},
+     "identity_ial": "2.1", "max_ial": "2.3", "max_aal": "2.1"},
 )
 FAULTS = {
     "create_error": "POST /rp/requests answers HTTP 500",
@@ -58,11 +72,18 @@ FAULTS = {
     "ignore_floors": "accept answers below min_ial/min_aal (a misbehaving IdP)",
     "duplicate_callbacks": "deliver every callback twice",
     "stale_callbacks": "after each request_status, deliver the previous one again (out of order)",
-    "drop_callbacks": "deliver no callbacks at all",
+    "drop_callbacks": "deliver no callbacks at all (the RP must poll the status query)",
+    "unlisted_idps": "list of IdP ids hidden from GET /utility/idp that can still answer (unregistered IdPs)",
+    "exceed_idp_max": "let IdPs answer above their registered max_ial/max_aal (the platform refuses that)",
+    "status_query_error": "GET /utility/requests/{id} answers HTTP 500",
+    "status_query_delay": "seconds GET /utility/requests/{id} waits before answering (a slow node)",
+    "validity_at_close": "the status query shows valid_signature/valid_ial null until the request is closed or "
+                         "timed out, as on the real platform (the RP node writes them to the chain at close)",
+    "close_delay": "seconds after its 202 before a close takes effect (a block commit on the real platform)",
 }
 CHAIN_ID = "sim-chain"
 RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
-IDP_ERROR_CODE = 30000  # what the IdP app's "report an error" answers with
+IDP_ERROR_CODE = 1000  # what the IdP app's "report an error" answers with (an IdP error code seen in NDID's tests)
 
 
 class NDIDSimulator:
@@ -91,9 +112,9 @@ class NDIDSimulator:
         try:
             body = await request.json()
         except ValueError:
-            return _error(400, 20001, "body is not JSON")
+            return _error(400, 20007, "body is not JSON")  # BODY_PARSE_FAILED
         if not isinstance(body, dict):
-            return _error(400, 20001, "body is not a JSON object")
+            return _error(400, 20003, "body is not a JSON object")  # BODY_VALIDATION_FAILED
         problem = self._validate_request(namespace, identifier, body)
         if problem:
             return _error(400, *problem)
@@ -110,7 +131,9 @@ class NDIDSimulator:
             "initial_salt": base64.b64encode(secrets.token_bytes(16)).decode(), "created_at": time.time(),
             "status": "pending", "closed": False, "timed_out": False, "response_list": [],
             "block_height": self._next_height(), "close_attempts": [], "callbacks": [], "last_status": None,
+            "requester_node_id": body.get("node_id") or self.rp_node_id, "created": True,
         }
+        record["creation_block_height"] = record["block_height"]
         self.requests[request_id] = record
         loop = asyncio.get_running_loop()
         loop.call_later(record["request_timeout"], self._time_out, request_id)
@@ -118,11 +141,12 @@ class NDIDSimulator:
         async def announce() -> None:
             # After the 202 has gone out, as the platform commits the request to its chain.
             success = not self.faults.get("create_result_failure")
+            record["created"] = success  # a failed create never reaches the chain: the status query 404s
             result = {"node_id": self.rp_node_id, "type": "create_request_result", "reference_id":
                       record["reference_id"], "request_id": request_id, "success": success,
                       "creation_block_height": f"{CHAIN_ID}:{record['block_height']}"}
             if not success:
-                result["error"] = {"code": 10002, "message": "simulated create failure"}
+                result["error"] = {"code": 10006, "message": "simulated create failure"}  # TENDERMINT_TRANSACT_ERROR
             self._deliver(record, record["callback_url"], result)
             if success:
                 self._send_status(record)
@@ -131,67 +155,81 @@ class NDIDSimulator:
                             background=BackgroundTask(announce))
 
     def _validate_request(self, namespace: str, identifier: str, body: dict) -> tuple[int, str] | None:
+        """The platform's checks on a new request, with its error codes (ndid-error/type.js)."""
         if namespace == "citizen_id" and not valid_citizen_id(identifier):
-            return 20002, "identifier is not a valid citizen ID"
+            return 20096, "identifier is not a valid citizen ID"  # INVALID_IDENTIFIER
         if body.get("mode") not in (1, 2, 3) or isinstance(body.get("mode"), bool):
-            return 20003, "mode must be 1, 2 or 3"
+            return 20003, "mode must be 1, 2 or 3"  # BODY_VALIDATION_FAILED (schema)
         reference_id = body.get("reference_id")
         if not isinstance(reference_id, str) or not reference_id:
-            return 20004, "reference_id is required"
+            return 20003, "reference_id is required"
         if any(r["reference_id"] == reference_id and not r["closed"] and not r["timed_out"]
                for r in self.requests.values()):
-            return 20005, "reference_id is already used by an unfinished request"
+            return 20045, "reference_id is already used by an unfinished request"  # DUPLICATE_REFERENCE_ID
         callback_url = body.get("callback_url")
         if not isinstance(callback_url, str) or urlsplit(callback_url).scheme not in ("http", "https"):
-            return 20006, "callback_url must be an http(s) URL"
+            return 20003, "callback_url must be an http(s) URL"
         if not isinstance(body.get("request_message"), str):
-            return 20007, "request_message is required"
-        if normalise_level(body.get("min_ial"), IAL_LEVELS) is None or isinstance(body.get("min_ial"), str):
-            return 20008, "min_ial must be one of 1.1 1.2 1.3 2.1 2.2 2.3 3"
-        if normalise_level(body.get("min_aal"), AAL_LEVELS) is None or isinstance(body.get("min_aal"), str):
-            return 20009, "min_aal must be one of 1 2.1 2.2 3"
+            return 20003, "request_message is required"
+        for field, levels, code in (("min_ial", IAL_LEVELS, 20094), ("min_aal", AAL_LEVELS, 20095)):
+            value = body.get(field)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return 20003, f"{field} must be a number"
+            if normalise_level(value, levels) is None:  # UNSUPPORTED_IAL / UNSUPPORTED_AAL
+                return code, f"{field} must be one of {' '.join(levels)}"
         for field in ("min_idp", "request_timeout"):
             value = body.get(field)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                return 20010, f"{field} must be an integer ≥ 1"
+                return 20003, f"{field} must be an integer ≥ 1"
         idp_id_list = body.get("idp_id_list") or []
-        if not isinstance(idp_id_list, list) or not all(i in self.idps for i in idp_id_list):
-            return 20011, "idp_id_list names an unknown IdP"
+        if not isinstance(idp_id_list, list) or not all(isinstance(i, str) and i in self.idps for i in idp_id_list):
+            return 20058, "idp_id_list names an unknown IdP"  # UNQUALIFIED_IDP
         if body["mode"] == 1 and not idp_id_list:
-            return 20012, "idp_id_list is required in mode 1"
+            return 20016, "idp_id_list is required in mode 1"  # IDP_ID_LIST_NEEDED
         if body["min_idp"] > len(idp_id_list or self.idps):
-            return 20013, "min_idp is larger than the number of IdPs"
+            return 20004, "min_idp is larger than the number of IdPs"  # IDP_LIST_LESS_THAN_MIN_IDP
         if body.get("data_request_list") not in (None, []):
-            return 20014, "data requests are not simulated"
+            return 20003, "data requests are not simulated"
         return None
 
     async def close_request(self, request: Request) -> Response:
         try:
             body = await request.json()
         except ValueError:
-            return _error(400, 20001, "body is not JSON")
+            return _error(400, 20007, "body is not JSON")  # BODY_PARSE_FAILED
         body = body if isinstance(body, dict) else {}
         self.close_attempts.append(copy.deepcopy(body))
-        record = self.requests.get(body.get("request_id"))
-        if record is None:
-            return _error(404, 20020, "request not found")
+        record = self.requests.get(body.get("request_id")) if isinstance(body.get("request_id"), str) else None
+        if record is None or not record["created"]:
+            return _error(404, 20012, "request not found")  # REQUEST_NOT_FOUND
         record["close_attempts"].append(copy.deepcopy(body))
         if body.get("reference_id") != record["reference_id"]:
-            return _error(400, 20021, "reference_id does not match the request")
+            return _error(400, 20003, "reference_id does not match the request")
         callback_url = body.get("callback_url")
         if not isinstance(callback_url, str) or urlsplit(callback_url).scheme not in ("http", "https"):
-            return _error(400, 20006, "callback_url must be an http(s) URL")
+            return _error(400, 20003, "callback_url must be an http(s) URL")
         if record["closed"]:
-            return _error(400, 20022, "request is already closed")
+            return _error(400, 20025, "request is already closed")  # REQUEST_IS_CLOSED
         if record["timed_out"]:
-            return _error(400, 20023, "request is already timed out")
+            return _error(400, 20026, "request is already timed out")  # REQUEST_IS_TIMED_OUT
+        delay = float(self.faults.get("close_delay") or 0)
+        if delay > 0:
+            asyncio.get_running_loop().call_later(delay, self._apply_close, record, callback_url)
+        else:
+            self._apply_close(record, callback_url)
+        return Response(status_code=202)
+
+    def _apply_close(self, record: dict, callback_url: str) -> None:
+        """The close reaches the chain: the request is closed, the RP is told (close_request_result and
+        a request_status with closed true)."""
+        if record["closed"] or record["timed_out"]:
+            return
         record["closed"] = True
         record["block_height"] = self._next_height()
         self._deliver(record, callback_url, {"node_id": self.rp_node_id, "type": "close_request_result",
                                              "reference_id": record["reference_id"],
                                              "request_id": record["request_id"], "success": True})
         self._send_status(record)
-        return Response(status_code=202)
 
     # -- platform behaviour -------------------------------------------------------------------------------
 
@@ -207,18 +245,63 @@ class NDIDSimulator:
         record["block_height"] = self._next_height()
         self._send_status(record)
 
-    def _status_payload(self, record: dict) -> dict:
+    def _request_detail(self, record: dict, *, validity: bool = True) -> dict:
+        """The request as the chain holds it (core/request.js getRequestDetails without purpose).
+        ``validity`` False blanks valid_signature/valid_ial, as the chain before the RP node closes the
+        request (core/common/close_request.js writes them)."""
+        responses = []
+        for answer in record["response_list"]:
+            entry = {"idp_id": answer["idp_id"], "ial": answer.get("ial"), "aal": answer.get("aal"),
+                     "status": answer.get("status"), "signature": answer.get("signature"),
+                     "valid_signature": answer.get("valid_signature"), "valid_ial": answer.get("valid_ial"),
+                     "error_code": answer.get("error_code")}
+            if not validity:
+                entry["valid_signature"] = entry["valid_ial"] = None
+            responses.append(entry)
         return {
-            "node_id": self.rp_node_id, "type": "request_status", "request_id": record["request_id"],
-            "requester_node_id": self.rp_node_id, "mode": record["mode"],
-            "request_message_hash": record["request_message_hash"],
+            "request_id": record["request_id"], "min_idp": record["min_idp"],
             "min_ial": level_as_number(record["min_ial"]), "min_aal": level_as_number(record["min_aal"]),
-            "min_idp": record["min_idp"], "idp_id_list": record["idp_id_list"],
-            "response_list": copy.deepcopy(record["response_list"]), "data_request_list": [],
-            "request_timeout": record["request_timeout"], "closed": record["closed"],
-            "timed_out": record["timed_out"], "status": record["status"],
-            "block_height": f"{CHAIN_ID}:{record['block_height']}",
+            "request_timeout": record["request_timeout"], "idp_id_list": list(record["idp_id_list"]),
+            "data_request_list": [], "request_message_hash": record["request_message_hash"],
+            "response_list": responses, "closed": record["closed"], "timed_out": record["timed_out"],
+            "mode": record["mode"], "request_type": None, "requester_node_id": record["requester_node_id"],
+            "status": record["status"], "creation_block_height": f"{CHAIN_ID}:{record['creation_block_height']}",
         }
+
+    def _status_payload(self, record: dict) -> dict:
+        # The RP node fills valid_signature/valid_ial from its own cache (core/rp/event_handlers.js).
+        return {"node_id": self.rp_node_id, "type": "request_status",
+                **{k: v for k, v in self._request_detail(record).items() if k != "creation_block_height"},
+                "block_height": f"{CHAIN_ID}:{record['block_height']}"}
+
+    async def request_detail(self, request_id: str) -> Response:
+        """GET /utility/requests/{request_id}: 404 with an empty body when the chain does not know it."""
+        if self.faults.get("status_query_delay"):
+            await asyncio.sleep(float(self.faults["status_query_delay"]))
+        if self.faults.get("status_query_error"):
+            return _error(500, 10003, "simulated node failure")  # TENDERMINT_QUERY_ERROR
+        record = self.requests.get(request_id)
+        if record is None or not record["created"]:
+            return Response(status_code=404)
+        settled = record["closed"] or record["timed_out"]
+        return JSONResponse(self._request_detail(record, validity=settled or not self.faults.get("validity_at_close")))
+
+    def idp_nodes(self, min_ial: str | None, min_aal: str | None) -> Response:
+        """GET /utility/idp: the registered IdPs with at least the given max levels (parseFloat, like
+        routes/v6/utility.js); the ``unlisted_idps`` fault hides some."""
+        try:
+            floor_ial = float(min_ial) if min_ial not in (None, "") else 0.0
+            floor_aal = float(min_aal) if min_aal not in (None, "") else 0.0
+        except ValueError:
+            return _error(400, 20002, "min_ial/min_aal must be numbers")  # QUERY_STRING_VALIDATION_FAILED
+        hidden = self.faults.get("unlisted_idps") or []
+        return JSONResponse([
+            {"node_id": idp["idp_id"], "node_name": idp["name_en"], "max_ial": level_as_number(idp["max_ial"]),
+             "max_aal": level_as_number(idp["max_aal"]), "agent": False,
+             "supported_request_message_data_url_type_list": []}
+            for idp in self.idps.values()
+            if idp["idp_id"] not in hidden and float(idp["max_ial"]) >= floor_ial and float(idp["max_aal"]) >= floor_aal
+        ])
 
     def _send_status(self, record: dict) -> None:
         payload = self._status_payload(record)
@@ -279,7 +362,7 @@ class NDIDSimulator:
     # -- IdP app ---------------------------------------------------------------------------------------------
 
     def _open(self, record: dict) -> bool:
-        return not record["closed"] and not record["timed_out"]
+        return record["created"] and not record["closed"] and not record["timed_out"]
 
     def idp_app_list(self, citizen_id: str | None) -> Response:
         rows = []
@@ -305,7 +388,7 @@ class NDIDSimulator:
         idps = [self.idps[i] for i in record["idp_id_list"] if i not in answered]
         idp_options = "".join(
             f'<option value="{html.escape(i["idp_id"])}">{html.escape(i["name_th"])} · {html.escape(i["name_en"])}'
-            f' (IAL ≤ {i["identity_ial"]}, AAL ≤ {i["max_aal"]})</option>' for i in idps)
+            f' (IAL {i["identity_ial"]}, AAL ≤ {i["max_aal"]})</option>' for i in idps)
         default = idps[0] if idps else {"identity_ial": record["min_ial"], "max_aal": record["min_aal"]}
         ial_options = "".join(f'<option{" selected" if v == default["identity_ial"] else ""}>{v}</option>'
                               for v in IAL_LEVELS)
@@ -353,9 +436,15 @@ class NDIDSimulator:
             below = (not level_at_least(ial, record["min_ial"], IAL_LEVELS)
                      or not level_at_least(aal, record["min_aal"], AAL_LEVELS))
             if action == "accept" and below and not self.faults.get("ignore_floors"):
-                return _page("ตอบไม่ได้ · Cannot answer",
+                return _page("ตอบไม่ได้ · Cannot answer",  # 20055 / 20056: *_IS_LESS_THAN_REQUEST_MIN_*
                              "<p>ระดับต่ำกว่าที่คำขอกำหนด · The levels are below the request's minimum.</p>",
                              status=400)
+            above = (not level_at_least(idp["max_ial"], ial, IAL_LEVELS)
+                     or not level_at_least(idp["max_aal"], aal, AAL_LEVELS))
+            if action == "accept" and above and not self.faults.get("exceed_idp_max"):
+                return _page("ตอบไม่ได้ · Cannot answer",  # the chain refuses: 25010 ABCI_IAL_ERROR / 25009 AAL
+                             "<p>ระดับสูงกว่าที่ IdP ขึ้นทะเบียนไว้ · The levels are above the IdP's registered "
+                             "maximum.</p>", status=400)
             valid_ial = level_at_least(idp["identity_ial"], ial, IAL_LEVELS)
             answer = {
                 "idp_id": idp_id, "status": action, "ial": level_as_number(ial), "aal": level_as_number(aal),
@@ -384,6 +473,18 @@ class NDIDSimulator:
         @app.post("/rp/request_close")
         async def close(request: Request) -> Response:
             return await self.close_request(request)
+
+        @app.get("/utility/requests/{request_id}")
+        async def request_detail(request_id: str) -> Response:
+            return await self.request_detail(request_id)
+
+        @app.get("/rp/requests/{request_id}")
+        async def request_detail_alias(request_id: str) -> Response:
+            return await self.request_detail(request_id)
+
+        @app.get("/utility/idp")
+        async def idp_nodes(min_ial: str | None = None, min_aal: str | None = None) -> Response:
+            return self.idp_nodes(min_ial, min_aal)
 
         @app.get("/")
         async def home() -> Response:

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import httpx
 
-from .conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, sim_request
+from .conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, idp_app_answer, sim_request
 
 
 def authorize_params(**overrides) -> dict:
@@ -133,3 +133,87 @@ def test_simulators_run_on_their_own():
         out, _ = process.communicate(timeout=15)
     assert process.returncode == 0
     assert "1345951597671" in out and "/upstream/thaid/callback" in out
+
+
+def test_ndid_status_query_answers_the_request_in_ndids_shape(ndid_sim, receiver):
+    body = {"mode": 2, "reference_id": "q-1", "callback_url": receiver.callback_url("q-1"), "idp_id_list": [],
+            "request_message": "x", "min_ial": 2.3, "min_aal": 2.1, "min_idp": 1, "request_timeout": 30}
+    request_id = httpx.post(ndid_sim.url + "/rp/requests/citizen_id/1345951597671", json=body).json()["request_id"]
+    detail = httpx.get(f"{ndid_sim.url}/utility/requests/{request_id}")
+    assert detail.status_code == 200
+    answer = detail.json()
+    assert answer["request_id"] == request_id and answer["mode"] == 2 and answer["status"] == "pending"
+    assert answer["min_ial"] == 2.3 and answer["min_aal"] == 2.1 and answer["min_idp"] == 1  # JSON numbers
+    assert answer["idp_id_list"] == ["idp-bank-a", "idp-bank-b", "idp-mobile-c"]  # the platform filled it
+    assert answer["closed"] is False and answer["timed_out"] is False and answer["response_list"] == []
+    assert answer["requester_node_id"] == "rp-idgw" and answer["request_timeout"] == 30
+    assert answer["data_request_list"] == [] and answer["request_message_hash"]
+    chain, height = answer["creation_block_height"].split(":")
+    assert chain and height.isdigit()
+    # The path the domain brief names answers the same.
+    assert httpx.get(f"{ndid_sim.url}/rp/requests/{request_id}").json() == answer
+    idp_app_answer(ndid_sim.url, request_id, idp_id="idp-bank-b", ial="2.3", aal="2.1")
+    answered = httpx.get(f"{ndid_sim.url}/utility/requests/{request_id}").json()
+    assert answered["status"] == "completed"
+    (response,) = answered["response_list"]
+    assert {k: response[k] for k in ("idp_id", "ial", "aal", "status", "valid_signature", "valid_ial", "error_code")} \
+        == {"idp_id": "idp-bank-b", "ial": 2.3, "aal": 2.1, "status": "accept", "valid_signature": True,
+            "valid_ial": True, "error_code": None}
+    assert response["signature"]
+    for path in ("/utility/requests/unknown", "/rp/requests/unknown"):
+        missing = httpx.get(ndid_sim.url + path)
+        assert missing.status_code == 404 and missing.content == b""
+
+
+def test_ndid_validity_is_on_the_chain_only_after_close(ndid_sim, receiver):
+    ndid_sim.faults(validity_at_close=True)
+    body = {"mode": 2, "reference_id": "v-close", "callback_url": receiver.callback_url("v-close"),
+            "request_message": "x", "min_ial": 2.3, "min_aal": 2.1, "min_idp": 1, "request_timeout": 30}
+    request_id = httpx.post(ndid_sim.url + "/rp/requests/citizen_id/1345951597671", json=body).json()["request_id"]
+    idp_app_answer(ndid_sim.url, request_id)
+    before = httpx.get(f"{ndid_sim.url}/utility/requests/{request_id}").json()["response_list"][0]
+    assert before["valid_signature"] is None and before["valid_ial"] is None
+    httpx.post(ndid_sim.url + "/rp/request_close",
+               json={"request_id": request_id, "reference_id": "v-close", "callback_url": body["callback_url"]})
+    after = httpx.get(f"{ndid_sim.url}/utility/requests/{request_id}").json()["response_list"][0]
+    assert after["valid_signature"] is True and after["valid_ial"] is True
+
+
+def test_ndid_idp_catalogue(ndid_sim):
+    listed = httpx.get(ndid_sim.url + "/utility/idp").json()
+    assert listed[0] == {"node_id": "idp-bank-a", "node_name": "Example Bank A", "max_ial": 2.3, "max_aal": 2.2,
+                         "agent": False, "supported_request_message_data_url_type_list": []}
+    assert [i["node_id"] for i in listed] == ["idp-bank-a", "idp-bank-b", "idp-mobile-c"]
+    assert [i["node_id"] for i in httpx.get(ndid_sim.url + "/utility/idp?min_aal=2.2").json()] == ["idp-bank-a"]
+    assert httpx.get(ndid_sim.url + "/utility/idp?min_ial=3").json() == []
+    assert httpx.get(ndid_sim.url + "/utility/idp?min_ial=abc").status_code == 400
+    ndid_sim.faults(unlisted_idps=["idp-bank-b"])
+    assert [i["node_id"] for i in httpx.get(ndid_sim.url + "/utility/idp").json()] == ["idp-bank-a", "idp-mobile-c"]
+
+
+def test_ndid_idp_app_refuses_answers_above_the_idps_registered_max(ndid_sim, receiver):
+    body = {"mode": 2, "reference_id": "max-1", "callback_url": receiver.callback_url("max-1"),
+            "request_message": "x", "min_ial": 2.1, "min_aal": 2.1, "min_idp": 1, "request_timeout": 30}
+    request_id = httpx.post(ndid_sim.url + "/rp/requests/citizen_id/1345951597671", json=body).json()["request_id"]
+    # idp-bank-b is registered up to AAL 2.1; the platform refuses an AAL 2.2 answer from it.
+    idp_app_answer(ndid_sim.url, request_id, idp_id="idp-bank-b", ial="2.3", aal="2.2", expect_status=400)
+    ndid_sim.faults(exceed_idp_max=True)
+    idp_app_answer(ndid_sim.url, request_id, idp_id="idp-bank-b", ial="2.3", aal="2.2")
+    assert sim_request(ndid_sim.url, request_id)["response_list"][0]["aal"] == 2.2
+
+
+def test_ndid_errors_use_the_platforms_codes(ndid_sim, receiver):
+    url = ndid_sim.url + "/rp/requests/citizen_id/1345951597671"
+    body = {"mode": 2, "reference_id": "codes-1", "callback_url": receiver.callback_url("codes-1"),
+            "request_message": "x", "min_ial": 2.3, "min_aal": 2.1, "min_idp": 1, "request_timeout": 30}
+    assert httpx.post(url, json=body).status_code == 202
+    for n, (change, code) in enumerate((({}, 20045), ({"min_ial": 2.0}, 20094), ({"min_aal": 1.5}, 20095),
+                                         ({"mode": 1}, 20016), ({"idp_id_list": ["nobody"]}, 20058),
+                                         ({"min_idp": 4}, 20004), ({"mode": "2"}, 20003))):
+        reference_id = "codes-1" if not change else f"codes-1-{n}"
+        answer = httpx.post(url, json={**body, "reference_id": reference_id, **change})
+        assert answer.status_code == 400 and answer.json()["error"]["code"] == code, change
+    bad_id = httpx.post(ndid_sim.url + "/rp/requests/citizen_id/3712644096692", json={**body, "reference_id": "c-2"})
+    assert bad_id.json()["error"]["code"] == 20096
+    ndid_sim.faults(status_query_error=True)
+    assert httpx.get(ndid_sim.url + "/utility/requests/anything").json()["error"]["code"] == 10003
