@@ -20,6 +20,9 @@ class RejectReason(StrEnum):
     UNSUPPORTED_FORMAT = "unsupported_format"  # not JPEG, PNG or still WebP by content
     TRUNCATED = "truncated"  # the container ends before its own end marker
     CORRUPT = "corrupt"  # the header or the data could not be parsed or decoded
+    TOO_MANY_SCANS = "too_many_scans"  # a JPEG with more scans (SOS markers) than any encoder writes
+    TOO_MANY_SEGMENTS = "too_many_segments"  # more JPEG marker segments, PNG or WebP chunks than a photo has
+    DECOMPRESSION_BOMB = "decompression_bomb"  # PNG image data inflates beyond what its header implies
     BAD_ARRAY = "bad_array"  # an in-memory frame of the wrong shape or type
 
 
@@ -33,6 +36,7 @@ class QualityReason(StrEnum):
     TOO_DARK = "too_dark"
     OVEREXPOSED = "overexposed"
     TURNED = "turned"
+    FACE_NOT_UPRIGHT = "face_not_upright"  # no usable face upright, but one in the picture turned 90/180/270
     TOO_FEW_FRAMES = "too_few_frames"
 
 
