@@ -96,6 +96,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
                     "The identity providers gave conflicting answers. Please try again."),
     "errored": ("ผู้ให้บริการยืนยันตัวตนไม่สามารถดำเนินการตามคำขอได้ กรุณาลองใหม่อีกครั้ง",
                 "The identity provider could not process the request. Please try again."),
+    "unknown_idp": ("ผลการยืนยันตัวตนมาจากผู้ให้บริการยืนยันตัวตนที่ไม่ได้ขึ้นทะเบียนหรือไม่ได้รับคำขอนี้ กรุณาลองใหม่อีกครั้ง",
+                    "The answer came from an identity provider that is not registered or was not asked. "
+                    "Please try again."),
+    "idp_max_exceeded": ("ผู้ให้บริการยืนยันตัวตนแจ้งระดับความน่าเชื่อถือสูงกว่าที่ได้ขึ้นทะเบียนไว้ "
+                         "จึงไม่สามารถรับผลการยืนยันตัวตนนี้ได้ กรุณาลองใหม่อีกครั้ง",
+                         "The identity provider claimed a higher assurance level than it is registered for, "
+                         "so its answer cannot be accepted. Please try again."),
     "bad_configuration": ("การเชื่อมต่อกับผู้ให้บริการยืนยันตัวตนตั้งค่าไม่ถูกต้อง กรุณาติดต่อผู้ดูแลระบบ",
                           "The connection to this identity provider is misconfigured. "
                           "Please contact the service desk."),

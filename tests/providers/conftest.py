@@ -4,6 +4,7 @@ that drive the simulators' pages with httpx the way a browser would."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -14,6 +15,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from providers.base import UpstreamError
 from providers.simulators.ndid import create_ndid_app
 from providers.simulators.server import ServerThread, free_port
 from providers.simulators.thaid import create_thaid_app
@@ -92,25 +94,36 @@ def ndid_sim(ndid):
 
 class CallbackReceiver:
     """What the gateway does with NDID callbacks: find the attempt by the reference in the URL, pass
-    the body to ``handle_callback`` and store the state it returns. An attempt not stored yet answers
-    409 so the platform retries (its callback can overtake the 202 answer)."""
+    the body to ``handle_callback`` and store the state it returns (400 on ``UpstreamError``). An
+    attempt not stored yet answers 409 so the platform retries (its callback can overtake the 202
+    answer). Any other exception is a bug in the connector: it answers 500 and is kept in ``crashes``.
+
+    ``refresh``/``wait`` do what the waiting page does: read the node when ``needs_refresh`` says so."""
 
     def __init__(self) -> None:
         self.states: dict[str, dict] = {}
         self.providers: dict[str, object] = {}
-        self.payloads: list[dict] = []
+        self.payloads: list = []
+        self.crashes: list[BaseException] = []
         self.lock = threading.Lock()
         app = FastAPI()
 
         @app.post("/ndid/{reference_id}")
         async def callback(reference_id: str, request: Request) -> Response:
-            payload = await request.json()
+            payload = json.loads(await request.body())
             with self.lock:
                 state = self.states.get(reference_id)
                 if state is None:
                     return Response(status_code=409)
                 self.payloads.append(payload)
-                self.states[reference_id] = self.providers[reference_id].handle_callback(state=state, payload=payload)
+                try:
+                    self.states[reference_id] = self.providers[reference_id].handle_callback(
+                        state=state, payload=payload)
+                except UpstreamError:
+                    return Response(status_code=400)
+                except Exception as exc:  # recorded for the test to fail on
+                    self.crashes.append(exc)
+                    return Response(status_code=500)
             return Response(status_code=204)
 
         self.server = ServerThread(app, port=free_port()).start()
@@ -134,11 +147,22 @@ class CallbackReceiver:
         with self.lock:
             return self.states[reference_id]
 
+    def refresh(self, provider, reference_id: str, *, force: bool = False) -> dict:
+        """Read the node when the connector asks for it and store the new view, keeping a hint that a
+        callback stored while the node was being read (so that hint still asks for another read)."""
+        state = self.state(reference_id)
+        if force or provider.needs_refresh(state=state, now=time.time()):
+            fresh = provider.refresh(state=state)
+            with self.lock:
+                fresh["hint"] = self.states[reference_id].get("hint")
+                self.states[reference_id] = fresh
+        return self.state(reference_id)
+
     def wait(self, provider, reference_id: str, *, until=lambda s: True, timeout: float = 8) -> dict:
-        """Wait until the stored state satisfies ``until`` (polling, no fixed sleeps)."""
+        """Refresh as the waiting page does until the stored state satisfies ``until`` (no fixed sleeps)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            state = self.state(reference_id)
+            state = self.refresh(provider, reference_id)
             if until(state):
                 return state
             time.sleep(0.02)
@@ -175,6 +199,11 @@ def idp_app_answer(ndid_url: str, request_id: str, *, action: str = "accept", id
         answer = browser.post(str(page.url.join(action_url)), data=form)
         assert answer.status_code == expect_status, answer.text
     return page.text
+
+
+def node(state: dict) -> dict:
+    """The connector's copy of the node's view of the request (empty before the first read)."""
+    return state.get("node") or {}
 
 
 def sim_request(ndid_url: str, request_id: str) -> dict:

@@ -54,7 +54,8 @@ def test_levels_are_exact_vocabulary_strings_or_json_numbers():
 def test_every_error_code_has_thai_and_english_messages():
     expected = {"upstream_unreachable", "upstream_timeout", "upstream_error", "state_mismatch", "nonce_mismatch",
                 "invalid_signature", "invalid_issuer", "invalid_citizen_id", "ial_too_low", "aal_too_low",
-                "rejected", "timed_out", "complicated", "errored", "bad_configuration"}
+                "rejected", "timed_out", "complicated", "errored", "bad_configuration", "unknown_idp",
+                "idp_max_exceeded"}
     assert set(MESSAGES) == expected
     for code in expected:
         error = UpstreamError(code, "detail for logs")
@@ -80,6 +81,7 @@ def test_registry_is_explicit_and_loads_both_types():
     assert loaded["ndid"].mode == "async" and loaded["ndid"].type == "ndid"
     assert loaded["thaid"].display_name == {"th": "ไทยดี", "en": "ThaiD"}
     assert loaded["ndid"].request_mode == 2 and loaded["ndid"].min_idp == 1 and loaded["ndid"].namespace == "citizen_id"
+    assert loaded["ndid"].poll_interval == 3 and loaded["ndid"].idp_catalogue_ttl == 300
     assert "secret" not in repr(loaded["thaid"])
 
 
@@ -119,6 +121,9 @@ def test_unknown_provider_type_is_refused():
     (0, {"api_base": None}, "providers[0].api_base: missing"),
     (0, {"api_base": "rp-node:8200"}, "providers[0].api_base: must be an absolute"),
     (0, {"idp_id_list": "idp-bank-a"}, "providers[0].idp_id_list: must be a list"),
+    (0, {"poll_interval": 0}, "providers[0].poll_interval: must be between 0.1 and 300"),
+    (0, {"poll_interval": "3"}, "providers[0].poll_interval: must be a number"),
+    (0, {"idp_catalogue_ttl": -1}, "providers[0].idp_catalogue_ttl: must be between 0 and 86400"),
 ])
 def test_invalid_configuration_names_the_field(index, change, message):
     config = [ndid_config("http://127.0.0.1:8200"), oidc_config("https://thaid.example")]

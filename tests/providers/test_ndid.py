@@ -1,6 +1,7 @@
 """The NDID connector against the NDID-style platform over real HTTP: the platform calls a stand-in
-for the gateway's callback endpoint, the simulated citizen answers in the IdP app (driven with
-httpx), and every request ends closed."""
+for the gateway's callback endpoint (callbacks are hints), the stand-in reads the request from the
+node as the waiting page does, the simulated citizen answers in the IdP app (driven with httpx),
+and every request ends closed. The trust model's regressions are in ``test_ndid_trust.py``."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ import httpx
 import pytest
 
 from providers.base import UpstreamError
-from providers.ndid import TIMEOUT_GRACE, NDIDUpstream
+from providers.ndid import TIMEOUT_GRACE, UNKNOWN_REQUEST_GRACE, NDIDUpstream
 from providers.registry import load_providers
 from providers.simulators.server import free_port
 
-from .conftest import idp_app_answer, ndid_config, sim_request, wait_for
+from .conftest import idp_app_answer, ndid_config, node, sim_request, wait_for
 
 
 def provider(api_base: str, **overrides) -> NDIDUpstream:
@@ -41,8 +42,9 @@ def test_approval_completes_with_the_answered_levels(ndid_sim, receiver):
     assert record["min_ial"] == "2.3" and record["min_aal"] == "2.1" and record["mode"] == 2
     assert record["min_idp"] == 1 and record["request_timeout"] == 30
     assert record["reference_id"] == pending.reference_id
-    receiver.wait(upstream, pending.reference_id, until=lambda s: s["created"] is True)
-    assert upstream.status(state=receiver.state(pending.reference_id), now=int(time.time())) == "pending"
+    state = receiver.wait(upstream, pending.reference_id, until=lambda s: node(s).get("known"))
+    assert node(state)["status"] == "pending" and node(state)["min_ial"] == "2.3" and node(state)["mode"] == 2
+    assert upstream.status(state=state, now=int(time.time())) == "pending"
 
     page = idp_app_answer(ndid_sim.url, pending.request_id, idp_id="idp-bank-a", ial="2.3", aal="2.2")
     assert "Sign in to the demo e-service" in page and "ยืนยันตัวตนเพื่อเข้าสู่ระบบ" in page
@@ -53,12 +55,15 @@ def test_approval_completes_with_the_answered_levels(ndid_sim, receiver):
     assert identity.provider == "ndid" and identity.citizen_id == "1345951597671"
     assert identity.ial == "2.3" and identity.aal == "2.2" and identity.amr == ("mfa",)
     assert identity.raw_levels["idp_ids"] == ["idp-bank-a"] and identity.raw_levels["responses"][0]["ial"] == 2.3
+    assert identity.raw_levels["idp_max"] == {"idp-bank-a": ["2.3", "2.2"]}
     assert abs(identity.auth_time - time.time()) < 60
     record = closed_at_platform(ndid_sim.url, pending.request_id)
     assert record["close_attempts"][0] == {"reference_id": pending.reference_id, "request_id": pending.request_id,
                                            "callback_url": receiver.callback_url(pending.reference_id)}
-    state = receiver.wait(upstream, pending.reference_id, until=lambda s: s["closed"])
-    assert state["close_result"] == "closed"
+    assert record["closed"] is True
+    # The platform reports the close to the callback URL; for the connector that is one more hint.
+    wait_for(lambda: any(c["type"] == "close_request_result" and c["http_status"] == 204
+                         for c in sim_request(ndid_sim.url, pending.request_id)["callbacks"]))
 
 
 def test_reject_in_the_idp_app(ndid_sim, receiver):
@@ -88,7 +93,7 @@ def test_accept_and_reject_from_two_idps_is_complicated(ndid_sim, receiver):
     upstream = provider(ndid_sim.url, idp_id_list=["idp-bank-a", "idp-bank-b"], min_idp=2)
     pending = receiver.begin(upstream)
     idp_app_answer(ndid_sim.url, pending.request_id, idp_id="idp-bank-a")
-    receiver.wait(upstream, pending.reference_id, until=lambda s: len(s["response_list"]) == 1)
+    receiver.wait(upstream, pending.reference_id, until=lambda s: len(node(s).get("response_list", [])) == 1)
     assert upstream.status(state=receiver.state(pending.reference_id), now=int(time.time())) == "pending"
     idp_app_answer(ndid_sim.url, pending.request_id, idp_id="idp-bank-b", action="reject")
     state = receiver.wait(upstream, pending.reference_id, until=finished(upstream))
@@ -112,7 +117,7 @@ def test_two_idps_accepting_give_the_lower_levels(ndid_sim, receiver):
 def test_request_timeout_is_timed_out_and_still_closed(ndid_sim, receiver):
     upstream = provider(ndid_sim.url, request_timeout=1)
     pending = receiver.begin(upstream)
-    state = receiver.wait(upstream, pending.reference_id, until=lambda s: s["timed_out"], timeout=5)
+    state = receiver.wait(upstream, pending.reference_id, until=lambda s: node(s).get("timed_out"), timeout=5)
     assert upstream.status(state=state, now=int(time.time())) == "timed_out"
     with pytest.raises(UpstreamError) as caught:
         upstream.complete(state=state)
@@ -142,7 +147,7 @@ def test_cancel_while_pending_closes_the_request(ndid_sim, receiver):
     assert caught.value.code == "rejected"
     record = closed_at_platform(ndid_sim.url, pending.request_id)
     assert record["closed"] is True
-    receiver.wait(upstream, pending.reference_id, until=lambda s: s["closed"])
+    receiver.wait(upstream, pending.reference_id, until=lambda s: node(s).get("closed"))
 
 
 @pytest.mark.parametrize(("fault", "code"), [({"valid_signature": False}, "invalid_signature"),
@@ -153,7 +158,7 @@ def test_invalid_signature_or_ial_in_mode_2_is_refused(ndid_sim, receiver, fault
     pending = receiver.begin(upstream)
     idp_app_answer(ndid_sim.url, pending.request_id)
     state = receiver.wait(upstream, pending.reference_id, until=finished(upstream))
-    assert state["status"] == "completed"  # the platform completed it; the connector refuses the answer
+    assert node(state)["status"] == "completed"  # the platform completed it; the connector refuses the answer
     with pytest.raises(UpstreamError) as caught:
         upstream.complete(state=state)
     assert caught.value.code == code
@@ -161,12 +166,12 @@ def test_invalid_signature_or_ial_in_mode_2_is_refused(ndid_sim, receiver, fault
 
 
 def test_answer_above_the_identity_ial_at_that_idp_is_invalid_ial(ndid_sim, receiver):
-    # idp-mobile-c holds this identity at IAL 2.1; answering 2.3 makes the platform flag valid_ial false.
+    # idp-mobile-c may answer up to IAL 2.3 but holds this identity at 2.1: the platform flags valid_ial false.
     upstream = provider(ndid_sim.url)
     pending = receiver.begin(upstream, min_ial="2.1")
     idp_app_answer(ndid_sim.url, pending.request_id, idp_id="idp-mobile-c", ial="2.3", aal="2.1")
     state = receiver.wait(upstream, pending.reference_id, until=finished(upstream))
-    assert state["response_list"][0]["valid_ial"] is False
+    assert node(state)["response_list"][0]["valid_ial"] is False
     with pytest.raises(UpstreamError) as caught:
         upstream.complete(state=state)
     assert caught.value.code == "ial_too_low"
@@ -192,7 +197,7 @@ def test_mode_1_does_not_need_platform_identity_checks(ndid_sim, receiver):
     pending = receiver.begin(upstream, min_ial="2.1", min_aal="2.1")
     idp_app_answer(ndid_sim.url, pending.request_id, idp_id="idp-bank-b", ial="2.3", aal="2.1")
     state = receiver.wait(upstream, pending.reference_id, until=finished(upstream))
-    assert state["response_list"][0]["valid_signature"] is None
+    assert node(state)["response_list"][0]["valid_signature"] is None
     assert upstream.complete(state=state).ial == "2.3"
 
 
@@ -200,63 +205,100 @@ def test_duplicate_and_stale_callbacks_over_http_change_nothing(ndid_sim, receiv
     ndid_sim.faults(duplicate_callbacks=True, stale_callbacks=True)
     upstream = provider(ndid_sim.url)
     pending = receiver.begin(upstream)
-    receiver.wait(upstream, pending.reference_id, until=lambda s: s["created"] is True)
+    receiver.wait(upstream, pending.reference_id, until=lambda s: s["hint"] is not None)
     idp_app_answer(ndid_sim.url, pending.request_id)
     wait_for(lambda: all(c["http_status"] == 204 for c in sim_request(ndid_sim.url, pending.request_id)["callbacks"])
              and len(sim_request(ndid_sim.url, pending.request_id)["callbacks"]) >= 6)
-    state = receiver.state(pending.reference_id)
-    assert state["status"] == "completed" and len(state["response_list"]) == 1
+    state = receiver.refresh(upstream, pending.reference_id)  # the last (stale) callback asks for a read
+    assert node(state)["status"] == "completed" and len(node(state)["response_list"]) == 1
+    assert upstream.status(state=state, now=int(time.time())) == "completed"
     assert upstream.complete(state=state).citizen_id == "1345951597671"
 
 
-def test_handle_callback_is_idempotent_and_order_tolerant():
-    upstream = provider("http://127.0.0.1:1")
+def base_state(**changes) -> dict:
     state = {"provider": "ndid", "request_id": "r1", "reference_id": "ref1", "initial_salt": "salt",
              "namespace": "citizen_id", "identifier": "6000000000000", "mode": 2, "min_ial": "2.3",
              "min_aal": "2.1", "min_idp": 1, "idp_id_list": [], "request_timeout": 30, "callback_url": "http://x/cb",
-             "created_at": 100, "expires_at": 130, "created": None, "create_error": None, "status": "pending",
-             "closed": False, "timed_out": False, "response_list": [], "block_height": None, "completed_at": None,
-             "close_result": None}
+             "created_at": 100, "expires_at": 130, "node": None, "node_read_at": None, "completed_at": None,
+             "hint": None, "hint_seen": 0}
+    return {**state, **changes}
+
+
+def test_callbacks_are_hints_that_never_decide():
+    upstream = NDIDUpstream(config=ndid_config("http://127.0.0.1:1"), clock=lambda: 105.5)
+    view = {"known": True, "request_id": "r1", "status": "pending", "closed": False, "timed_out": False, "mode": 2,
+            "min_ial": "2.3", "min_aal": "2.1", "min_idp": 1, "idp_id_list": ["idp-bank-a"],
+            "requester_node_id": "rp-idgw", "response_list": []}
+    state = base_state(node=view, node_read_at=104.0)
     original = copy.deepcopy(state)
-    created = {"type": "create_request_result", "request_id": "r1", "reference_id": "ref1", "success": True}
     answer = {"idp_id": "idp-bank-a", "status": "accept", "ial": 2.3, "aal": 2.2, "valid_signature": True,
               "valid_ial": True}
-    pending_status = {"type": "request_status", "request_id": "r1", "status": "pending", "response_list": [],
-                      "closed": False, "timed_out": False, "block_height": "chain:5"}
-    done_status = {**pending_status, "status": "completed", "response_list": [answer], "block_height": "chain:7"}
-    closed_status = {**done_status, "closed": True, "block_height": "chain:9"}
-
-    s1 = upstream.handle_callback(state=state, payload=created)
+    payloads = [
+        {"type": "create_request_result", "request_id": "r1", "reference_id": "ref1", "success": True},
+        {"type": "request_status", "request_id": "r1", "status": "completed", "response_list": [answer],
+         "closed": True, "timed_out": True, "block_height": "chain:7"},
+        {"type": "close_request_result", "request_id": "r1", "success": True},
+        {"type": "future_kind", "request_id": "r1"},
+    ]
+    current = state
+    for count, payload in enumerate(payloads, start=1):
+        new = upstream.handle_callback(state=current, payload=payload)
+        assert new is not current
+        # Everything status() and complete() decide from is as before; only the hint changed.
+        assert {k: v for k, v in new.items() if k != "hint"} == {k: v for k, v in original.items() if k != "hint"}
+        assert new["hint"]["count"] == count and new["hint"]["received_at"] == 105.5
+        assert upstream.status(state=new, now=110) == "pending"
+        current = new
     assert state == original  # the input is never changed
-    s2 = upstream.handle_callback(state=s1, payload=done_status)
-    s3 = upstream.handle_callback(state=s2, payload=pending_status)  # older, arriving late
-    s4 = upstream.handle_callback(state=s3, payload=done_status)  # duplicate
-    assert s2 == s3 == s4 and s4["status"] == "completed" and s4["block_height"] == 7
-    s5 = upstream.handle_callback(state=s4, payload=closed_status)
-    s6 = upstream.handle_callback(state=s5, payload=done_status)  # closed never goes back to false
-    assert s6["closed"] is True and s6["status"] == "completed"
-    # Same outcome whatever the order the callbacks arrive in.
-    reordered = state
-    for payload in (closed_status, pending_status, created, done_status, closed_status):
-        reordered = upstream.handle_callback(state=reordered, payload=payload)
-    assert {k: reordered[k] for k in ("status", "closed", "created", "response_list", "block_height")} == \
-           {k: s6[k] for k in ("status", "closed", "created", "response_list", "block_height")}
-    # Without block heights (older APIs) a finished status still never returns to pending.
-    no_heights = upstream.handle_callback(state=state, payload={**done_status, "block_height": None})
-    no_heights = upstream.handle_callback(state=no_heights, payload={**pending_status, "block_height": None})
-    assert no_heights["status"] == "completed"
+    assert current["hint"] == {"type": "other", "status": None, "received_at": 105.5, "count": 4}
+    assert upstream.handle_callback(state=state, payload=payloads[1])["hint"]["status"] == "completed"
+    for wrong in ({**payloads[1], "request_id": "other"}, {**payloads[1], "reference_id": "ref2"},
+                  {"type": "request_status"}):
+        with pytest.raises(UpstreamError) as caught:
+            upstream.handle_callback(state=state, payload=wrong)
+        assert caught.value.code == "state_mismatch"
     with pytest.raises(UpstreamError) as caught:
-        upstream.handle_callback(state=state, payload={**done_status, "request_id": "other"})
+        upstream.handle_callback(state={**state, "provider": "other"}, payload=payloads[0])
     assert caught.value.code == "state_mismatch"
-    assert upstream.handle_callback(state=state, payload={"type": "future_kind", "request_id": "r1"}) == state
+
+
+def test_needs_refresh_after_a_hint_a_poll_interval_or_a_passed_deadline():
+    upstream = NDIDUpstream(config=ndid_config("http://127.0.0.1:1", poll_interval=2), clock=lambda: 100.0)
+    view = {"known": True, "request_id": "r1", "status": "pending", "closed": False, "timed_out": False, "mode": 2,
+            "min_ial": "2.3", "min_aal": "2.1", "min_idp": 1, "idp_id_list": [], "requester_node_id": "rp-idgw",
+            "response_list": []}
+    assert upstream.needs_refresh(state=base_state(), now=100)  # never read
+    read = base_state(node=view, node_read_at=100.0)
+    assert not upstream.needs_refresh(state=read, now=101)
+    assert upstream.needs_refresh(state=read, now=102)  # one poll interval later
+    hinted = upstream.handle_callback(state=read, payload={"type": "request_status", "request_id": "r1"})
+    assert upstream.needs_refresh(state=hinted, now=100)  # a hint after the last read
+    assert not upstream.needs_refresh(state={**hinted, "hint_seen": 1}, now=100)  # that hint was read since
+    late = base_state(node=view, node_read_at=130.0)
+    assert upstream.needs_refresh(state=late, now=130)  # deadline passed, still pending at the node
+    assert not upstream.needs_refresh(state={**late, "node": {**view, "status": "completed"}}, now=130)
+    # status() decides from the view and the deadline only.
+    assert upstream.status(state=read, now=132) == "pending"
+    assert upstream.status(state=read, now=133) == "timed_out"  # deadline 130 plus grace
+    assert upstream.status(state={**read, "node": {**view, "status": "completed"}}, now=101) == "completed"
+    assert upstream.status(state={**read, "node": {**view, "closed": True}}, now=101) == "errored"
+    assert upstream.status(state={**read, "node": {**view, "min_ial": "1.1"}}, now=101) == "errored"  # not ours
+    assert upstream.status(state=base_state(node={"known": False}), now=109) == "pending"
+    assert upstream.status(state=base_state(node={"known": False}), now=110) == "errored"
 
 
 def test_create_result_failure_is_errored(ndid_sim, receiver):
+    # A create that never reaches the chain: the status query answers 404 (the platform does not know it).
     ndid_sim.faults(create_result_failure=True)
     upstream = provider(ndid_sim.url)
     pending = receiver.begin(upstream)
-    state = receiver.wait(upstream, pending.reference_id, until=lambda s: s["created"] is False)
-    assert upstream.status(state=state, now=int(time.time())) == "errored"
+    state = receiver.wait(upstream, pending.reference_id, until=lambda s: (s["hint"] or {}).get("type")
+                          == "create_request_result")
+    state = receiver.refresh(upstream, pending.reference_id, force=True)
+    assert node(state) == {"known": False}
+    # Not yet on the chain is normal for a moment after the 202; after a grace it is an error.
+    assert upstream.status(state=state, now=pending.state["created_at"]) == "pending"
+    assert upstream.status(state=state, now=pending.state["created_at"] + UNKNOWN_REQUEST_GRACE) == "errored"
     with pytest.raises(UpstreamError) as caught:
         upstream.complete(state=state)
     assert caught.value.code == "errored" and "create failed" in caught.value.detail
@@ -298,7 +340,8 @@ def test_platform_refuses_a_reused_reference_id(ndid_sim, receiver):
         upstream.begin(citizen_id="1345951597671", min_ial="2.3", min_aal="2.1",
                        callback_url=receiver.callback_url(pending.reference_id), request_message="again",
                        reference_id=pending.reference_id)
-    assert caught.value.code == "upstream_error" and "20005" in caught.value.detail
+    # The platform's own code for it (ndid-error/type.js DUPLICATE_REFERENCE_ID).
+    assert caught.value.code == "upstream_error" and "20045" in caught.value.detail
     with pytest.raises(UpstreamError):
         upstream.complete(state=receiver.state(pending.reference_id))
 
@@ -315,8 +358,8 @@ def test_callback_arriving_before_the_rp_stored_the_request_is_retried(ndid_sim,
     with receiver.lock:
         receiver.providers[reference_id] = upstream
         receiver.states[reference_id] = pending.state
-    state = receiver.wait(upstream, reference_id, until=lambda s: s["created"] is True)
-    assert state["status"] == "pending"
+    state = receiver.wait(upstream, reference_id, until=lambda s: s["hint"] is not None and node(s).get("known"))
+    assert upstream.status(state=state, now=int(time.time())) == "pending"
     with pytest.raises(UpstreamError):
         upstream.complete(state=state)  # cancel: closes the request
     closed_at_platform(ndid_sim.url, pending.request_id)
