@@ -68,6 +68,15 @@ class Settings:
     # Reverse proxies (comma-separated IPs or networks) whose X-Forwarded-For / -Proto is believed;
     # empty: none, the client IP is the socket's (throttling and audit depend on it).
     trusted_proxies: str = ""
+    # HTTP deadlines, seconds (`idgw serve`; security review item 16): a request body must arrive
+    # whole within body_timeout (408 otherwise); a request head within header_timeout (the
+    # connection is closed otherwise); an idle keep-alive connection closes after
+    # keep_alive_timeout; on SIGTERM requests still running after shutdown_timeout are cancelled.
+    # body_timeout < shutdown_timeout, so a stalled upload is answered before a shutdown cancels it.
+    body_timeout: int = 10
+    header_timeout: int = 10
+    keep_alive_timeout: int = 5
+    shutdown_timeout: int = 15
     extra: dict = field(default_factory=dict)
 
     @property
@@ -113,6 +122,11 @@ class Settings:
             raise SettingsError("IDGW_WEBAUTHN_RP_ID must be the origin's host or a parent domain of it")
         if self.default_locale not in {"th", "en"}:
             raise SettingsError("IDGW_DEFAULT_LOCALE must be th or en")
+        for name, most in (("body_timeout", 300), ("header_timeout", 300), ("keep_alive_timeout", 300),
+                           ("shutdown_timeout", 3600)):
+            value = getattr(self, name)
+            if not 1 <= value <= most:
+                raise SettingsError(f"IDGW_{name.upper()} must be between 1 and {most} seconds, got {value}")
         return self
 
     @classmethod
