@@ -14,12 +14,14 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
+from starlette.requests import ClientDisconnect
 
 from idgw import __version__
 from idgw.authn import Registry
 from idgw.authn.totp import RecoveryCodeAuthenticator, TOTPAuthenticator
 from idgw.authn.webauthn import WebAuthnAuthenticator
 from idgw.clock import Clock
+from idgw.httpio import BodyError
 from idgw.oidc import routes as oidc_routes
 from idgw.oidc.backchannel import BackchannelLogout
 from idgw.oidc.endpoints import OAuthEndpoints
@@ -205,6 +207,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(web_passkeys.router(gw))
     app.include_router(web_upstream.router(gw))
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
+    # A body refused while it streamed in (413, 408, 415) or abandoned by its client: answered
+    # here for every route, never uvicorn's "Exception in ASGI application" (idgw.httpio).
+    app.add_exception_handler(BodyError, gw.pages.body_refused)
+    app.add_exception_handler(ClientDisconnect, gw.pages.body_refused)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz():

@@ -6,7 +6,9 @@ body and a JSON answer: no page, no cookie, no dependency injection. Served here
 router's walk over every route, the request and response objects and the exception layers
 (measured: about a sixth of the CPU per token request). What they keep is what matters:
 
-* the body is read up to ``MAX_BODY`` bytes and refused with 413 beyond it, without reading on;
+* the body is read with ``idgw.httpio.receive_body``: up to ``MAX_BODY`` bytes, refused with 413
+  beyond it without reading on, and 408 when it does not arrive within ``IDGW_BODY_TIMEOUT``; a
+  client that goes away mid-body is one INFO line and gets no answer;
 * only ``application/x-www-form-urlencoded`` bodies are parsed (``idgw.oidc.adapter.build_request``:
   strict UTF-8, at most 64 fields), and a repeated parameter is ``invalid_request`` (RFC 6749 §3.2);
 * the Authlib call runs in a worker thread inside one transaction (``idgw.oidc.adapter``);
@@ -20,6 +22,7 @@ import json
 
 from starlette.datastructures import Headers
 
+from idgw.httpio import BodyError, receive_body
 from idgw.oidc.adapter import AdaptedRequest, InvalidParametersError, build_request, in_transaction
 from idgw.oidc.provider import ENDPOINT_PATHS
 
@@ -27,31 +30,9 @@ MAX_BODY = 64 * 1024
 NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 
 
-class BadRequest(Exception):
-    def __init__(self, status: int, description: str) -> None:
-        super().__init__(description)
-        self.status = status
-
-
-async def read_body(scope, receive) -> bytes:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            if not value.isdigit():
-                raise BadRequest(400, "invalid Content-Length")
-            if int(value) > MAX_BODY:
-                raise BadRequest(413, f"the request body is larger than {MAX_BODY} bytes")
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise BadRequest(400, "the client went away")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise BadRequest(413, f"the request body is larger than {MAX_BODY} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(chunks)
+async def read_body(scope, receive, *, timeout: float) -> bytes:
+    """The form body, at most ``MAX_BODY`` bytes within ``timeout`` seconds; raises ``BodyError``."""
+    return await receive_body(scope, receive, limit=MAX_BODY, timeout=timeout)
 
 
 async def send_json(send, status: int, body, headers: list[tuple[bytes, bytes]] = ()) -> None:
@@ -84,9 +65,14 @@ class OAuthEndpoints:
                                    [(b"allow", b"POST")])
         try:
             areq = await self._request(scope, receive)
-        except (BadRequest, InvalidParametersError) as exc:
-            status = exc.status if isinstance(exc, BadRequest) else 400
-            return await send_json(send, status, {"error": "invalid_request", "error_description": str(exc)})
+        except BodyError as exc:
+            if exc.status is None:  # the client went away (logged by httpio): nobody to answer
+                return None
+            # Connection: close, so the rest of a refused body is not read.
+            return await send_json(send, exc.status, {"error": "invalid_request", "error_description": str(exc)},
+                                   [(b"connection", b"close")])
+        except InvalidParametersError as exc:
+            return await send_json(send, 400, {"error": "invalid_request", "error_description": str(exc)})
         client_ip = scope["client"][0] if scope.get("client") else "unknown"
         status, body, headers = await in_transaction(self.gw.sessionmaker, client_ip, call, areq)
         extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers or []
@@ -94,6 +80,6 @@ class OAuthEndpoints:
         await send_json(send, status, body, extra)
 
     async def _request(self, scope, receive) -> AdaptedRequest:
-        body = await read_body(scope, receive)
+        body = await read_body(scope, receive, timeout=self.gw.settings.body_timeout)
         return build_request(issuer=self.gw.settings.issuer, method="POST", path=scope["path"],
                              query_string=scope.get("query_string", b""), headers=Headers(scope=scope), body=body)

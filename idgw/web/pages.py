@@ -12,15 +12,17 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from idgw.httpio import BodyError, log_disconnect, read_form
 from idgw.security import constant_time_equal, derive_key, random_token
 from idgw.web.i18n import choose_locale, format_datetime, t
 
 TEMPLATES = Path(__file__).parent / "templates"
 BROWSER_COOKIE = "idgw_browser"
 LANG_COOKIE = "idgw_lang"
+MAX_FORM_BYTES = 32 * 1024
 
 
 class Pages:
@@ -58,15 +60,26 @@ class Pages:
         return self.render(request, "error.html", status=status, message=t(key, locale), code=code)
 
     # -- forms ---------------------------------------------------------------------------------
-    @staticmethod
-    async def read_form(request: Request, *, max_bytes: int = 32 * 1024) -> dict | None:
-        """The posted form's text fields, or None when the body is larger than ``max_bytes``
-        (no file uploads on these pages)."""
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > max_bytes):
-            return None
-        form = await request.form(max_files=0, max_fields=100)
-        return {k: v for k, v in form.items() if isinstance(v, str)}
+    async def read_form(self, request: Request, *, max_bytes: int = MAX_FORM_BYTES) -> dict:
+        """The posted form's text fields (``application/x-www-form-urlencoded``, UTF-8, at most
+        100 fields, ``max_bytes``, within ``IDGW_BODY_TIMEOUT``: ``idgw.httpio.read_form``).
+        Never returns None: a refused body raises ``idgw.httpio.BodyError`` (413, 408, 415, 400),
+        which ``body_refused`` answers for every route."""
+        return await read_form(request, limit=max_bytes, timeout=self.settings.body_timeout)
+
+    async def body_refused(self, request: Request, exc: Exception) -> Response:
+        """Exception handler (``idgw.app``) for a body that was not read: the error page with the
+        refusal's status and ``Connection: close`` (the rest of the body is not read); nothing
+        for a client that went away (``ClientDisconnectedError``, or Starlette's
+        ``ClientDisconnect`` from code that reads the body itself), logged in one line."""
+        status = getattr(exc, "status", None)
+        if status is None:
+            if not isinstance(exc, BodyError):  # httpio logs its own
+                log_disconnect(request.scope)
+            return Response(status_code=499)  # never sent: the connection is gone
+        response = self.error(request, "err_invalid_request", code=getattr(exc, "code", None), status=status)
+        response.headers["connection"] = "close"
+        return response
 
     # -- browser binding and CSRF ------------------------------------------------------------
     def browser_id(self, request: Request) -> str:

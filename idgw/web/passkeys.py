@@ -9,12 +9,15 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from idgw.httpio import BodyError, read_body
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
 from idgw.security import constant_time_equal, sha256_hex
 from idgw.storage.models import Account
 from idgw.web.account import account_access
+
+MAX_OPTIONS_BODY = 2048  # {"purpose": "register|login|stepup"}
 
 
 def router(gw) -> APIRouter:
@@ -28,9 +31,12 @@ def router(gw) -> APIRouter:
         sent = request.headers.get("x-csrf-token", "")
         if not browser or not constant_time_equal(sent, pages.csrf_token(browser, "webauthn")):
             return JSONResponse({"error": "csrf"}, status_code=403)
-        body = await request.body()
-        if len(body) > 2048:
-            return JSONResponse({"error": "too_large"}, status_code=413)
+        try:
+            body = await read_body(request, limit=MAX_OPTIONS_BODY, timeout=gw.settings.body_timeout)
+        except BodyError as exc:
+            if exc.status is None:  # the client went away: the app's handler ends it quietly
+                raise
+            return JSONResponse({"error": exc.code}, status_code=exc.status, headers={"Connection": "close"})
         try:
             purpose = json.loads(body or b"{}").get("purpose")
         except (ValueError, AttributeError):
