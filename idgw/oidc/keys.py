@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -32,6 +33,15 @@ SUPPORTED_ALGS = tuple(ALG_KTY)
 
 class UnsupportedAlgorithmError(ValueError):
     pass
+
+
+class WrongSecretKeyError(RuntimeError):
+    """IDGW_SECRET_KEY does not open the sealed private keys in the database (AES-GCM refuses:
+    the key that sealed them was derived from another secret)."""
+
+    def __init__(self) -> None:
+        super().__init__("IDGW_SECRET_KEY does not open the stored signing keys "
+                         "(was it changed? the keys were sealed with another key)")
 
 
 def b64url(data: bytes) -> bytes:
@@ -138,6 +148,8 @@ class KeyStore:
         ``now + max token lifetime`` (so no issued token stops verifying)."""
         now = self._clock.now()
         old = list(db.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None))))
+        for row in old:  # a wrong secret must not retire keys and seal new ones under another key
+            self._open(row)
         for row in old:
             row.retired_at = now
             row.unpublish_at = now + self._max_token_ttl
@@ -170,6 +182,9 @@ class KeyStore:
         try:
             with self._lock:
                 self._reload()
+        except WrongSecretKeyError as exc:  # keep serving with the keys we have; say why in one line
+            log.error("re-reading the signing keys failed: %s", exc)
+            self._checked_at = time.monotonic()
         except Exception:  # noqa: BLE001 - keep serving with the keys we have; retry at the next check
             log.exception("re-reading the signing keys failed")
             self._checked_at = time.monotonic()
@@ -192,8 +207,7 @@ class KeyStore:
             for r in published:
                 if r.retired_at is None and r.kty not in signing:
                     if r.kid not in self._parsed:
-                        data = json.loads(self._sealer.open(r.private_jwk, context=f"jwk:{r.kid}"))
-                        self._parsed[r.kid] = (ECKey if r.kty == "EC" else RSAKey).import_key(data)
+                        self._parsed[r.kid] = (ECKey if r.kty == "EC" else RSAKey).import_key(self._open(r))
                     signing[r.kty] = (r.kid, self._parsed[r.kid])
             jwks = {"keys": [r.public_jwk for r in published]}
             # Replace whole objects (never mutate), so readers in other threads see old or new.
@@ -203,6 +217,13 @@ class KeyStore:
             self._signers = {alg: Signer(alg, *signing[kty]) for alg, kty in ALG_KTY.items() if kty in signing}
             self._fingerprint = fingerprint
         self._checked_at = mono
+
+    def _open(self, row: SigningKey) -> dict:
+        """The private JWK of a stored key; ``WrongSecretKeyError`` when the secret cannot open it."""
+        try:
+            return json.loads(self._sealer.open(row.private_jwk, context=f"jwk:{row.kid}"))
+        except InvalidTag:
+            raise WrongSecretKeyError() from None
 
     def signer(self, alg: str) -> Signer:
         """The signer for ``alg`` with the active key (replaced as a whole when keys rotate)."""
