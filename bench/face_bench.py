@@ -7,7 +7,13 @@ Measures on this machine, pinned to one CPU core:
   under 200 ms), and the same starting from the frame's JPEG bytes;
 - liveness over an 8-frame sequence;
 - genuine / impostor distance distributions over every pair of the shared photos, with FMR and FNMR
-  at face_check.MATCH_THRESHOLD.
+  at face_check.MATCH_THRESHOLD;
+- hostile files (made here): time to refusal by load_image, against the time OpenCV takes to decode
+  the same bytes, which is what load_image did with them before it walked the whole container; the
+  slowest file the scan limit still lets through; the container walk on its worst input;
+- detection on face-less frames: the old two passes (first, then 2x upsampled on the whole
+  detection copy) against face_check.detect now (the retry capped at UPSAMPLE_MAX_PIXELS) and the
+  full refusal by single_face (which also tries the picture turned 90/270/180 degrees).
 
 Frames are made from the shared photos (../shared/data/faces beside the repository): each photo is
 scaled so its face box is 200 px wide, as in a video call, and cropped to 640x480 around the face.
@@ -71,6 +77,123 @@ def timed(fn, repeats: int = REPEATS) -> list[float]:
         start = time.perf_counter()
         fn()
         out.append(time.perf_counter() - start)
+    return out
+
+
+def _jpeg_with_scans(cv2, np, total: int, w: int, h: int, flat: bool) -> bytes:
+    """A greyscale progressive JPEG (libjpeg's 6-scan script) with its last scan, an AC refinement,
+    repeated up to ``total`` scans; libjpeg-turbo only warns about the repeated progression."""
+    import re
+
+    if flat:
+        pixels = np.full((h, w), 128, np.uint8)
+    else:
+        pixels = cv2.GaussianBlur(np.random.default_rng(0).integers(0, 256, (h, w), np.uint8), (0, 0), 3)
+    data = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])[1].tobytes()
+    markers = [m.start() for m in re.finditer(rb"\xff[^\x00\xd0-\xd7\xff]", data)]
+    scans = [(a, b) for a, b in zip(markers, markers[1:], strict=False) if data[a + 1] == 0xDA]
+    start, end = scans[-1]
+    return data[:end] + data[start:end] * max(0, total - len(scans)) + data[end:]
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    import struct
+    import zlib
+
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def _png_bomb(inflated: int) -> bytes:
+    import struct
+    import zlib
+
+    co = zlib.compressobj(9)
+    z = b"".join(co.compress(bytes(1 << 20)) for _ in range(inflated >> 20)) + co.flush()
+    ihdr = struct.pack(">IIBBBBB", 100, 100, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", z) + _png_chunk(b"IEND", b"")
+
+
+def hostile(cv2, np, face_check, models) -> dict:
+    """Time to refusal of hostile files, and detection on face-less frames, before and after."""
+    from face_check import ImageRejected, detection, image
+
+    def outcome(data: bytes) -> tuple[float, str]:
+        start = time.perf_counter()
+        try:
+            face_check.load_image(data)
+            result = "decoded"
+        except ImageRejected as exc:
+            result = exc.reason.value
+        return time.perf_counter() - start, result
+
+    def opencv_decode(data: bytes) -> float:
+        buf = np.frombuffer(data, np.uint8)
+        start = time.perf_counter()
+        cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        return time.perf_counter() - start
+
+    small_png = cv2.imencode(".png", np.zeros((30, 40, 3), np.uint8))[1].tobytes()
+    small_jpeg = cv2.imencode(".jpg", np.zeros((48, 64, 3), np.uint8))[1].tobytes()
+    files = {
+        "jpeg_1000_scans_2048px": _jpeg_with_scans(cv2, np, 1000, 2048, 2048, flat=True),
+        "jpeg_10000_scans_1024px": _jpeg_with_scans(cv2, np, 10000, 1024, 1024, flat=True),
+        "jpeg_200000_com_segments": small_jpeg[:2] + b"\xff\xfe\x00\x02" * 200_000 + small_jpeg[2:],
+        "png_100x100_inflating_1GiB": _png_bomb(1 << 30),
+        "png_100000_text_chunks": small_png[:33] + _png_chunk(b"tEXt", b"k\x00v") * 100_000 + small_png[33:],
+    }
+    out: dict = {"files": {}}
+    for name, data in files.items():
+        before = opencv_decode(data)  # one run: these take seconds
+        after = [outcome(data) for _ in range(REPEATS)]
+        out["files"][name] = {
+            "bytes": len(data),
+            "opencv_decode_before_ms": round(before * 1000, 1),
+            "refusal_after_ms": round(statistics.median(t for t, _ in after) * 1000, 3),
+            "reason_after": after[0][1],
+        }
+    # The most a JPEG may now cost through scans: 64 scans of a 25-megapixel (6000x4000) frame,
+    # against the usual 6 scans of the same flat frame and of a photo-like one.
+    at_limit = _jpeg_with_scans(cv2, np, image.MAX_JPEG_SCANS, 6000, 4000, flat=True)
+    flat = _jpeg_with_scans(cv2, np, 0, 6000, 4000, flat=True)
+    textured = _jpeg_with_scans(cv2, np, 0, 6000, 4000, flat=False)
+    out["jpeg_6000x4000_decode_ms"] = {
+        "photo_like_6_scans": summary(timed(lambda: face_check.load_image(textured), 3))["median_ms"],
+        "flat_6_scans": summary(timed(lambda: face_check.load_image(flat), 3))["median_ms"],
+        f"flat_{image.MAX_JPEG_SCANS}_scans": summary(timed(lambda: face_check.load_image(at_limit), 3))["median_ms"],
+    }
+    # The walk itself on its worst input: 10 MiB of stuffed 0xFF bytes inside one scan.
+    sof = b"\xff\xc0\x00\x0b\x08\x00\x10\x00\x10\x01\x01\x11\x00"
+    sos = b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00"
+    worst = b"\xff\xd8" + sof + sos + b"\xff\x00" * (5 << 20) + b"\xff\xd9"
+    out["walk_10MiB_of_stuffed_ff_ms"] = summary(timed(lambda: image.declared_size(worst)))["median_ms"]
+
+    rng = np.random.default_rng(0)
+    frames = {}
+    for w, h in [(640, 480), (800, 600), (1280, 960), (2560, 1920)]:
+        noise = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        frames[f"{w}x{h}"] = face_check.image_from_rgb(cv2.GaussianBlur(noise, (0, 0), 2))
+    out["faceless_frames_ms"] = {}
+    for name, frame in frames.items():
+        px = frame.pixels
+        scale = min(1.0, detection.DETECT_MAX_SIDE / max(px.shape[:2]))
+        copy = px if scale == 1.0 else cv2.resize(px, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+
+        def old_passes(c=copy):
+            models.detector.run(c, 0, 0.0)
+            models.detector.run(c, 1, 0.0)
+
+        def refusal(f=frame):
+            try:
+                face_check.single_face(f)
+            except face_check.QualityError:
+                pass
+
+        out["faceless_frames_ms"][name] = {
+            "first_pass": summary(timed(lambda c=copy: models.detector.run(c, 0, 0.0), 9))["median_ms"],
+            "before_first_plus_full_upsampled_pass": summary(timed(old_passes, 9))["median_ms"],
+            "after_detect": summary(timed(lambda f=frame: face_check.detect(f), 9))["median_ms"],
+            "after_single_face_refusal_with_rotation_tries": summary(timed(refusal, 9))["median_ms"],
+        }
     return out
 
 
@@ -154,6 +277,8 @@ def main() -> int:
             "max": round(ds[-1], 4),
         }
 
+    hostile_result = hostile(cv2, np, face_check, models)
+
     hardest_genuine = max(genuine)
     hardest_impostor = min(impostor)
     info = models.info
@@ -203,6 +328,7 @@ def main() -> int:
             "fmr_rate": round(len(false_match) / len(impostor), 4),
             "fnmr_rate": round(len(false_non_match) / len(genuine), 4),
         },
+        "hostile": hostile_result,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     tmp = RESULTS.with_suffix(".json.tmp")
@@ -227,6 +353,21 @@ def main() -> int:
     print(f"genuine  ({g['count']:3d} pairs) distance {g['min']:.3f}-{g['max']:.3f} (median {g['median']:.3f})")
     print(f"impostor ({i['count']:3d} pairs) distance {i['min']:.3f}-{i['max']:.3f} (median {i['median']:.3f})")
     print(f"threshold {thr}: FMR {acc['fmr']}, FNMR {acc['fnmr']}, margin {acc['margin']:.3f}")
+    print("hostile files: OpenCV decode (what load_image did before) -> load_image now")
+    for name, row in hostile_result["files"].items():
+        print(
+            f"  {name:28s} {row['bytes']:9d} B  {row['opencv_decode_before_ms']:9.1f} ms -> "
+            f"{row['refusal_after_ms']:7.3f} ms {row['reason_after']}"
+        )
+    limit = hostile_result["jpeg_6000x4000_decode_ms"]
+    print(f"  6000x4000 progressive JPEG decode: {', '.join(f'{k} {v:.0f} ms' for k, v in limit.items())}")
+    print(f"  container walk over 10 MiB of stuffed 0xFF: {hostile_result['walk_10MiB_of_stuffed_ff_ms']:.1f} ms")
+    print("face-less frames: first pass | before: first + full upsampled | after: detect | single_face refusal")
+    for name, row in hostile_result["faceless_frames_ms"].items():
+        print(
+            f"  {name:10s} {row['first_pass']:7.1f} | {row['before_first_plus_full_upsampled_pass']:7.1f} | "
+            f"{row['after_detect']:7.1f} | {row['after_single_face_refusal_with_rotation_tries']:7.1f} ms"
+        )
     print(f"wrote {RESULTS.relative_to(REPO)}")
     return 0
 

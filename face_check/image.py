@@ -11,8 +11,9 @@ Order of checks (each cheaper than the next, so hostile input is refused before 
    ``too_many_segments``): libjpeg-turbo decodes every progressive scan over the whole frame, so
    thousands of tiny scans cost seconds without breaking any size limit;
 4. the declared dimensions against ``max_pixels`` *before* any decoding;
-5. PNG only: the image data is inflated with a cap at the size the header implies
-   (``decompression_bomb``), because libpng inflates whatever follows the last row;
+5. PNG: the image data is inflated with a cap at the size the header implies
+   (``decompression_bomb``), because libpng inflates whatever follows the last row; WebP: the
+   VP8/VP8L bitstream's own size must equal the VP8X canvas that the pixel limit judged;
 6. decoding with OpenCV inside a ``try``; a ``None`` result or ``cv2.error`` becomes ``corrupt``.
 """
 
