@@ -25,7 +25,8 @@ log = logging.getLogger("idgw.http")
 class GatewayHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a cap on the size of each request head (431 and close
     beyond ``max_head_bytes``) and a deadline for it (close when a head has not arrived whole
-    ``head_timeout`` seconds after the connection opened or the previous response ended).
+    ``head_timeout`` seconds after the connection opened or after its first byte; the idle time
+    between requests is uvicorn's keep-alive timeout).
 
     It also closes the connection when a response is sent before the request's body has arrived
     in full (a refusal such as 413 or 408): uvicorn would otherwise go on reading and discarding
@@ -55,6 +56,8 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._reading_head and self._head_timer is None:  # the first bytes of a new head
+            self._arm_head_timer()
         while data:
             if self._reading_head:
                 room = self.max_head_bytes - self._head_bytes
@@ -85,9 +88,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         if cycle is not None and cycle.response_complete and cycle.more_body and not self.transport.is_closing():
             # Answered before the body came in full: do not read the rest (RFC 9112 §9.6 allows closing).
             self.transport.close()
-        super().on_response_complete()
-        if not self.transport.is_closing():
-            self._arm_head_timer()
+        super().on_response_complete()  # arms uvicorn's keep-alive timer for the idle time until the next head
 
     # -- limits ------------------------------------------------------------------------------------
     def _refuse_head(self) -> None:
