@@ -11,6 +11,7 @@ import httpx
 from sqlalchemy import select
 
 from idgw import audit
+from idgw.oidc.client_auth import jwks_problems
 from idgw.oidc.keys import SUPPORTED_ALGS
 from idgw.oidc.provider import SCOPES_SUPPORTED, TOKEN_AUTH_METHODS
 from idgw.security import hash_password, random_token, sha256_hex
@@ -36,6 +37,21 @@ def _check_redirect_uri(uri: str, *, dev: bool, what: str = "redirect URI") -> N
     loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
     if parts.scheme == "http" and not (loopback or dev):
         raise AdminError(f"{what} {uri!r} must use https (http only for loopback)")
+
+
+def _check_client_keys(*, jwks, jwks_uri: str | None, dev: bool) -> None:
+    """The keys a private_key_jwt client registers (OIDC Registration §2): a JWKS or a jwks_uri,
+    not both. A JWKS must hold only keys the token endpoint can verify assertions with
+    (``idgw.oidc.client_auth.client_key_problem``: public EC P-256 or RSA >= 2048 bits, alg
+    ES256/RS256/PS256 when given, use sig); each refusal names the key and the reason."""
+    if jwks is not None and jwks_uri:
+        raise AdminError("register either a JWKS or a jwks_uri, not both")
+    if jwks_uri:
+        _check_redirect_uri(jwks_uri, dev=dev, what="jwks_uri")
+    if jwks is not None:
+        problems = jwks_problems(jwks)
+        if problems:
+            raise AdminError("; ".join(problems))
 
 
 def sector_of(*, redirect_uris: list[str], sector_identifier_uri: str | None, dev: bool,
@@ -96,6 +112,7 @@ def add_client(db, *, name: str, redirect_uris: list[str], post_logout_redirect_
     unknown = set(scope.split()) - set(SCOPES_SUPPORTED)
     if unknown or "openid" not in scope.split():
         raise AdminError(f"scope must include openid and only {', '.join(SCOPES_SUPPORTED)}")
+    _check_client_keys(jwks=jwks, jwks_uri=jwks_uri, dev=dev)
     if auth_method == "private_key_jwt" and not (jwks or jwks_uri):
         raise AdminError("private_key_jwt needs --jwks or --jwks-uri")
     client_id = client_id or _new_client_id()

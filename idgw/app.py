@@ -37,6 +37,7 @@ from idgw.web import admin as web_admin
 from idgw.web import passkeys as web_passkeys
 from idgw.web import routes as web_routes
 from idgw.web import upstream as web_upstream
+from idgw.web.cookies import Cookies
 from idgw.web.pages import Pages
 
 # ASVS 5.0 V3.4: no inline script anywhere, no framing, no MIME sniffing, no referrer leaks.
@@ -220,5 +221,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(OAuthEndpoints, gateway=gw)
     # ...and discovery and JWKS.
     app.add_middleware(WellKnownDocuments, keys=gw.keys)
+    # Cookies as the browser sees them: __Host- names on https, only gateway-issued browser ids.
+    app.add_middleware(Cookies, https=settings.cookie_secure, browser_ids=gw.pages.browser_ids)
     app.add_middleware(SecurityHeaders, https=settings.cookie_secure)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -45,6 +46,40 @@ def _session(settings: Settings):
     return make_sessionmaker(make_engine(settings.database_url))()
 
 
+@contextlib.contextmanager
+def _secret_key_opens_keys():
+    """A wrong IDGW_SECRET_KEY (it cannot open the stored signing keys) is a configuration error:
+    one line and exit status 2, not a traceback."""
+    from idgw.oidc.keys import WrongSecretKeyError
+
+    try:
+        yield
+    except WrongSecretKeyError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _check_secret_key(settings: Settings) -> None:
+    """Make the first signing keys if there are none and open them once, so that a wrong secret
+    stops `idgw serve --workers N` here rather than in every worker."""
+    from idgw.clock import Clock
+    from idgw.oidc.keys import KeyStore
+    from idgw.security import Sealer, derive_key
+    from idgw.storage.db import make_engine, make_sessionmaker
+
+    engine = make_engine(settings.database_url)
+    try:
+        sm = make_sessionmaker(engine)
+        keys = KeyStore(sessionmaker=sm, sealer=Sealer(derive_key(settings.secret_key, "jwk-at-rest")), clock=Clock(),
+                        max_token_ttl=settings.max_token_ttl)
+        with sm() as db:
+            keys.ensure(db)
+            db.commit()
+        keys.refresh(force=True)
+    finally:
+        engine.dispose()
+
+
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(1)
@@ -71,20 +106,26 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = typer.Option
     """Run the gateway (migrates the database first)."""
     import uvicorn
 
+    from idgw.server import server_options
     from idgw.storage.db import upgrade
 
     settings = _settings()
     upgrade(settings.database_url)
     proxies = proxy_options(settings)
+    options = server_options(settings)  # header cap and deadline, keep-alive and shutdown timeouts
     if workers == 1:
         from idgw.app import create_app, settle_heap
 
-        app = create_app(settings)
+        with _secret_key_opens_keys():
+            app = create_app(settings)
         settle_heap()
-        uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, server_header=False, **proxies)
+        uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, server_header=False, **proxies,
+                    **options)
     else:
+        with _secret_key_opens_keys():
+            _check_secret_key(settings)
         uvicorn.run("idgw.asgi:app", host=host, port=port, workers=workers, log_level="info", access_log=False,
-                    server_header=False, **proxies)
+                    server_header=False, **proxies, **options)
 
 
 @client_app.command("add")
@@ -113,7 +154,19 @@ def client_add(
     from idgw.admin import AdminError, add_client
 
     settings = _settings()
-    jwks = json.loads(jwks_file.read_text()) if jwks_file else None
+    jwks = None
+    if jwks_file:
+        # A file that cannot be read or is not JSON is one line, not a traceback (the keys
+        # themselves are checked by add_client).
+        try:
+            jwks = json.loads(jwks_file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            _fail(f"--jwks-file {jwks_file}: {exc.strerror or type(exc).__name__}")
+        except UnicodeDecodeError:
+            _fail(f"--jwks-file {jwks_file}: not UTF-8 text")
+        except (ValueError, RecursionError) as exc:
+            where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+            _fail(f"--jwks-file {jwks_file}: not valid JSON{where}")
     with _session(settings) as db:
         try:
             new = add_client(db, name=name, redirect_uris=redirect_uri,
@@ -208,7 +261,7 @@ def keys_rotate() -> None:
     sm = make_sessionmaker(make_engine(settings.database_url))
     store = KeyStore(sessionmaker=sm, sealer=Sealer(derive_key(settings.secret_key, "jwk-at-rest")), clock=Clock(),
                      max_token_ttl=settings.max_token_ttl)
-    with sm() as db:
+    with sm() as db, _secret_key_opens_keys():
         kids = store.rotate(db, actor="cli")
         db.commit()
     typer.echo("new signing keys: " + ", ".join(kids))
@@ -295,6 +348,7 @@ def demo(port: int = 8000, rp_port: int = 8001, thaid_port: int = 8100, ndid_por
 
     from idgw.app import create_app
     from idgw.demo_rp import create_demo_app
+    from idgw.server import server_options
     from idgw.storage.db import upgrade
 
     os.environ.setdefault("IDGW_DEV", "1")
@@ -307,7 +361,8 @@ def demo(port: int = 8000, rp_port: int = 8001, thaid_port: int = 8100, ndid_por
     upgrade(settings.database_url)
     rp_base = f"http://localhost:{rp_port}"
     client_id, secret = ensure_demo(settings, rp_base=rp_base)
-    gateway = create_app(settings)
+    with _secret_key_opens_keys():
+        gateway = create_app(settings)
     rp = create_demo_app(issuer=settings.issuer, client_id=client_id, client_secret=secret, base_url=rp_base)
     typer.echo(f"\n  Gateway:      {settings.issuer}  (discovery: {settings.issuer}/.well-known/openid-configuration)")
     typer.echo(f"  Demo service: {rp_base}/   <- open this and sign in")
@@ -315,7 +370,8 @@ def demo(port: int = 8000, rp_port: int = 8001, thaid_port: int = 8100, ndid_por
     typer.echo(f"  NDID 'bank app': http://127.0.0.1:{ndid_port}/idp-app  (approve the request there)\n")
 
     async def main():
-        servers = [uvicorn.Server(uvicorn.Config(gateway, host="127.0.0.1", port=port, access_log=False)),
+        servers = [uvicorn.Server(uvicorn.Config(gateway, host="127.0.0.1", port=port, access_log=False,
+                                                 **server_options(settings))),
                    uvicorn.Server(uvicorn.Config(rp, host="127.0.0.1", port=rp_port, access_log=False))]
         await asyncio.gather(*(s.serve() for s in servers))
 

@@ -24,7 +24,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from policies import AAL, IAL, LevelError
+from policies import AAL, IAL, LevelError, parse_acr
 
 ALGORITHMS = ["ES256", "RS256", "PS256"]
 
@@ -84,15 +84,15 @@ def _challenge(error: str, description: str, **params) -> dict:
 
 
 def meets(claims: dict, *, acr: str | None, max_age: int | None, now: int | None = None) -> str | None:
-    """None if the token's authentication satisfies ``acr`` (an idgw AAL or IAL URI, compared by
-    level) and ``max_age``; otherwise the reason."""
+    """None if the token's authentication satisfies ``acr`` (an idgw acr value: IAL, AAL or both,
+    compared by level against the token's ``ial`` and ``aal`` claims) and ``max_age``; otherwise
+    the reason."""
     now = int(time.time()) if now is None else now
     if acr is not None:
         try:
-            if acr.startswith("urn:idgw:aal:"):
-                ok = AAL.parse(str(claims.get("aal"))) >= AAL.from_acr(acr)
-            else:
-                ok = IAL.parse(str(claims.get("ial"))) >= IAL.from_acr(acr)
+            wanted = parse_acr(acr)
+            ok = wanted is not None and wanted.satisfied_by(ial=IAL.parse(str(claims.get("ial"))),
+                                                            aal=AAL.parse(str(claims.get("aal"))))
         except LevelError:
             ok = False
         if not ok:
@@ -104,8 +104,8 @@ def meets(claims: dict, *, acr: str | None, max_age: int | None, now: int | None
 
 def require_token(validator: TokenValidator, *, acr: str | None = None, max_age: int | None = None):
     """A FastAPI dependency returning the token's claims, or raising 401 (RFC 6750 / RFC 9470)."""
-    if acr is not None:
-        (AAL if acr.startswith("urn:idgw:aal:") else IAL).from_acr(acr)  # a typo fails at start-up
+    if acr is not None and parse_acr(acr) is None:  # a typo fails at start-up (LevelError or this)
+        raise LevelError(f"{acr!r} is not an idgw acr value")
 
     async def dependency(request: Request) -> dict:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")

@@ -5,6 +5,7 @@ idgw, providers or face_check. Public functions take keyword-only arguments and 
 dataclasses.
 """
 
+from policies.acr import ACR_VALUES_SUPPORTED, AcrValue, acr_alternatives, combined_acr, first_satisfied, parse_acr
 from policies.authn import AALRules, SessionLimit, default_rules
 from policies.decision import (
     AuthRequest,
@@ -14,11 +15,11 @@ from policies.decision import (
     ServicePolicy,
     SessionState,
     evaluate,
-    parse_acr_values,
 )
 from policies.levels import AAL, IAL, LevelError
 from policies.risk import Assessment, AssessmentError, assess, default_matrix
 
-__all__ = ["AAL", "IAL", "AALRules", "Assessment", "AssessmentError", "AuthRequest", "Decision", "LevelError",
-           "PolicyError", "Reason", "ServicePolicy", "SessionLimit", "SessionState", "assess", "default_matrix",
-           "default_rules", "evaluate", "parse_acr_values"]
+__all__ = ["AAL", "ACR_VALUES_SUPPORTED", "IAL", "AALRules", "AcrValue", "Assessment", "AssessmentError",
+           "AuthRequest", "Decision", "LevelError", "PolicyError", "Reason", "ServicePolicy", "SessionLimit",
+           "SessionState", "acr_alternatives", "assess", "combined_acr", "default_matrix", "default_rules", "evaluate",
+           "first_satisfied", "parse_acr"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from policies.authn import AALRules, default_rules
-from policies.levels import AAL, IAL, LevelError
+from policies.levels import AAL, IAL
 from policies.risk import Assessment
 
 
@@ -78,22 +78,6 @@ class Decision:
         return tuple(r.code for r in self.reasons)
 
 
-def parse_acr_values(values: list[str]) -> tuple[IAL | None, AAL | None]:
-    """The strongest IAL and AAL named among acr values in our vocabulary; other URIs are
-    ignored (OIDC Core §3.1.2.1), a malformed level in our vocabulary is a ``LevelError``."""
-    ial = aal = None
-    for value in values:
-        if value.startswith("urn:idgw:ial:"):
-            level = IAL.from_acr(value)
-            ial = level if ial is None or level > ial else ial
-        elif value.startswith("urn:idgw:aal:"):
-            level = AAL.from_acr(value)
-            aal = level if aal is None or level > aal else aal
-        elif value.startswith("urn:idgw:"):
-            raise LevelError(f"unknown acr value {value!r}; use urn:idgw:ial:<level> or urn:idgw:aal:<level>")
-    return ial, aal
-
-
 def evaluate(*, policy: ServicePolicy | None, request: AuthRequest, session: SessionState | None, now: int,
              rules: AALRules | None = None) -> Decision:
     """Decide whether ``session`` may receive tokens for a service under ``policy``.
@@ -148,5 +132,4 @@ def evaluate(*, policy: ServicePolicy | None, request: AuthRequest, session: Ses
     return Decision("allow", (), **common)
 
 
-__all__ = ["AuthRequest", "Decision", "PolicyError", "Reason", "ServicePolicy", "SessionState", "evaluate",
-           "parse_acr_values"]
+__all__ = ["AuthRequest", "Decision", "PolicyError", "Reason", "ServicePolicy", "SessionState", "evaluate"]

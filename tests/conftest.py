@@ -114,7 +114,8 @@ def start_gateway(database_url: str, *, host: str = "127.0.0.1", port: int | Non
 
     port = port or free_port()
     # WebAuthn needs a domain for the RP ID (not an IP address): browser tests use host="localhost".
-    settings = Settings.from_env({}, dev=True, issuer=f"http://{host}:{port}", database_url=database_url,
+    issuer = overrides.pop("issuer", f"http://{host}:{port}")
+    settings = Settings.from_env({}, dev=True, issuer=issuer, database_url=database_url,
                                  secret_key="test-secret-key-0123456789abcdef0123456789", **overrides)
     upgrade(settings.database_url)
     app = create_app(settings)

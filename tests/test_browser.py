@@ -31,7 +31,7 @@ def test_citizen_signs_in_to_the_demo_service_in_chromium(browser, gateway, demo
     page.get_by_role("button", name="อนุญาต", exact=True).click()
     page.wait_for_url(demo_rp + "/callback*")
     text = page.locator("body").inner_text()
-    assert "Signed in" in text and "urn:idgw:aal:1" in text and '"pwd"' in text
+    assert "Signed in" in text and "urn:idgw:ial:1.1:aal:1" in text and '"pwd"' in text
     # Switching the gateway's language works from any page
     page.goto(gateway.url + "/")
     page.get_by_role("link", name="English").click()

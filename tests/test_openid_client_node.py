@@ -69,6 +69,14 @@ def test_openid_client_completes_the_whole_flow(served_gateway):
     assert result["revoked_refresh_active"] is False
     assert result["logout_redirect"].startswith("http://127.0.0.1:9/bye")
 
+    # an essential acr naming an identity level is answered with that value (OIDC Core §5.5.1.1;
+    # security review item 5: acr was always urn:idgw:aal:<n>, so this could never be met)
+    ial = subprocess.run(["node", str(RP_DIR / "rp.mjs")], env={
+        **rp_env, "ESSENTIAL_ACR": "urn:idgw:ial:2.2 urn:idgw:ial:1.1"}, capture_output=True, text=True, timeout=120)
+    result = json.loads(ial.stdout.strip().splitlines()[-1])
+    assert ial.returncode == 0 and result["ok"], result
+    assert result["id_token_claims"]["acr"] == "urn:idgw:ial:1.1"
+
     # and the same library refuses a wrong password (the login form comes back)
     bad = subprocess.run(["node", str(RP_DIR / "rp.mjs")], env={**rp_env, "PASSWORD": "not-the-password"},
                          capture_output=True, text=True, timeout=120)

@@ -40,7 +40,7 @@ def test_id_token_verifies_with_an_independent_library_and_carries_the_claims(ga
                              issuer=gateway.url, access_token=tok["access_token"])
     for name in ("iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "acr", "amr", "sid"):
         assert name in claims, name
-    assert claims["nonce"] == nonce and claims["amr"] == ["pwd"] and claims["acr"] == "urn:idgw:aal:1"
+    assert claims["nonce"] == nonce and claims["amr"] == ["pwd"] and claims["acr"] == "urn:idgw:ial:1.1:aal:1"
     assert claims["sub"] != reg.account_id, "sub must be pairwise, not the internal account id"
     # RFC 9068 access token
     at_header = jose_jwt.get_unverified_header(tok["access_token"])
@@ -56,9 +56,10 @@ def test_id_token_verifies_with_an_independent_library_and_carries_the_claims(ga
     assert tok["access_token"] not in dump and tok["refresh_token"] not in dump and params["code"] not in dump
 
 
-def test_pairwise_sub_differs_per_client_and_is_stable(gateway):
+def test_pairwise_sub_differs_per_sector_and_is_stable(gateway):
+    # OIDC Core §8.1: keyed by the redirect URIs' host (tests/security/test_pairwise.py has the rest)
     a = register(gateway)
-    b = register(gateway, username=None)
+    b = register(gateway, username=None, redirect_uris=["https://rp.other-agency.test/cb"])
     from idgw.storage.models import Client
     with gateway.db() as db:
         ca, cb = db.get(Client, a.client_id), db.get(Client, b.client_id)

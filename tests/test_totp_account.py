@@ -84,7 +84,7 @@ def test_enrol_totp_then_an_aal21_service_gets_acr_and_amr(gateway):
     assert "แอปยืนยันตัวตน" in page.text  # the TOTP step-up page
     params = callback_params(b.consent(b.submit(page, code=current_code(gateway, secret))))
     claims = claims_of(gateway, reg, exchange(gateway, rp, params["code"], verifier))
-    assert claims["acr"] == "urn:idgw:aal:2.1" and set(claims["amr"]) == {"pwd", "otp"}
+    assert claims["acr"] == "urn:idgw:ial:1.1:aal:2.1" and set(claims["amr"]) == {"pwd", "otp"}
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -114,7 +114,7 @@ def test_thaid_login_reaches_the_e_service_with_the_upstream_ial(world):
     page = thaid_login(b, page, "1345951597671")
     params = callback_params(b.consent(page))
     claims = claims_of(g, reg, exchange(g, rp, params["code"], verifier))
-    assert claims["ial"] == "2.3" and claims["aal"] == "2.2" and claims["acr"] == "urn:idgw:aal:2.2"
+    assert claims["ial"] == "2.3" and claims["aal"] == "2.2" and claims["acr"] == "urn:idgw:ial:2.3:aal:2.2"
     with g.db() as db:
         account = db.scalar(select(Account).where(Account.citizen_id == "1345951597671"))
         assert account.given_name_th == "สมชาย" and account.ial == "2.3"

@@ -91,7 +91,7 @@ def test_enrol_then_usernameless_sign_in_reaches_an_aal22_service(browser, gw):
     page.get_by_role("button", name="Allow").click()
     page.wait_for_url(rp + "/callback*")
     text = page.locator("body").inner_text()
-    assert "urn:idgw:aal:2.2" in text and '"hwk"' in text and '"pwd"' not in text
+    assert "urn:idgw:ial:1.1:aal:2.2" in text and '"hwk"' in text and '"pwd"' not in text
     server.should_exit = True
     context.close()
 
@@ -106,7 +106,7 @@ def test_step_up_from_a_password_session_with_a_passkey(browser, gw):
     page.get_by_role("button", name="Use a passkey").click()  # the step-up page
     page.get_by_role("button", name="Allow").click()
     page.wait_for_url(rp + "/callback*")
-    assert "urn:idgw:aal:2.2" in page.locator("body").inner_text()
+    assert "urn:idgw:ial:1.1:aal:2.2" in page.locator("body").inner_text()
     with gw.db() as db:
         names = [e.name for e in db.scalars(select(AuditEvent))]
     assert "authenticator.added" in names and "session.stepped_up" in names

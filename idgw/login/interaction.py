@@ -11,10 +11,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
 from idgw.login.sessions import kinds, session_state
+from idgw.release import covered, is_verified, plan
 from idgw.security import sha256_hex
-from idgw.storage.models import Account, Interaction, LoginSession
-from policies import AAL, IAL, AuthRequest, ServicePolicy, default_rules, evaluate
+from idgw.storage.models import Account, Consent, Interaction, LoginSession
+from policies import (
+    AAL,
+    IAL,
+    AcrValue,
+    AuthRequest,
+    ServicePolicy,
+    acr_alternatives,
+    combined_acr,
+    default_rules,
+    evaluate,
+    first_satisfied,
+    parse_acr,
+)
 
 
 def open_interaction(db, *, iid: str, browser: str, now: int) -> tuple[Interaction | None, str | None]:
@@ -28,6 +45,48 @@ def open_interaction(db, *, iid: str, browser: str, now: int) -> tuple[Interacti
     return ia, None
 
 
+def finish(db, *, ia: Interaction, now: int, result: dict) -> bool:
+    """Claim the interaction's one outcome: True for the first caller only, also when two submits
+    of one interaction run at once (the conditional UPDATE is serialised by the database: on
+    PostgreSQL the second waits for the first to commit, then finds it completed). ``result``
+    ({"kind": "code"} or {"kind": "error", "location": ...}) lets a repeated submit answer the same."""
+    if ia in db.new:  # created by this very request: nobody else can have it
+        ia.completed_at, ia.params = now, {**ia.params, "result": result}
+        return True
+    with db.no_autoflush:  # the claim first; this request's own changes to the row only if it wins
+        claimed = db.execute(update(Interaction).where(Interaction.id == ia.id, Interaction.completed_at.is_(None))
+                             .values(completed_at=now).execution_options(synchronize_session=False)).rowcount == 1
+    if claimed:
+        ia.completed_at, ia.params = now, {**ia.params, "result": result}
+    else:
+        db.expire(ia)  # drop this request's unsaved changes: the first outcome stands as it was
+    return claimed
+
+
+def record_consent(db, *, account_id: str, client_id: str, scope: str, release: tuple[str, ...], now: int) -> None:
+    """Add what the person agreed to now (scopes and released claims) to their consent for the
+    service. Safe when two submits run at once: the row is created once (INSERT ... ON CONFLICT DO
+    NOTHING) and then updated under a row lock (PostgreSQL; SQLite runs writers one at a time)."""
+    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.execute(insert(Consent).values(account_id=account_id, client_id=client_id, scope="", claims=[], granted_at=now)
+               .on_conflict_do_nothing(index_elements=["account_id", "client_id"]))
+    row = db.scalar(select(Consent).where(Consent.account_id == account_id, Consent.client_id == client_id)
+                    .with_for_update().execution_options(populate_existing=True))
+    row.scope = " ".join(sorted(set(row.scope.split()) | set(scope.split())))
+    row.claims = sorted(set(row.claims or []) | set(release))
+    row.granted_at = now
+
+
+def repeated(db, *, iid: str, browser: str, now: int, within: int) -> dict | None:
+    """The outcome an interaction already had, for a repeated submit from the same browser within
+    ``within`` seconds (a double click, a reload): its ``result``, else None."""
+    ia = db.get(Interaction, iid) if len(iid) <= 64 else None
+    if ia is None or ia.completed_at is None or now - ia.completed_at > within \
+            or sha256_hex(browser) != ia.params.get("browser"):
+        return None
+    return ia.params.get("result")
+
+
 def mark_signed_in(ia: Interaction, session: LoginSession) -> None:
     """The person authenticated within this request: prompt=login and max_age are satisfied."""
     ia.params = {**ia.params, "progress": {**ia.params["progress"], "session_id": session.id}}
@@ -39,13 +98,17 @@ class Step:
     error: str | None = None
     description: str | None = None
     factors: tuple[str, ...] = ()
+    release: tuple[str, ...] = ()  # consent, done: what the service will receive (idgw.release)
+    acr: str | None = None  # done: the acr claim (policies.acr)
 
 
-def auth_request(requested: dict) -> AuthRequest:
-    """The parsed request stored at /authorize (``acr_values``, essential ``acr``, ``max_age``)."""
-    return AuthRequest(ial=IAL(requested["ial"]) if requested.get("ial") else None,
-                       aal=AAL(requested["aal"]) if requested.get("aal") else None,
-                       essential=bool(requested.get("essential")), max_age=requested.get("max_age"))
+def alternatives(requested: dict) -> list[AcrValue | None]:
+    """The acr alternatives stored at /authorize, most preferred first; [None] when none."""
+    values = requested.get("acr")
+    if values is None and (requested.get("ial") or requested.get("aal")):  # stored before alternatives
+        return [AcrValue("", IAL(requested["ial"]) if requested.get("ial") else None,
+                         AAL(requested["aal"]) if requested.get("aal") else None)]
+    return [a for a in (parse_acr(v) for v in values or []) if a is not None] or [None]
 
 
 def factor_routes(*, registry, db, account: Account, session: LoginSession, need: AAL) -> tuple[str, ...]:
@@ -64,17 +127,19 @@ def factor_routes(*, registry, db, account: Account, session: LoginSession, need
 
 def next_step(*, db, params: dict, requested: dict, progress: dict, session: LoginSession | None,
               account: Account | None, policy: ServicePolicy | None, consented_scope: str | None, registry,
-              now: int) -> Step:
+              now: int, consented_claims: list | None = None) -> Step:
     prompts = set((params.get("prompt") or "").split())
+    if requested.get("max_age") == 0:
+        prompts.add("login")  # OIDC Core §3.1.2.1: max_age=0 is equivalent to prompt=login
     none = "none" in prompts
     fresh = session is not None and progress.get("session_id") == session.id
-    request = auth_request(requested)
-    if fresh:
-        # Authenticated within this very request: prompt=login and max_age are satisfied.
-        request = AuthRequest(ial=request.ial, aal=request.aal, essential=request.essential, max_age=None)
-    elif session is not None and "login" in prompts:
+    if not fresh and session is not None and "login" in prompts:
         session = None
-    decision = evaluate(policy=policy, request=request, session=session_state(session), now=now)
+    # Authenticated within this very request: prompt=login and max_age are satisfied.
+    max_age = None if fresh else requested.get("max_age")
+    decision, chosen = _decide(db=db, policy=policy, options=alternatives(requested), session=session,
+                               account=account, essential=bool(requested.get("essential")), max_age=max_age,
+                               registry=registry, now=now)
     if decision.outcome == "deny":
         return Step("error", "access_denied", "; ".join(f"{r.code}: {r.detail}" for r in decision.reasons))
     if decision.outcome == "step_up":
@@ -94,10 +159,50 @@ def next_step(*, db, params: dict, requested: dict, progress: dict, session: Log
         if none:
             return Step("error", "interaction_required", detail)
         return Step("factor", factors=routes)
+    acr = _acr_claim(chosen, requested, session)
+    # Consent must cover the scopes and every claim to be released (security review item 3: claims
+    # outside what the consent page showed were released).
+    release = plan(scope=params.get("scope") or "", claims_request=requested.get("claims"), policy=policy,
+                   verified=account is not None and is_verified(account))
     requested_scopes = set((params.get("scope") or "").split())
     granted = set((consented_scope or "").split())
-    if (not requested_scopes <= granted or "consent" in prompts) and not progress.get("consented"):
+    agreed = requested_scopes <= granted and covered(release, consented_scope=consented_scope,
+                                                     consented_claims=consented_claims)
+    if (not agreed or "consent" in prompts) and not progress.get("consented"):
         if none:
-            return Step("error", "consent_required", "The person has not consented to these scopes")
-        return Step("consent")
-    return Step("done")
+            return Step("error", "consent_required", "The person has not agreed to release this information")
+        return Step("consent", release=release)
+    return Step("done", release=release, acr=acr)
+
+
+def _decide(*, db, policy, options, session, account, essential: bool, max_age, registry, now):
+    """The decision for the first alternative the session satisfies; when none does, for the first
+    one whose step-up can be done here (signing in again, or a factor this account has), else the
+    most preferred one (then unmet). Returns (decision, the alternative it is for)."""
+    tried = []
+    state = session_state(session)
+    for option in options:
+        request = AuthRequest(ial=option.ial if option else None, aal=option.aal if option else None,
+                              essential=essential, max_age=max_age)
+        decision = evaluate(policy=policy, request=request, session=state, now=now)
+        if decision.outcome == "allow":
+            return decision, option
+        tried.append((decision, option))
+    for decision, option in tried:
+        if decision.outcome == "deny" or decision.need_login:
+            return decision, option
+        if decision.need_ial is None and factor_routes(registry=registry, db=db, account=account, session=session,
+                                                       need=decision.need_aal):
+            return decision, option
+    return tried[0]
+
+
+def _acr_claim(chosen: AcrValue | None, requested: dict, session: LoginSession) -> str:
+    """OIDC Core §5.5.1.1: the requested value the sign-in satisfies; with none requested, the
+    first preferred (non-essential ``claims`` acr) value it satisfies, else the combined value of
+    what it reached (policies.acr)."""
+    if chosen is not None and chosen.value:
+        return chosen.value
+    ial, aal = IAL(session.ial), AAL(session.aal)
+    preferred = first_satisfied(acr_alternatives(requested.get("acr_preferred") or []), ial=ial, aal=aal)
+    return preferred.value if preferred else combined_acr(ial=ial, aal=aal)

@@ -26,10 +26,6 @@ _TOUCH_EVERY = 60
 _BY_COOKIE = select(LoginSession).where(LoginSession.cookie_hash == bindparam("p_cookie_hash"))
 
 
-def acr_for(aal: str) -> str:
-    return AAL(aal).acr
-
-
 def _apply_limits(row: LoginSession) -> None:
     limit = default_rules().limit(AAL(row.aal))
     row.expires_at = row.auth_time + limit.absolute

@@ -16,11 +16,13 @@ from urllib.parse import parse_qsl
 from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
 from starlette.concurrency import run_in_threadpool
 
+from idgw.httpio import read_body
 from idgw.oidc.provider import current_db, current_ip
 from idgw.storage.db import transaction_executor
 
 FORM = "application/x-www-form-urlencoded"
 MAX_FIELDS = 64
+MAX_AUTHORIZE_BODY = 16 * 1024  # a POSTed authorization request: a few short parameters
 
 
 class InvalidParametersError(ValueError):
@@ -101,9 +103,11 @@ def build_request(*, issuer: str, method: str, path: str, query_string: bytes, h
     return AdaptedRequest(method=method, uri=uri, headers=headers, query=query, form=form)
 
 
-async def adapt(request, *, issuer: str) -> AdaptedRequest:
-    """``build_request`` for a Starlette request."""
-    body = await request.body() if request.method == "POST" else b""
+async def adapt(request, *, issuer: str, timeout: float) -> AdaptedRequest:
+    """``build_request`` for a Starlette request (/authorize). A POST body is read with
+    ``idgw.httpio.read_body``: at most ``MAX_AUTHORIZE_BODY`` bytes within ``timeout`` seconds,
+    or an ``idgw.httpio.BodyError`` (413, 408, ...) is raised."""
+    body = await read_body(request, limit=MAX_AUTHORIZE_BODY, timeout=timeout) if request.method == "POST" else b""
     return build_request(issuer=issuer, method=request.method, path=request.url.path,
                          query_string=request.scope.get("query_string", b""), headers=request.headers, body=body)
 

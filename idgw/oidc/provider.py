@@ -23,24 +23,36 @@ from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, OAuth2Request
 from authlib.oauth2.rfc6749 import grants as oauth2_grants
-from authlib.oauth2.rfc6749.errors import InvalidGrantError
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, OAuth2Error
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.core import grants as oidc_grants
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import bindparam, insert, select, update
 
 from idgw import audit
 from idgw.assurance import current_policy
-from idgw.oidc.claims import verified_claims, wants_verified_claims
+from idgw.oidc.client_auth import (
+    ASSERTION_LEEWAY,
+    CLIENT_ASSERTION_ALGS,
+    MAX_ASSERTION_LIFETIME,
+    MAX_JTI_LENGTH,
+    basic_credentials,
+    check_one_client,
+    claim_jti,
+    client_auth_error,
+    plausible_client_id,
+    usable_keyset,
+)
 from idgw.oidc.keys import KeyStore, b64url
-from idgw.security import constant_time_equal, random_token, sha256_hex
+from idgw.release import claims_for
+from idgw.security import constant_time_equal, derive_key, random_token, sha256_hex
 from idgw.settings import Settings
-from idgw.storage.models import Account, AuthorizationCode, Client, Token, UsedAssertion
-from policies import IAL
+from idgw.storage.models import Account, AuthorizationCode, Client, Token
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +65,6 @@ TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 SCOPES_SUPPORTED = ["openid", "profile", "email", "offline_access", "citizen_id"]
 VERIFY_ALGS = ["ES256", "RS256", "PS256"]
-#: Identity levels whose claims count as verified (IAL 1.2 and up).
-VERIFIED_IALS = frozenset(v for v in IAL.VALUES if IAL(v) >= IAL("1.2"))
 
 
 # The token endpoint's statements, built once: Core on the request's connection (no ORM identity
@@ -70,8 +80,7 @@ CLAIM_CODE = (
     .values(redeemed_at=bindparam("p_now"))
     .returning(*_CODES.c)
 )
-SELECT_CODE = select(_CODES.c.id, _CODES.c.client_id, _CODES.c.account_id, _CODES.c.session_id).where(
-    _CODES.c.code_hash == bindparam("p_hash"))
+SELECT_CODE = select(_CODES).where(_CODES.c.code_hash == bindparam("p_hash"))
 ROTATE_REFRESH = (
     update(_TOKENS)
     .where(_TOKENS.c.token_hash == bindparam("p_hash"), _TOKENS.c.kind == "refresh",
@@ -80,9 +89,7 @@ ROTATE_REFRESH = (
     .values(rotated_at=bindparam("p_now"))
     .returning(*_TOKENS.c)
 )
-SELECT_REFRESH = select(_TOKENS.c.id, _TOKENS.c.family_id, _TOKENS.c.account_id, _TOKENS.c.client_id,
-                        _TOKENS.c.session_id, _TOKENS.c.revoked_at, _TOKENS.c.expires_at).where(
-    _TOKENS.c.token_hash == bindparam("p_hash"), _TOKENS.c.kind == "refresh")
+SELECT_REFRESH = select(_TOKENS).where(_TOKENS.c.token_hash == bindparam("p_hash"), _TOKENS.c.kind == "refresh")
 INSERT_TOKENS = insert(_TOKENS)
 
 
@@ -111,12 +118,16 @@ class GrantSubject:
     ial: str = "1.1"
     aal: str = "1"
     claims: dict | None = None  # the client's `claims` request parameter, if any
+    release: tuple = ()  # what the person agreed to release (idgw.release)
+    # The interaction this code completes: its code is derived from it, so that a repeated
+    # submit of the same interaction answers with the same (single-use) code, never a second one.
+    code_seed: str | None = None
 
     @classmethod
     def of(cls, row) -> GrantSubject:
         """From a stored code or token row."""
         return cls(account_id=row.account_id, session_id=row.session_id, auth_time=row.auth_time, acr=row.acr,
-                   amr=list(row.amr), ial=row.ial, aal=row.aal, claims=row.claims)
+                   amr=list(row.amr), ial=row.ial, aal=row.aal, claims=row.claims, release=tuple(row.release or ()))
 
     def get_user_id(self) -> str:
         return self.account_id
@@ -252,6 +263,10 @@ class S256CodeChallenge(CodeChallenge):
 class AuthorizationCodeGrant(oauth2_grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = _authlib_methods(TOKEN_AUTH_METHODS)
 
+    def generate_authorization_code(self):
+        seed = getattr(self.request.user, "code_seed", None)
+        return self.server.derived_code(seed) if seed else super().generate_authorization_code()
+
     def save_authorization_code(self, code, request):
         server: Provider = self.server
         subject: GrantSubject = request.user
@@ -264,7 +279,8 @@ class AuthorizationCodeGrant(oauth2_grants.AuthorizationCodeGrant):
             redirect_uri=data["redirect_uri"], scope=request.scope or "", nonce=data.get("nonce"),
             code_challenge=data["code_challenge"], code_challenge_method=data["code_challenge_method"],
             auth_time=subject.auth_time, acr=subject.acr, amr=list(subject.amr), ial=subject.ial,
-            aal=subject.aal, claims=subject.claims, created_at=now, expires_at=now + server.settings.code_ttl,
+            aal=subject.aal, claims=subject.claims, release=list(subject.release),
+            created_at=now, expires_at=now + server.settings.code_ttl,
         )
         db.add(row)
         audit.record(db, "authorization.granted", at=now, actor=subject.account_id,
@@ -272,39 +288,52 @@ class AuthorizationCodeGrant(oauth2_grants.AuthorizationCodeGrant):
                      scope=row.scope)
 
     def query_authorization_code(self, code, client):
+        """Find the code, changing nothing: every check of the request (redirect_uri, PKCE) runs
+        before the code is used up in ``authenticate_user``, so a refused request leaves it as it
+        was (security review item 6's class: nothing may change on a refused request). A code that
+        was already redeemed is a replay: the tokens issued from it are revoked (RFC 6749 §4.1.2)."""
         server: Provider = self.server
         db = current_db.get()
         now = server.clock.now()
         code_hash = _credential_hash(code)
         if code_hash is None:
             return None
-        conn = db.connection()
-        # One conditional UPDATE claims the code and returns it: of two concurrent redemptions
-        # exactly one gets the row (the database serialises the write), the other is a replay.
-        row = conn.execute(CLAIM_CODE, {"p_hash": code_hash, "p_client_id": client.get_client_id(),
-                                        "p_now": now}).first()
-        if row is None:
-            row = conn.execute(SELECT_CODE, {"p_hash": code_hash}).first()
-            # Unknown, or another client's code (left alone: that client's tokens are not ours to revoke).
-            if row is None or row.client_id != client.get_client_id():
-                return None
-            revoked = revoke_family(db, family_id=row.id, now=now)
-            audit.record(db, "code.replayed", at=now, actor=row.account_id, client_id=row.client_id,
-                         session_id=row.session_id, ip=current_ip.get(), revoked_tokens=revoked)
+        row = db.connection().execute(SELECT_CODE, {"p_hash": code_hash}).first()
+        # Unknown, or another client's code (left alone: that client's tokens are not ours to revoke).
+        if row is None or row.client_id != client.get_client_id():
+            return None
+        if row.redeemed_at is not None:
+            self._replayed(db, row, now)
             return None
         if row.expires_at <= now:
             return None
-        audit.record(db, "code.redeemed", at=now, actor=row.account_id, client_id=row.client_id,
-                     session_id=row.session_id, ip=current_ip.get())
         return CodeModel(row)
+
+    def _replayed(self, db, row, now: int) -> None:
+        revoked = revoke_family(db, family_id=row.id, now=now)
+        audit.record(db, "code.replayed", at=now, actor=row.account_id, client_id=row.client_id,
+                     session_id=row.session_id, ip=current_ip.get(), revoked_tokens=revoked)
 
     def delete_authorization_code(self, authorization_code):
         # Kept (marked redeemed) until it expires, so a replay is recognised and answered.
         return None
 
     def authenticate_user(self, authorization_code):
-        # The code's account exists: codes and tokens reference accounts by foreign key.
-        return GrantSubject.of(authorization_code.row)
+        """The request passed every check: use the code up. One conditional UPDATE claims it, so of
+        two concurrent redemptions exactly one gets it (the database serialises the write); the
+        other is a replay. The code's account exists (foreign keys)."""
+        server: Provider = self.server
+        db = current_db.get()
+        now = server.clock.now()
+        row = authorization_code.row
+        claimed = db.connection().execute(CLAIM_CODE, {"p_hash": row.code_hash, "p_client_id": row.client_id,
+                                                       "p_now": now}).first()
+        if claimed is None:
+            self._replayed(db, row, now)
+            raise InvalidGrantError("Invalid 'code' in request.")
+        audit.record(db, "code.redeemed", at=now, actor=row.account_id, client_id=row.client_id,
+                     session_id=row.session_id, ip=current_ip.get())
+        return GrantSubject.of(claimed)
 
 
 class OpenIDCode(oidc_grants.OpenIDCode):
@@ -320,6 +349,7 @@ class OpenIDCode(oidc_grants.OpenIDCode):
         return self.provider.encode_id_token(
             client=request.client, subject=request.user, access_token=token.get("access_token"),
             nonce=request.authorization_code.get_nonce() if request.authorization_code else None,
+            scope=token.get("scope") or "",
         )
 
 
@@ -328,27 +358,42 @@ class RefreshTokenGrant(oauth2_grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token):
+        """Find the live refresh token of this client, changing nothing (the scope is checked after
+        this, and a refused request must not rotate the token: security review item 6). An already
+        rotated one is reuse: the whole family is revoked (RFC 9700 §4.14.2)."""
         server: Provider = self.server
         db = current_db.get()
         now = server.clock.now()
         token_hash = _credential_hash(refresh_token)
         if token_hash is None:
             return None
-        conn = db.connection()
-        # Rotation claims the live token atomically and returns it; losing the race or presenting
-        # an already rotated token is reuse: revoke the whole family (RFC 9700 §4.14.2).
-        client_id = self.request.client.get_client_id()
-        row = conn.execute(ROTATE_REFRESH, {"p_hash": token_hash, "p_client_id": client_id, "p_now": now}).first()
-        if row is None:
-            row = conn.execute(SELECT_REFRESH, {"p_hash": token_hash}).first()
-            # Another client's token is refused and left alone, so no client can revoke another's grant.
-            if row is None or row.client_id != client_id or row.revoked_at is not None or row.expires_at <= now:
-                return None
-            revoked = revoke_family(db, family_id=row.family_id, now=now)
-            audit.record(db, "token.reused", at=now, actor=row.account_id, client_id=row.client_id,
-                         session_id=row.session_id, ip=current_ip.get(), revoked_tokens=revoked)
+        row = db.connection().execute(SELECT_REFRESH, {"p_hash": token_hash}).first()
+        # Another client's token is refused and left alone, so no client can revoke another's grant.
+        if row is None or row.client_id != self.request.client.get_client_id() or row.revoked_at is not None \
+                or row.expires_at <= now:
+            return None
+        if row.rotated_at is not None:
+            self._reused(db, row, now)
             return None
         return TokenModel(row)
+
+    def _reused(self, db, row, now: int) -> None:
+        revoked = revoke_family(db, family_id=row.family_id, now=now)
+        audit.record(db, "token.reused", at=now, actor=row.account_id, client_id=row.client_id,
+                     session_id=row.session_id, ip=current_ip.get(), revoked_tokens=revoked)
+
+    def _rotate(self) -> None:
+        """Every check passed: rotate, atomically. Losing a race with a concurrent use of the
+        same token is reuse (one of the two presenters is not the legitimate client)."""
+        db = current_db.get()
+        now = self.server.clock.now()
+        row = self.request.refresh_token.row
+        rotated = db.connection().execute(ROTATE_REFRESH, {"p_hash": row.token_hash, "p_client_id": row.client_id,
+                                                           "p_now": now}).first()
+        if rotated is None:
+            self._reused(db, row, now)
+            raise InvalidGrantError()
+        self.request.refresh_token = TokenModel(rotated)
 
     def authenticate_user(self, refresh_token):
         # The token's account exists: tokens reference accounts by foreign key.
@@ -359,13 +404,14 @@ class RefreshTokenGrant(oauth2_grants.RefreshTokenGrant):
         return None
 
     def create_token_response(self):
+        self._rotate()
         status, token, headers = super().create_token_response()
         request = self.request
         if "openid" in (token.get("scope") or "").split():
             # OIDC Core §12.2: a refreshed response may carry a new ID token (no nonce).
             token["id_token"] = self.server.encode_id_token(
-                client=request.client, subject=request.user, access_token=token.get("access_token"), nonce=None
-            )
+                client=request.client, subject=request.user, access_token=token.get("access_token"), nonce=None,
+                scope=token.get("scope") or "")
         audit.record(current_db.get(), "token.refreshed", at=self.server.clock.now(),
                      actor=request.user.account_id, client_id=request.client.get_client_id(),
                      session_id=request.user.session_id, ip=current_ip.get())
@@ -373,27 +419,73 @@ class RefreshTokenGrant(oauth2_grants.RefreshTokenGrant):
 
 
 class PrivateKeyJWT(JWTBearerClientAssertion):
-    """``private_key_jwt`` client authentication (OIDC Core §9, RFC 7523)."""
+    """``private_key_jwt`` client authentication (OIDC Core §9, RFC 7523 §3): the assertion is
+    verified only with ``CLIENT_ASSERTION_ALGS`` (joserfc's default would refuse PS256, which we
+    advertise, and accept HS256), with a key of the client that can do the header's alg, and
+    with its lifetime capped (``MAX_ASSERTION_LIFETIME``)."""
 
     def __init__(self, provider: Provider) -> None:
-        super().__init__(validate_jti=True, leeway=30)
+        super().__init__(validate_jti=True, leeway=ASSERTION_LEEWAY)
         self.provider = provider
+
+    def __call__(self, query_client, request):
+        try:
+            return super().__call__(query_client, request)
+        except OAuth2Error:
+            raise
+        except (JoseError, ValueError, TypeError, KeyError) as exc:
+            # A header or payload of the wrong shape (e.g. a list as alg, a payload that is not
+            # UTF-8), met by Authlib or joserfc before the signature is checked: not a 500.
+            log.debug("client assertion refused: %r", exc)
+            raise client_auth_error("Invalid client assertion") from exc
 
     def get_audiences(self):
         # RFC 7523 §3: the token endpoint URL; the issuer is accepted too (RFC 7523bis).
         return [self.provider.endpoint("token"), self.provider.settings.issuer]
 
-    def validate_jti(self, claims, jti):
-        db = current_db.get()
+    def process_assertion_claims(self, assertion, resolve_key):
+        try:
+            # joserfc checks that the alg is allowed and that the key (chosen by kid) can do it:
+            # key type, curve, and the key's own "alg" when it has one.
+            token = jwt.decode(assertion, resolve_key, algorithms=list(CLIENT_ASSERTION_ALGS))
+        except (JoseError, ValueError, TypeError, KeyError) as exc:
+            raise client_auth_error("The client assertion does not verify with the client's keys "
+                                    f"and one of {', '.join(CLIENT_ASSERTION_ALGS)}") from exc
+        self.verify_claims(token.claims)
+        return token.claims
+
+    def verify_claims(self, claims):
         now = self.provider.clock.now()
-        key = sha256_hex(f"{claims['iss']}:{jti}")
-        if db.get(UsedAssertion, key) is not None:
-            return False
-        db.add(UsedAssertion(jti_hash=key, expires_at=int(claims.get("exp", now)) + self.leeway))
-        db.flush()
-        return True
+        registry = jwt.JWTClaimsRegistry(
+            now=self.provider.clock.now, leeway=self.leeway, iss={"essential": True}, sub={"essential": True},
+            aud={"essential": True, "values": self.get_audiences()}, exp={"essential": True},
+            jti={"essential": True})
+        try:
+            registry.validate(claims)  # types, exp, nbf and iat (not in the future) with the leeway
+        except JoseError as exc:
+            raise client_auth_error(f"Invalid client assertion: {exc.description}") from exc
+        if claims["sub"] != claims["iss"]:
+            raise client_auth_error("The client assertion's iss and sub must both be the client_id")
+        # RFC 7523 §3: exp is required (checked above) and may not be unreasonably far ahead;
+        # the jti is remembered until exp, so the cap is also how long that record lives.
+        exp, iat = claims["exp"], claims.get("iat")
+        if exp - now > MAX_ASSERTION_LIFETIME + self.leeway or (iat is not None and exp - iat > MAX_ASSERTION_LIFETIME):
+            raise client_auth_error(f"The client assertion may be valid for at most {MAX_ASSERTION_LIFETIME} seconds")
+        jti = claims["jti"]
+        if not jti or len(jti) > MAX_JTI_LENGTH:
+            raise client_auth_error("Invalid client assertion: jti")
+        if not self.validate_jti(claims, jti):
+            raise client_auth_error("The client assertion was used before (jti)")
+
+    def validate_jti(self, claims, jti):
+        # RFC 7523 §3 replay check, kept until the assertion expires; concurrent uses of one
+        # jti give one success and one refusal (``claim_jti``), never a unique-key error.
+        return claim_jti(current_db.get(), jti_hash=sha256_hex(f"{claims['iss']}:{jti}"),
+                         expires_at=int(claims["exp"]) + self.leeway)
 
     def resolve_client_public_key(self, client):
+        if client.row.token_endpoint_auth_method != "private_key_jwt":
+            raise client_auth_error("The client is not registered for private_key_jwt")
         return self.provider.client_keyset(client.row)
 
 
@@ -422,6 +514,9 @@ class Introspection(IntrospectionEndpoint):
             "aud": row.client_id, "auth_time": row.auth_time, "acr": row.acr, "amr": row.amr,
             "ial": row.ial, "aal": row.aal,
             **({"jti": row.jti} if row.jti else {}),
+            # RFC 7662 §2.2 allows more: what userinfo would answer with this token, nothing beyond.
+            **self.server.released(client_id=row.client_id, subject=GrantSubject.of(row), target="userinfo",
+                                   scope=row.scope),
         }
 
 
@@ -459,6 +554,7 @@ class Provider(AuthorizationServer):
     def __init__(self, *, settings: Settings, keys: KeyStore, clock, pairwise_salt: bytes) -> None:
         super().__init__(scopes_supported=SCOPES_SUPPORTED)
         self.settings = settings
+        self._code_key = derive_key(settings.secret_key, "authorization-code")
         self.keys = keys
         self.clock = clock
         self._pairwise_salt = pairwise_salt
@@ -469,10 +565,44 @@ class Provider(AuthorizationServer):
         self.register_endpoint(Introspection)
         self.register_endpoint(Revocation)
         self.register_client_auth_method(JWTBearerClientAssertion.CLIENT_AUTH_METHOD, PrivateKeyJWT(self))
+        self.register_client_auth_method("client_secret_basic", self._authenticate_basic)
+
+    # -- client authentication (token, introspection, revocation) ---------------------------------
+    def authenticate_client(self, request, methods, endpoint="token"):
+        """Authlib's client authentication, with what it leaves open: the Authorization header
+        read strictly (``basic_credentials``), one client and one method per request
+        (``check_one_client``), and 401 with a Basic challenge whenever the client used the
+        Authorization header (RFC 6749 §5.2). Every refusal is ``invalid_client``."""
+        basic = basic_credentials(request.headers)  # raises invalid_client (401) if malformed
+        try:
+            client = super().authenticate_client(request, methods, endpoint)
+            check_one_client(request, client, basic)
+        except OAuth2Error as err:
+            if basic is not None and err.error == "invalid_client":
+                err.status_code = 401
+            # The description goes into WWW-Authenticate (latin-1 on the wire): ASCII only.
+            if err.description:
+                err.description = err.description.encode("ascii", "replace").decode("ascii")
+            raise
+        return client
+
+    @staticmethod
+    def _authenticate_basic(query_client, request):
+        """client_secret_basic from the strictly parsed header: credentials that were sent
+        and are wrong end the authentication (401), whatever else the request carries."""
+        basic = basic_credentials(request.headers)
+        if basic is None:
+            return None
+        client = query_client(basic[0])
+        if client is None or not client.check_client_secret(basic[1]):
+            raise client_auth_error("Client authentication failed", header=True)
+        return client
 
     # -- Authlib hooks -------------------------------------------------------------------------
     def query_client(self, client_id):
-        if not isinstance(client_id, str) or len(client_id) > 64:
+        # Visible ASCII, at most 64: anything else is no client and never reaches the database
+        # (a NUL in a PostgreSQL text parameter is an error, not a miss).
+        if not plausible_client_id(client_id):
             return None
         row = current_db.get().connection().execute(SELECT_CLIENT, {"p_client_id": client_id}).first()
         return ClientModel(row) if row else None
@@ -501,7 +631,7 @@ class Provider(AuthorizationServer):
         common = dict(family_id=family_id, client_id=client_id, account_id=subject.account_id,
                       session_id=subject.session_id, scope=token.get("scope", ""), auth_time=subject.auth_time,
                       acr=subject.acr, amr=list(subject.amr), ial=subject.ial, aal=subject.aal,
-                      claims=subject.claims, issued_at=now)
+                      claims=subject.claims, release=list(subject.release), issued_at=now)
         rows = [dict(id=str(uuid.uuid4()), kind="access", token_hash=sha256_hex(token["access_token"]),
                      jti=token.pop("_jti"), expires_at=now + self.settings.access_token_ttl, **common)]
         if "refresh_token" in token:
@@ -514,6 +644,16 @@ class Provider(AuthorizationServer):
                          refresh="refresh_token" in token)
 
     # -- tokens ----------------------------------------------------------------------------------
+    def derived_code(self, seed: str) -> str:
+        """The authorization code for an interaction: HMAC of its random id under a key derived
+        from the secret key, so unguessable, and the same for a repeated submit (see GrantSubject)."""
+        return b64url(hmac.new(self._code_key, f"code|{seed}".encode(), hashlib.sha256).digest()).decode()
+
+    def code_location(self, *, params: dict, code: str) -> str:
+        """The authorization response for ``code`` (code, state, iss: RFC 6749 §4.1.2, RFC 9207)."""
+        query = [("code", code)] + ([("state", params["state"])] if params.get("state") else [])
+        return add_params_to_uri(params["redirect_uri"], [*query, ("iss", self.settings.issuer)])
+
     def endpoint(self, name: str) -> str:
         return self.settings.issuer + ENDPOINT_PATHS[name]
 
@@ -548,7 +688,7 @@ class Provider(AuthorizationServer):
         return token
 
     def encode_id_token(self, *, client: ClientModel, subject: GrantSubject, access_token: str | None,
-                        nonce: str | None) -> str:
+                        nonce: str | None, scope: str) -> str:
         alg = client.row.id_token_signed_response_alg or "ES256"
         signer = self.keys.signer(alg)
         now = self.clock.now()
@@ -558,7 +698,8 @@ class Provider(AuthorizationServer):
             "auth_time": subject.auth_time, "acr": subject.acr, "amr": list(subject.amr),
             "sid": subject.session_id, "ial": subject.ial, "aal": subject.aal,
         }
-        claims.update(self._id_token_verified_claims(client=client.row, subject=subject))
+        claims.update(self.released(client_id=client.get_client_id(), subject=subject, target="id_token",
+                                    scope=scope))
         if nonce:
             claims["nonce"] = nonce
         if access_token:
@@ -566,19 +707,17 @@ class Provider(AuthorizationServer):
             claims["at_hash"] = b64url(hashlib.sha256(access_token.encode("ascii")).digest()[:16]).decode()
         return signer.sign(claims, typ="JWT")
 
-    def _id_token_verified_claims(self, *, client: Client, subject: GrantSubject) -> dict:
-        """verified_claims in the ID token only when the client asked for them in ``claims`` or
-        the service's policy releases them, and only for an identity proofed to IAL >= 1.2."""
-        if subject.ial not in VERIFIED_IALS:
+    def released(self, *, client_id: str, subject: GrantSubject, target: str, scope: str) -> dict:
+        """The claims the person agreed to release to ``target`` (``id_token`` or ``userinfo``) for
+        this grant (``idgw.release``; nothing is read when nothing was agreed for the target)."""
+        if not any(item.startswith(target + "/") for item in subject.release):
             return {}
         db = current_db.get()
-        policy = current_policy(db, client.client_id)
-        if policy is None or not (policy.release_verified_claims
-                                  or wants_verified_claims(subject.claims, "id_token")):
-            return {}
         account = db.get(Account, subject.account_id)
-        vc = verified_claims(account, release_citizen_id=policy.release_citizen_id) if account else None
-        return {"verified_claims": vc} if vc else {}
+        if account is None:
+            return {}
+        return claims_for(release=subject.release, target=target, account=account, scope=scope,
+                          policy=current_policy(db, client_id))
 
     def verify_own_jwt(self, token: str, *, typ: str | None = None, check_exp: bool = True) -> dict:
         """Verify a JWT we signed (signature, alg allow-list, iss, optionally typ and exp).
@@ -614,21 +753,22 @@ class Provider(AuthorizationServer):
         cached = self._client_keysets.get(cache_key)
         if cached and cached[0] > now:
             return cached[1]
+        # Keys the endpoint cannot verify with (``idgw.oidc.client_auth.client_key_problem``:
+        # private or symmetric, other curves, short RSA, wrong alg or use) are left out, whether
+        # registered before registration checked them or served by the jwks_uri; none left, or
+        # no keys at all, is invalid_client.
         if client.jwks:
-            keyset = KeySet.import_key_set(client.jwks)
+            keyset = usable_keyset(client.jwks, client_id=client.client_id)
             self._client_keysets[cache_key] = (2**62, keyset)  # parsed once per process
             return keyset
         if not client.jwks_uri:
-            raise InvalidRequestError("client has no registered keys")
-        import httpx
-
+            raise client_auth_error("The client has no registered keys")
         try:
-            resp = httpx.get(client.jwks_uri, timeout=3.0, follow_redirects=False)
-            resp.raise_for_status()
-            keyset = KeySet.import_key_set(resp.json())
+            jwks = _fetch_jwks(client.jwks_uri)
         except Exception as exc:  # noqa: BLE001 - any failure means the client cannot authenticate
             log.warning("jwks_uri fetch failed for client %s: %s", client.client_id, type(exc).__name__)
-            raise InvalidGrantError("client keys unavailable") from exc
+            raise client_auth_error("The client's keys are unavailable") from exc
+        keyset = usable_keyset(jwks, client_id=client.client_id)
         self._client_keysets[cache_key] = (now + 300, keyset)
         return keyset
 
@@ -642,6 +782,26 @@ class Provider(AuthorizationServer):
             params.append(("state", state))
         params.append(("iss", self.settings.issuer))
         return add_params_to_uri(redirect_uri, params)
+
+
+#: The largest JWKS read from a client's jwks_uri (a JWKS of a few keys is a few KiB).
+MAX_JWKS_BYTES = 64 * 1024
+
+
+def _fetch_jwks(uri: str):
+    """The JSON at a client's jwks_uri: 3-second timeout, no redirects, at most MAX_JWKS_BYTES."""
+    import json
+
+    import httpx
+
+    with httpx.stream("GET", uri, timeout=3.0, follow_redirects=False) as resp:
+        resp.raise_for_status()
+        body = b""
+        for chunk in resp.iter_bytes():
+            body += chunk
+            if len(body) > MAX_JWKS_BYTES:
+                raise ValueError("JWKS too large")
+    return json.loads(body)
 
 
 ENDPOINT_PATHS = {

@@ -4,6 +4,7 @@ introspection, revocation. RP-initiated logout and the interaction pages live in
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import urlencode
 
 from authlib.common.urls import add_params_to_uri
@@ -15,15 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from idgw.assurance import current_policy
 from idgw.oidc.adapter import AdaptedRequest, in_transaction
-from idgw.oidc.claims import (
-    SCOPE_CLAIMS,
-    TRUST_FRAMEWORK,
-    VERIFIED_CLAIM_NAMES,
-    ClaimsRequestError,
-    essential_acr,
-    parse_claims_parameter,
-    userinfo_claims,
-)
+from idgw.oidc.claims import ClaimsRequestError, parse_claims_parameter, requested_acr
 from idgw.oidc.keys import SUPPORTED_ALGS
 from idgw.oidc.provider import (
     CONFIDENTIAL_AUTH_METHODS,
@@ -33,13 +26,13 @@ from idgw.oidc.provider import (
     GrantSubject,
     current_db,
 )
+from idgw.release import SCOPE_CLAIMS, TRUST_FRAMEWORK, VERIFIED_CLAIM_NAMES
 from idgw.security import sha256_hex
 from idgw.storage.models import Account, Client, Token
-from policies import AAL, IAL, LevelError, parse_acr_values
+from policies import ACR_VALUES_SUPPORTED, LevelError, acr_alternatives
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 SUPPORTED_PROMPTS = {"none", "login", "consent"}
-ACR_VALUES = [AAL(v).acr for v in AAL.VALUES] + [IAL(v).acr for v in IAL.VALUES]
 
 
 def discovery_document(issuer: str) -> dict:
@@ -69,7 +62,7 @@ def discovery_document(issuer: str) -> dict:
         "claims_supported": sorted({"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid",
                                     "at_hash", "ial", "aal", "verified_claims"}
                                    | {c for v in SCOPE_CLAIMS.values() for c in v}),
-        "acr_values_supported": ACR_VALUES,
+        "acr_values_supported": list(ACR_VALUES_SUPPORTED),
         # OpenID Connect for Identity Assurance 1.0 §8
         "verified_claims_supported": True,
         "trust_frameworks_supported": [TRUST_FRAMEWORK],
@@ -135,20 +128,23 @@ def validate_authorization_request(gw, areq: AdaptedRequest, *, has_session: boo
     prompts = set((data.get("prompt") or "").split())
     if not prompts <= SUPPORTED_PROMPTS:
         raise refuse("invalid_request", f"Unsupported prompt value(s): {' '.join(sorted(prompts - SUPPORTED_PROMPTS))}")
-    if "max_age" in data:
-        raw = data["max_age"]
-        if not raw.isdigit() or len(raw) > 9:
-            raise refuse("invalid_request", "max_age must be a non-negative integer number of seconds")
+    # ASCII digits only (str.isdigit also accepts "²" and Thai digits, which int() then refuses).
+    if "max_age" in data and not re.fullmatch(r"[0-9]{1,9}", data["max_age"]):
+        raise refuse("invalid_request", "max_age must be a non-negative integer number of seconds")
     try:
         claims = parse_claims_parameter(data.get("claims"))
-        ial, aal = parse_acr_values((data.get("acr_values") or "").split())
-        essential = essential_acr(claims)
-        if essential:
-            e_ial, e_aal = parse_acr_values(essential)
-            if e_ial is None and e_aal is None:
-                raise LevelError("an essential acr must name urn:idgw:ial:<level> or urn:idgw:aal:<level>")
-            ial = max(x for x in (ial, e_ial) if x) if (ial or e_ial) else None
-            aal = max(x for x in (aal, e_aal) if x) if (aal or e_aal) else None
+        acr_values = (data.get("acr_values") or "").split()
+        if len(acr_values) > 20:
+            raise LevelError("too many acr_values")
+        claimed, essential = requested_acr(claims)
+        # OIDC Core §5.5.1.1: an essential acr with values must be answered with one of them (or
+        # fail); acr_values (§3.1.2.1) are alternatives in order of preference. Either way the
+        # sign-in must satisfy one of them here (the floors of the service apply besides).
+        alternatives = acr_alternatives(claimed if essential else acr_values)
+        if essential and not alternatives:
+            raise LevelError("an essential acr must name urn:idgw:ial:<IAL>, urn:idgw:aal:<AAL> or "
+                             "urn:idgw:ial:<IAL>:aal:<AAL>")
+        preferred = [] if essential else [a.value for a in acr_alternatives(claimed)]
     except (ClaimsRequestError, LevelError) as exc:
         raise refuse("invalid_request", str(exc)) from None
     policy = current_policy(current_db.get(), grant.client.get_client_id())
@@ -158,7 +154,11 @@ def validate_authorization_request(gw, areq: AdaptedRequest, *, has_session: boo
         allowed.remove("citizen_id")
     params = {k: v for k, v in data.items() if k in _KEPT_PARAMS}
     params["scope"] = " ".join(allowed)
-    requested = {"ial": ial.value if ial else None, "aal": aal.value if aal else None, "essential": bool(essential),
+    first = alternatives[0] if alternatives else None
+    requested = {"acr": [a.value for a in alternatives], "acr_preferred": preferred,
+                 # the most preferred alternative's levels (what an upstream is asked for)
+                 "ial": first.ial.value if first and first.ial else None,
+                 "aal": first.aal.value if first and first.aal else None, "essential": bool(essential),
                  "max_age": int(data["max_age"]) if "max_age" in data else None, "claims": claims}
     return params, requested
 
@@ -214,13 +214,13 @@ def router(gw) -> APIRouter:
             if row is None or row.kind != "access" or row.revoked_at is not None \
                     or row.token_hash != sha256_hex(access_token) or row.expires_at <= gw.clock.now():
                 return None
-            account = db.get(Account, row.account_id)
             client = db.get(Client, row.client_id)
-            if account is None or client is None:
+            if client is None or db.get(Account, row.account_id) is None:
                 return None
-            return userinfo_claims(subject=provider.subject_for(client=client, account_id=account.id),
-                                   account=account, client=client, scope=row.scope,
-                                   policy=current_policy(db, client.client_id), claims_request=row.claims)
+            # What the person agreed to release to userinfo for this grant, nothing more.
+            return {"sub": provider.subject_for(client=client, account_id=row.account_id),
+                    **provider.released(client_id=client.client_id, subject=GrantSubject.of(row), target="userinfo",
+                                        scope=row.scope)}
 
         result = await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
         if result is None:

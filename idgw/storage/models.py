@@ -123,7 +123,7 @@ class AuthorizationCode(Base):
     ial: Mapped[str] = mapped_column(String(4), default="1.1", server_default="1.1")
     aal: Mapped[str] = mapped_column(String(4), default="1", server_default="1")
     claims: Mapped[dict | None] = mapped_column(JSON)  # the parsed `claims` request parameter
-    # What the person agreed to release for this grant ("userinfo/email", ...; idgw.oidc.release).
+    # What the person agreed to release for this grant ("userinfo/email", ...; idgw.release).
     release: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
@@ -300,7 +300,7 @@ class Consent(Base):
     scope: Mapped[str] = mapped_column(Text)
     granted_at: Mapped[int] = mapped_column(BigInteger)
     # Claims shown on the consent page and agreed to, beyond what the scopes name
-    # ("id_token/verified_claims.given_name", ...; idgw.oidc.release).
+    # ("id_token/verified_claims.given_name", ...; idgw.release).
     claims: Mapped[list | None] = mapped_column(JSON)
 
 

@@ -16,7 +16,8 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from idgw.httpio import BodyError, log_disconnect, read_form
-from idgw.security import constant_time_equal, derive_key, random_token
+from idgw.security import constant_time_equal, derive_key
+from idgw.web.cookies import BrowserIds
 from idgw.web.i18n import choose_locale, format_datetime, t
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -31,6 +32,7 @@ class Pages:
         self.env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                                auto_reload=False)
         self._csrf_key = derive_key(settings.secret_key, "csrf")
+        self.browser_ids = BrowserIds(settings.secret_key)
 
     # -- locale --------------------------------------------------------------------------------
     def locale(self, request: Request, ui_locales: str | None = None) -> str:
@@ -83,10 +85,12 @@ class Pages:
 
     # -- browser binding and CSRF ------------------------------------------------------------
     def browser_id(self, request: Request) -> str:
+        """This browser's id: the one the gateway issued it (idgw.web.cookies drops any other
+        value before a handler runs), or a new one to set with ``set_browser_cookie``."""
         value = request.cookies.get(BROWSER_COOKIE)
-        if value and 20 <= len(value) <= 64:
+        if self.browser_ids.valid(value):
             return value
-        return random_token(24)
+        return self.browser_ids.new()
 
     def set_browser_cookie(self, response, browser_id: str) -> None:
         response.set_cookie(BROWSER_COOKIE, browser_id, httponly=True, samesite="lax",

@@ -13,13 +13,13 @@ from idgw import audit
 from idgw.assurance import current_policy
 from idgw.authn import UnknownAuthenticatorError
 from idgw.authn.webauthn import WebAuthnError
-from idgw.login.interaction import mark_signed_in, next_step, open_interaction
+from idgw.login.interaction import finish, mark_signed_in, next_step, open_interaction, record_consent, repeated
 from idgw.login.password import check_password, locked_outcome, precheck, record_failure, settle
-from idgw.login.sessions import acr_for, add_factor, load_session, replace_session, sign_out
+from idgw.login.sessions import add_factor, load_session, replace_session, sign_out
 from idgw.oidc.adapter import InvalidParametersError, adapt, in_transaction
-from idgw.oidc.claims import SCOPE_CLAIMS
 from idgw.oidc.provider import GrantSubject, current_db
 from idgw.oidc.routes import AuthorizeError, issue_code, validate_authorization_request
+from idgw.release import SCOPE_CLAIMS, describe, is_verified, plan
 from idgw.security import random_token, sha256_hex
 from idgw.storage.models import Account, Client, Consent, Interaction
 from idgw.web.i18n import format_datetime, t
@@ -27,8 +27,8 @@ from idgw.web.upstream import allowed_upstreams
 
 # Read on every interaction step: plain column reads, no ORM objects.
 _CLIENT_NAME = select(Client.name).where(Client.client_id == bindparam("p_client_id"))
-_CONSENTED_SCOPE = select(Consent.scope).where(Consent.account_id == bindparam("p_account_id"),
-                                               Consent.client_id == bindparam("p_client_id"))
+_CONSENTED = select(Consent.scope, Consent.claims).where(Consent.account_id == bindparam("p_account_id"),
+                                                        Consent.client_id == bindparam("p_client_id"))
 
 
 _UNLOADED = object()
@@ -70,10 +70,19 @@ def router(gw) -> APIRouter:
 
     def load_interaction(db, iid: str, request: Request, now: int, *, csrf_ok: bool = True):
         """The pending interaction, or the page that explains why it cannot continue."""
-        ia, reason = open_interaction(db, iid=iid, browser=request.cookies.get("idgw_browser") or "", now=now)
+        browser = request.cookies.get("idgw_browser") or ""
+        ia, reason = open_interaction(db, iid=iid, browser=browser, now=now)
         if reason == "not_found":
             return None, _Outcome(error_key="err_not_found", status=404)
         if reason is not None:
+            # A repeated submit of a finished sign-in (double click, reload): the same answer again.
+            result = repeated(db, iid=iid, browser=browser, now=now, within=settings.code_ttl)
+            if result and result.get("kind") == "code":
+                done = db.get(Interaction, iid)
+                return None, _Outcome(redirect=gw.provider.code_location(
+                    params=done.params["request"], code=gw.provider.derived_code(iid)))
+            if result and result.get("kind") == "error":
+                return None, _Outcome(redirect=result["location"])
             return None, _Outcome(error_key="err_interaction_expired", status=400)
         if not csrf_ok:
             return None, _Outcome(error_key="err_csrf", status=403)
@@ -91,22 +100,25 @@ def router(gw) -> APIRouter:
             session = load_session(db, cookie=cookie_value, now=now)
         client = db.execute(_CLIENT_NAME, {"p_client_id": ia.client_id}).first()
         account = db.get(Account, session.account_id) if session else None
-        consented = db.scalar(_CONSENTED_SCOPE, {"p_account_id": session.account_id,
-                                                 "p_client_id": ia.client_id}) if session else None
+        consented = db.execute(_CONSENTED, {"p_account_id": session.account_id,
+                                            "p_client_id": ia.client_id}).first() if session else None
         step = next_step(db=db, params=params, requested=ia.params.get("requested") or {}, progress=progress,
                          session=session, account=account, policy=current_policy(db, ia.client_id),
-                         consented_scope=consented, registry=gw.authenticators, now=now)
+                         consented_scope=consented.scope if consented else None,
+                         consented_claims=consented.claims if consented else None, registry=gw.authenticators,
+                         now=now)
         browser = browser if browser is not None else request.cookies.get("idgw_browser") or ""
         ui = params.get("ui_locales")
         if step.kind == "error":
-            ia.completed_at = now
-            if step.error in ("unmet_authentication_requirements", "access_denied"):
+            location = gw.provider.authorization_error_redirect(
+                redirect_uri=params["redirect_uri"], error=step.error, description=step.description,
+                state=params.get("state"))
+            if finish(db, ia=ia, now=now, result={"kind": "error", "location": location}) \
+                    and step.error in ("unmet_authentication_requirements", "access_denied"):
                 audit.record(db, "authorization.unmet", at=now, actor=account.id if account else None,
                              client_id=ia.client_id, session_id=session.id if session else None,
                              ip=gw.client_ip(request), error=step.error, reason=step.description)
-            return _Outcome(redirect=gw.provider.authorization_error_redirect(
-                redirect_uri=params["redirect_uri"], error=step.error, description=step.description,
-                state=params.get("state")), cookie=set_cookie)
+            return _Outcome(redirect=location, cookie=set_cookie)
         if step.kind == "login":
             return _Outcome(page="login.html", status=401 if error else 200, ui_locales=ui, cookie=set_cookie,
                             context=dict(action=f"/interaction/{ia.id}/login", client_name=client.name,
@@ -126,15 +138,22 @@ def router(gw) -> APIRouter:
         if step.kind == "consent":
             locale = pages.locale(request, ui)
             scopes = [t(f"scope_{s}", locale) for s in params["scope"].split() if f"scope_{s}" in _SCOPE_KEYS]
+            shown = describe(step.release, scope=params["scope"])
             return _Outcome(page="consent.html", ui_locales=ui, cookie=set_cookie,
                             context=dict(action=f"/interaction/{ia.id}/consent", client_name=client.name,
                                          csrf_token=pages.csrf_token(browser, f"consent:{ia.id}"), scopes=scopes,
-                                         account_name=_display_name(account, locale),
+                                         extra_claims=[t(f"claim_{c}", locale) for c in shown["extra"]],
+                                         verified_claims=[t(f"claim_{c}", locale) for c in shown["verified"]],
+                                         ial=account.ial, account_name=_display_name(account, locale),
                                          auth_time=format_datetime(session.auth_time, locale)))
+        if not finish(db, ia=ia, now=now, result={"kind": "code"}):
+            # Another submit of this interaction got there first: answer with its code, not a new one.
+            return _Outcome(redirect=gw.provider.code_location(params=params, code=gw.provider.derived_code(ia.id)),
+                            cookie=set_cookie)
         subject = GrantSubject(account_id=session.account_id, session_id=session.id, auth_time=session.auth_time,
-                               acr=acr_for(session.aal), amr=list(session.amr), ial=session.ial, aal=session.aal,
-                               claims=(ia.params.get("requested") or {}).get("claims"))
-        ia.completed_at = now
+                               acr=step.acr, amr=list(session.amr), ial=session.ial, aal=session.aal,
+                               claims=(ia.params.get("requested") or {}).get("claims"), release=step.release,
+                               code_seed=ia.id)
         return _Outcome(redirect=issue_code(gw, params=params, subject=subject), cookie=set_cookie)
 
     def factor_page(db, ia, request, now, *, kind, routes, account, session, client, set_cookie=None, error=None,
@@ -222,7 +241,7 @@ def router(gw) -> APIRouter:
         answered at once: the page to show (sign-in, a further factor, consent), or straight back
         to the service when nothing is needed. Later steps live under /interaction/{id}."""
         try:
-            areq = await adapt(request, issuer=settings.issuer)
+            areq = await adapt(request, issuer=settings.issuer, timeout=settings.body_timeout)
         except InvalidParametersError as exc:
             return pages.error(request, "err_invalid_request", code=f"invalid_request: {exc}", status=400)
         cookie = request.cookies.get(settings.cookie_name)
@@ -238,7 +257,10 @@ def router(gw) -> APIRouter:
                                      "browser": sha256_hex(browser)},
                              created_at=now, expires_at=now + settings.interaction_ttl)
             db.add(ia)
-            return advance(db, ia, request, now, cookie_value=cookie, session=session, browser=browser)
+            out = advance(db, ia, request, now, cookie_value=cookie, session=session, browser=browser)
+            if out.redirect:
+                db.expunge(ia)  # answered at once (a code or an error): nothing to keep for later steps
+            return out
 
         try:
             out = await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
@@ -373,21 +395,21 @@ def router(gw) -> APIRouter:
                 return advance(db, ia, request, now, cookie_value=cookie_value)
             params = ia.params["request"]
             if decision != "allow":
-                ia.completed_at = now
-                audit.record(db, "authorization.denied", at=now, actor=session.account_id, client_id=ia.client_id,
-                             session_id=session.id, ip=ip)
-                return _Outcome(redirect=gw.provider.authorization_error_redirect(
+                location = gw.provider.authorization_error_redirect(
                     redirect_uri=params["redirect_uri"], error="access_denied",
-                    description="The person declined the request", state=params.get("state")))
-            row = db.get(Consent, (session.account_id, ia.client_id))
-            scope = params["scope"]
-            if row is None:
-                db.add(Consent(account_id=session.account_id, client_id=ia.client_id, scope=scope, granted_at=now))
-            else:
-                row.scope = " ".join(sorted(set(row.scope.split()) | set(scope.split())))
-                row.granted_at = now
+                    description="The person declined the request", state=params.get("state"))
+                if finish(db, ia=ia, now=now, result={"kind": "error", "location": location}):
+                    audit.record(db, "authorization.denied", at=now, actor=session.account_id,
+                                 client_id=ia.client_id, session_id=session.id, ip=ip)
+                return _Outcome(redirect=location)
+            # What the consent page showed (the same decision: idgw.release.plan).
+            account = db.get(Account, session.account_id)
+            release = plan(scope=params["scope"], claims_request=(ia.params.get("requested") or {}).get("claims"),
+                           policy=current_policy(db, ia.client_id), verified=is_verified(account))
+            record_consent(db, account_id=session.account_id, client_id=ia.client_id, scope=params["scope"],
+                           release=release, now=now)
             audit.record(db, "consent.granted", at=now, actor=session.account_id, client_id=ia.client_id,
-                         session_id=session.id, ip=ip, scope=scope)
+                         session_id=session.id, ip=ip, scope=params["scope"], claims=list(release))
             ia.params = {**ia.params, "progress": {**ia.params["progress"], "consented": True}}
             # Consent is normally the last step: go straight back to the service with the code
             # (one redirect less). Anything else still asked for is shown by the interaction page.
@@ -409,8 +431,11 @@ def router(gw) -> APIRouter:
         hint_claims = None
         if hint:
             try:
-                # An expired ID token is still a valid hint (RP-Initiated Logout §2).
-                hint_claims = gw.provider.verify_own_jwt(hint, check_exp=False)
+                # An expired ID token is still a valid hint (RP-Initiated Logout §2); only an ID
+                # token is (typ JWT: not an access token, at+jwt, nor a logout token, logout+jwt).
+                hint_claims = gw.provider.verify_own_jwt(hint, typ="JWT", check_exp=False)
+                if "scope" in hint_claims or "events" in hint_claims or "sid" not in hint_claims:
+                    raise ValueError("not an ID token")
             except ValueError as exc:
                 return pages.error(request, "err_invalid_request", code=f"invalid id_token_hint: {exc}")
         client_id = data.get("client_id")

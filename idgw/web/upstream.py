@@ -11,15 +11,16 @@ e-service, and is audited as ``upstream.failed``.
 
 from __future__ import annotations
 
-import json
 import re
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from idgw import audit
+from idgw import audit, jsontext
 from idgw.assurance import current_policy
+from idgw.httpio import BodyError, read_body
 from idgw.login.interaction import mark_signed_in, open_interaction
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
@@ -31,6 +32,21 @@ from idgw.web.i18n import t
 from providers import UpstreamError, valid_citizen_id
 
 ATTEMPT_TTL = 900
+CALLBACK_MAX = 64 * 1024
+
+
+def callback_lookup(name: str, secret: str) -> str:
+    """How an NDID attempt is found from its callback URL: the provider and the secret's hash."""
+    return f"{name}:cb:{sha256_hex(secret)}"
+
+
+def _hint_count(value) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _json_error(status: int, error: str, description: str | None = None) -> Response:
+    body = {"error": error, **({"error_description": description} if description else {})}
+    return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
 
 def allowed_upstreams(gw, db, client_id: str) -> list:
@@ -105,8 +121,6 @@ def router(gw) -> APIRouter:
     @r.api_route("/interaction/{iid}/upstream/{name}", methods=["GET", "POST"], include_in_schema=False)
     async def start(iid: str, name: str, request: Request) -> Response:
         form = await pages.read_form(request) if request.method == "POST" else {}
-        if form is None:
-            return pages.error(request, "err_invalid_request", status=413)
         csrf_ok = request.method == "GET" or pages.check_csrf(request, form, f"upstream:{iid}")
         ip = gw.client_ip(request)
         browser = request.cookies.get("idgw_browser") or ""
@@ -137,7 +151,7 @@ def router(gw) -> APIRouter:
                 begun = await run_in_threadpool(
                     lambda: provider.begin(redirect_uri=f"{settings.issuer}/upstream/{name}/callback",
                                            acr_values=None))
-                lookup = begun.state.get("state")
+                lookup = f"{name}:{begun.state.get('state')}"
                 target = ("redirect", begun.url)
             else:
                 cid = re.sub(r"[\s-]", "", form.get("citizen_id", ""))
@@ -150,11 +164,14 @@ def router(gw) -> APIRouter:
                 min_ial, min_aal = await in_transaction(gw.sessionmaker, ip, lambda: _floors(gw, ia_params, required))
                 message = (f"{t('ndid_request_message', 'th', service=client_name)} / "
                            f"{t('ndid_request_message', 'en', service=client_name)}")
+                # Security review item 1: the callback URL's secret is neither the attempt id (the
+                # browser sees that) nor the reference id (shown to the citizen); only its hash is kept.
+                secret = random_token(32)
                 begun = await run_in_threadpool(lambda: provider.begin(
                     citizen_id=cid, min_ial=min_ial, min_aal=min_aal, request_message=message,
-                    callback_url=f"{settings.issuer}/upstream/{name}/ndid-callback/{attempt_id}",
-                    reference_id=attempt_id))
-                lookup = begun.reference_id
+                    callback_url=f"{settings.issuer}/upstream/{name}/ndid-callback/{secret}",
+                    reference_id=random_token(12)))
+                lookup = callback_lookup(name, secret)
                 target = ("redirect", f"/interaction/{ia_id}/upstream/{name}/wait/{attempt_id}")
         except UpstreamError as exc:
             failure = exc
@@ -170,7 +187,7 @@ def router(gw) -> APIRouter:
             db = current_db.get()
             now = gw.clock.now()
             db.add(UpstreamAttempt(id=attempt_id, provider=name, interaction_id=ia_id, browser_hash=sha256_hex(browser),
-                                   lookup=f"{name}:{lookup}", state=begun.state, created_at=now,
+                                   lookup=lookup, state=begun.state, created_at=now,
                                    expires_at=now + ATTEMPT_TTL))
             return target
 
@@ -187,11 +204,12 @@ def router(gw) -> APIRouter:
         def find():
             db = current_db.get()
             now = gw.clock.now()
-            from sqlalchemy import select
-
+            # Only redirect-style (OIDC) upstreams answer here; an NDID name is not found (item 7).
             attempt = db.scalar(select(UpstreamAttempt).where(
-                UpstreamAttempt.lookup == f"{name}:{params.get('state', '')}")) if params.get("state") else None
-            if provider is None or attempt is None or attempt.finished_at is not None or attempt.expires_at <= now \
+                UpstreamAttempt.lookup == f"{name}:{params.get('state', '')}")) \
+                if isinstance(params.get("state"), str) and 0 < len(params["state"]) <= 100 else None
+            if provider is None or provider.mode != "redirect" or attempt is None or attempt.provider != name \
+                    or attempt.finished_at is not None or attempt.expires_at <= now \
                     or attempt.browser_hash != browser_hash:
                 return fail(request, db, ia=None, provider=name, now=now, ip=ip,
                             error=UpstreamError("state_mismatch", "no open attempt for this state in this browser"))
@@ -224,35 +242,43 @@ def router(gw) -> APIRouter:
         return render(request, await in_transaction(gw.sessionmaker, ip, finish))
 
     # -- NDID: platform callbacks and the waiting page ---------------------------------------------
-    @r.post("/upstream/{name}/ndid-callback/{attempt_id}", include_in_schema=False)
-    async def ndid_callback(name: str, attempt_id: str, request: Request) -> Response:
-        body = await request.body()
-        if len(body) > 64 * 1024:
-            return Response(status_code=413)
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            return Response(status_code=400)
+    @r.post("/upstream/{name}/ndid-callback/{secret}", include_in_schema=False)
+    async def ndid_callback(name: str, secret: str, request: Request) -> Response:
+        """The platform's notifications (rp_callback.yaml). A callback is a hint, never proof: it
+        only makes the waiting page read the request from the node sooner (providers.ndid). JSON in,
+        JSON out, never a page."""
         provider = gw.upstreams.get(name)
+        if provider is None or provider.mode != "async" or not 20 <= len(secret) <= 64:
+            return _json_error(404, "not_found")
+        try:
+            payload = jsontext.loads(await read_body(request, limit=CALLBACK_MAX, timeout=settings.body_timeout),
+                                     max_bytes=CALLBACK_MAX)
+        except BodyError as exc:
+            if exc.status is None:
+                raise
+            return _json_error(exc.status, exc.code)
+        except jsontext.JSONTextError as exc:
+            return _json_error(400, "invalid_json", str(exc))
 
         def handle():
             db = current_db.get()
             # One callback at a time per attempt (row lock on PostgreSQL; SQLite serialises writers).
-            attempt = db.get(UpstreamAttempt, attempt_id, with_for_update=True) if len(attempt_id) <= 64 else None
-            if provider is None or not isinstance(payload, dict):
-                return 404
+            attempt = db.scalar(select(UpstreamAttempt).where(UpstreamAttempt.lookup == callback_lookup(name, secret))
+                                .with_for_update())
             if attempt is None or attempt.provider != name:
                 # The platform may call back before begin() has returned and the attempt is stored:
-                # 409 makes it retry. The capability URL holds a 192-bit random id, so this reveals nothing.
-                return 409
-            # Idempotent by contract: duplicates and out-of-order callbacks leave a consistent state.
+                # 409 makes it retry. The URL holds a 256-bit secret, so this reveals nothing.
+                return 409, "unknown_request"
+            if attempt.finished_at is not None:
+                return 204, None  # nothing left to learn; the platform stops retrying
             try:
                 attempt.state = provider.handle_callback(state=attempt.state, payload=payload)
-            except UpstreamError:
-                return 400
-            return 204
+            except UpstreamError as exc:
+                return 400, exc.code
+            return 204, None
 
-        return Response(status_code=await in_transaction(gw.sessionmaker, gw.client_ip(request), handle))
+        status, code = await in_transaction(gw.sessionmaker, gw.client_ip(request), handle)
+        return Response(status_code=204) if status == 204 else _json_error(status, code)
 
     @r.get("/interaction/{iid}/upstream/{name}/wait/{attempt_id}", include_in_schema=False)
     async def ndid_wait(iid: str, name: str, attempt_id: str, request: Request) -> Response:
@@ -264,38 +290,72 @@ def router(gw) -> APIRouter:
             now = gw.clock.now()
             ia = interaction_for(db, request, iid, now)
             attempt = db.get(UpstreamAttempt, attempt_id) if len(attempt_id) <= 64 else None
-            if ia is None or provider is None or attempt is None or attempt.interaction_id != ia.id \
+            if ia is None or provider is None or provider.mode != "async" or attempt is None \
+                    or attempt.interaction_id != ia.id or attempt.provider != name \
                     or attempt.browser_hash != sha256_hex(request.cookies.get("idgw_browser") or ""):
                 return ("error", t("err_interaction_expired", locale_of(request, None)), "interaction_expired", None)
             if attempt.finished_at is not None:
                 return ("redirect", f"/interaction/{ia.id}")
-            status = provider.status(state=attempt.state, now=now)
-            if status == "pending":
-                left = max(0, int(attempt.state.get("expires_at", now)) - now)
-                return ("page", "ndid_wait.html", 200, dict(reference=attempt.state.get("reference_id", ""),
-                                                             seconds_left=left, here=request.url.path))
-            return ("complete", attempt.state, ia.id)
+            return ("state", attempt.state, ia.id)
 
         checked = await in_transaction(gw.sessionmaker, ip, check)
-        if checked[0] != "complete":
+        if checked[0] != "state":
             return render(request, checked)
         _, state, ia_id = checked
-        try:
-            # complete() accepts only answers meeting the floors and always closes the request.
-            identity, error = await run_in_threadpool(lambda: provider.complete(state=state)), None
-        except UpstreamError as exc:
-            identity, error = None, exc
+        error = None
+        if provider.needs_refresh(state=state, now=gw.clock.now()):
+            try:
+                # The node's view of the request (network I/O, outside the database transaction).
+                state = await run_in_threadpool(lambda: provider.refresh(state=state))
+            except UpstreamError as exc:
+                error = exc
+        if error is None and provider.status(state=state, now=gw.clock.now()) == "pending":
+            refreshed = state
+
+            def keep():
+                db = current_db.get()
+                attempt = db.get(UpstreamAttempt, attempt_id)
+                if attempt.finished_at is None:
+                    # keep callback hints that arrived while the node was being read
+                    attempt.state = {**refreshed, "hint": attempt.state.get("hint"),
+                                     "hint_seen": min(_hint_count(refreshed.get("hint_seen")),
+                                                      _hint_count((attempt.state.get("hint") or {}).get("count")))}
+                return attempt.finished_at
+
+            if await in_transaction(gw.sessionmaker, ip, keep) is not None:
+                return RedirectResponse(f"/interaction/{ia_id}", status_code=302)
+            left = max(0, int(state.get("expires_at", 0)) - gw.clock.now())
+            return render(request, ("page", "ndid_wait.html", 200, dict(
+                reference=state.get("reference_id", ""), seconds_left=left, here=request.url.path)))
+        identity = None
+        if error is None:
+            try:
+                # complete() reads the request from the node once more and decides from that alone
+                # (accepted answers from listed IdPs within their levels, meeting the floors), and
+                # always closes the request.
+                identity = await run_in_threadpool(lambda: provider.complete(state=state))
+            except UpstreamError as exc:
+                error = exc
 
         def finish():
             db = current_db.get()
             now = gw.clock.now()
             ia = db.get(Interaction, ia_id)
-            attempt = db.get(UpstreamAttempt, attempt_id)
+            attempt = db.get(UpstreamAttempt, attempt_id, with_for_update=True)
             if attempt.finished_at is not None:
                 return ("redirect", f"/interaction/{ia.id}")
             if error is not None:
+                if error.code in ("upstream_unreachable", "upstream_timeout"):
+                    # The node could not be read: say so, but keep waiting (the next poll retries).
+                    left = max(0, int(state.get("expires_at", 0)) - now)
+                    if left > 0:
+                        return ("page", "ndid_wait.html", 200, dict(reference=state.get("reference_id", ""),
+                                                                     seconds_left=left, here=request.url.path))
                 attempt.finished_at = now
                 return fail(request, db, ia=ia, provider=name, error=error, now=now, ip=ip)
+            if ia is None or ia.completed_at is not None or ia.expires_at <= now:
+                attempt.finished_at = now
+                return ("error", t("err_interaction_expired", locale_of(request, None)), "interaction_expired", None)
             return sign_in(db, request, ia=ia, attempt=attempt, identity=identity, now=now, ip=ip)
 
         return render(request, await in_transaction(gw.sessionmaker, ip, finish))

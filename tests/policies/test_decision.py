@@ -10,9 +10,11 @@ from policies import (
     PolicyError,
     ServicePolicy,
     SessionState,
+    acr_alternatives,
+    combined_acr,
     default_rules,
     evaluate,
-    parse_acr_values,
+    first_satisfied,
 )
 
 NOW = 1_800_000_000
@@ -90,12 +92,17 @@ def test_policy_validation():
     assert policy(release_citizen_id=True, citizen_id_legal_basis="พ.ร.บ. การทะเบียนราษฎร มาตรา ...").release_citizen_id
 
 
-def test_parse_acr_values():
-    assert parse_acr_values(["urn:idgw:aal:2.1", "urn:idgw:ial:1.3", "urn:idgw:aal:2.2"]) == (IAL("1.3"), AAL("2.2"))
-    assert parse_acr_values(["urn:mace:incommon:iap:silver", "0"]) == (None, None)
-    for bad in (["urn:idgw:aal:2"], ["urn:idgw:ial:IAL2"], ["urn:idgw:loa:high"]):
+def test_acr_alternatives_keep_their_order_and_ignore_other_vocabularies():
+    alts = acr_alternatives(["urn:idgw:aal:2.1", "urn:mace:incommon:iap:silver", "urn:idgw:ial:1.3:aal:2.2",
+                             "urn:idgw:aal:2.1"])
+    assert [a.value for a in alts] == ["urn:idgw:aal:2.1", "urn:idgw:ial:1.3:aal:2.2"]
+    assert alts[1].ial == IAL("1.3") and alts[1].aal == AAL("2.2") and alts[0].ial is None
+    assert first_satisfied(alts, ial=IAL("1.3"), aal=AAL("2.2")).value == "urn:idgw:aal:2.1"
+    assert first_satisfied(alts, ial=IAL("1.1"), aal=AAL("1")) is None
+    assert combined_acr(ial=IAL("2.2"), aal=AAL("2.1")) == "urn:idgw:ial:2.2:aal:2.1"
+    for bad in (["urn:idgw:aal:2"], ["urn:idgw:ial:IAL2"], ["urn:idgw:loa:1"], ["urn:idgw:aal:2.1:ial:2.2"]):
         with pytest.raises(LevelError):
-            parse_acr_values(bad)
+            acr_alternatives(bad)
 
 
 @pytest.mark.parametrize("factors,aal", [

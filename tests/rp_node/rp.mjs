@@ -401,6 +401,9 @@ async function main() {
     ? process.env.PROMPT || undefined
     : (SCOPE.split(' ').includes('offline_access') ? 'consent' : undefined);
   const ID_TOKEN_ALG = process.env.ID_TOKEN_SIGNED_RESPONSE_ALG || undefined;
+  // Space-separated acr values requested as an essential acr claim (OIDC Core §5.5.1.1): the ID
+  // token's acr must then be one of them.
+  const ESSENTIAL_ACR = (process.env.ESSENTIAL_ACR || '').split(' ').filter(Boolean);
 
   // 1. discovery, client_secret_basic, plain http allowed (loopback tests only)
   step = 'discovery';
@@ -444,6 +447,9 @@ async function main() {
     nonce,
   };
   if (PROMPT) authParams.prompt = PROMPT;
+  if (ESSENTIAL_ACR.length) {
+    authParams.claims = JSON.stringify({ id_token: { acr: { essential: true, values: ESSENTIAL_ACR } } });
+  }
   const authorizationUrl = client.buildAuthorizationUrl(config, authParams);
 
   // 3. be the browser: login form, consent form, until redirected to REDIRECT_URI
@@ -482,6 +488,9 @@ async function main() {
   });
   const claims = tokens.claims();
   if (!claims?.sub) throw new RPError('ID token has no sub claim');
+  if (ESSENTIAL_ACR.length && !ESSENTIAL_ACR.includes(claims.acr)) {
+    throw new RPError(`ID token acr ${claims.acr} is not one of the essential values ${ESSENTIAL_ACR.join(' ')}`);
+  }
   const idTokenHeader = decodeJwtHeader(tokens.id_token);
   if (!idTokenHeader?.alg || idTokenHeader.alg === 'none' || idTokenHeader.alg.startsWith('HS')) {
     throw new RPError(`ID token must be signed with an asymmetric algorithm, got alg=${idTokenHeader?.alg}`);

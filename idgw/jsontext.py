@@ -1,0 +1,47 @@
+"""JSON from outside, parsed within limits: a size cap and a nesting cap checked before the parser
+runs (Python's json module recurses per level and raises RecursionError, not ValueError, on deep
+input: a request of a few kilobytes of brackets would otherwise be an HTTP 500)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+#: Deeper than any document the gateway accepts (claims requests, callbacks, WebAuthn responses).
+MAX_DEPTH = 32
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+class JSONTextError(ValueError):
+    """Not acceptable JSON; the message says why (safe to show)."""
+
+
+def depth(text: str) -> int:
+    """The deepest nesting of arrays and objects, brackets inside strings not counted (linear time)."""
+    level = deepest = 0
+    for match in _TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            level += 1
+            deepest = max(deepest, level)
+        elif token in "]}":
+            level -= 1
+    return deepest
+
+
+def loads(raw: str | bytes, *, max_bytes: int, max_depth: int = MAX_DEPTH):
+    """``json.loads`` for untrusted input: ``JSONTextError`` when larger than ``max_bytes``, nested
+    deeper than ``max_depth``, not UTF-8, or not JSON."""
+    if len(raw) > max_bytes:
+        raise JSONTextError(f"larger than {max_bytes} bytes")
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise JSONTextError("not UTF-8") from None
+    if depth(raw) > max_depth:
+        raise JSONTextError(f"nested deeper than {max_depth} levels")
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise JSONTextError("not valid JSON") from None
