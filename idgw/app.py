@@ -21,7 +21,7 @@ from idgw.authn import Registry
 from idgw.authn.totp import RecoveryCodeAuthenticator, TOTPAuthenticator
 from idgw.authn.webauthn import WebAuthnAuthenticator
 from idgw.clock import Clock
-from idgw.httpio import BodyError
+from idgw.httpio import BodyError, RejectNul
 from idgw.oidc import routes as oidc_routes
 from idgw.oidc.backchannel import BackchannelLogout
 from idgw.oidc.endpoints import OAuthEndpoints
@@ -38,6 +38,7 @@ from idgw.web import passkeys as web_passkeys
 from idgw.web import routes as web_routes
 from idgw.web import upstream as web_upstream
 from idgw.web.cookies import Cookies
+from idgw.web.errors import nul_refused, unexpected
 from idgw.web.pages import Pages
 
 # ASVS 5.0 V3.4: no inline script anywhere, no framing, no MIME sniffing, no referrer leaks.
@@ -212,6 +213,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # here for every route, never uvicorn's "Exception in ASGI application" (idgw.httpio).
     app.add_exception_handler(BodyError, gw.pages.body_refused)
     app.add_exception_handler(ClientDisconnect, gw.pages.body_refused)
+    app.add_exception_handler(Exception, unexpected(gw.pages))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz():
@@ -223,5 +225,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(WellKnownDocuments, keys=gw.keys)
     # Cookies as the browser sees them: __Host- names on https, only gateway-issued browser ids.
     app.add_middleware(Cookies, https=settings.cookie_secure, browser_ids=gw.pages.browser_ids)
+    app.add_middleware(RejectNul, answer=nul_refused(gw.pages))
     app.add_middleware(SecurityHeaders, https=settings.cookie_secure)
     return app

@@ -214,6 +214,9 @@ def parse_form(body: bytes, *, max_fields: int = MAX_FORM_FIELDS) -> dict[str, s
         raise InvalidFormError("the form is not valid UTF-8") from None
     except ValueError:
         raise InvalidFormError(f"the form has more than {max_fields} fields") from None
+    if any("\x00" in k or "\x00" in v for k, v in items):
+        # No field of ours takes a NUL, and PostgreSQL refuses it in text (it was a 500).
+        raise InvalidFormError("the form contains a NUL character")
     return dict(items)
 
 
@@ -232,3 +235,22 @@ async def read_form(request, *, limit: int, timeout: float, max_fields: int = MA
         _log_refusal(request.scope, exc, str(exc))
         raise exc
     return parse_form(await read_body(request, limit=limit, timeout=timeout), max_fields=max_fields)
+
+
+class RejectNul:
+    """ASGI middleware: a NUL in the path or the query string is refused with 400 before any
+    handler runs (no URL of the gateway takes one, and PostgreSQL refuses it in text: a path
+    parameter or query value carrying it was a 500). ``answer(scope)`` renders the refusal in the
+    endpoint's own format (a page for people, JSON for machines)."""
+
+    def __init__(self, app, *, answer) -> None:
+        self.app = app
+        self.answer = answer
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            raw = scope.get("query_string", b"") + scope.get("raw_path", b"")
+            if b"\x00" in raw or b"%00" in raw or "\x00" in scope.get("path", ""):
+                response = await self.answer(scope)
+                return await response(scope, receive, send)
+        return await self.app(scope, receive, send)

@@ -57,6 +57,11 @@ class Settings:
     throttle_free_attempts: int = 5
     ip_max_failures_per_window: int = 50
     ip_window: int = 300
+    # Requests per client IP per rate_window on endpoints that anonymous clients can make write
+    # (/authorize, WebAuthn options, upstream sign-in starts). Generous: many citizens share an IP
+    # behind carrier-grade NAT.
+    rate_per_ip: int = 300
+    rate_window: int = 60
     cookie_name: str = "idgw_session"
     # WebAuthn: RP ID and origin default to the issuer's host and origin.
     webauthn_rp_id: str = ""

@@ -125,7 +125,7 @@ def callback_params(response: httpx.Response) -> dict:
 def authorize_url(gateway, rp: OAuth2Client, **extra) -> tuple[str, str, str, str]:
     """(url, state, nonce, code_verifier)."""
     verifier = generate_token(48)
-    nonce = generate_token(16)
+    nonce = extra.pop("nonce", None) or generate_token(16)
     url, state = rp.create_authorization_url(gateway.url + "/authorize", code_verifier=verifier, nonce=nonce,
                                              **extra)
     return url, state, nonce, verifier

@@ -35,7 +35,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from idgw import audit
+from idgw import audit, jsontext
 from idgw.authn import AuthnEvent, Challenge
 from idgw.security import sha256_hex
 from idgw.storage.models import Account, AccountAuthenticator, WebAuthnChallenge
@@ -64,8 +64,8 @@ def parse_credential(raw: str | None) -> dict:
     if not raw or len(raw) > MAX_CREDENTIAL_JSON:
         raise WebAuthnError("no passkey response was sent")
     try:
-        value = json.loads(raw)
-    except ValueError:
+        value = jsontext.loads(raw, max_bytes=MAX_CREDENTIAL_JSON, max_depth=8)
+    except jsontext.JSONTextError:
         raise WebAuthnError("the passkey response is not valid JSON") from None
     if not isinstance(value, dict) or not isinstance(value.get("rawId"), str):
         raise WebAuthnError("the passkey response is malformed")

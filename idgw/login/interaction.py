@@ -12,12 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from idgw.login.sessions import kinds, session_state
 from idgw.release import covered, is_verified, plan
 from idgw.security import sha256_hex
+from idgw.storage.db import upsert_insert
 from idgw.storage.models import Account, Consent, Interaction, LoginSession
 from policies import (
     AAL,
@@ -67,8 +66,8 @@ def record_consent(db, *, account_id: str, client_id: str, scope: str, release: 
     """Add what the person agreed to now (scopes and released claims) to their consent for the
     service. Safe when two submits run at once: the row is created once (INSERT ... ON CONFLICT DO
     NOTHING) and then updated under a row lock (PostgreSQL; SQLite runs writers one at a time)."""
-    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-    db.execute(insert(Consent).values(account_id=account_id, client_id=client_id, scope="", claims=[], granted_at=now)
+    db.execute(upsert_insert(db)(Consent)
+               .values(account_id=account_id, client_id=client_id, scope="", claims=[], granted_at=now)
                .on_conflict_do_nothing(index_elements=["account_id", "client_id"]))
     row = db.scalar(select(Consent).where(Consent.account_id == account_id, Consent.client_id == client_id)
                     .with_for_update().execution_options(populate_existing=True))

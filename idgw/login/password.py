@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from idgw import audit
 from idgw.security import verify_password
 from idgw.settings import Settings
+from idgw.storage.db import upsert_insert
 from idgw.storage.models import Account, Throttle
 
 LOCKED_FOREVER = 2**62
@@ -30,12 +31,15 @@ class PasswordOutcome:
 
 
 def _ip_throttle(db, *, ip: str, now: int, settings: Settings) -> Throttle:
-    key = f"ip:{ip}"
-    row = db.get(Throttle, key)
-    if row is None:
-        row = Throttle(key=key, failures=0, window_start=now)
-        db.add(row)
-    elif now - row.window_start >= settings.ip_window:
+    """This IP's failure counter, created once even when two first failures race (INSERT ... ON
+    CONFLICT DO NOTHING, then the row under a lock: a read-then-insert was a unique-key 500 on
+    PostgreSQL)."""
+    key = f"ip:{ip}"[:120]
+    db.execute(upsert_insert(db)(Throttle).values(key=key, failures=0, window_start=now)
+               .on_conflict_do_nothing(index_elements=["key"]))
+    row = db.scalar(select(Throttle).where(Throttle.key == key).with_for_update()
+                    .execution_options(populate_existing=True))
+    if now - row.window_start >= settings.ip_window:
         row.failures, row.window_start = 0, now
     return row
 

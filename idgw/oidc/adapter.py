@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 from collections import defaultdict
 from urllib.parse import parse_qsl
 
@@ -22,6 +23,8 @@ from idgw.storage.db import transaction_executor
 
 FORM = "application/x-www-form-urlencoded"
 MAX_FIELDS = 64
+MAX_QUERY = 8 * 1024  # a request URI longer than this is no sign-in anyone's e-service sends
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_AUTHORIZE_BODY = 16 * 1024  # a POSTed authorization request: a few short parameters
 
 
@@ -78,7 +81,9 @@ def reject_duplicates(items: list[tuple[str, str]]) -> None:
 
 
 def parse_params(raw: bytes) -> list[tuple[str, str]]:
-    """A query string or form body: strict UTF-8, at most ``MAX_FIELDS`` parameters, none repeated."""
+    """A query string or form body: strict UTF-8, at most ``MAX_FIELDS`` parameters, none repeated,
+    no control characters (a NUL reached PostgreSQL, which refuses it: a 500; no OAuth or OIDC
+    parameter has a use for any C0 control or DEL)."""
     try:
         items = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS,
                           encoding="utf-8", errors="strict")
@@ -86,6 +91,8 @@ def parse_params(raw: bytes) -> list[tuple[str, str]]:
         raise InvalidParametersError("the request is not valid UTF-8") from None
     except ValueError:
         raise InvalidParametersError(f"more than {MAX_FIELDS} parameters") from None
+    if any(_CONTROL.search(k) or _CONTROL.search(v) for k, v in items):
+        raise InvalidParametersError("a parameter contains control characters")
     reject_duplicates(items)
     return items
 
@@ -95,6 +102,8 @@ def build_request(*, issuer: str, method: str, path: str, query_string: bytes, h
     """The Authlib request from what was read off the wire. The URI is built from the configured
     issuer, never from the Host header, so a forged Host cannot change audiences or redirects.
     Raises ``InvalidParametersError``."""
+    if len(query_string) > MAX_QUERY:
+        raise InvalidParametersError(f"the query string is longer than {MAX_QUERY} bytes")
     form: list[tuple[str, str]] = []
     if method == "POST" and headers.get("content-type", "").split(";")[0].strip().lower() == FORM:
         form = parse_params(body)

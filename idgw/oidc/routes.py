@@ -110,11 +110,23 @@ def validate_authorization_request(gw, areq: AdaptedRequest, *, has_session: boo
     except OAuth2Error as err:
         raise AuthorizeError(err.error, err.description or err.error, redirect_uri=err.redirect_uri,
                              state=data.get("state"), page_key=_page_key_for(err)) from None
+    except ValueError:
+        # Authlib builds its error from the request (e.g. an unregistered redirect_uri or a
+        # response_type with '"' or non-ASCII in it) and then refuses its own description
+        # (RFC 6749 §5.2's character set): it was a 500. The client is not verified: a page.
+        raise AuthorizeError("invalid_request", "The request has characters that are not allowed") from None
     redirect_uri = data["redirect_uri"]
     state = data.get("state")
 
     def refuse(error: str, description: str):
         return AuthorizeError(error, description, redirect_uri=redirect_uri, state=state)
+
+    # Security review item 15: nothing is kept for a request beyond these sizes.
+    for name, cap in PARAMETER_CAPS.items():
+        if len(data.get(name) or "") > cap:
+            if name == "state":
+                state = None  # not echoed back either
+            raise refuse("invalid_request", f"{name} is longer than {cap} characters")
 
     if "request" in data:
         raise refuse("request_not_supported", "Request objects are not supported")
@@ -162,6 +174,11 @@ def validate_authorization_request(gw, areq: AdaptedRequest, *, has_session: boo
                  "max_age": int(data["max_age"]) if "max_age" in data else None, "claims": claims}
     return params, requested
 
+
+#: The longest value kept for each authorization request parameter (the whole query string is
+#: capped by idgw.oidc.adapter; redirect_uri and client_id must match a registration anyway).
+PARAMETER_CAPS = {"state": 1024, "nonce": 1024, "login_hint": 256, "ui_locales": 64, "acr_values": 1024,
+                  "prompt": 64, "scope": 1024, "claims": 4096, "code_challenge": 128, "max_age": 9}
 
 _KEPT_PARAMS = {"response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge",
                 "code_challenge_method", "prompt", "max_age", "login_hint", "ui_locales", "acr_values"}

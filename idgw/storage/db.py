@@ -65,6 +65,16 @@ def transaction_executor(engine: Engine | None) -> ThreadPoolExecutor | None:
     return getattr(engine, "_idgw_executor", None)
 
 
+def upsert_insert(db):
+    """The dialect's INSERT with ON CONFLICT (PostgreSQL and SQLite both have it), for writes that
+    concurrent requests may race to (a plain read-then-insert is a unique-key 500 on PostgreSQL)."""
+    if db.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 

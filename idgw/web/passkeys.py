@@ -4,15 +4,15 @@ server-side verification) on the page that asked."""
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from idgw import jsontext
 from idgw.httpio import BodyError, read_body
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
+from idgw.ratelimit import spend
 from idgw.security import constant_time_equal, sha256_hex
 from idgw.storage.models import Account
 from idgw.web.account import account_access
@@ -38,14 +38,21 @@ def router(gw) -> APIRouter:
                 raise
             return JSONResponse({"error": exc.code}, status_code=exc.status, headers={"Connection": "close"})
         try:
-            purpose = json.loads(body or b"{}").get("purpose")
-        except (ValueError, AttributeError):
+            document = jsontext.loads(body or b"{}", max_bytes=MAX_OPTIONS_BODY, max_depth=4)
+        except jsontext.JSONTextError:
             return JSONResponse({"error": "invalid_request"}, status_code=400)
+        purpose = document.get("purpose") if isinstance(document, dict) else None
         browser_hash = sha256_hex(browser)
+        ip = gw.client_ip(request)
 
         def work():
             db = current_db.get()
             now = gw.clock.now()
+            # Each answer stores a challenge row: budgeted per IP (security review item 15).
+            wait = spend(db, bucket="webauthn", ip=ip, limit=gw.settings.rate_per_ip,
+                         window=gw.settings.rate_window, now=now)
+            if wait:
+                return ("rate_limited", wait)
             if purpose == "login":
                 return webauthn.authentication_options(db, account=None, session_id=None, browser_hash=browser_hash,
                                                        now=now)
@@ -63,7 +70,9 @@ def router(gw) -> APIRouter:
                                                      browser_hash=browser_hash, now=now)
             return "invalid"
 
-        result = await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
+        result = await in_transaction(gw.sessionmaker, ip, work)
+        if isinstance(result, tuple):
+            return JSONResponse({"error": "rate_limited"}, status_code=429, headers={"Retry-After": str(result[1])})
         if result == "invalid":
             return JSONResponse({"error": "invalid_request"}, status_code=400)
         if result is None:

@@ -19,6 +19,7 @@ from idgw.login.sessions import add_factor, load_session, replace_session, sign_
 from idgw.oidc.adapter import InvalidParametersError, adapt, in_transaction
 from idgw.oidc.provider import GrantSubject, current_db
 from idgw.oidc.routes import AuthorizeError, issue_code, validate_authorization_request
+from idgw.ratelimit import spend
 from idgw.release import SCOPE_CLAIMS, describe, is_verified, plan
 from idgw.security import random_token, sha256_hex
 from idgw.storage.models import Account, Client, Consent, Interaction
@@ -39,8 +40,10 @@ class _Outcome:
 
     def __init__(self, *, redirect: str | None = None, page: str | None = None, status: int = 200,
                  context: dict | None = None, cookie: str | None = None, clear_cookie: bool = False,
-                 error_key: str | None = None, code: str | None = None, ui_locales: str | None = None):
+                 error_key: str | None = None, code: str | None = None, ui_locales: str | None = None,
+                 headers: dict | None = None):
         self.redirect, self.page, self.status, self.context = redirect, page, status, context or {}
+        self.headers = headers or {}
         self.cookie, self.clear_cookie, self.error_key, self.code = cookie, clear_cookie, error_key, code
         self.ui_locales = ui_locales
         self.redirect_status: int | None = None
@@ -63,6 +66,7 @@ def router(gw) -> APIRouter:
         if out.cookie:
             response.set_cookie(settings.cookie_name, out.cookie, httponly=True, samesite="lax",
                                 secure=settings.cookie_secure, path="/")
+        response.headers.update(out.headers)
         if out.clear_cookie:
             response.delete_cookie(settings.cookie_name, path="/", httponly=True, samesite="lax",
                                    secure=settings.cookie_secure)
@@ -252,6 +256,11 @@ def router(gw) -> APIRouter:
             now = gw.clock.now()
             session = load_session(db, cookie=cookie, now=now)
             params, requested = validate_authorization_request(gw, areq, has_session=session is not None)
+            wait = spend(db, bucket="authorize", ip=gw.client_ip(request), limit=settings.rate_per_ip,
+                         window=settings.rate_window, now=now)
+            if wait:
+                return _Outcome(error_key="err_rate_limited", status=429, ui_locales=params.get("ui_locales"),
+                                headers={"Retry-After": str(wait)})
             ia = Interaction(id=random_token(24), client_id=params["client_id"],
                              params={"request": params, "requested": requested, "progress": {},
                                      "browser": sha256_hex(browser)},

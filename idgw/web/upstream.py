@@ -25,6 +25,7 @@ from idgw.login.interaction import mark_signed_in, open_interaction
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
+from idgw.ratelimit import spend
 from idgw.security import random_token, sha256_hex
 from idgw.storage.models import Client, Interaction, UpstreamAttempt
 from idgw.upstream import resolve_account, start_session
@@ -91,8 +92,8 @@ def router(gw) -> APIRouter:
             return response
         if kind == "error":
             _, message, code, retry = result
-            return pages.render(request, "error.html", status=400 if code != "not_found" else 404, message=message,
-                                code=code, retry_url=retry)
+            status = {"not_found": 404, "rate_limited": 429}.get(code, 400)
+            return pages.render(request, "error.html", status=status, message=message, code=code, retry_url=retry)
         _, template, status, context = result
         return pages.render(request, template, status=status, **context)
 
@@ -136,6 +137,12 @@ def router(gw) -> APIRouter:
                 return ("error", t("err_not_found", locale_of(request, ia)), "not_found", None)
             if not csrf_ok:
                 return ("error", t("err_csrf", locale_of(request, ia)), "csrf", None)
+            if request.method == "POST" or provider.mode == "redirect":
+                # Each start stores an attempt (and opens an NDID request): budgeted per IP (item 15).
+                wait = spend(db, bucket="upstream", ip=ip, limit=settings.rate_per_ip, window=settings.rate_window,
+                             now=now)
+                if wait:
+                    return ("error", t("err_rate_limited", locale_of(request, ia)), "rate_limited", None)
             client = db.get(Client, ia.client_id)
             return ("ok", ia.id, ia.params, client.name, provider)
 
