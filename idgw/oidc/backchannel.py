@@ -26,6 +26,7 @@ from sqlalchemy import bindparam, or_, select, update
 
 from idgw import audit
 from idgw.security import random_token
+from idgw.storage.db import READ_ONLY
 from idgw.storage.models import Client, LogoutDelivery
 
 log = logging.getLogger(__name__)
@@ -103,11 +104,13 @@ class BackchannelLogout:
             self._loop.call_soon_threadsafe(self._event.set)
 
     def _claim(self) -> list[Notice]:
+        now = self.clock.now()
         with self.sessionmaker() as db:
-            now = self.clock.now()
-            ids = list(db.scalars(_DUE, {"p_now": now}))
-            if not ids:
-                return []
+            # The common case, nothing due, takes no write lock (SQLite: BEGIN DEFERRED).
+            ids = list(db.connection(execution_options=READ_ONLY).execute(_DUE, {"p_now": now}).scalars())
+        if not ids:
+            return []
+        with self.sessionmaker() as db:
             # The lease is re-checked by the UPDATE itself, so of two workers that saw the same
             # rows only one gets each (PostgreSQL re-evaluates the WHERE after the other commits).
             rows = db.execute(
