@@ -203,17 +203,24 @@ def media_type(headers) -> tuple[str, dict[str, str]]:
     return "", {}
 
 
-def parse_form(body: bytes, *, max_fields: int = MAX_FORM_FIELDS) -> dict[str, str]:
-    """An ``application/x-www-form-urlencoded`` body as text fields: strict UTF-8 (also inside
-    percent-escapes), at most ``max_fields`` fields; a repeated field keeps its last value (as
-    Starlette's form did). Raises ``InvalidFormError``."""
+def parse_pairs(raw: bytes, *, max_fields: int, error: type[ValueError], what: str = "form",
+                unit: str = "fields") -> list[tuple[str, str]]:
+    """A query string or ``application/x-www-form-urlencoded`` body as (name, value) pairs: strict
+    UTF-8 (also inside percent-escapes), at most ``max_fields`` of them; otherwise ``error``
+    saying what (``what``, ``unit``) was wrong."""
     try:
-        items = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=max_fields,
-                          encoding="utf-8", errors="strict")
+        return parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=max_fields,
+                         encoding="utf-8", errors="strict")
     except UnicodeDecodeError:
-        raise InvalidFormError("the form is not valid UTF-8") from None
+        raise error(f"the {what} is not valid UTF-8") from None
     except ValueError:
-        raise InvalidFormError(f"the form has more than {max_fields} fields") from None
+        raise error(f"the {what} has more than {max_fields} {unit}") from None
+
+
+def parse_form(body: bytes, *, max_fields: int = MAX_FORM_FIELDS) -> dict[str, str]:
+    """A form body as text fields (``parse_pairs``); a repeated field keeps its last value (as
+    Starlette's form did). Raises ``InvalidFormError``."""
+    items = parse_pairs(body, max_fields=max_fields, error=InvalidFormError)
     if any("\x00" in k or "\x00" in v for k, v in items):
         # No field of ours takes a NUL, and PostgreSQL refuses it in text (it was a 500).
         raise InvalidFormError("the form contains a NUL character")

@@ -12,12 +12,11 @@ import asyncio
 import functools
 import re
 from collections import defaultdict
-from urllib.parse import parse_qsl
 
 from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
 from starlette.concurrency import run_in_threadpool
 
-from idgw.httpio import read_body
+from idgw.httpio import parse_pairs, read_body
 from idgw.oidc.provider import current_db, current_ip
 from idgw.storage.db import transaction_executor
 
@@ -84,13 +83,7 @@ def parse_params(raw: bytes) -> list[tuple[str, str]]:
     """A query string or form body: strict UTF-8, at most ``MAX_FIELDS`` parameters, none repeated,
     no control characters (a NUL reached PostgreSQL, which refuses it: a 500; no OAuth or OIDC
     parameter has a use for any C0 control or DEL)."""
-    try:
-        items = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS,
-                          encoding="utf-8", errors="strict")
-    except UnicodeDecodeError:
-        raise InvalidParametersError("the request is not valid UTF-8") from None
-    except ValueError:
-        raise InvalidParametersError(f"more than {MAX_FIELDS} parameters") from None
+    items = parse_pairs(raw, max_fields=MAX_FIELDS, error=InvalidParametersError, what="request", unit="parameters")
     if any(_CONTROL.search(k) or _CONTROL.search(v) for k, v in items):
         raise InvalidParametersError("a parameter contains control characters")
     reject_duplicates(items)
