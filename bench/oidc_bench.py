@@ -225,7 +225,9 @@ async def start_idgw(name: str, database_url: str, *, workers: int, logdir: Path
     prepare_idgw_database(database_url)
     port = free_port()
     env = {**os.environ, "IDGW_DEV": "1", "IDGW_ISSUER": f"http://{HOST}:{port}", "IDGW_DATABASE_URL": database_url,
-           "IDGW_SECRET_KEY": SECRET_KEY, "IDGW_CODE_TTL": "600"}
+           "IDGW_SECRET_KEY": SECRET_KEY, "IDGW_CODE_TTL": "600",
+           # one load generator on one IP: the per-IP budget for anonymous writes must not apply
+           "IDGW_RATE_PER_IP": "1000000000"}
     if source:
         # Serve the idgw package in ``source`` (uvicorn's worker processes import it too: PYTHONPATH).
         argv = [sys.executable, "-c", USE_SOURCE + "from idgw.cli import app; app()"]
