@@ -49,7 +49,7 @@ from idgw.oidc.client_auth import (
     usable_keyset,
 )
 from idgw.oidc.keys import KeyStore, b64url
-from idgw.release import claims_for
+from idgw.release import claims_for, scope_items
 from idgw.security import constant_time_equal, derive_key, random_token, sha256_hex
 from idgw.settings import Settings
 from idgw.storage.models import Account, AuthorizationCode, Client, Token
@@ -127,7 +127,9 @@ class GrantSubject:
     def of(cls, row) -> GrantSubject:
         """From a stored code or token row."""
         return cls(account_id=row.account_id, session_id=row.session_id, auth_time=row.auth_time, acr=row.acr,
-                   amr=list(row.amr), ial=row.ial, aal=row.aal, claims=row.claims, release=tuple(row.release or ()))
+                   amr=list(row.amr), ial=row.ial, aal=row.aal, claims=row.claims,
+                   # rows issued before releases were recorded: what their scopes showed at consent
+                   release=tuple(row.release) if row.release is not None else tuple(sorted(scope_items(row.scope))))
 
     def get_user_id(self) -> str:
         return self.account_id
