@@ -212,6 +212,16 @@ def router(gw) -> APIRouter:
         return Response(gw.keys.jwks_json, media_type="application/jwk-set+json",
                         headers={"Cache-Control": "public, max-age=60"})
 
+    from idgw.oidc.openapi import OPENAPI_PATH, openapi_document  # it imports this module's constants
+
+    openapi_json = json.dumps(openapi_document(issuer=gw.settings.issuer, https=gw.settings.cookie_secure),
+                              ensure_ascii=False, separators=(",", ":")).encode()
+
+    @r.get(OPENAPI_PATH, include_in_schema=False)
+    async def openapi() -> Response:
+        # The machine endpoints' contract (idgw.oidc.openapi), checked against behaviour by tests.
+        return Response(openapi_json, media_type="application/json", headers={"Cache-Control": "public, max-age=60"})
+
     @r.api_route("/userinfo", methods=["GET", "POST"], include_in_schema=False)
     async def userinfo(request: Request) -> Response:
         auth = request.headers.get("authorization", "")
