@@ -23,7 +23,7 @@ from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, OAuth2Request
 from authlib.oauth2.rfc6749 import grants as oauth2_grants
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, OAuth2Error
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, OAuth2Error, UnsupportedTokenTypeError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -491,7 +491,20 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         return self.provider.client_keyset(client.row)
 
 
-class Introspection(IntrospectionEndpoint):
+class _TokenTypeHint:
+    """Authlib answers an unknown ``token_type_hint`` with ``unsupported_token_type`` and status 401
+    (its ForbiddenError) but no WWW-Authenticate; it is a request error (RFC 7009 §2.2.1 and RFC
+    6749 §5.2: 400; 401 is for client authentication only). Found by tests/security/test_fuzz.py."""
+
+    def check_params(self, request, client):
+        try:
+            super().check_params(request, client)
+        except UnsupportedTokenTypeError as err:
+            err.status_code = 400
+            raise
+
+
+class Introspection(_TokenTypeHint, IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = _authlib_methods(CONFIDENTIAL_AUTH_METHODS)
 
     def query_token(self, token_string, token_type_hint):
@@ -522,7 +535,7 @@ class Introspection(IntrospectionEndpoint):
         }
 
 
-class Revocation(RevocationEndpoint):
+class Revocation(_TokenTypeHint, RevocationEndpoint):
     CLIENT_AUTH_METHODS = _authlib_methods(CONFIDENTIAL_AUTH_METHODS)
 
     def query_token(self, token_string, token_type_hint):
