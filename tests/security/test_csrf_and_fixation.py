@@ -197,6 +197,7 @@ def test_account_forms_refuse_forged_tokens(gateway):
     assert len(set(forger.checked)) == 7
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the header check comes before any database access
 def test_webauthn_options_need_the_header_token(gateway):
     """/webauthn/options: the token comes in X-CSRF-Token (the page's script sends it), nothing else counts."""
     forger = Forger(gateway)

@@ -18,9 +18,14 @@ import html
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
+import pytest
 
 from tests.flow import REDIRECT_URI, add_service, login_flow, register
 from tests.test_authorize import CHALLENGE, base
+
+# Matching and PKCE are decided in Python, the same on both databases: SQLite only, to keep the
+# suite quick (the races, which do depend on the database, run on both in test_token_attacks.py).
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 #: Near misses of the registered https://rp.example.test/cb. Each must be an error page.
 UNVERIFIED = {

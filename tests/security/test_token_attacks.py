@@ -132,6 +132,7 @@ def test_another_client_cannot_revoke_or_introspect_a_refresh_token(gateway):
 
 # -- client assertions (what tests/security/test_client_auth.py does not already hold) -----------------
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # decided in Python: SQLite only, quicker
 def test_assertions_for_another_audience_are_refused(gateway):
     """Defence: aud must name this token endpoint or the issuer, exactly (RFC 7523 §3 item 3), so an
     assertion made for another server or another endpoint cannot be replayed here."""
@@ -172,6 +173,7 @@ def test_a_jti_is_remembered_per_client(gateway):
         assert post(gateway, "/token", {**code_form(code, verifier), **assertion_form(fresh)}).status_code == 200
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # decided in Python: SQLite only, quicker
 def test_forged_assertions_are_refused(gateway):
     """Defence: assertions verify only with the client's registered public keys and asymmetric
     algorithms (CLIENT_ASSERTION_ALGS): not HMAC keyed with a public key (the client's registered
@@ -243,6 +245,7 @@ def forgeries(gateway, token: str) -> dict[str, str]:
     return out
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # decided in Python: SQLite only, quicker
 def test_forged_access_tokens_are_refused_at_userinfo_and_introspection(gateway):
     """Defence: signature over an allow-list of asymmetric algs with the gateway's own keys, typ
     at+jwt (RFC 9068 §4), and the hash of the issued string (userinfo); lookup by hash
@@ -264,6 +267,7 @@ def test_forged_access_tokens_are_refused_at_userinfo_and_introspection(gateway)
     assert r.status_code == 200, r.text  # the real one still works
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # decided in Python: SQLite only, quicker
 def test_forged_id_tokens_fail_the_signature_check_alone(gateway):
     """Defence: the signature check by itself (Provider.verify_own_jwt), seen through /logout, where
     a hint that verifies is followed to the registered post_logout_redirect_uri."""
