@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from idgw.storage.models import Client
+from idgw.storage.models import Account, Client
 from tests.flow import (
     PASSWORD,
     POST_LOGOUT,
@@ -190,10 +190,12 @@ def assert_escaped(page: httpx.Response, what: str) -> None:
 
 def test_markup_in_a_client_name_login_hint_state_and_error_is_escaped(gateway):
     """Defence: Jinja2 autoescape on every template (idgw.web.pages), URL-encoding of parameters in
-    links and redirects."""
+    links and redirects. (The person's own name, shown on the consent and account pages, too.)"""
     reg = register(gateway)
     with gateway.db() as db:
         db.get(Client, reg.client_id).name = "บริการ " + MARKUP
+        # a name as an upstream identity source may assert it (ThaiD claims become the account's)
+        db.get(Account, reg.account_id).given_name_th = MARKUP
         db.commit()
     b = Browser(gateway)
     # the client name and the login_hint on the sign-in page
@@ -203,10 +205,11 @@ def test_markup_in_a_client_name_login_hint_state_and_error_is_escaped(gateway):
     assert_escaped(login, "login page")
     hint = re.search(r'id="username"[^>]*value="([^"]*)"', login.text).group(1)
     assert html.unescape(hint) == MARKUP  # prefilled, inside its attribute
-    # the client name on the consent page
+    # the client name and the person's name on the consent page, the name on the account page
     consent = b.login(login, reg.username)
     assert 'value="allow"' in consent.text
     assert_escaped(consent, "consent page")
+    assert_escaped(b.get("/account"), "account page")
     # the state: in the language link of the sign-in page, and carried by the logout confirmation
     url, *_ = authorize_url(gateway, rp_client(gateway, reg), prompt="login", state=MARKUP)
     page = b.follow(b.get(url))

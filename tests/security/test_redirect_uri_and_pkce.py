@@ -134,6 +134,14 @@ def test_a_repeated_redirect_uri_is_a_page_whichever_comes_first(gateway):
             r = _send(gateway, method, query)
             assert_error_page(r, evil, (method, first, second))
             assert "redirect_uri" in html.unescape(r.text), (method, first, second)
+    # split between a POST's query string and its body: the body is the request; the query's
+    # redirect_uri is never used, whichever of the two names the unverified URI
+    r = httpx.post(gateway.url + "/authorize?" + urlencode({"redirect_uri": evil}), data=base(reg, prompt="none"),
+                   follow_redirects=False, timeout=20)
+    assert r.status_code == 302 and r.headers["location"].startswith(REDIRECT_URI + "?"), r.headers.get("location")
+    r = httpx.post(gateway.url + "/authorize?" + urlencode(base(reg, prompt="none")), data={"redirect_uri": evil},
+                   follow_redirects=False, timeout=20)
+    assert_error_page(r, evil, "registered URI in the query, unverified one in the body")
 
 
 def test_the_token_endpoint_refuses_a_redirect_uri_other_than_the_codes(gateway):
