@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, or_, select, update
 from idgw import audit
 from idgw.security import random_token, sha256_hex
 from idgw.storage.models import Account, Client, LoginSession, LogoutDelivery, Token
+from idgw.storage.revoke import revoke_tokens
 from policies import AAL, IAL, SessionState, default_rules
 
 # Writing last_seen on every request would turn every page view into a write; a minute of
@@ -148,8 +149,7 @@ def sign_out(db, *, session: LoginSession, now: int, ip: str | None, reason: str
     ids = [row.id for row in rows]
     pairs = set(db.execute(select(Token.client_id, Token.session_id, Token.account_id).distinct()
                            .where(Token.session_id.in_(ids))).all())
-    revoked = db.execute(update(Token).where(Token.session_id.in_(ids), Token.revoked_at.is_(None))
-                         .values(revoked_at=now)).rowcount or 0
+    revoked = revoke_tokens(db, Token.session_id.in_(ids), account_id=session.account_id, now=now)
     return SignedOut(ended, revoked, _queue_notices(db, pairs=pairs, now=now, reason=reason))
 
 
@@ -167,8 +167,7 @@ def sign_out_everywhere(db, *, account_id: str, now: int, ip: str | None, reason
     live_tokens = (Token.revoked_at.is_(None)) & (Token.expires_at > now)
     pairs = set(db.execute(select(Token.client_id, Token.session_id, Token.account_id).distinct().where(
         Token.account_id == account_id, or_(Token.session_id.in_(in_groups), live_tokens))).all())
-    revoked = db.execute(update(Token).where(Token.account_id == account_id, Token.revoked_at.is_(None))
-                         .values(revoked_at=now)).rowcount or 0
+    revoked = revoke_tokens(db, Token.account_id == account_id, account_id=account_id, now=now)
     return SignedOut(len(live), revoked, _queue_notices(db, pairs=pairs, now=now, reason=reason))
 
 

@@ -53,6 +53,7 @@ from idgw.release import claims_for, scope_items
 from idgw.security import constant_time_equal, derive_key, random_token, sha256_hex
 from idgw.settings import Settings
 from idgw.storage.models import Account, AuthorizationCode, Client, Token
+from idgw.storage.revoke import account_lock, revoke_tokens
 
 log = logging.getLogger(__name__)
 
@@ -227,12 +228,9 @@ class TokenModel:
         return self.row.revoked_at is not None
 
 
-def revoke_family(db, *, family_id: str, now: int) -> int:
+def revoke_family(db, *, family_id: str, account_id: str, now: int) -> int:
     """Revoke every live token descending from one grant; returns how many were revoked."""
-    result = db.execute(
-        update(Token).where(Token.family_id == family_id, Token.revoked_at.is_(None)).values(revoked_at=now)
-    )
-    return result.rowcount or 0
+    return revoke_tokens(db, Token.family_id == family_id, account_id=account_id, now=now)
 
 
 class S256CodeChallenge(CodeChallenge):
@@ -312,7 +310,7 @@ class AuthorizationCodeGrant(oauth2_grants.AuthorizationCodeGrant):
         return CodeModel(row)
 
     def _replayed(self, db, row, now: int) -> None:
-        revoked = revoke_family(db, family_id=row.id, now=now)
+        revoked = revoke_family(db, family_id=row.id, account_id=row.account_id, now=now)
         audit.record(db, "code.replayed", at=now, actor=row.account_id, client_id=row.client_id,
                      session_id=row.session_id, ip=current_ip.get(), revoked_tokens=revoked)
 
@@ -380,7 +378,7 @@ class RefreshTokenGrant(oauth2_grants.RefreshTokenGrant):
         return TokenModel(row)
 
     def _reused(self, db, row, now: int) -> None:
-        revoked = revoke_family(db, family_id=row.family_id, now=now)
+        revoked = revoke_family(db, family_id=row.family_id, account_id=row.account_id, now=now)
         audit.record(db, "token.reused", at=now, actor=row.account_id, client_id=row.client_id,
                      session_id=row.session_id, ip=current_ip.get(), revoked_tokens=revoked)
 
@@ -390,6 +388,7 @@ class RefreshTokenGrant(oauth2_grants.RefreshTokenGrant):
         db = current_db.get()
         now = self.server.clock.now()
         row = self.request.refresh_token.row
+        account_lock(db, account_id=row.account_id)
         rotated = db.connection().execute(ROTATE_REFRESH, {"p_hash": row.token_hash, "p_client_id": row.client_id,
                                                            "p_now": now}).first()
         if rotated is None:
@@ -555,7 +554,7 @@ class Revocation(_TokenTypeHint, RevocationEndpoint):
         row: Token = token.row
         # RFC 7009 §2.1: revoking a refresh token also invalidates the grant's access tokens.
         if row.kind == "refresh":
-            revoke_family(db, family_id=row.family_id, now=now)
+            revoke_family(db, family_id=row.family_id, account_id=row.account_id, now=now)
         elif row.revoked_at is None:
             row.revoked_at = now
         audit.record(db, "token.revoked", at=now, actor=row.account_id, client_id=row.client_id,

@@ -92,7 +92,7 @@ def router(gw) -> APIRouter:
             return response
         if kind == "error":
             _, message, code, retry = result
-            status = {"not_found": 404, "rate_limited": 429}.get(code, 400)
+            status = {"not_found": 404, "rate_limited": 429, "csrf": 403}.get(code, 400)
             return pages.render(request, "error.html", status=status, message=message, code=code, retry_url=retry)
         _, template, status, context = result
         return pages.render(request, template, status=status, **context)

@@ -251,13 +251,10 @@ def test_the_upstream_start_form_refuses_forged_tokens(gateway):
     forger = Forger(gateway)
     b, iid = _ndid_start_page(gateway)
     forger.check(b, f"/interaction/{iid}/upstream/ndid", {"citizen_id": CITIZEN_ID}, purpose=f"upstream:{iid}",
-                 others=("webauthn", f"login:{iid}"), refused=(400, 403))  # 403 expected: see the next test
+                 others=("webauthn", f"login:{iid}"), refused=(403,))
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # a status code: no database in it
-@pytest.mark.xfail(strict=True, reason="a POST to /interaction/{id}/upstream/{name} with a forged csrf_token is "
-                                       "refused with 400, not 403 like every other form (idgw/web/upstream.py "
-                                       "render() answers the 'csrf' error code with 400)")
 def test_the_upstream_start_form_refuses_forged_tokens_with_403(gateway):
     b, iid = _ndid_start_page(gateway)
     r = b.http.post(f"/interaction/{iid}/upstream/ndid", data={"citizen_id": CITIZEN_ID, "csrf_token": "0" * 64})

@@ -91,10 +91,6 @@ def test_parallel_redemptions_of_one_code_give_one_token_response_and_revoke_it(
     assert refresh(gateway, reg, winner["refresh_token"]).json()["error"] == "invalid_grant"
 
 
-@pytest.mark.parametrize("database_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.xfail(
-    strict=False, reason="PostgreSQL: concurrent presentations of one refresh token deadlock in revoke_family's "
-    "UPDATE tokens ... WHERE family_id (psycopg DeadlockDetected): some presenters get a 500 instead of "
-    "invalid_grant, in about 1 round in 3 to 20 (probabilistic, hence not strict)"))], indirect=True)
 def test_parallel_use_of_one_refresh_token_gives_one_success_and_is_reuse(gateway):
     """Defence: rotation by one conditional UPDATE (RefreshTokenGrant._rotate); losing the race is
     reuse, which revokes the family, the winner's new tokens included (RFC 9700 §4.14.2: one of
