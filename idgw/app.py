@@ -14,6 +14,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from idgw import __version__
@@ -38,7 +39,7 @@ from idgw.web import passkeys as web_passkeys
 from idgw.web import routes as web_routes
 from idgw.web import upstream as web_upstream
 from idgw.web.cookies import Cookies
-from idgw.web.errors import nul_refused, unexpected
+from idgw.web.errors import http_error, nul_refused, unexpected
 from idgw.web.pages import Pages
 
 # ASVS 5.0 V3.4: no inline script anywhere, no framing, no MIME sniffing, no referrer leaks.
@@ -213,6 +214,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # here for every route, never uvicorn's "Exception in ASGI application" (idgw.httpio).
     app.add_exception_handler(BodyError, gw.pages.body_refused)
     app.add_exception_handler(ClientDisconnect, gw.pages.body_refused)
+    app.add_exception_handler(StarletteHTTPException, http_error(gw.pages))  # 404, 405: a page or JSON
     app.add_exception_handler(Exception, unexpected(gw.pages))
 
     @app.get("/healthz", include_in_schema=False)

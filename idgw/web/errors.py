@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 #: Paths called by e-services, platforms and scripts rather than people.
 MACHINE_PREFIXES = ("/token", "/introspect", "/revoke", "/userinfo", "/jwks.json", "/.well-known/",
@@ -31,6 +32,25 @@ def nul_refused(pages):
                            status=400)
 
     return answer
+
+
+def http_error(pages):
+    """Starlette's own refusals (404: no route; 405: a route without this method), which FastAPI
+    answers with ``{"detail": ...}`` JSON everywhere, in the endpoint's own format: a page for
+    people, the OAuth error JSON for machines; their headers (``Allow``) are kept. Found by
+    tests/security/test_fuzz.py (e.g. POST /interaction//login)."""
+
+    async def handler(request: Request, exc: StarletteHTTPException) -> Response:
+        status = exc.status_code
+        if machine_path(request.url.path):
+            response = _json(status, "not_found" if status == 404 else "invalid_request", str(exc.detail))
+        else:
+            response = pages.error(request, "err_not_found" if status == 404 else "err_invalid_request",
+                                   code=str(exc.detail), status=status)
+        response.headers.update(exc.headers or {})
+        return response
+
+    return handler
 
 
 def unexpected(pages):
