@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 
 from sqlalchemy import select
@@ -26,7 +27,7 @@ from webauthn import (
     verify_authentication_response,
     verify_registration_response,
 )
-from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
+from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AttestationConveyancePreference,
     AuthenticatorSelectionCriteria,
@@ -42,6 +43,8 @@ from idgw.storage.models import Account, AccountAuthenticator, WebAuthnChallenge
 
 CHALLENGE_TTL = 300
 MAX_CREDENTIAL_JSON = 16 * 1024
+#: rawId as the browser sends it: base64url of a credential id of at most 1023 bytes (WebAuthn L3 §5.1).
+_RAW_ID = re.compile(r"[A-Za-z0-9_-]{1,1364}")
 
 
 class WebAuthnError(ValueError):
@@ -54,9 +57,12 @@ def _b64(data: bytes) -> str:
 
 def _client_challenge(credential: dict) -> bytes:
     try:
-        client_data = json.loads(base64url_to_bytes(credential["response"]["clientDataJSON"]))
+        # Depth-capped like the credential itself: deeply nested clientDataJSON was a RecursionError
+        # (a 500), found by tests/security/test_fuzz.py.
+        client_data = jsontext.loads(base64url_to_bytes(credential["response"]["clientDataJSON"]),
+                                     max_bytes=MAX_CREDENTIAL_JSON, max_depth=4)
         return base64url_to_bytes(client_data["challenge"])
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, jsontext.JSONTextError) as exc:
         raise WebAuthnError("the browser's response is malformed") from exc
 
 
@@ -67,7 +73,9 @@ def parse_credential(raw: str | None) -> dict:
         value = jsontext.loads(raw, max_bytes=MAX_CREDENTIAL_JSON, max_depth=8)
     except jsontext.JSONTextError:
         raise WebAuthnError("the passkey response is not valid JSON") from None
-    if not isinstance(value, dict) or not isinstance(value.get("rawId"), str):
+    # rawId is looked up in the database: base64url only (a NUL in it was a 500 on PostgreSQL,
+    # found by tests/security/test_fuzz.py).
+    if not isinstance(value, dict) or not isinstance(value.get("rawId"), str) or not _RAW_ID.fullmatch(value["rawId"]):
         raise WebAuthnError("the passkey response is malformed")
     return value
 
@@ -168,7 +176,10 @@ class WebAuthnAuthenticator:
             verified = verify_registration_response(
                 credential=credential, expected_challenge=raw, expected_rp_id=self.rp_id,
                 expected_origin=self.origin, require_user_verification=True)
-        except InvalidRegistrationResponse as exc:
+        except WebAuthnException as exc:
+            # The library's refusals are not all InvalidRegistrationResponse: a malformed credential
+            # is InvalidJSONStructure, a bad attestation InvalidCBORData, ... (each was a 500; found by
+            # tests/security/test_fuzz.py).
             raise WebAuthnError(f"the passkey could not be verified ({exc})") from None
         credential_id = _b64(verified.credential_id)
         if db.scalar(select(AccountAuthenticator.id).where(AccountAuthenticator.credential_id == credential_id)):
@@ -223,7 +234,7 @@ class WebAuthnAuthenticator:
                 credential=credential, expected_challenge=raw, expected_rp_id=self.rp_id,
                 expected_origin=self.origin, credential_public_key=base64url_to_bytes(row.public_key),
                 credential_current_sign_count=row.sign_count, require_user_verification=challenge.require_uv)
-        except InvalidAuthenticationResponse as exc:
+        except WebAuthnException as exc:  # InvalidAuthenticationResponse, InvalidJSONStructure, ... (as above)
             if "sign count" in str(exc).lower():
                 row.flagged_at = now
                 audit.record(db, "authenticator.flagged", at=now, actor=row.account_id, authenticator_id=row.id,
