@@ -45,6 +45,9 @@ CHALLENGE_TTL = 300
 MAX_CREDENTIAL_JSON = 16 * 1024
 #: rawId as the browser sends it: base64url of a credential id of at most 1023 bytes (WebAuthn L3 §5.1).
 _RAW_ID = re.compile(r"[A-Za-z0-9_-]{1,1364}")
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
+#: The members of ``response`` that are base64url text when present (WebAuthn L3 §5.2.1.1, §5.2.2.1).
+_BINARY_MEMBERS = ("clientDataJSON", "attestationObject", "authenticatorData", "signature", "userHandle")
 
 
 class WebAuthnError(ValueError):
@@ -76,6 +79,14 @@ def parse_credential(raw: str | None) -> dict:
     # rawId is looked up in the database: base64url only (a NUL in it was a 500 on PostgreSQL,
     # found by tests/security/test_fuzz.py).
     if not isinstance(value, dict) or not isinstance(value.get("rawId"), str) or not _RAW_ID.fullmatch(value["rawId"]):
+        raise WebAuthnError("the passkey response is malformed")
+    # py_webauthn decodes userHandle outside its own error handling (non-base64url text was a
+    # ValueError, a 500; found by tests/security/test_fuzz.py): binary members are base64url or absent.
+    response = value.get("response")
+    if not isinstance(response, dict) or any(
+            response.get(name) is not None
+            and not (isinstance(response[name], str) and _BASE64URL.fullmatch(response[name]))
+            for name in _BINARY_MEMBERS):
         raise WebAuthnError("the passkey response is malformed")
     return value
 
