@@ -324,8 +324,13 @@ def test_percent_encoded_basic_credentials_still_work(gateway):
 
 @pytest.mark.parametrize("path", BACK_CHANNEL)
 def test_nul_or_non_ascii_client_id_in_the_body_is_not_a_server_error(gateway, path):
-    """Regression (PostgreSQL): a NUL in client_id reached the database as a string literal (500)."""
-    for client_id in ("ab\x00cd", "ไทย-client", "x" * 65):
+    """Regression (PostgreSQL): a NUL in client_id reached the database as a string literal (500).
+    A control character in any parameter is now a malformed request (invalid_request, 400, before
+    client authentication: idgw.oidc.adapter.parse_params); other unusable client_ids fail it."""
+    r = post(gateway, path, {"grant_type": "refresh_token", "refresh_token": "x", "token": "x",
+                             "client_id": "ab\x00cd", "client_secret": "s"})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_request", r.text
+    for client_id in ("ไทย-client", "x" * 65):
         r = post(gateway, path, {"grant_type": "refresh_token", "refresh_token": "x", "token": "x",
                                  "client_id": client_id, "client_secret": "s"})
         assert_invalid_client(r)
