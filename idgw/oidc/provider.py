@@ -434,9 +434,11 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
             return super().__call__(query_client, request)
         except OAuth2Error:
             raise
-        except (JoseError, ValueError, TypeError, KeyError) as exc:
-            # A header or payload of the wrong shape (e.g. a list as alg, a payload that is not
-            # UTF-8), met by Authlib or joserfc before the signature is checked: not a 500.
+        except (JoseError, ValueError, TypeError, KeyError, RecursionError) as exc:
+            # A header or payload of the wrong shape, met by Authlib or joserfc before the signature
+            # is checked: not a 500. E.g. a list as alg, a payload that is not UTF-8, or one nested
+            # thousands deep (Authlib's json.loads raises RecursionError; joserfc caps only the
+            # header's size, 512 bytes).
             log.debug("client assertion refused: %r", exc)
             raise client_auth_error("Invalid client assertion") from exc
 

@@ -509,9 +509,14 @@ def test_malformed_assertions_are_invalid_client_not_server_errors(gateway):
     signed = assertion(key, alg="ES256", client_id=reg.client_id, aud=aud)
     head, payload, sig = signed.split(".")
 
-    def enc(d):
-        return base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
+    def enc_raw(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
+    def enc(d):
+        return enc_raw(json.dumps(d).encode())
+
+    deep = b"[" * 5000 + b"]" * 5000
+    deep_sub = b'{"sub": ' + deep + b"}"
     bad = [
         "x", "a.b.c", f"{head}.{payload}", signed + ".x", "ไทย.ไทย.ไทย",
         f"{enc({'alg': ['ES256']})}.{payload}.{sig}",
@@ -520,6 +525,10 @@ def test_malformed_assertions_are_invalid_client_not_server_errors(gateway):
         f"{head}.{enc(['not', 'an', 'object'])}.{sig}",
         f"{head}.{enc({'sub': reg.client_id, 'iss': reg.client_id, 'aud': aud})}.{sig}",
         jws.serialize_compact({"alg": "ES256"}, b"\xff\xfe", key),
+        # nested deeper than json.loads recurses (a RecursionError, a 500), signed or not
+        f"{head}.{enc_raw(deep)}.{sig}",
+        f"{head}.{enc_raw(deep_sub)}.{sig}",
+        jws.serialize_compact({"alg": "ES256"}, deep, key),
     ]
     for value in bad:
         r = post(gateway, "/token", {**code_form(code, verifier), **assertion_form(value)})
