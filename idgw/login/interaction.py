@@ -49,7 +49,7 @@ def finish(db, *, ia: Interaction, now: int, result: dict) -> bool:
     of one interaction run at once (the conditional UPDATE is serialised by the database: on
     PostgreSQL the second waits for the first to commit, then finds it completed). ``result``
     ({"kind": "code"} or {"kind": "error", "location": ...}) lets a repeated submit answer the same."""
-    if ia in db.new:  # created by this very request: nobody else can have it
+    if ia not in db or ia in db.new:  # created by this very request: nobody else can have it
         ia.completed_at, ia.params = now, {**ia.params, "result": result}
         return True
     with db.no_autoflush:  # the claim first; this request's own changes to the row only if it wins
@@ -167,7 +167,9 @@ def next_step(*, db, params: dict, requested: dict, progress: dict, session: Log
     granted = set((consented_scope or "").split())
     agreed = requested_scopes <= granted and covered(release, consented_scope=consented_scope,
                                                      consented_claims=consented_claims)
-    if (not agreed or "consent" in prompts) and not progress.get("consented"):
+    # The consent page records exactly what it showed (progress["shown"]); if more is to be released
+    # by the time the code is issued (the policy changed meanwhile), the page comes again.
+    if not agreed or ("consent" in prompts and not progress.get("consented")):
         if none:
             return Step("error", "consent_required", "The person has not agreed to release this information")
         return Step("consent", release=release)
@@ -178,8 +180,12 @@ def _decide(*, db, policy, options, session, account, essential: bool, max_age, 
     """The decision for the first alternative the session satisfies; when none does, for the first
     one whose step-up can be done here (signing in again, or a factor this account has), else the
     most preferred one (then unmet). Returns (decision, the alternative it is for)."""
-    tried = []
     state = session_state(session)
+    if len(options) == 1:  # the usual case: nothing to choose between
+        request = AuthRequest(ial=options[0].ial if options[0] else None, aal=options[0].aal if options[0] else None,
+                              essential=essential, max_age=max_age)
+        return evaluate(policy=policy, request=request, session=state, now=now), options[0]
+    tried = []
     for option in options:
         request = AuthRequest(ial=option.ial if option else None, aal=option.aal if option else None,
                               essential=essential, max_age=max_age)

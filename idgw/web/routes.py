@@ -20,7 +20,7 @@ from idgw.oidc.adapter import InvalidParametersError, adapt, in_transaction
 from idgw.oidc.provider import GrantSubject, current_db
 from idgw.oidc.routes import AuthorizeError, issue_code, validate_authorization_request
 from idgw.ratelimit import spend
-from idgw.release import SCOPE_CLAIMS, describe, is_verified, plan
+from idgw.release import SCOPE_CLAIMS, describe
 from idgw.security import random_token, sha256_hex
 from idgw.storage.models import Account, Client, Consent, Interaction
 from idgw.web.i18n import format_datetime, t
@@ -143,6 +143,8 @@ def router(gw) -> APIRouter:
             locale = pages.locale(request, ui)
             scopes = [t(f"scope_{s}", locale) for s in params["scope"].split() if f"scope_{s}" in _SCOPE_KEYS]
             shown = describe(step.release, scope=params["scope"])
+            # what this page shows is what the Allow button records (not a later recomputation)
+            ia.params = {**ia.params, "progress": {**progress, "shown": list(step.release)}}
             return _Outcome(page="consent.html", ui_locales=ui, cookie=set_cookie,
                             context=dict(action=f"/interaction/{ia.id}/consent", client_name=client.name,
                                          csrf_token=pages.csrf_token(browser, f"consent:{ia.id}"), scopes=scopes,
@@ -265,10 +267,9 @@ def router(gw) -> APIRouter:
                              params={"request": params, "requested": requested, "progress": {},
                                      "browser": sha256_hex(browser)},
                              created_at=now, expires_at=now + settings.interaction_ttl)
-            db.add(ia)
             out = advance(db, ia, request, now, cookie_value=cookie, session=session, browser=browser)
-            if out.redirect:
-                db.expunge(ia)  # answered at once (a code or an error): nothing to keep for later steps
+            if not out.redirect:
+                db.add(ia)  # a page: later steps need it. Answered at once (a code or an error): nothing kept.
             return out
 
         try:
@@ -411,10 +412,8 @@ def router(gw) -> APIRouter:
                     audit.record(db, "authorization.denied", at=now, actor=session.account_id,
                                  client_id=ia.client_id, session_id=session.id, ip=ip)
                 return _Outcome(redirect=location)
-            # What the consent page showed (the same decision: idgw.release.plan).
-            account = db.get(Account, session.account_id)
-            release = plan(scope=params["scope"], claims_request=(ia.params.get("requested") or {}).get("claims"),
-                           policy=current_policy(db, ia.client_id), verified=is_verified(account))
+            # Exactly what the consent page showed; if more is to be released now, the page comes again.
+            release = tuple(ia.params["progress"].get("shown") or ())
             record_consent(db, account_id=session.account_id, client_id=ia.client_id, scope=params["scope"],
                            release=release, now=now)
             audit.record(db, "consent.granted", at=now, actor=session.account_id, client_id=ia.client_id,

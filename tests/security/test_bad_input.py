@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from idgw.storage.models import Interaction
 from tests.conftest import start_gateway
-from tests.flow import REDIRECT_URI, authorize_url, register, rp_client
+from tests.flow import REDIRECT_URI, authorize_url, login_flow, register, rp_client
 
 
 def interactions(gateway) -> int:
@@ -105,10 +105,18 @@ def test_refused_authorization_requests_store_nothing(gateway):
     # a POSTed request over the body cap is refused while it streams
     assert httpx.post(gateway.url + "/authorize", data={"state": "s" * 20000}).status_code == 413
     assert interactions(gateway) == before
-    # a request answered at once (here: an error redirect for prompt=none) keeps nothing either
+    # a request answered at once keeps nothing either: an error redirect for prompt=none...
     url, *_ = authorize_url(gateway, rp, prompt="none")
     assert "login_required" in httpx.get(url, follow_redirects=False).headers["location"]
     assert interactions(gateway) == before
+    # ...and a code straight back for a signed-in person who has consented (only the sign-in's
+    # own interaction, which showed pages, is kept)
+    _p, _s, _n, _v, rp, browser = login_flow(gateway, reg)
+    signed_in = interactions(gateway)
+    for _ in range(3):
+        url, *_ = authorize_url(gateway, rp)
+        assert "code=" in browser.get(url).headers["location"]
+    assert interactions(gateway) == signed_in
 
 
 @pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)

@@ -132,3 +132,16 @@ def test_an_earlier_consent_does_not_cover_new_claims(gateway):
     url, *_ = authorize_url(gateway, rp_client(gateway, reg, scope="openid profile"), prompt="none",
                             claims=json.dumps({"userinfo": {"email": None}}))
     assert callback_params(browser.get(url))["error"] == "consent_required"
+
+
+def test_allow_records_what_the_page_showed_not_what_the_policy_says_later(gateway):
+    """The consent records the release the page showed; if the policy then releases more before
+    the person presses Allow, the code does not carry it: the page comes again and shows it."""
+    reg = proofed(gateway)
+    rp, browser, page, verifier = consent_page(gateway, reg, scope="openid profile", ui_locales="en")
+    assert "Verified identity" not in page.text
+    set_policy(gateway, reg.client_id, release_verified_claims=True)  # while the page is open
+    again = browser.consent(page)
+    assert 'value="allow"' in again.text and "Verified identity" in again.text
+    id_claims, _info, _intro = finish(gateway, rp, browser, again, verifier)
+    assert "verified_claims" in id_claims
