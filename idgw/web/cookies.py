@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from http.cookies import CookieError, SimpleCookie
 
 from idgw.security import derive_key, random_token
 
@@ -76,16 +75,10 @@ class Cookies:
             kept.append(f"{name}={value}")
         return "; ".join(kept)
 
-    def _outgoing(self, value: bytes) -> bytes:
-        text = value.decode("latin-1")
-        name = text.split("=", 1)[0].strip()
-        if self.https and name in NAMES:
-            try:
-                SimpleCookie(text)  # well-formed; our own set_cookie calls always are
-            except CookieError:
-                return value
-            return (HOST_PREFIX + text.lstrip()).encode("latin-1")
-        return value
+    @staticmethod
+    def _outgoing(value: bytes) -> bytes:
+        name = value.split(b"=", 1)[0].strip().decode("latin-1")
+        return HOST_PREFIX.encode() + value.lstrip() if name in NAMES else value
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
