@@ -574,7 +574,8 @@ class Provider(AuthorizationServer):
         self.keys = keys
         self.clock = clock
         self._pairwise_salt = pairwise_salt
-        self._client_keysets: dict[str, tuple[int, KeySet]] = {}
+        # client_id@created_at -> (until, the keys, or why there are none: a jwks_uri refusal)
+        self._client_keysets: dict[str, tuple[int, KeySet | str]] = {}
         self.register_token_generator("default", self._generate_token)
         self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), OpenIDCode(self)])
         self.register_grant(RefreshTokenGrant)
@@ -762,12 +763,17 @@ class Provider(AuthorizationServer):
 
     def client_keyset(self, client: Client) -> KeySet:
         """The client's public keys for private_key_jwt: its registered JWKS, or its jwks_uri
-        fetched with a short timeout and cached for five minutes."""
+        read (``_fetch_jwks``) and kept for ``JWKS_CACHE_SECONDS``. A jwks_uri that could not be
+        read, or served no usable key, is not read again for ``JWKS_RETRY_SECONDS``: the keys are
+        looked up before the assertion's signature is checked, so anyone can make a request that
+        names the client, and each read holds a worker thread for up to the fetch's deadline."""
         now = self.clock.now()
         # Keyed by registration time too, so a re-registered client never gets stale keys.
         cache_key = f"{client.client_id}@{client.created_at}"
         cached = self._client_keysets.get(cache_key)
         if cached and cached[0] > now:
+            if isinstance(cached[1], str):
+                raise client_auth_error(cached[1])
             return cached[1]
         # Keys the endpoint cannot verify with (``idgw.oidc.client_auth.client_key_problem``:
         # private or symmetric, other curves, short RSA, wrong alg or use) are left out, whether
@@ -780,13 +786,17 @@ class Provider(AuthorizationServer):
         if not client.jwks_uri:
             raise client_auth_error("The client has no registered keys")
         try:
-            jwks = _fetch_jwks(client.jwks_uri)
+            keyset = usable_keyset(_fetch_jwks(client.jwks_uri), client_id=client.client_id)
+        except OAuth2Error as err:  # read, but no key the endpoint can verify with
+            refusal = err.description
         except Exception as exc:  # noqa: BLE001 - any failure means the client cannot authenticate
             log.warning("jwks_uri fetch failed for client %s: %s", client.client_id, type(exc).__name__)
-            raise client_auth_error("The client's keys are unavailable") from exc
-        keyset = usable_keyset(jwks, client_id=client.client_id)
-        self._client_keysets[cache_key] = (now + 300, keyset)
-        return keyset
+            refusal = "The client's keys are unavailable"
+        else:
+            self._client_keysets[cache_key] = (now + JWKS_CACHE_SECONDS, keyset)
+            return keyset
+        self._client_keysets[cache_key] = (now + JWKS_RETRY_SECONDS, refusal)
+        raise client_auth_error(refusal)
 
     def authorization_error_redirect(self, *, redirect_uri: str, error: str, description: str | None,
                                      state: str | None) -> str:
@@ -802,21 +812,32 @@ class Provider(AuthorizationServer):
 
 #: The largest JWKS read from a client's jwks_uri (a JWKS of a few keys is a few KiB).
 MAX_JWKS_BYTES = 64 * 1024
+#: How long the keys read from a jwks_uri are used, and how long a failed read is remembered (seconds).
+JWKS_CACHE_SECONDS = 300
+JWKS_RETRY_SECONDS = 30
+#: How long reading a jwks_uri's body may take in all (httpx's timeout is per connect or read,
+#: so a server sending a byte every few seconds would otherwise hold the thread for hours).
+JWKS_FETCH_DEADLINE = 5.0
 
 
 def _fetch_jwks(uri: str):
-    """The JSON at a client's jwks_uri: 3-second timeout, no redirects, at most MAX_JWKS_BYTES."""
+    """The JSON at a client's jwks_uri: 3 seconds per connect or read and ``JWKS_FETCH_DEADLINE``
+    for the body, no redirects, at most ``MAX_JWKS_BYTES``."""
     import json
+    import time
 
     import httpx
 
+    deadline = time.monotonic() + JWKS_FETCH_DEADLINE
     with httpx.stream("GET", uri, timeout=3.0, follow_redirects=False) as resp:
         resp.raise_for_status()
-        body = b""
+        body = bytearray()
         for chunk in resp.iter_bytes():
             body += chunk
             if len(body) > MAX_JWKS_BYTES:
                 raise ValueError("JWKS too large")
+            if time.monotonic() > deadline:
+                raise TimeoutError("JWKS too slow")
     return json.loads(body)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -431,15 +432,24 @@ def test_cli_reports_a_bad_jwks_file_in_one_line(gateway, database_url, tmp_path
 class _JwksServer:
     def __init__(self) -> None:
         self.body = b"{}"
+        self.hits = 0
+        self.byte_delay = 0.0  # seconds between the body's bytes (a trickling server)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802
+                server.hits += 1
                 self.send_response(200)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(server.body)))
                 self.end_headers()
-                self.wfile.write(server.body)
+                if not server.byte_delay:
+                    self.wfile.write(server.body)
+                    return
+                for i in range(len(server.body)):
+                    self.wfile.write(server.body[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(server.byte_delay)
 
             def log_message(self, *args):
                 pass
@@ -500,6 +510,47 @@ def test_jwks_uri_without_usable_keys_is_invalid_client(gateway, jwks_server, bo
     code, verifier = new_code(gateway, reg)
     token = assertion(client_key(), alg="ES256", client_id=reg.client_id, aud=gateway.url + "/token")
     assert_invalid_client(post(gateway, "/token", {**code_form(code, verifier), **assertion_form(token)}))
+
+
+def test_a_failed_jwks_uri_is_not_read_again_on_every_request(gateway, jwks_server):
+    """The keys are looked up before an assertion's signature is checked, so anyone can name a
+    jwks_uri client: a read that failed is remembered for JWKS_RETRY_SECONDS instead of being
+    repeated (a worker thread each) on every such request; then the jwks_uri is read again."""
+    from idgw.oidc.provider import JWKS_RETRY_SECONDS
+
+    jwks_server.body = b"not json"
+    reg = _register_jwks_uri_client(gateway, jwks_server.url)
+    key = client_key()
+    aud = gateway.url + "/token"
+    refresh = {"grant_type": "refresh_token", "refresh_token": "unknown"}
+    for _ in range(3):
+        token = assertion(key, alg="ES256", client_id=reg.client_id, aud=aud)
+        assert_invalid_client(post(gateway, "/token", {**refresh, **assertion_form(token)}))
+    assert jwks_server.hits == 1
+    jwks_server.body = json.dumps(public_jwks(key)).encode()
+    gateway.clock.advance(JWKS_RETRY_SECONDS + 1)
+    code, verifier = new_code(gateway, reg)
+    token = assertion(key, alg="ES256", client_id=reg.client_id, aud=aud, now=gateway.clock.now())
+    r = post(gateway, "/token", {**code_form(code, verifier), **assertion_form(token)})
+    assert r.status_code == 200, r.text
+    assert jwks_server.hits == 2
+
+
+def test_a_trickling_jwks_uri_is_given_up_on(gateway, jwks_server, monkeypatch):
+    """httpx's timeout is per read: a jwks_uri sending a byte every second would hold a worker
+    thread for as long as it liked. The body has JWKS_FETCH_DEADLINE in all."""
+    import idgw.oidc.provider
+
+    monkeypatch.setattr(idgw.oidc.provider, "JWKS_FETCH_DEADLINE", 0.5)
+    key = client_key()
+    jwks_server.body = json.dumps(public_jwks(key)).encode()
+    jwks_server.byte_delay = 0.1  # the whole body would take tens of seconds
+    reg = _register_jwks_uri_client(gateway, jwks_server.url)
+    token = assertion(key, alg="ES256", client_id=reg.client_id, aud=gateway.url + "/token")
+    started = time.monotonic()
+    r = post(gateway, "/token", {"grant_type": "refresh_token", "refresh_token": "unknown", **assertion_form(token)})
+    assert_invalid_client(r)
+    assert time.monotonic() - started < 5, "the fetch was not cut off at its deadline"
 
 
 def test_malformed_assertions_are_invalid_client_not_server_errors(gateway):
