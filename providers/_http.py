@@ -14,7 +14,8 @@ from providers.base import UpstreamError
 def http_errors(what: str) -> Iterator[None]:
     """Map httpx failures met while doing ``what`` to ``UpstreamError``: timeouts → upstream_timeout,
     other transport failures (refused, reset, DNS) → upstream_unreachable, HTTP error statuses and
-    undecodable bodies → upstream_error. The detail names the step, never a secret."""
+    undecodable bodies (a Content-Encoding that does not decode, malformed or too deeply nested
+    JSON) → upstream_error. The detail names the step, never a secret."""
     try:
         yield
     except httpx.TimeoutException as exc:
@@ -23,5 +24,8 @@ def http_errors(what: str) -> Iterator[None]:
         raise UpstreamError("upstream_unreachable", f"{what}: {type(exc).__name__}") from exc
     except httpx.HTTPStatusError as exc:
         raise UpstreamError("upstream_error", f"{what}: HTTP {exc.response.status_code}") from exc
-    except ValueError as exc:  # json.JSONDecodeError and Authlib's "not a JSON object"
+    except httpx.DecodingError as exc:  # a RequestError but not a TransportError: the answer came, garbled
+        raise UpstreamError("upstream_error", f"{what}: body does not decode ({type(exc).__name__})") from exc
+    # json.JSONDecodeError, Authlib's "not a JSON object", and JSON nested deeper than the decoder recurses
+    except (ValueError, RecursionError) as exc:
         raise UpstreamError("upstream_error", f"{what}: malformed response") from exc

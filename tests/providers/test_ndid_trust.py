@@ -423,3 +423,29 @@ def test_the_catalogue_cache_is_safe_across_threads(broken):
     for thread in threads:
         thread.join(timeout=20)
     assert results == ["2.3"] * 8
+
+
+@pytest.mark.parametrize("garbled", [
+    # A Content-Encoding the body does not follow: httpx raises DecodingError, which is not a TransportError.
+    (200, {"content-encoding": "gzip"}, b"not gzip at all"),
+    (400, {"content-encoding": "deflate"}, b"\x00garbage"),
+    (200, {"content-type": "application/json"}, b"[" * 100000 + b"]" * 100000),
+])
+def test_undecodable_node_answers_are_upstream_errors_at_every_step(garbled):
+    def answer(request: httpx.Request) -> httpx.Response:
+        status, headers, body = garbled
+        return httpx.Response(status, headers=headers, stream=httpx.ByteStream(body))
+
+    upstream = NDIDUpstream(config=ndid_config("http://node.invalid"), transport=httpx.MockTransport(answer))
+    state = _state()
+    steps = {
+        "begin": lambda: upstream.begin(citizen_id="1345951597671", min_ial="2.3", min_aal="2.1",
+                                        callback_url="http://127.0.0.1:9/cb", request_message="sign in"),
+        "refresh": lambda: upstream.refresh(state=state),
+        "complete": lambda: upstream.complete(state=state),  # the close fails (logged), then the read does
+        "catalogue": lambda: upstream._catalogue_for({"idp-bank-a"}),
+    }
+    for step, call in steps.items():
+        with pytest.raises(UpstreamError) as caught:
+            call()
+        assert caught.value.code == "upstream_error", step

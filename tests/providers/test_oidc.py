@@ -212,3 +212,18 @@ def test_clock_skew_is_bounded(thaid_sim, offset, skew, ok):
         assert login(upstream).citizen_id
     else:
         assert failure(upstream).code == "upstream_error"
+
+
+@pytest.mark.parametrize("garbled", [
+    (200, {"content-encoding": "gzip"}, b"not gzip at all"),
+    (200, {"content-type": "application/json"}, b"[" * 100000 + b"]" * 100000),
+])
+def test_undecodable_discovery_is_upstream_error(garbled):
+    def answer(request: httpx.Request) -> httpx.Response:
+        status, headers, body = garbled
+        return httpx.Response(status, headers=headers, stream=httpx.ByteStream(body))
+
+    upstream = OIDCUpstream(config=oidc_config("https://thaid.invalid"), transport=httpx.MockTransport(answer))
+    with pytest.raises(UpstreamError) as caught:
+        upstream.begin(redirect_uri=REDIRECT_URI)
+    assert caught.value.code == "upstream_error"
