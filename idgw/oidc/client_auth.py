@@ -58,7 +58,8 @@ MAX_BASIC_CREDENTIALS = 1024
 _BASIC = re.compile(r"(?i:basic) +([A-Za-z0-9+/]+={0,2})")
 #: What a client_id can be at all (registration allows less: [A-Za-z0-9._~-]{4,64}). Anything
 #: else is no client, and never reaches the database (PostgreSQL refuses NUL in text: a 500).
-_CLIENT_ID = re.compile(r"[\x21-\x7e]{1,64}")
+CLIENT_ID_PATTERN = r"[\x21-\x7e]{1,64}"
+_CLIENT_ID = re.compile(CLIENT_ID_PATTERN)
 
 ASSERTION_METHOD = JWTBearerClientAssertion.CLIENT_AUTH_METHOD
 

@@ -60,6 +60,7 @@ def openapi_document(*, issuer: str, https: bool) -> dict:
     """The document for a gateway at ``issuer`` (``https``: cookies carry the ``__Host-`` prefix)."""
     # Imported here: these modules import idgw.oidc.routes, which serves this document.
     from idgw.oidc.adapter import MAX_AUTHORIZE_BODY, MAX_QUERY
+    from idgw.oidc.client_auth import CLIENT_ID_PATTERN, PRIVATE_MEMBERS
     from idgw.oidc.endpoints import MAX_BODY
     from idgw.oidc.keys import SUPPORTED_ALGS
     from idgw.oidc.provider import (
@@ -82,7 +83,7 @@ def openapi_document(*, issuer: str, https: bool) -> dict:
     authorize_parameters = [
         _query("response_type", "Only the authorization code flow.", {"type": "string", "enum": ["code"]},
                required=True),
-        _query("client_id", "The registered client.", {"type": "string", "pattern": "^[\\x21-\\x7e]{1,64}$"},
+        _query("client_id", "The registered client.", {"type": "string", "pattern": f"^{CLIENT_ID_PATTERN}$"},
                required=True),
         _query("redirect_uri", "A registered redirect URI, compared byte for byte.",
                {"type": "string", "format": "uri"}, required=True),
@@ -378,7 +379,7 @@ def openapi_document(*, issuer: str, https: bool) -> dict:
                         "properties": {"kty": {"enum": ["EC", "RSA"]}, "kid": {"type": "string"},
                                        "alg": {"enum": list(SUPPORTED_ALGS)}},
                         # public keys only
-                        "not": {"anyOf": [{"required": [m]} for m in ("d", "p", "q", "dp", "dq", "qi", "k")]},
+                        "not": {"anyOf": [{"required": [m]} for m in PRIVATE_MEMBERS]},
                     }}}},
                 "NdidCallback": {
                     "type": "object", "required": ["request_id"],
