@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import select
 
-from idgw import audit
+from idgw import audit, jsontext
 from idgw.oidc.client_auth import jwks_problems
 from idgw.oidc.keys import SUPPORTED_ALGS
 from idgw.oidc.provider import SCOPES_SUPPORTED, TOKEN_AUTH_METHODS
@@ -81,7 +81,7 @@ def sector_of(*, redirect_uris: list[str], sector_identifier_uri: str | None, de
 def _fetch_json(url: str):
     response = httpx.get(url, timeout=5.0, follow_redirects=False)
     response.raise_for_status()
-    return response.json()
+    return jsontext.loads(response.content, max_bytes=64 * 1024, max_depth=4)  # a flat list of URIs
 
 
 def add_client(db, *, name: str, redirect_uris: list[str], post_logout_redirect_uris: list[str] | None = None,

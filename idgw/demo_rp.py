@@ -15,7 +15,6 @@ import hashlib
 import html
 import json
 import secrets
-from urllib.parse import parse_qsl
 
 import httpx
 from fastapi import Depends, FastAPI, Request
@@ -24,6 +23,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from idgw.httpio import BodyError, parse_form, read_body
 from idgw.rs import TokenValidator, parse_challenge, require_token
 
 PAGE = """<!doctype html><html lang="th"><head><meta charset="utf-8"><title>Demo e-service</title>
@@ -144,10 +144,13 @@ def create_demo_app(*, issuer: str, client_id: str, client_secret: str, base_url
     @app.post("/backchannel-logout")
     async def backchannel_logout(request: Request):
         no_store = {"Cache-Control": "no-store"}
-        body = await request.body()
-        form = dict(parse_qsl(body.decode("utf-8", "replace"))) if len(body) <= 16 * 1024 else {}
         try:
+            form = parse_form(await read_body(request, limit=16 * 1024, timeout=10))
             claims = await verify_logout_token(form.get("logout_token", ""))
+        except BodyError as exc:
+            if exc.status is None:
+                raise
+            return JSONResponse({"error": exc.code}, status_code=exc.status, headers=no_store)
         except (JoseError, ValueError, httpx.HTTPError) as exc:
             return JSONResponse({"error": "invalid_request", "error_description": str(exc)[:200]},
                                 status_code=400, headers=no_store)

@@ -166,11 +166,7 @@ def validate_authorization_request(gw, areq: AdaptedRequest, *, has_session: boo
         allowed.remove("citizen_id")
     params = {k: v for k, v in data.items() if k in _KEPT_PARAMS}
     params["scope"] = " ".join(allowed)
-    first = alternatives[0] if alternatives else None
-    requested = {"acr": [a.value for a in alternatives], "acr_preferred": preferred,
-                 # the most preferred alternative's levels (what an upstream is asked for)
-                 "ial": first.ial.value if first and first.ial else None,
-                 "aal": first.aal.value if first and first.aal else None, "essential": bool(essential),
+    requested = {"acr": [a.value for a in alternatives], "acr_preferred": preferred, "essential": bool(essential),
                  "max_age": int(data["max_age"]) if "max_age" in data else None, "claims": claims}
     return params, requested
 

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from idgw import audit, jsontext
 from idgw.assurance import current_policy
 from idgw.httpio import BodyError, read_body
-from idgw.login.interaction import mark_signed_in, open_interaction
+from idgw.login.interaction import alternatives, mark_signed_in, open_interaction
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
@@ -371,14 +371,16 @@ def router(gw) -> APIRouter:
 
 
 def _floors(gw, ia_params: dict, requested: dict) -> tuple[str, str]:
-    """The IAL/AAL to ask NDID for: the service floors raised by the request (as at login)."""
+    """The IAL/AAL to ask NDID for: the service floors raised by the request's most preferred acr
+    alternative (as at login)."""
     from policies import AAL, IAL
 
     policy = current_policy(current_db.get(), ia_params["request"]["client_id"])
     ial = policy.min_ial if policy else IAL("1.1")
     aal = policy.min_aal if policy else AAL("1")
-    if requested.get("ial"):
-        ial = max(ial, IAL(requested["ial"]))
-    if requested.get("aal"):
-        aal = max(aal, AAL(requested["aal"]))
+    first = alternatives(requested)[0]
+    if first is not None and first.ial is not None:
+        ial = max(ial, first.ial)
+    if first is not None and first.aal is not None:
+        aal = max(aal, first.aal)
     return ial.value, aal.value
