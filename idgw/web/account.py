@@ -108,8 +108,6 @@ def router(gw, *, staff_floor: AAL) -> APIRouter:
 
     async def post(request: Request, work, *, fresh: bool = True) -> Response:
         form = await pages.read_form(request)
-        if form is None:
-            return pages.error(request, "err_invalid_request", status=413)
         if not pages.check_csrf(request, form, "account"):
             return pages.error(request, "err_csrf", status=403)
 

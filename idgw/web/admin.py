@@ -93,8 +93,6 @@ def router(gw) -> APIRouter:
     async def signin(request: Request) -> Response:
         next_path = safe_next(request.query_params.get("next"))
         form = await pages.read_form(request)
-        if form is None:
-            return pages.error(request, "err_invalid_request", status=413)
         if not pages.check_csrf(request, form, "signin"):
             return pages.error(request, "err_csrf", status=403)
         username, password = form.get("username", ""), form.get("password", "")
@@ -158,8 +156,6 @@ def router(gw) -> APIRouter:
         next_path = safe_next(request.query_params.get("next"))
         need = needed(request)
         form = await pages.read_form(request) if request.method == "POST" else {}
-        if form is None:
-            return pages.error(request, "err_invalid_request", status=413)
         csrf_ok = request.method == "GET" or pages.check_csrf(request, form, "signin-factor")
         cookie_value = request.cookies.get(settings.cookie_name)
         ip = gw.client_ip(request)
@@ -284,8 +280,6 @@ def router(gw) -> APIRouter:
     @r.post("/admin/services/{client_id}", include_in_schema=False)
     async def save_service(client_id: str, request: Request) -> Response:
         form = await pages.read_form(request)
-        if form is None:
-            return pages.error(request, "err_invalid_request", status=413)
         csrf_ok = pages.check_csrf(request, form, f"admin:{client_id}")
         locale = pages.locale(request)
 

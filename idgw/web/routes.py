@@ -190,8 +190,6 @@ def router(gw) -> APIRouter:
     @r.api_route("/interaction/{iid}/factor/{kind}", methods=["GET", "POST"], include_in_schema=False)
     async def factor(iid: str, kind: str, request: Request) -> Response:
         form = await pages.read_form(request) if request.method == "POST" else {}
-        if form is None:
-            return pages.error(request, "err_invalid_request", status=413)
         csrf_ok = request.method == "GET" or pages.check_csrf(request, form, f"factor:{iid}")
         cookie_value = request.cookies.get(settings.cookie_name)
         ip = gw.client_ip(request)
@@ -302,8 +300,6 @@ def router(gw) -> APIRouter:
     @r.post("/interaction/{iid}/login", include_in_schema=False)
     async def login(iid: str, request: Request) -> Response:
         form = await pages.read_form(request)
-        if form is None:
-            return pages.error(request, "err_invalid_request", status=413)
         csrf_ok = pages.check_csrf(request, form, f"login:{iid}")
         username = str(form.get("username") or "")
         password = str(form.get("password") or "")
@@ -350,8 +346,6 @@ def router(gw) -> APIRouter:
     async def passkey_login(iid: str, request: Request) -> Response:
         """Usernameless sign-in with a discoverable credential from the login page."""
         form = await pages.read_form(request)
-        if form is None:
-            return pages.error(request, "err_invalid_request", status=413)
         csrf_ok = pages.check_csrf(request, form, f"login:{iid}")
         ip = gw.client_ip(request)
         old_cookie = request.cookies.get(settings.cookie_name)
@@ -387,8 +381,6 @@ def router(gw) -> APIRouter:
     @r.post("/interaction/{iid}/consent", include_in_schema=False)
     async def consent(iid: str, request: Request) -> Response:
         form = await pages.read_form(request)
-        if form is None:
-            return pages.error(request, "err_invalid_request", status=413)
         csrf_ok = pages.check_csrf(request, form, f"consent:{iid}")
         decision = form.get("decision")
         cookie_value = request.cookies.get(settings.cookie_name)
@@ -429,10 +421,7 @@ def router(gw) -> APIRouter:
     @r.api_route("/logout", methods=["GET", "POST"], include_in_schema=False)
     async def logout(request: Request) -> Response:
         if request.method == "POST":
-            form = await pages.read_form(request)
-            if form is None:
-                return pages.error(request, "err_invalid_request", status=413)
-            data = form
+            data = await pages.read_form(request)
         else:
             data = dict(request.query_params)
         hint = data.get("id_token_hint")
