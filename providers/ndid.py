@@ -81,6 +81,7 @@ UNKNOWN_REQUEST_GRACE = 10
 CLOSE_WAIT_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
 MAX_ANSWER_BYTES = 1024 * 1024
 MAX_TEXT = 256
+NOT_FOUND = object()  # what _get answers for a 404 (a JSON body can be null, so not None)
 
 
 class NDIDUpstream:
@@ -245,9 +246,9 @@ class NDIDUpstream:
         if not isinstance(request_id, str) or not request_id:
             raise UpstreamError("state_mismatch", "state without a request_id")
         params = {"node_id": self.node_id} if self.node_id else None
-        code, answer = self._get(f"{self.api_base}/utility/requests/{quote(request_id, safe='')}", "status query",
-                                 params=params)
-        if code == 404:
+        answer = self._get(f"{self.api_base}/utility/requests/{quote(request_id, safe='')}", "status query",
+                           params=params)
+        if answer is NOT_FOUND:
             view: dict[str, Any] = {"known": False}
         elif not isinstance(answer, dict):
             raise UpstreamError("upstream_error", "status query: answer is not a JSON object")
@@ -431,8 +432,8 @@ class NDIDUpstream:
         if cached is not None and time.monotonic() - cached[0] < self.idp_catalogue_ttl \
                 and idp_ids <= cached[1].keys():
             return cached[1]
-        code, answer = self._get(f"{self.api_base}/utility/idp", "IdP list")
-        if code != 200 or not isinstance(answer, list):
+        answer = self._get(f"{self.api_base}/utility/idp", "IdP list")
+        if not isinstance(answer, list):
             raise UpstreamError("upstream_error", "IdP list: answer is not a JSON list")
         catalogue: dict[str, dict] = {}
         for entry in answer:
@@ -443,31 +444,35 @@ class NDIDUpstream:
             self._catalogue = (time.monotonic(), catalogue)
         return catalogue
 
-    def _get(self, url: str, what: str, *, params: dict | None = None) -> tuple[int, Any]:
-        """GET a JSON answer from the node: (HTTP status, decoded body), body None on 404. Bodies over
-        ``MAX_ANSWER_BYTES`` and bodies that do not decode (including nesting too deep for the
-        decoder) are ``upstream_error``."""
-        with http_errors(what), httpx.Client(timeout=self.timeout, transport=self._transport) as http:
-            with http.stream("GET", url, params=params) as response:
-                if response.status_code == 404:
-                    return 404, None
-                if response.status_code >= 400:
-                    raise UpstreamError("upstream_error", f"{what}: HTTP {response.status_code}")
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > MAX_ANSWER_BYTES:
-                        raise UpstreamError("upstream_error", f"{what}: answer too large")
-        return response.status_code, _decode(bytes(body), what)
+    def _exchange(self, method: str, url: str, what: str, *, body: dict | None = None,
+                  params: dict | None = None) -> tuple[int, bytes]:
+        """One request to the node: (HTTP status, body). Every answer, error answers included, is read
+        only up to ``MAX_ANSWER_BYTES``; a longer one is ``upstream_error``."""
+        with http_errors(what), httpx.Client(timeout=self.timeout, transport=self._transport) as http, \
+                http.stream(method, url, json=body, params=params) as response:
+            data = bytearray()
+            for chunk in response.iter_bytes():
+                data += chunk
+                if len(data) > MAX_ANSWER_BYTES:
+                    raise UpstreamError("upstream_error", f"{what}: answer too large")
+        return response.status_code, bytes(data)
+
+    def _get(self, url: str, what: str, *, params: dict | None = None) -> Any:
+        """GET a JSON answer from the node: the decoded body, or ``NOT_FOUND`` on 404. Any other status
+        than 200, and bodies that do not decode (including nesting too deep for the decoder), are
+        ``upstream_error``."""
+        code, data = self._exchange("GET", url, what, params=params)
+        if code == 404:
+            return NOT_FOUND
+        if code != 200:
+            raise UpstreamError("upstream_error", f"{what}: HTTP {code}")
+        return _decode(data, what)
 
     def _post(self, url: str, body: dict, what: str) -> dict:
-        with http_errors(what), httpx.Client(timeout=self.timeout, transport=self._transport) as http:
-            response = http.post(url, json=body)
-            if response.status_code >= 400:
-                raise UpstreamError("upstream_error", f"{what}: HTTP {response.status_code} {_ndid_error(response)}")
-            if not response.content:
-                return {}
-            answer = _decode(response.content, what)
+        code, data = self._exchange("POST", url, what, body=body)
+        if code >= 400:
+            raise UpstreamError("upstream_error", f"{what}: HTTP {code} {_ndid_error(data)}")
+        answer = _decode(data, what) if data else {}
         if not isinstance(answer, dict):
             raise UpstreamError("upstream_error", f"{what}: answer is not a JSON object")
         return answer
@@ -576,8 +581,8 @@ def _error_text(error: Any) -> str:
     return "unknown error"
 
 
-def _ndid_error(response: httpx.Response) -> str:
+def _ndid_error(body: bytes) -> str:
     try:
-        return _error_text(json.loads(response.content).get("error"))
+        return _error_text(json.loads(body).get("error"))
     except (ValueError, RecursionError, AttributeError):
         return ""

@@ -340,6 +340,9 @@ GOOD_DETAIL = {"request_id": "r1", "mode": 2, "min_ial": 2.3, "min_aal": 2.1, "m
     (200, b" " * (2 * 1024 * 1024)),
     (500, b'{"error": {"code": 10003, "message": "x"}}'),
     (503, b""),
+    # Only a 200 is the node's answer (a 404 is "unknown request"): not a redirect or another success.
+    (201, b'{"request_id": "r1"}'),
+    (302, b'{"request_id": "r1"}'),
 ])
 def test_malformed_node_answers_are_upstream_errors(broken, answer):
     broken.detail = answer
@@ -449,3 +452,20 @@ def test_undecodable_node_answers_are_upstream_errors_at_every_step(garbled):
         with pytest.raises(UpstreamError) as caught:
             call()
         assert caught.value.code == "upstream_error", step
+
+
+def test_every_node_answer_is_read_only_up_to_the_limit():
+    # The create and close answers too, not only the status query and the IdP list.
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return httpx.Response(202, stream=httpx.ByteStream(b'{"request_id": "' + b"x" * (2 * 1024 * 1024) + b'"}'))
+
+    upstream = NDIDUpstream(config=ndid_config("http://node.invalid"), transport=httpx.MockTransport(answer))
+    with pytest.raises(UpstreamError) as caught:
+        upstream.begin(citizen_id="1345951597671", min_ial="2.3", min_aal="2.1",
+                       callback_url="http://127.0.0.1:9/cb", request_message="sign in")
+    assert caught.value.code == "upstream_error" and "too large" in caught.value.detail
+    assert upstream._close(_state()) is False and seen[-1] == "/rp/request_close"
+
