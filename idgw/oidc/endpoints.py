@@ -30,11 +30,6 @@ MAX_BODY = 64 * 1024
 NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 
 
-async def read_body(scope, receive, *, timeout: float) -> bytes:
-    """The form body, at most ``MAX_BODY`` bytes within ``timeout`` seconds; raises ``BodyError``."""
-    return await receive_body(scope, receive, limit=MAX_BODY, timeout=timeout)
-
-
 async def send_json(send, status: int, body, headers: list[tuple[bytes, bytes]] = ()) -> None:
     data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     await send({"type": "http.response.start", "status": status,
@@ -80,6 +75,6 @@ class OAuthEndpoints:
         await send_json(send, status, body, extra)
 
     async def _request(self, scope, receive) -> AdaptedRequest:
-        body = await read_body(scope, receive, timeout=self.gw.settings.body_timeout)
+        body = await receive_body(scope, receive, limit=MAX_BODY, timeout=self.gw.settings.body_timeout)
         return build_request(issuer=self.gw.settings.issuer, method="POST", path=scope["path"],
                              query_string=scope.get("query_string", b""), headers=Headers(scope=scope), body=body)
