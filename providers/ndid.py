@@ -86,7 +86,7 @@ NOT_FOUND = object()  # what _get answers for a 404 (a JSON body can be null, so
 
 class NDIDUpstream:
     """One configured NDID relying-party node. Construction does no I/O. Thread-safe: request state
-    lives in the callers' state dicts; the IdP catalogue cache is guarded by a lock."""
+    lives in the callers' state dicts; the IdP catalogue cache and the HTTP client are guarded by locks."""
 
     type = "ndid"
     mode = "async"
@@ -120,6 +120,10 @@ class NDIDUpstream:
         self._transport = transport
         self._catalogue_lock = threading.Lock()
         self._catalogue: tuple[float, dict[str, dict]] | None = None  # (monotonic fetch time, node_id → entry)
+        # One HTTP client per connector, made on first use: building one loads the CA bundle (about 30 ms
+        # of CPU), too much for every poll of every waiting page; it also keeps connections to the node.
+        self._client_lock = threading.Lock()
+        self._client: httpx.Client | None = None
 
     def __repr__(self) -> str:
         return f"NDIDUpstream(name={self.name!r}, api_base={self.api_base!r}, mode={self.request_mode})"
@@ -444,12 +448,17 @@ class NDIDUpstream:
             self._catalogue = (time.monotonic(), catalogue)
         return catalogue
 
+    def _http(self) -> httpx.Client:
+        with self._client_lock:
+            if self._client is None:
+                self._client = httpx.Client(timeout=self.timeout, transport=self._transport)
+            return self._client
+
     def _exchange(self, method: str, url: str, what: str, *, body: dict | None = None,
                   params: dict | None = None) -> tuple[int, bytes]:
         """One request to the node: (HTTP status, body). Every answer, error answers included, is read
         only up to ``MAX_ANSWER_BYTES``; a longer one is ``upstream_error``."""
-        with http_errors(what), httpx.Client(timeout=self.timeout, transport=self._transport) as http, \
-                http.stream(method, url, json=body, params=params) as response:
+        with http_errors(what), self._http().stream(method, url, json=body, params=params) as response:
             data = bytearray()
             for chunk in response.iter_bytes():
                 data += chunk
