@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from idgw.assurance import current_policy
 from idgw.oidc.adapter import AdaptedRequest, in_transaction
 from idgw.oidc.claims import ClaimsRequestError, parse_claims_parameter, requested_acr
+from idgw.oidc.client_auth import CLIENT_ASSERTION_ALGS
 from idgw.oidc.keys import SUPPORTED_ALGS
 from idgw.oidc.provider import (
     CONFIDENTIAL_AUTH_METHODS,
@@ -55,7 +56,7 @@ def discovery_document(issuer: str) -> dict:
         "id_token_signing_alg_values_supported": list(SUPPORTED_ALGS),
         "userinfo_signing_alg_values_supported": [],
         "token_endpoint_auth_methods_supported": TOKEN_AUTH_METHODS,
-        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "PS256"],
+        "token_endpoint_auth_signing_alg_values_supported": list(CLIENT_ASSERTION_ALGS),
         "introspection_endpoint_auth_methods_supported": CONFIDENTIAL_AUTH_METHODS,
         "revocation_endpoint_auth_methods_supported": CONFIDENTIAL_AUTH_METHODS,
         "code_challenge_methods_supported": ["S256"],
