@@ -158,7 +158,7 @@ def _import_client_key(data) -> tuple[ECKey | RSAKey | None, str | None]:
     leaked = [m for m in PRIVATE_MEMBERS if m in data]
     if leaked:
         return None, f"contains private key material ({', '.join(leaked)}): register the public key only"
-    if kty not in KEY_ALGS:
+    if not isinstance(kty, str) or kty not in KEY_ALGS:  # a list or object as kty is not hashable
         return None, f"has kty {kty!r}: only EC ({EC_CURVE}) and RSA keys are accepted"
     if kty == "EC" and crv != EC_CURVE:
         return None, f"has crv {crv!r}: only {EC_CURVE} (ES256) is accepted"

@@ -359,6 +359,8 @@ BAD_JWKS = {
     "empty keys": ({"keys": []}, "keys"),
     "keys not a list": ({"keys": {"kty": "EC"}}, "keys"),
     "a key that is not an object": ({"keys": ["x"]}, "#0"),
+    "kty not a string": ({"keys": [{**_ec(), "kty": ["EC"]}]}, "kty"),
+    "kty an object": ({"keys": [{**_ec(), "kty": {"EC": 1}}]}, "kty"),
     "private EC key": ({"keys": [{**ECKey.generate_key("P-256", private=True).as_dict(private=True), "kid": "leak"}]},
                        "leak"),
     "private RSA key": ({"keys": [{**RSAKey.generate_key(2048, private=True).as_dict(private=True), "kid": "r"}]},
@@ -488,7 +490,8 @@ def test_jwks_uri_keys_the_endpoint_cannot_use_are_ignored(gateway, jwks_server)
     key = client_key("PS256")
     junk = [{"kty": "EC", "crv": "P-256", "x": "AAAA", "y": "AAAA", "kid": "broken"},
             _ec("P-384"), {**OctKey.generate_key(256).as_dict(), "kid": "sym"}, _rsa(1024),
-            {**ECKey.generate_key("P-256", private=True).as_dict(private=True), "kid": "with-d"}, "not a key"]
+            {**ECKey.generate_key("P-256", private=True).as_dict(private=True), "kid": "with-d"}, "not a key",
+            {**_ec(), "kty": ["EC"], "kid": "listed-kty"}]
     jwks_server.body = json.dumps({"keys": [*junk, key.as_dict(private=False)]}).encode()
     reg = _register_jwks_uri_client(gateway, jwks_server.url)
     aud = gateway.url + "/token"
