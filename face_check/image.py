@@ -12,8 +12,9 @@ Order of checks (each cheaper than the next, so hostile input is refused before 
    thousands of tiny scans cost seconds without breaking any size limit;
 4. the declared dimensions against ``max_pixels`` *before* any decoding;
 5. PNG: the image data is inflated with a cap at the size the header implies
-   (``decompression_bomb``), because libpng inflates whatever follows the last row; WebP: the
-   VP8/VP8L bitstream's own size must equal the VP8X canvas that the pixel limit judged;
+   (``decompression_bomb``), because libpng inflates whatever follows the last row, and so are the
+   compressed metadata chunks libpng inflates (zTXt, iTXt, iCCP), with a cap on their total; WebP:
+   the VP8/VP8L bitstream's own size must equal the VP8X canvas that the pixel limit judged;
 6. decoding with OpenCV inside a ``try``; a ``None`` result or ``cv2.error`` becomes ``corrupt``.
 """
 
@@ -40,6 +41,7 @@ __all__ = [
     "MAX_PNG_CHUNKS",
     "MAX_WEBP_CHUNKS",
     "PNG_INFLATE_SLACK",
+    "PNG_METADATA_INFLATE_LIMIT",
     "declared_size",
     "image_from_rgb",
     "load_image",
@@ -73,6 +75,12 @@ MAX_PNG_CHUNKS = 8192
 # ("Too much image data") and keeps inflating whatever follows, which is the bomb: 1 GiB of deflated
 # zeros is a 1 MB file and took 2.2 s to decode here as a 100x100 picture.
 PNG_INFLATE_SLACK = 4096
+# Bytes that the compressed metadata chunks (zTXt, iTXt with its compression flag set, iCCP) may
+# inflate to, all together. libpng inflates every one of them while decoding, each up to its own 8 MB
+# limit and up to 1,000 text chunks: a 7.8 MB file of 1,000 zTXt chunks of deflated zeros took 16 s
+# to decode here and was accepted. Honest files carry a colour profile (a few kB, rarely 1 MB) and a
+# little text.
+PNG_METADATA_INFLATE_LIMIT = 4 << 20
 # RIFF chunks in a still WebP (VP8X, ICCP, ALPH, VP8/VP8L, EXIF, XMP and the odd unknown one).
 MAX_WEBP_CHUNKS = 64
 _INFLATE_STEP = 1 << 16  # each decompress() call returns at most this much: memory stays bounded
@@ -104,6 +112,7 @@ class _Layout:
     width: int
     height: int
     idat: tuple[tuple[int, int], ...] = ()  # PNG: (start, end) of each IDAT chunk's data
+    metadata: tuple[tuple[int, int], ...] = ()  # PNG: (start, end) of each compressed metadata stream
     raw_size: int = 0  # PNG: bytes of filtered scanlines the header implies
     image: tuple[int, int] | None = None  # WebP: the VP8/VP8L bitstream's own size, if found
 
@@ -137,6 +146,7 @@ def _png_walk(data: bytes) -> _Layout:
     chunks = 0
     header: tuple[int, int, int] | None = None
     idat: list[tuple[int, int]] = []
+    metadata: list[tuple[int, int]] = []
     idat_over = False
     while True:
         if pos + 12 > n:
@@ -181,19 +191,41 @@ def _png_walk(data: bytes) -> _Layout:
                 raise ImageRejected(RejectReason.UNSUPPORTED_FORMAT, "animated PNG is not a photo")
             if ctype == b"IEND":
                 break
+            stream = _png_metadata_stream(data, ctype, body, end)
+            if stream is not None:
+                metadata.append(stream)
         pos = end + 4
     if not idat:
         raise ImageRejected(RejectReason.CORRUPT, "PNG has no IDAT chunk")
     width, height, raw_size = header
-    return _Layout("png", width, height, idat=tuple(idat), raw_size=raw_size)
+    return _Layout("png", width, height, idat=tuple(idat), raw_size=raw_size, metadata=tuple(metadata))
+
+
+def _png_metadata_stream(data: bytes, ctype: bytes, body: int, end: int) -> tuple[int, int] | None:
+    """Where the zlib stream of a metadata chunk that libpng inflates lies, or None (PNG spec 11.3.3.3
+    iCCP, 11.3.4.4 zTXt, 11.3.4.5 iTXt). A chunk libpng cannot parse is skipped by libpng too."""
+    if ctype not in (b"zTXt", b"iCCP", b"iTXt"):
+        return None
+    keyword_end = data.find(b"\x00", body, min(end, body + 80))  # keyword: 1-79 bytes, then a NUL
+    if keyword_end < 0:
+        return None
+    if ctype != b"iTXt":
+        return keyword_end + 2, end  # the compression method byte, then the stream
+    if keyword_end + 3 > end or data[keyword_end + 1] != 1:  # iTXt: compression flag, method byte
+        return None
+    language_end = data.find(b"\x00", keyword_end + 3, end)
+    translated_end = data.find(b"\x00", language_end + 1, end) if language_end >= 0 else -1
+    return (translated_end + 1, end) if translated_end >= 0 else None
 
 
 def _check_png_inflation(data: bytes, layout: _Layout) -> None:
-    """Inflate the IDAT stream in bounded steps, refusing it once it exceeds what the header implies.
+    """Inflate the IDAT stream in bounded steps, refusing it once it exceeds what the header implies,
+    and the compressed metadata streams, refusing them once together past ``PNG_METADATA_INFLATE_LIMIT``.
 
     Runs after the pixel limit, so the work is bounded by ``max_pixels``, never by the compressed
     data (deflate reaches 1032:1, so 10 MiB could otherwise inflate to 10 GiB).
     """
+    _check_png_metadata(data, layout)
     limit = layout.raw_size + PNG_INFLATE_SLACK
     inflater = zlib.decompressobj()
     view = memoryview(data)
@@ -223,6 +255,25 @@ def _check_png_inflation(data: bytes, layout: _Layout) -> None:
         raise ImageRejected(
             RejectReason.CORRUPT, f"PNG image data inflates to {total} bytes; the header implies {layout.raw_size}"
         )
+
+
+def _check_png_metadata(data: bytes, layout: _Layout) -> None:
+    view = memoryview(data)
+    total = 0
+    for start, end in layout.metadata:
+        inflater = zlib.decompressobj()
+        pending: bytes | memoryview = view[start:end]
+        try:
+            while pending and not inflater.eof:
+                total += len(inflater.decompress(pending, _INFLATE_STEP))
+                if total > PNG_METADATA_INFLATE_LIMIT:
+                    raise ImageRejected(
+                        RejectReason.DECOMPRESSION_BOMB,
+                        f"PNG metadata chunks (zTXt, iTXt, iCCP) inflate past {PNG_METADATA_INFLATE_LIMIT} bytes",
+                    )
+                pending = inflater.unconsumed_tail
+        except zlib.error:
+            continue  # libpng drops an ancillary chunk that does not inflate, after the same work
 
 
 def _jpeg_walk(data: bytes) -> _Layout:

@@ -193,6 +193,42 @@ def test_png_with_a_bad_idat_crc_is_corrupt():
     refused(bytes(data), RejectReason.CORRUPT)
 
 
+def deflated_zeros(size: int) -> bytes:
+    co = zlib.compressobj(9)
+    whole = b"".join(co.compress(bytes(1 << 20)) for _ in range(size >> 20))
+    return whole + co.compress(bytes(size % (1 << 20))) + co.flush()
+
+
+@pytest.mark.parametrize(
+    "chunk_of",
+    [
+        lambda z: png_chunk(b"zTXt", b"Comment\x00\x00" + z),
+        lambda z: png_chunk(b"iTXt", b"Comment\x00\x01\x00th\x00Kommentar\x00" + z),
+        lambda z: png_chunk(b"iCCP", b"icc\x00\x00" + z),
+    ],
+    ids=["zTXt", "iTXt", "iCCP"],
+)
+def test_png_metadata_bombs_are_refused_before_decoding(chunk_of):
+    # libpng inflates every zTXt, compressed iTXt and iCCP while decoding (each up to 8 MB, up to 1,000
+    # text chunks): 1,000 zTXt chunks of deflated zeros, 7.8 MB, took 16 s to decode and were accepted.
+    raw = scanlines(photo_like(40, 30))
+    one = refused(png(40, 30, raw, before_idat=(chunk_of(deflated_zeros(64 << 20)),)), RejectReason.DECOMPRESSION_BOMB)
+    assert "metadata" in one.detail
+    many = (chunk_of(deflated_zeros(1 << 20)),) * 8  # each honest-sized, too much together
+    refused(png(40, 30, raw, before_idat=many), RejectReason.DECOMPRESSION_BOMB)
+
+
+def test_png_metadata_within_the_limit_still_loads():
+    raw = scanlines(photo_like(40, 30))
+    profile = png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(bytes(3000)))  # not a real profile: libpng warns
+    text = png_chunk(b"zTXt", b"Comment\x00\x00" + zlib.compress(b"made by a test " * 1000))
+    plain = png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + b"<x/>" * 200_000)  # not compressed
+    broken = png_chunk(b"zTXt", b"Comment\x00\x00not deflate")  # libpng drops it
+    budget = png_chunk(b"zTXt", b"Comment\x00\x00" + deflated_zeros(image.PNG_METADATA_INFLATE_LIMIT - 20_000))
+    img = face_check.load_image(png(40, 30, raw, before_idat=(profile, text, plain, broken, budget)))
+    assert (img.width, img.height) == (40, 30)
+
+
 def test_animated_png_is_unsupported():
     actl = png_chunk(b"acTL", struct.pack(">II", 2, 0))
     refused(png(40, 30, scanlines(photo_like(40, 30)), before_idat=(actl,)), RejectReason.UNSUPPORTED_FORMAT)
