@@ -356,32 +356,30 @@ class NDIDUpstream:
         candidates = [a for a in view.get("response_list") or []
                       if a.get("status") == "accept" and a.get("error_code") is None]
         catalogue = self._catalogue_for({a["idp_id"] for a in candidates if a.get("idp_id")}) if candidates else {}
-        accepted: dict[str, tuple[dict, str, str]] = {}
+        accepted: dict[str, dict] = {}  # idp_id → its first acceptable answer
         reasons: list[str] = []
         for answer in candidates:
             reason = self._acceptable(state, view, answer, catalogue)
             if reason:
                 reasons.append(reason)
-            elif answer["idp_id"] not in accepted:
-                accepted[answer["idp_id"]] = (answer, answer["ial"], answer["aal"])
+            else:
+                accepted.setdefault(answer["idp_id"], answer)
         if len(accepted) < int(state.get("min_idp", 1)):
             for code in ("unknown_idp", "idp_max_exceeded", "invalid_signature", "ial_too_low", "aal_too_low"):
                 if code in reasons:
                     raise UpstreamError(code, f"NDID answers refused ({', '.join(sorted(set(reasons)))})")
             raise UpstreamError("errored", "NDID completed without enough acceptable answers")
         counted = list(accepted.values())
-        ial = min((a[1] for a in counted), key=IAL_LEVELS.index)
-        aal = min((a[2] for a in counted), key=AAL_LEVELS.index)
+        ial = min((a["ial"] for a in counted), key=IAL_LEVELS.index)
+        aal = min((a["aal"] for a in counted), key=AAL_LEVELS.index)
         return UpstreamIdentity(
             provider=self.name, issuer=self.api_base, subject=state["identifier"], citizen_id=state["identifier"],
             claims={}, ial=ial, aal=aal, amr=self.amr, auth_time=int(state.get("completed_at") or now),
             raw_levels={
-                "idp_ids": [a[0]["idp_id"] for a in counted],
-                "responses": [{"idp_id": a[0]["idp_id"], "ial": a[0].get("raw_ial"), "aal": a[0].get("raw_aal"),
-                               "status": a[0]["status"], "valid_signature": a[0].get("valid_signature"),
-                               "valid_ial": a[0].get("valid_ial")} for a in counted],
-                "idp_max": {a[0]["idp_id"]: [catalogue[a[0]["idp_id"]]["max_ial"],
-                                             catalogue[a[0]["idp_id"]]["max_aal"]] for a in counted},
+                "idp_ids": list(accepted),
+                "responses": [{"idp_id": a["idp_id"], "ial": a["raw_ial"], "aal": a["raw_aal"], "status": a["status"],
+                               "valid_signature": a["valid_signature"], "valid_ial": a["valid_ial"]} for a in counted],
+                "idp_max": {i: [catalogue[i]["max_ial"], catalogue[i]["max_aal"]] for i in accepted},
                 "mode": state["mode"], "min_ial": state["min_ial"], "min_aal": state["min_aal"],
                 "request_id": state["request_id"], "initial_salt": state["initial_salt"],
             },
