@@ -48,7 +48,7 @@ from idgw.oidc.client_auth import (
     plausible_client_id,
     usable_keyset,
 )
-from idgw.oidc.keys import KeyStore, b64url
+from idgw.oidc.keys import SUPPORTED_ALGS, KeyStore, b64url
 from idgw.release import claims_for, scope_items
 from idgw.security import constant_time_equal, derive_key, random_token, sha256_hex
 from idgw.settings import Settings
@@ -65,7 +65,6 @@ current_ip: ContextVar = ContextVar("idgw_ip", default=None)
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 SCOPES_SUPPORTED = ["openid", "profile", "email", "offline_access", "citizen_id"]
-VERIFY_ALGS = ["ES256", "RS256", "PS256"]
 
 
 # The token endpoint's statements, built once: Core on the request's connection (no ORM identity
@@ -743,7 +742,7 @@ class Provider(AuthorizationServer):
 
         self.keys.refresh()
         try:
-            decoded = jwt.decode(token, self.keys.public_keyset, algorithms=VERIFY_ALGS)
+            decoded = jwt.decode(token, self.keys.public_keyset, algorithms=list(SUPPORTED_ALGS))
         except (JoseError, ValueError, TypeError) as exc:
             raise ValueError("signature or format invalid") from exc
         if typ is not None and decoded.header.get("typ") != typ:
