@@ -37,6 +37,7 @@ from idgw.web import account as web_account
 from idgw.web import admin as web_admin
 from idgw.web import passkeys as web_passkeys
 from idgw.web import routes as web_routes
+from idgw.web import signin as web_signin
 from idgw.web import upstream as web_upstream
 from idgw.web.cookies import Cookies
 from idgw.web.errors import http_error, nul_refused, unexpected
@@ -205,8 +206,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.gateway = gw
     app.include_router(oidc_routes.router(gw))
     app.include_router(web_routes.router(gw))
+    app.include_router(web_signin.router(gw))
     app.include_router(web_admin.router(gw))
-    app.include_router(web_account.router(gw, staff_floor=web_admin.STAFF_POLICY.min_aal))
+    app.include_router(web_account.router(gw, staff_floor=web_signin.STAFF_POLICY.min_aal))
     app.include_router(web_passkeys.router(gw))
     app.include_router(web_upstream.router(gw))
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")

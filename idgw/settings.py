@@ -82,6 +82,13 @@ class Settings:
     header_timeout: int = 10
     keep_alive_timeout: int = 5
     shutdown_timeout: int = 15
+    # What a citizen is told to contact when locked out or stuck (shown in Thai and English pages).
+    help_desk: str = "ศูนย์บริการประชาชน โทร 1111 / Government Contact Center, call 1111"
+    # The privacy notice linked from the consent and account pages (PDPA s.23); a path on the
+    # gateway (its own notice at /privacy) or an absolute https URL of the agency's notice.
+    privacy_notice_url: str = "/privacy"
+    # Whether citizens may have a local password at all (off: upstream sign-in and passkeys only).
+    local_passwords: bool = True
     extra: dict = field(default_factory=dict)
 
     @property

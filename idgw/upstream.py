@@ -109,11 +109,11 @@ def _raise_ial(account: Account, identity: UpstreamIdentity, now: int) -> None:
 
 
 def start_session(db, *, old_cookie: str | None, account: Account, identity: UpstreamIdentity, now: int,
-                  ip: str | None, client_id: str | None):
+                  ip: str | None, client_id: str | None, user_agent: str | None = None):
     """A session whose assurance is what the upstream asserted (IAL for this sign-in, AAL)."""
     return replace_session(db, old_cookie=old_cookie, account=account, factor=f"upstream:{identity.provider}",
                            amr=list(identity.amr), now=now, ip=ip, client_id=client_id, provider=identity.provider,
-                           assurance=(identity.ial, identity.aal))
+                           assurance=(identity.ial, identity.aal), user_agent=user_agent)
 
 
 def unlink(db, *, account: Account, link_id: str, now: int, ip: str | None) -> bool:

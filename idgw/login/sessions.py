@@ -40,7 +40,8 @@ def kinds(session: LoginSession) -> set[str]:
 
 def create_session(db, *, account: Account, factor: str, amr: list[str], now: int, ip: str | None,
                    client_id: str | None = None, provider: str | None = None,
-                   assurance: tuple[str, str] | None = None, group_id: str | None = None) -> tuple[LoginSession, str]:
+                   assurance: tuple[str, str] | None = None, group_id: str | None = None,
+                   user_agent: str | None = None) -> tuple[LoginSession, str]:
     """A new session with a new random id (never reuse the pre-login id: session fixation,
     ASVS V7.2). The AAL follows from the factor used, or, for an upstream sign-in, is the
     (IAL, AAL) the upstream asserted (``assurance``). Returns the row and the cookie value
@@ -59,6 +60,7 @@ def create_session(db, *, account: Account, factor: str, amr: list[str], now: in
         last_seen=now, ial=ial, aal=aal.value, amr=list(amr),
         factors=[{"kind": factor, "amr": list(amr), "at": now}],
         provider=provider, expires_at=0, idle_timeout=None, group_id=group_id,
+        ip=(ip or None) and ip[:64], user_agent=(user_agent or None) and user_agent[:300], client_id=client_id,
     )
     _apply_limits(row)
     db.add(row)
@@ -190,7 +192,8 @@ def _queue_notices(db, *, pairs: set, now: int, reason: str) -> int:
 
 def replace_session(db, *, old_cookie: str | None, account: Account, factor: str, amr: list[str], now: int,
                     ip: str | None, client_id: str | None = None, provider: str | None = None,
-                    assurance: tuple[str, str] | None = None) -> tuple[LoginSession, str]:
+                    assurance: tuple[str, str] | None = None,
+                    user_agent: str | None = None) -> tuple[LoginSession, str]:
     """A successful sign-in: end the browser's previous session (if any) and start a new one.
 
     The same person signing in again continues the browser's session group (their e-services'
@@ -205,4 +208,4 @@ def replace_session(db, *, old_cookie: str | None, account: Account, factor: str
         else:
             sign_out(db, session=previous, now=now, ip=ip, reason="replaced_by_other_account", client_id=client_id)
     return create_session(db, account=account, factor=factor, amr=amr, now=now, ip=ip, client_id=client_id,
-                          provider=provider, assurance=assurance, group_id=group)
+                          provider=provider, assurance=assurance, group_id=group, user_agent=user_agent)

@@ -89,6 +89,11 @@ class LoginSession(Base):
     # (a new id each time: session fixation). Signing out ends the whole group and the tokens
     # issued in any of its sessions. None: the group is the session itself.
     group_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    # Shown on the account page ("each session with browser/device, IP, time and service"): where
+    # the sign-in came from and for which e-service (None: the gateway's own pages).
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    client_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class Interaction(Base):
@@ -97,7 +102,9 @@ class Interaction(Base):
     __tablename__ = "interactions"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"))
+    # None: a sign-in to the gateway's own pages (/signin: the account page, staff pages), whose
+    # params hold {"local": {"next": path, "aal": level}} instead of an authorization request.
+    client_id: Mapped[str | None] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"))
     params: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
@@ -302,6 +309,26 @@ class Consent(Base):
     # Claims shown on the consent page and agreed to, beyond what the scopes name
     # ("id_token/verified_claims.given_name", ...; idgw.release).
     claims: Mapped[list | None] = mapped_column(JSON)
+
+
+class ConsentReceipt(Base):
+    """One grant of consent, kept as the person's receipt (PDPA s.19: consent is recorded, and it
+    can be withdrawn as easily as it was given): who agreed, to which service, to release what,
+    for what purpose, when, and when it was withdrawn. The service's name is copied in so the
+    receipt stays readable after the service is removed."""
+
+    __tablename__ = "consent_receipts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    client_name: Mapped[str] = mapped_column(String(200))
+    scope: Mapped[str] = mapped_column(Text)
+    claims: Mapped[list] = mapped_column(JSON, default=list)
+    purpose: Mapped[str | None] = mapped_column(Text)
+    legal_basis: Mapped[str | None] = mapped_column(Text)  # where the citizen ID is released
+    granted_at: Mapped[int] = mapped_column(BigInteger)
+    withdrawn_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class LogoutDelivery(Base):

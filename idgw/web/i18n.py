@@ -75,6 +75,17 @@ _TH_MONTHS = ["ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", 
 _BANGKOK = timedelta(hours=7)
 
 
+def add_messages(messages: dict[str, dict[str, str]]) -> None:
+    """A capability's own texts (each package keeps its pages' words beside them). A key may be
+    defined once: a second definition is a mistake that would silently change another page."""
+    for key, value in messages.items():
+        if key in MESSAGES and MESSAGES[key] != value:
+            raise ValueError(f"message {key!r} is already defined")
+        if set(value) != set(LOCALES):
+            raise ValueError(f"message {key!r} needs both th and en")
+    MESSAGES.update(messages)
+
+
 def t(key: str, locale: str, **kwargs) -> str:
     text = MESSAGES.get(key, {}).get(locale) or MESSAGES.get(key, {}).get("en") or key
     return text.format(**kwargs) if kwargs else text

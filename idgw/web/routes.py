@@ -336,7 +336,8 @@ def router(gw) -> APIRouter:
                     out.status = 429 if outcome.error == "throttled" else 403
                 return out
             session, cookie = replace_session(db, old_cookie=old_cookie, account=outcome.account, factor="pwd",
-                                              amr=["pwd"], now=now, ip=ip, client_id=ia.client_id)
+                                              amr=["pwd"], now=now, ip=ip, client_id=ia.client_id,
+                                              user_agent=request.headers.get("user-agent"))
             mark_signed_in(ia, session)
             return _Outcome(redirect=f"/interaction/{ia.id}", cookie=cookie)
 
@@ -372,7 +373,8 @@ def router(gw) -> APIRouter:
                 return advance(db, ia, request, now, cookie_value=old_cookie,
                                error=t(locked.error, locale, seconds=max(locked.retry_after, 1)))
             session, cookie = replace_session(db, old_cookie=old_cookie, account=account, factor=event.factor,
-                                              amr=list(event.amr), now=now, ip=ip, client_id=ia.client_id)
+                                              amr=list(event.amr), now=now, ip=ip, client_id=ia.client_id,
+                                              user_agent=request.headers.get("user-agent"))
             mark_signed_in(ia, session)
             return _Outcome(redirect=f"/interaction/{ia.id}", cookie=cookie)
 

@@ -114,7 +114,7 @@ def router(gw) -> APIRouter:
             return ("error", t("upstream_needs_local", locale), "link_needs_sign_in", f"/interaction/{ia.id}")
         session, cookie = start_session(db, old_cookie=request.cookies.get(settings.cookie_name),
                                         account=resolution.account, identity=identity, now=now, ip=ip,
-                                        client_id=ia.client_id)
+                                        client_id=ia.client_id, user_agent=request.headers.get("user-agent"))
         mark_signed_in(ia, session)
         return ("redirect", f"/interaction/{ia.id}", cookie)
 
