@@ -21,6 +21,9 @@ from idgw.web.cookies import BrowserIds
 from idgw.web.i18n import choose_locale, format_datetime, t
 
 TEMPLATES = Path(__file__).parent / "templates"
+# Each capability keeps its pages beside it (idgw/<package>/templates/*.html); the shared layout
+# (base.html) and the sign-in pages live in idgw/web/templates. A name may exist in one place only.
+PACKAGE_TEMPLATES = sorted(p for p in Path(__file__).parent.parent.glob("*/templates") if p != TEMPLATES)
 BROWSER_COOKIE = "idgw_browser"
 LANG_COOKIE = "idgw_lang"
 MAX_FORM_BYTES = 32 * 1024
@@ -29,7 +32,7 @@ MAX_FORM_BYTES = 32 * 1024
 class Pages:
     def __init__(self, settings) -> None:
         self.settings = settings
-        self.env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
+        self.env = Environment(loader=FileSystemLoader([TEMPLATES, *PACKAGE_TEMPLATES]), autoescape=select_autoescape(["html"]),
                                auto_reload=False)
         self._csrf_key = derive_key(settings.secret_key, "csrf")
         self.browser_ids = BrowserIds(settings.secret_key)
@@ -47,9 +50,11 @@ class Pages:
         other = "en" if locale == "th" else "th"
         query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("lang", "ui_locales")]
         switch_url = request.url.path + "?" + urlencode([*query, ("lang", other)])
+        # Every page can say where to get help and link the privacy notice (base.html's footer).
+        shared = dict(help_desk=self.settings.help_desk, privacy_url=self.settings.privacy_notice_url)
         html = self.env.get_template(template).render(
             locale=locale, t=lambda key, **kw: t(key, locale, **kw),
-            when=lambda epoch: format_datetime(epoch, locale), switch_url=switch_url, **context,
+            when=lambda epoch: format_datetime(epoch, locale), switch_url=switch_url, **{**shared, **context},
         )
         response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
         if request.query_params.get("lang") in ("th", "en"):
