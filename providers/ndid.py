@@ -66,7 +66,8 @@ from providers.base import (
 log = logging.getLogger(__name__)
 
 FIELDS = COMMON_FIELDS | {"api_base", "namespace", "idp_id_list", "min_idp", "mode", "request_timeout",
-                          "timeout_seconds", "amr", "node_id", "poll_interval", "idp_catalogue_ttl"}
+                          "timeout_seconds", "amr", "node_id", "poll_interval", "idp_catalogue_ttl",
+                          "max_ial", "max_aal"}
 # utils/index.js getRequestStatus (plus partial_completed from the callback schema)
 NDID_STATUSES = ("pending", "confirmed", "rejected", "partial_completed", "completed", "complicated", "errored")
 TERMINAL_STATUSES = ("rejected", "completed", "complicated", "errored")
@@ -116,6 +117,11 @@ class NDIDUpstream:
         self.node_id = read.string("node_id") if read.has("node_id") else None
         self.poll_interval = read.number("poll_interval", default=3, low=0.1, high=300)
         self.idp_catalogue_ttl = read.number("idp_catalogue_ttl", default=300, low=0, high=86400)
+        # The highest levels the IdPs behind this node are expected to give (Thai banks: IAL 2.3,
+        # AAL 2.2); used only to decide whether to offer NDID for a service's floors; the answer of
+        # each request is still checked against the platform's registry (``_idp_catalogue``).
+        self.max_ial = read.level("max_ial", IAL_LEVELS, default="2.3")
+        self.max_aal = read.level("max_aal", AAL_LEVELS, default="2.2")
         self._clock = clock
         self._transport = transport
         self._catalogue_lock = threading.Lock()
@@ -129,6 +135,10 @@ class NDIDUpstream:
         return f"NDIDUpstream(name={self.name!r}, api_base={self.api_base!r}, mode={self.request_mode})"
 
     # -- public contract ---------------------------------------------------------------------------------
+
+    def levels_offered(self) -> tuple[str, str]:
+        """(highest IAL, AAL) a sign-in here can give, as configured (``max_ial``, ``max_aal``)."""
+        return self.max_ial, self.max_aal
 
     def begin(self, *, citizen_id: str, min_ial: str, min_aal: str, callback_url: str,
               request_message: str, reference_id: str | None = None) -> Pending:

@@ -63,7 +63,8 @@ FLOW_LIFETIME = 1800       # a begin() state older than this is refused at the c
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 FIELDS = COMMON_FIELDS | {"issuer", "client_id", "client_secret", "scope", "claim_mapping", "ial_mapping",
-                          "trusted_aal", "acr_values_map", "timeout_seconds", "max_clock_skew", "amr", "allow_http"}
+                          "trusted_aal", "acr_values_map", "timeout_seconds", "max_clock_skew", "amr", "allow_http",
+                          "max_ial"}
 
 
 class OIDCUpstream:
@@ -107,6 +108,10 @@ class OIDCUpstream:
         self.ial_mapping = ial_mapping
         # Domain brief §3: ThaiD publishes no AAL, so the operator must say what it is trusted for.
         self.trusted_aal = read.level("trusted_aal", AAL_LEVELS)
+        # The highest IAL this upstream is expected to assert (ThaiD: 2.3, domain brief §3); used to
+        # decide whether to offer it for a service's floors. Default: the highest its mapping yields.
+        highest = max(ial_mapping.values(), key=IAL_LEVELS.index)
+        self.max_ial = read.level("max_ial", IAL_LEVELS, default=highest)
         self.acr_values_map = read.string_map("acr_values_map", default={})
         self.timeout = read.number("timeout_seconds", default=10, low=0.1, high=120)
         self.max_clock_skew = read.number("max_clock_skew", default=60, low=0, high=300, integer=True)
@@ -124,6 +129,10 @@ class OIDCUpstream:
         return f"OIDCUpstream(name={self.name!r}, issuer={self.issuer!r}, client_id={self.client_id!r})"
 
     # -- public contract ---------------------------------------------------------------------------------
+
+    def levels_offered(self) -> tuple[str, str]:
+        """(highest IAL, AAL) a sign-in here can give: ``max_ial`` and ``trusted_aal``."""
+        return self.max_ial, self.trusted_aal
 
     def begin(self, *, redirect_uri: str, acr_values: list[str] | None = None) -> Redirect:
         """Start a login: returns the upstream authorization URL and the state to keep server-side
@@ -377,4 +386,3 @@ def _claim_text(value: Any) -> str | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return normalise_level(value, IAL_LEVELS) or repr(value)
     return None
-
