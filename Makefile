@@ -4,6 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 NODE_RP := tests/rp_node
+AXE     := tests/axe
 PEER    := bench/peer
 
 .PHONY: run test bench lint clean
@@ -19,12 +20,17 @@ $(STAMP): $(BIN)/python pyproject.toml
 $(NODE_RP)/node_modules/.package-lock.json: $(NODE_RP)/package-lock.json
 	cd $(NODE_RP) && npm ci --silent --no-audit --no-fund
 
+# axe-core, injected into pages by the browser tests' accessibility check (tests/a11y.py)
+$(AXE)/node_modules/.package-lock.json: $(AXE)/package-lock.json
+	cd $(AXE) && npm ci --silent --no-audit --no-fund
+
 ## run: the gateway on http://127.0.0.1:8000 and the demo e-service on http://127.0.0.1:8001
 run: $(STAMP)
 	IDGW_DEV=1 $(BIN)/idgw demo
 
-## test: every test (SQLite and a throw-away PostgreSQL, the Node openid-client RP, face_check)
-test: $(STAMP) $(NODE_RP)/node_modules/.package-lock.json
+## test: every test (SQLite and a throw-away PostgreSQL, the Node openid-client RP, face_check, axe-core
+## accessibility checks in Chromium)
+test: $(STAMP) $(NODE_RP)/node_modules/.package-lock.json $(AXE)/node_modules/.package-lock.json
 	$(BIN)/pytest -q
 
 $(PEER)/node_modules/.package-lock.json: $(PEER)/package-lock.json
@@ -44,4 +50,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check idgw policies providers face_check tests
 
 clean:
-	rm -rf $(VENV) var $(NODE_RP)/node_modules $(PEER)/node_modules
+	rm -rf $(VENV) var $(NODE_RP)/node_modules $(AXE)/node_modules $(PEER)/node_modules
