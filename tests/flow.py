@@ -122,6 +122,30 @@ def callback_params(response: httpx.Response) -> dict:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 
+def unmet_params(page: httpx.Response) -> dict:
+    """The "you cannot use this service yet" page (nothing here reaches the level): it explains
+    first, and its link back to the service carries the error; returns that link's parameters."""
+    assert page.status_code == 403 and 'class="needs"' in page.text, (page.status_code, page.text[:500])
+    link = re.search(r'<a class="button" href="([^"]+)"', page.text)
+    assert link, page.text[:800]
+    location = html.unescape(link.group(1))
+    assert location.startswith(RP_PREFIXES), location
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+def raise_page(page: httpx.Response) -> dict:
+    """The "raise my sign-in" page: {label: (method, action/href)} of the routes it offers."""
+    assert page.status_code == 200 and 'class="needs"' in page.text, (page.status_code, page.text[:500])
+    routes = {}
+    for href, label in re.findall(r'<a class="button" href="([^"]+)">([^<]+)</a>', page.text):
+        routes[html.unescape(label)] = ("get", html.unescape(href))
+    for action, body in re.findall(r'<form method="post" action="([^"]+)"[^>]*>(.*?)</form>', page.text, re.S):
+        label = re.search(r"<button[^>]*>([^<]+)</button>", body)
+        if label and not action.endswith("/cancel"):
+            routes[html.unescape(label.group(1))] = ("post", html.unescape(action))
+    return routes
+
+
 def authorize_url(gateway, rp: OAuth2Client, **extra) -> tuple[str, str, str, str]:
     """(url, state, nonce, code_verifier)."""
     verifier = generate_token(48)

@@ -8,7 +8,18 @@ from jose import jwt as jose_jwt
 from sqlalchemy import select
 
 from idgw.storage.models import Account, AuditEvent
-from tests.flow import Browser, authorize_url, callback_params, exchange, login_flow, register, rp_client, set_policy
+from tests.flow import (
+    Browser,
+    authorize_url,
+    callback_params,
+    exchange,
+    login_flow,
+    raise_page,
+    register,
+    rp_client,
+    set_policy,
+    unmet_params,
+)
 from tests.stepup import FIXTURE_CODE, enable_second_factor
 
 
@@ -49,13 +60,11 @@ def test_no_policy_means_no_token(gateway):
 
 def test_raising_the_floor_to_aal_2_1_makes_the_same_request_step_up(gateway):
     reg = register(gateway, policy={"min_aal": "2.1"})
-    # Without any second factor, nothing can satisfy the service: unmet, never a token.
+    # Without any second factor the person is offered to set one up here (never a token before).
     _, b, page, _ = start(gateway, reg)
-    params = callback_params(b.login(page, reg.username))
-    assert params["error"] == "unmet_authentication_requirements"
-    assert "aal_below_floor" in params["error_description"] and "AAL 2.1" in params["error_description"]
-    with gateway.db() as db:
-        assert db.scalars(select(AuditEvent).where(AuditEvent.name == "authorization.unmet")).first() is not None
+    routes = raise_page(b.login(page, reg.username))
+    assert set(routes) == {"ตั้งค่าแอปยืนยันตัวตน (เช่น Google Authenticator)", "เพิ่มพาสคีย์ในอุปกรณ์นี้"}
+    assert "code=" not in str(routes)
     # With a second factor available the interaction asks for it, and then issues 2.1.
     enable_second_factor(gateway, reg.username)
     rp, b, page, verifier = start(gateway, reg)
@@ -98,22 +107,26 @@ def test_asking_for_less_than_the_floor_still_gets_the_floor(gateway):
 def test_asking_for_more_gets_more_or_unmet(gateway):
     reg = register(gateway)
     rp, b, page, _ = start(gateway, reg, acr_values="urn:idgw:aal:2.1")
-    assert callback_params(b.login(page, reg.username))["error"] == "unmet_authentication_requirements"
+    assert "ตั้งค่าแอปยืนยันตัวตน (เช่น Google Authenticator)" in raise_page(b.login(page, reg.username))
     enable_second_factor(gateway, reg.username)
     rp, b, page, verifier = start(gateway, reg, acr_values="urn:idgw:aal:2.1")
     params = callback_params(b.consent(b.submit(b.login(page, reg.username), code=FIXTURE_CODE)))
     assert claims_of(gateway, reg, exchange(gateway, rp, params["code"], verifier))["aal"] == "2.1"
     # AAL 2.2 needs a phishing-resistant authenticator, which this account does not have
+    # (and, having a second factor, may not set one up on a password alone)
     rp, b, page, _ = start(gateway, reg, acr_values="urn:idgw:aal:2.2")
-    params = callback_params(b.login(page, reg.username))
+    params = unmet_params(b.login(page, reg.username))
     assert params["error"] == "unmet_authentication_requirements" and "AAL 2.2" in params["error_description"]
+    with gateway.db() as db:
+        assert db.scalars(select(AuditEvent).where(AuditEvent.name == "authorization.unmet")).first() is not None
 
 
 def test_essential_acr_in_the_claims_parameter(gateway):
     reg = register(gateway)
-    claims = json.dumps({"id_token": {"acr": {"essential": True, "values": ["urn:idgw:aal:2.1"]}}})
+    enable_second_factor(gateway, reg.username)
+    claims = json.dumps({"id_token": {"acr": {"essential": True, "values": ["urn:idgw:aal:2.2"]}}})
     rp, b, page, _ = start(gateway, reg, claims=claims)
-    params = callback_params(b.login(page, reg.username))
+    params = unmet_params(b.login(page, reg.username))
     assert params["error"] == "unmet_authentication_requirements"
     assert "essential_acr_unmet" in params["error_description"]
     with gateway.db() as db:
@@ -135,7 +148,7 @@ def test_malformed_assurance_requests_are_invalid_request(gateway):
 def test_ial_above_the_account_is_unmet_without_a_proofing_route(gateway):
     reg = register(gateway, policy={"min_ial": "2.2", "justification": None})
     _, b, page, _ = start(gateway, reg)
-    params = callback_params(b.login(page, reg.username))
+    params = unmet_params(b.login(page, reg.username))
     assert params["error"] == "unmet_authentication_requirements" and "IAL 2.2" in params["error_description"]
 
 

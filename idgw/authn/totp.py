@@ -88,6 +88,17 @@ class TOTPAuthenticator:
                 return AuthnEvent(kind=self.kind, factor="otp", amr=("otp",), at=now)
         return None
 
+    def code_was_used(self, db, *, account, form, now) -> bool:
+        """Whether a refused code is one of this account's app codes that was already accepted
+        (each time step counts once): the person is told to wait for the next code, not that it
+        is wrong."""
+        code = str(form.get("code") or "")
+        for row in self._confirmed(db, account):
+            step = matching_step(self._secret(row), code, now=now, after=None) if row.last_step is not None else None
+            if step is not None and step <= row.last_step:
+                return True
+        return False
+
     # -- enrolment -----------------------------------------------------------------------------
     def enrol_begin(self, db, *, account: Account, name: str, now: int) -> tuple[AccountAuthenticator, str]:
         """A new unconfirmed TOTP; returns the row and the secret (shown once, with its QR code)."""

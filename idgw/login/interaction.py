@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
-from idgw.login.sessions import kinds, session_state
+from idgw.login.raising import Route, factor_routes, routes_to
+from idgw.login.sessions import session_state
 from idgw.release import covered, is_verified, plan
 from idgw.security import sha256_hex
 from idgw.storage.db import upsert_insert
@@ -26,7 +27,6 @@ from policies import (
     ServicePolicy,
     acr_alternatives,
     combined_acr,
-    default_rules,
     evaluate,
     first_satisfied,
     parse_acr,
@@ -93,10 +93,16 @@ def mark_signed_in(ia: Interaction, session: LoginSession) -> None:
 
 @dataclass(frozen=True)
 class Step:
-    kind: str  # login | factor | consent | done | error
+    kind: str  # login | factor | raise | unmet | consent | done | error
     error: str | None = None
     description: str | None = None
     factors: tuple[str, ...] = ()
+    # factor, raise: every route that reaches the level (idgw.login.raising); factor, raise, unmet:
+    # what the service needs (the page says it in words) and the decision's reason codes
+    routes: tuple[Route, ...] = ()
+    need_ial: IAL | None = None
+    need_aal: AAL | None = None
+    reasons: tuple[str, ...] = ()
     release: tuple[str, ...] = ()  # consent, done: what the service will receive (idgw.release)
     acr: str | None = None  # done: the acr claim (policies.acr)
 
@@ -110,23 +116,10 @@ def alternatives(requested: dict) -> list[AcrValue | None]:
     return [a for a in (parse_acr(v) for v in values or []) if a is not None] or [None]
 
 
-def factor_routes(*, registry, db, account: Account, session: LoginSession, need: AAL) -> tuple[str, ...]:
-    """Authenticators this account has that, added to the session's factors, reach ``need``."""
-    rules = default_rules()
-    used = kinds(session)
-    routes = []
-    for auth in registry.all():
-        for factor in auth.factors(db, account):
-            reached = rules.aal_for(used | {factor})
-            if reached is not None and reached >= need:
-                routes.append(auth.kind)
-                break
-    return tuple(routes)
-
-
 def next_step(*, db, params: dict, requested: dict, progress: dict, session: LoginSession | None,
               account: Account | None, policy: ServicePolicy | None, consented_scope: str | None, registry,
-              now: int, consented_claims: list | None = None) -> Step:
+              now: int, consented_claims: list | None = None, upstreams: list | tuple = ()) -> Step:
+    """The next step; ``upstreams``: the upstreams this service accepts (routes to a higher level)."""
     prompts = set((params.get("prompt") or "").split())
     if requested.get("max_age") == 0:
         prompts.add("login")  # OIDC Core §3.1.2.1: max_age=0 is equivalent to prompt=login
@@ -147,17 +140,21 @@ def next_step(*, db, params: dict, requested: dict, progress: dict, session: Log
             if none:
                 return Step("error", "login_required", detail)
             return Step("login")
-        if decision.need_ial is not None:
-            # No proofing route exists yet (upstream providers and officer proofing plug in here).
-            return Step("error", "unmet_authentication_requirements",
-                        f"{detail}; no identity proofing route can reach IAL {decision.need_ial} here")
-        routes = factor_routes(registry=registry, db=db, account=account, session=session, need=decision.need_aal)
+        routes = routes_to(decision=decision, registry=registry, db=db, account=account, session=session,
+                           upstreams=list(upstreams))
+        need = dict(need_ial=decision.need_ial, need_aal=decision.need_aal, reasons=decision.codes)
         if not routes:
-            return Step("error", "unmet_authentication_requirements",
-                        f"{detail}; no authenticator of this account can reach AAL {decision.need_aal}")
+            what = f"IAL {decision.need_ial}" if decision.need_ial is not None else f"AAL {decision.need_aal}"
+            description = f"{detail}; no route available here can reach {what}"
+            if none:
+                return Step("error", "unmet_authentication_requirements", description)
+            # The person is told why first, with a link back to the service carrying this error.
+            return Step("unmet", "unmet_authentication_requirements", description, **need)
         if none:
             return Step("error", "interaction_required", detail)
-        return Step("factor", factors=routes)
+        factors = tuple(r.name for r in routes if r.kind == "factor")
+        # Authenticators the person already has: straight to the first, the rest offered beside it.
+        return Step("factor" if factors else "raise", factors=factors, routes=routes, **need)
     acr = _acr_claim(chosen, requested, session)
     # Consent must cover the scopes and every claim to be released (security review item 3: claims
     # outside what the consent page showed were released).

@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse, Response
 
 from idgw import jsontext
 from idgw.httpio import BodyError, read_body
+from idgw.login.interaction import open_interaction
+from idgw.login.raising import Route
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
@@ -16,8 +18,9 @@ from idgw.ratelimit import spend
 from idgw.security import constant_time_equal, sha256_hex
 from idgw.storage.models import Account
 from idgw.web.account import account_access
+from idgw.web.raising import decide_for
 
-MAX_OPTIONS_BODY = 2048  # {"purpose": "register|login|stepup"}
+MAX_OPTIONS_BODY = 2048  # {"purpose": "register|login|stepup|enrol", "context": ...}
 
 
 def router(gw) -> APIRouter:
@@ -42,8 +45,20 @@ def router(gw) -> APIRouter:
         except jsontext.JSONTextError:
             return JSONResponse({"error": "invalid_request"}, status_code=400)
         purpose = document.get("purpose") if isinstance(document, dict) else None
+        context = document.get("context") if isinstance(document, dict) else None
         browser_hash = sha256_hex(browser)
         ip = gw.client_ip(request)
+
+        def enrol_options(db, now):
+            session = load_session(db, cookie=request.cookies.get(gw.settings.cookie_name), now=now)
+            ia = open_interaction(db, iid=context, browser=browser, now=now)[0] if isinstance(context, str) else None
+            if session is None or ia is None:
+                return None
+            account = db.get(Account, session.account_id)
+            if Route("enrol", "webauthn") not in decide_for(gw, db, ia, session, account, now).routes:
+                return None
+            return webauthn.registration_options(db, account=account, session_id=session.id,
+                                                 browser_hash=browser_hash, now=now)
 
         def work():
             db = current_db.get()
@@ -62,6 +77,10 @@ def router(gw) -> APIRouter:
                     return None
                 return webauthn.authentication_options(db, account=db.get(Account, session.account_id),
                                                        session_id=session.id, browser_hash=browser_hash, now=now)
+            if purpose == "enrol":
+                # A passkey set up inside a sign-in (idgw.web.raising): only where that interaction
+                # offers it now, to the session signed in for it.
+                return enrol_options(db, now)
             if purpose == "register":
                 session, account, redirect = account_access(gw, db, request, now, fresh=True)
                 if redirect:

@@ -3,6 +3,8 @@ RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) and the home page."
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from authlib.common.urls import add_params_to_uri
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -24,7 +26,9 @@ from idgw.release import SCOPE_CLAIMS, describe
 from idgw.security import random_token, sha256_hex
 from idgw.storage.models import Account, Client, Consent, Interaction
 from idgw.web.i18n import format_datetime, t
+from idgw.web.raising import decide_for, raise_context, refusal_key, route_links, unmet_context, upstream_choices
 from idgw.web.upstream import allowed_upstreams
+from policies import AAL
 
 # Read on every interaction step: plain column reads, no ORM objects.
 _CLIENT_NAME = select(Client.name).where(Client.client_id == bindparam("p_client_id"))
@@ -102,17 +106,40 @@ def router(gw) -> APIRouter:
         progress = ia.params["progress"]
         if session is _UNLOADED:
             session = load_session(db, cookie=cookie_value, now=now)
+        if ia.client_id is None:
+            return local_step(db, ia, session, now, set_cookie=set_cookie)
         client = db.execute(_CLIENT_NAME, {"p_client_id": ia.client_id}).first()
         account = db.get(Account, session.account_id) if session else None
         consented = db.execute(_CONSENTED, {"p_account_id": session.account_id,
                                             "p_client_id": ia.client_id}).first() if session else None
+        upstreams = allowed_upstreams(gw, db, ia.client_id)
+        policy = current_policy(db, ia.client_id)
         step = next_step(db=db, params=params, requested=ia.params.get("requested") or {}, progress=progress,
-                         session=session, account=account, policy=current_policy(db, ia.client_id),
+                         session=session, account=account, policy=policy,
                          consented_scope=consented.scope if consented else None,
                          consented_claims=consented.claims if consented else None, registry=gw.authenticators,
-                         now=now)
+                         now=now, upstreams=upstreams)
         browser = browser if browser is not None else request.cookies.get("idgw_browser") or ""
         ui = params.get("ui_locales")
+        locale = pages.locale(request, ui)
+        if step.kind == "unmet":
+            # Nothing here can reach the level: say why first, then back to the service with the error.
+            location = gw.provider.authorization_error_redirect(
+                redirect_uri=params["redirect_uri"], error=step.error, description=step.description,
+                state=params.get("state"))
+            if finish(db, ia=ia, now=now, result={"kind": "error", "location": location}):
+                audit.record(db, "authorization.unmet", at=now, actor=account.id if account else None,
+                             client_id=ia.client_id, session_id=session.id if session else None,
+                             ip=gw.client_ip(request), error=step.error, reason=step.description)
+            return _Outcome(page="unmet.html", status=403, ui_locales=ui, cookie=set_cookie,
+                            context=unmet_context(step=step, client_name=client.name, locale=locale,
+                                                  back_url=location))
+        if step.kind == "raise":
+            return _Outcome(page="raise.html", ui_locales=ui, cookie=set_cookie, status=401 if error else 200,
+                            context=dict(error=error, cancel_csrf=pages.csrf_token(browser, f"cancel:{ia.id}"),
+                                         **raise_context(gw, ia=ia, step=step, client_name=client.name,
+                                                         locale=locale, browser=browser,
+                                                         cancel_url=f"/interaction/{ia.id}/cancel")))
         if step.kind == "error":
             location = gw.provider.authorization_error_redirect(
                 redirect_uri=params["redirect_uri"], error=step.error, description=step.description,
@@ -128,16 +155,16 @@ def router(gw) -> APIRouter:
                             context=dict(action=f"/interaction/{ia.id}/login", client_name=client.name,
                                          csrf_token=pages.csrf_token(browser, f"login:{ia.id}"), error=error,
                                          passkey_action=f"/interaction/{ia.id}/passkey",
-                                         upstreams=[{"href": f"/interaction/{ia.id}/upstream/{u.name}",
-                                                     "label": t("sign_in_with", pages.locale(request, ui),
-                                                                name=u.display_name.get(pages.locale(request, ui),
-                                                                                        u.name))}
-                                                    for u in allowed_upstreams(gw, db, ia.client_id)],
+                                         upstreams=upstream_choices(ia.id, upstreams, policy=policy,
+                                                                    requested=ia.params.get("requested") or {},
+                                                                    locale=locale),
+                                         cancel_url=f"/interaction/{ia.id}/cancel",
+                                         cancel_csrf=pages.csrf_token(browser, f"cancel:{ia.id}"),
                                          passkey_csrf=pages.csrf_token(browser, f"login:{ia.id}"),
                                          options_csrf=pages.csrf_token(browser, "webauthn"),
                                          username=(username or params.get("login_hint") or "")[:200]))
         if step.kind == "factor":
-            return factor_page(db, ia, request, now, kind=step.factors[0], routes=step.factors, account=account,
+            return factor_page(db, ia, request, now, kind=step.factors[0], step=step, account=account,
                                session=session, client=client, set_cookie=set_cookie, error=error, browser=browser)
         if step.kind == "consent":
             locale = pages.locale(request, ui)
@@ -162,14 +189,27 @@ def router(gw) -> APIRouter:
                                code_seed=ia.id)
         return _Outcome(redirect=issue_code(gw, params=params, subject=subject), cookie=set_cookie)
 
-    def factor_page(db, ia, request, now, *, kind, routes, account, session, client, set_cookie=None, error=None,
+    def local_step(db, ia: Interaction, session, now: int, *, set_cookie=None) -> _Outcome:
+        """A sign-in to the gateway's own pages begun through an upstream (/signin): on to ``next``
+        once the session reaches the page's AAL, else back to /signin to go on from there."""
+        local = ia.params["local"]
+        query = urlencode({"next": local["next"], "aal": local.get("aal") or "1"})
+        if session is None:
+            return _Outcome(redirect=f"/signin?{query}", cookie=set_cookie)
+        if AAL(session.aal) < AAL(local.get("aal") or "1"):
+            return _Outcome(redirect=f"/signin/stepup?{query}", cookie=set_cookie)
+        finish(db, ia=ia, now=now, result={"kind": "local"})
+        return _Outcome(redirect=local["next"], cookie=set_cookie)
+
+    def factor_page(db, ia, request, now, *, kind, step, account, session, client, set_cookie=None, error=None,
                     browser=None):
         locale = pages.locale(request, ia.params["request"].get("ui_locales"))
         challenge = gw.authenticators.get(kind).begin(db, account=account, session=session, now=now)
         if browser is None:
             browser = request.cookies.get("idgw_browser") or ""
-        others = [(f"/interaction/{ia.id}/factor/{k}", gw.authenticators.get(k).begin(
-            db, account=account, session=session, now=now).title[locale]) for k in routes if k != kind]
+        # "Use another method": every other route that reaches the level (recovery codes included).
+        others = [(x["href"], x["label"]) for x in route_links(gw, iid=ia.id, routes=step.routes, locale=locale,
+                                                               skip=kind) if x["method"] == "get"]
         return _Outcome(page="factor.html", status=401 if error else 200, cookie=set_cookie,
                         ui_locales=ia.params["request"].get("ui_locales"),
                         context=dict(action=f"/interaction/{ia.id}/factor/{kind}", client_name=client.name,
@@ -177,15 +217,9 @@ def router(gw) -> APIRouter:
                                      webauthn=bool(challenge.extra.get("webauthn")),
                                      options_csrf=pages.csrf_token(browser, "webauthn"),
                                      title=challenge.title[locale], prompt=challenge.prompt[locale],
-                                     input_label=challenge.input_label[locale], error=error, others=others))
-
-    def factor_routes_for(db, ia, session, account) -> tuple[str, ...]:
-        """The step-up routes the interaction's decision offers right now (none if not stepping up)."""
-        step = next_step(db=db, params=ia.params["request"], requested=ia.params.get("requested") or {},
-                         progress=ia.params["progress"], session=session, account=account,
-                         policy=current_policy(db, ia.client_id), consented_scope=None,
-                         registry=gw.authenticators, now=gw.clock.now())
-        return step.factors if step.kind == "factor" else ()
+                                     input_label=challenge.input_label[locale], error=error, others=others,
+                                     cancel_url=f"/interaction/{ia.id}/cancel",
+                                     cancel_csrf=pages.csrf_token(browser, f"cancel:{ia.id}")))
 
     @r.api_route("/interaction/{iid}/factor/{kind}", methods=["GET", "POST"], include_in_schema=False)
     async def factor(iid: str, kind: str, request: Request) -> Response:
@@ -206,13 +240,13 @@ def router(gw) -> APIRouter:
             if session is None:
                 return _Outcome(redirect=f"/interaction/{ia.id}")
             account = db.get(Account, session.account_id)
-            routes = factor_routes_for(db, ia, session, account)
-            if kind not in routes:
+            step = decide_for(gw, db, ia, session, account, now)
+            if step.kind != "factor" or kind not in step.factors:
                 # Not a route this person may use now (or nothing to step up): back to the decision.
                 return _Outcome(redirect=f"/interaction/{ia.id}")
             client = db.get(Client, ia.client_id)
             if request.method == "GET":
-                return factor_page(db, ia, request, now, kind=kind, routes=routes, account=account,
+                return factor_page(db, ia, request, now, kind=kind, step=step, account=account,
                                    session=session, client=client)
             try:
                 authenticator = gw.authenticators.get(kind)
@@ -221,7 +255,7 @@ def router(gw) -> APIRouter:
             locale = pages.locale(request, ia.params["request"].get("ui_locales"))
             locked = locked_outcome(account, now)
             if locked is not None:
-                out = factor_page(db, ia, request, now, kind=kind, routes=routes, account=account, session=session,
+                out = factor_page(db, ia, request, now, kind=kind, step=step, account=account, session=session,
                                   client=client, error=t(locked.error, locale, seconds=max(locked.retry_after, 1)))
                 out.status = 429 if locked.error == "throttled" else 403
                 return out
@@ -229,8 +263,9 @@ def router(gw) -> APIRouter:
             if event is None:
                 record_failure(db, account=account, ip=ip, now=now, settings=settings, client_id=ia.client_id,
                                reason="factor_rejected", event="authenticator.failed", factor=kind)
-                return factor_page(db, ia, request, now, kind=kind, routes=routes, account=account,
-                                   session=session, client=client, error=t("factor_invalid", locale))
+                return factor_page(db, ia, request, now, kind=kind, step=step, account=account,
+                                   session=session, client=client, error=t(refusal_key(authenticator, db, account,
+                                                                                       fields, now), locale))
             account.failed_logins = 0
             add_factor(db, session=session, factor=event.factor, amr=list(event.amr), now=now, ip=ip,
                        client_id=ia.client_id)
@@ -377,6 +412,37 @@ def router(gw) -> APIRouter:
                                               user_agent=request.headers.get("user-agent"))
             mark_signed_in(ia, session)
             return _Outcome(redirect=f"/interaction/{ia.id}", cookie=cookie)
+
+        return respond(request, await in_transaction(gw.sessionmaker, ip, work))
+
+    @r.post("/interaction/{iid}/cancel", include_in_schema=False)
+    async def cancel(iid: str, request: Request) -> Response:
+        """The way out of every sign-in page: back to the service with ``access_denied`` (the
+        interaction ends; nothing is released)."""
+        form = await pages.read_form(request)
+        csrf_ok = pages.check_csrf(request, form, f"cancel:{iid}")
+        ip = gw.client_ip(request)
+        cookie_value = request.cookies.get(settings.cookie_name)
+
+        def work():
+            db = current_db.get()
+            now = gw.clock.now()
+            ia, problem = load_interaction(db, iid, request, now, csrf_ok=csrf_ok)
+            if problem:
+                return problem
+            if ia.client_id is None:
+                finish(db, ia=ia, now=now, result={"kind": "local"})
+                return _Outcome(redirect="/")
+            params = ia.params["request"]
+            location = gw.provider.authorization_error_redirect(
+                redirect_uri=params["redirect_uri"], error="access_denied",
+                description="The person cancelled the sign-in", state=params.get("state"))
+            if finish(db, ia=ia, now=now, result={"kind": "error", "location": location}):
+                session = load_session(db, cookie=cookie_value, now=now)
+                audit.record(db, "authorization.denied", at=now, actor=session.account_id if session else None,
+                             client_id=ia.client_id, session_id=session.id if session else None, ip=ip,
+                             reason="cancelled")
+            return _Outcome(redirect=location)
 
         return respond(request, await in_transaction(gw.sessionmaker, ip, work))
 

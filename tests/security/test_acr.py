@@ -14,7 +14,7 @@ import httpx
 import pytest
 from jose import jwt as jose_jwt
 
-from tests.flow import Browser, authorize_url, callback_params, exchange, login_flow, register, rp_client
+from tests.flow import Browser, authorize_url, callback_params, exchange, login_flow, register, rp_client, unmet_params
 
 
 def essential(*values: str) -> str:
@@ -29,7 +29,7 @@ def acr_after_sign_in(gateway, reg, **extra) -> tuple[dict, str | None]:
     page = browser.login(page, reg.username)
     if 'value="allow"' in page.text:
         page = browser.consent(page)
-    params = callback_params(page)
+    params = unmet_params(page) if page.status_code == 403 else callback_params(page)
     if "error" in params:
         return params, None
     tokens = exchange(gateway, rp, params["code"], verifier)

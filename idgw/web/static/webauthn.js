@@ -51,7 +51,8 @@
     try {
       const resp = await fetch(button.dataset.optionsUrl, { method: "POST", credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRF-Token": button.dataset.csrf },
-        body: JSON.stringify({ purpose: button.dataset.webauthn, context: button.dataset.context || "" }) });
+        body: JSON.stringify({ purpose: button.dataset.purpose || button.dataset.webauthn,
+                               context: button.dataset.context || "" }) });
       if (!resp.ok) { say(button.dataset.failed); return; }
       const options = await resp.json();
       const cred = button.dataset.webauthn === "register"
