@@ -4,24 +4,38 @@ then /signin/stepup and /signin/factor/{kind} for a further factor when the page
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from idgw.login.interaction import factor_routes
+from idgw.authn.webauthn import WebAuthnError
 from idgw.login.password import check_password, locked_outcome, precheck, record_failure, settle
+from idgw.login.raising import factor_routes, upstream_reaches
 from idgw.login.sessions import add_factor, load_session, replace_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
-from idgw.security import sha256_hex
-from idgw.storage.models import Account
-from idgw.web.i18n import t
+from idgw.ratelimit import spend
+from idgw.security import random_token, sha256_hex
+from idgw.storage.models import Account, Interaction
+from idgw.web.i18n import add_messages, t
+from idgw.web.raising import needs_in_words, refusal_key
 from policies import AAL, IAL, LevelError, ServicePolicy
 
 #: The floors for staff pages: admins and officers sign in phishing-resistant (AAL 2.2, a passkey).
 STAFF_POLICY = ServicePolicy(min_ial=IAL("1.1"), min_aal=AAL("2.2"))
+
+
+add_messages({
+    "staff_add_passkey": {"th": "หน้าสำหรับเจ้าหน้าที่ต้องเข้าสู่ระบบด้วยพาสคีย์หรือกุญแจความปลอดภัย "
+                                "กรุณาเพิ่มพาสคีย์ที่หน้าบัญชีของท่าน แล้วเข้าสู่ระบบอีกครั้ง",
+                          "en": "Staff pages need a sign-in with a passkey or security key. Add a passkey on your "
+                                "account page, then sign in again."},
+    "signin_add_factor": {"th": "กรุณาเพิ่มวิธียืนยันตัวตนที่หน้าบัญชีของท่าน แล้วลองอีกครั้ง",
+                          "en": "Add a stronger way to sign in on your account page, then try again."},
+    "open_my_account": {"th": "ไปที่บัญชีของฉัน", "en": "Go to my account"},
+})
 
 
 def safe_next(value: str | None) -> str:
@@ -41,19 +55,121 @@ def router(gw) -> APIRouter:
                             secure=settings.cookie_secure, path="/")
 
 
-    # -- sign-in for staff pages ---------------------------------------------------------------
+    # -- sign-in for the gateway's own pages -----------------------------------------------------
+    def query_of(next_path: str, need: AAL | None) -> str:
+        return urlencode({"next": next_path, **({"aal": need.value} if need is not None else {})}, safe="/")
+
     def signin_page(request: Request, *, next_path: str, error: str | None = None, username: str = "",
                     status: int = 200) -> Response:
+        """Every method the login page has: password, passkey, and each configured upstream (each
+        marked when it cannot reach the AAL the page asks for)."""
         browser = pages.browser_id(request)
-        response = pages.render(request, "login.html", status=status, action=f"/signin?next={quote(next_path)}",
-                                client_name="idgw", csrf_token=pages.csrf_token(browser, "signin"), error=error,
-                                username=username)
+        locale = pages.locale(request)
+        need = requested_aal(request)
+        q = query_of(next_path, need)
+        upstreams = [dict(href=f"/signin/upstream/{u.name}?{q}",
+                          enough=upstream_reaches(u, ial=IAL("1.1"), aal=need or AAL("1")),
+                          label=t("route_upstream", locale, name=u.display_name.get(locale, u.name)))
+                     for u in gw.upstreams.values()]
+        response = pages.render(request, "login.html", status=status, action=f"/signin?{q}",
+                                client_name=t("app_name", locale), csrf_token=pages.csrf_token(browser, "signin"),
+                                error=error, username=username, upstreams=upstreams,
+                                passkey_action=f"/signin/passkey?{q}", passkey_csrf=pages.csrf_token(browser, "signin"),
+                                options_csrf=pages.csrf_token(browser, "webauthn"))
         pages.set_browser_cookie(response, browser)
         return response
 
+    def requested_aal(request: Request) -> AAL | None:
+        try:
+            return AAL.parse(request.query_params["aal"]) if request.query_params.get("aal") else None
+        except LevelError:
+            return None
+
     @r.get("/signin", include_in_schema=False)
     async def signin_form(request: Request) -> Response:
-        return signin_page(request, next_path=safe_next(request.query_params.get("next")))
+        """The sign-in choices; a person already signed in below the ``aal`` asked for goes on to
+        raise it (a further factor) instead of signing in again from the start."""
+        next_path = safe_next(request.query_params.get("next"))
+        need = requested_aal(request)
+        if need is not None and request.cookies.get(settings.cookie_name):
+            def work():
+                session = load_session(current_db.get(), cookie=request.cookies.get(settings.cookie_name),
+                                       now=gw.clock.now())
+                return session is not None and AAL(session.aal) < need
+
+            if await in_transaction(gw.sessionmaker, gw.client_ip(request), work):
+                return RedirectResponse(f"/signin/stepup?{query_of(next_path, need)}", status_code=303)
+        return signin_page(request, next_path=next_path)
+
+    @r.post("/signin/passkey", include_in_schema=False)
+    async def signin_passkey(request: Request) -> Response:
+        """Usernameless sign-in with a discoverable credential (a passkey) to the gateway's pages."""
+        next_path = safe_next(request.query_params.get("next"))
+        form = await pages.read_form(request)
+        if not pages.check_csrf(request, form, "signin"):
+            return pages.error(request, "err_csrf", status=403)
+        ip = gw.client_ip(request)
+        old_cookie = request.cookies.get(settings.cookie_name)
+        browser_hash = sha256_hex(request.cookies.get("idgw_browser") or "")
+
+        def work():
+            db = current_db.get()
+            now = gw.clock.now()
+            try:
+                account, event = gw.authenticators.get("webauthn").login(
+                    db, credential_json=form.get("credential"), browser_hash=browser_hash, now=now)
+            except WebAuthnError as exc:
+                record_failure(db, account=None, ip=ip, now=now, settings=settings, reason="passkey_rejected",
+                               event="authenticator.failed", detail=str(exc))
+                return ("error", t("passkey_rejected", pages.locale(request), reason=str(exc)))
+            locked = locked_outcome(account, now)
+            if locked is not None:
+                return ("error", t(locked.error, pages.locale(request), seconds=max(locked.retry_after, 1)))
+            _session, cookie = replace_session(db, old_cookie=old_cookie, account=account, factor=event.factor,
+                                               amr=list(event.amr), now=now, ip=ip,
+                                               user_agent=request.headers.get("user-agent"))
+            return ("ok", cookie)
+
+        result = await in_transaction(gw.sessionmaker, ip, work)
+        if result[0] == "error":
+            return signin_page(request, next_path=next_path, error=result[1], status=401)
+        response = RedirectResponse(next_path, status_code=303)
+        set_session_cookie(response, result[1])
+        return response
+
+    @r.get("/signin/upstream/{name}", include_in_schema=False)
+    async def signin_upstream(name: str, request: Request) -> Response:
+        """Sign in to the gateway's pages through an upstream (ThaiD, NDID): a sign-in interaction
+        without an e-service (``client_id`` None), which the upstream pages complete like any other
+        and /interaction/{id} then sends on to ``next`` (idgw.web.routes ``local_step``)."""
+        next_path = safe_next(request.query_params.get("next"))
+        need = requested_aal(request) or AAL("1")
+        if name not in gw.upstreams:
+            return pages.error(request, "err_not_found", status=404)
+        browser = pages.browser_id(request)
+        ip = gw.client_ip(request)
+
+        def work():
+            db = current_db.get()
+            now = gw.clock.now()
+            wait = spend(db, bucket="authorize", ip=ip, limit=settings.rate_per_ip, window=settings.rate_window,
+                         now=now)
+            if wait:
+                return None
+            ia = Interaction(id=random_token(24), client_id=None, created_at=now,
+                             expires_at=now + settings.interaction_ttl,
+                             params={"request": {"ui_locales": request.query_params.get("ui_locales")},
+                                     "requested": {}, "progress": {}, "browser": sha256_hex(browser),
+                                     "local": {"next": next_path, "aal": need.value}})
+            db.add(ia)
+            return ia.id
+
+        iid = await in_transaction(gw.sessionmaker, ip, work)
+        if iid is None:
+            return pages.error(request, "err_rate_limited", status=429)
+        response = RedirectResponse(f"/interaction/{iid}/upstream/{name}", status_code=303)
+        pages.set_browser_cookie(response, browser)
+        return response
 
     @r.post("/signin", include_in_schema=False)
     async def signin(request: Request) -> Response:
@@ -113,10 +229,27 @@ def router(gw) -> APIRouter:
         routes = await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
         if routes is None:
             return RedirectResponse(f"/signin?next={quote(next_path)}", status_code=303)
-        if not routes:
-            return pages.error(request, "err_need_stronger", code="unmet_authentication_requirements", status=403)
-        return RedirectResponse(f"/signin/factor/{routes[0]}?next={quote(next_path)}&aal={need.value}",
-                                status_code=303)
+        if routes:
+            return RedirectResponse(f"/signin/factor/{routes[0]}?{query_of(next_path, need)}", status_code=303)
+        return no_factor_page(request, next_path=next_path, need=need)
+
+    def no_factor_page(request: Request, *, next_path: str, need: AAL) -> Response:
+        """None of the person's authenticators reaches ``need``: an upstream that does, else what to
+        do (staff are told to add a passkey on their account page, with the link)."""
+        locale = pages.locale(request)
+        q = query_of(next_path, need)
+        upstreams = [dict(kind="upstream", method="get", href=f"/signin/upstream/{u.name}?{q}",
+                          label=t("route_upstream", locale, name=u.display_name.get(locale, u.name)))
+                     for u in gw.upstreams.values() if upstream_reaches(u, ial=IAL("1.1"), aal=need)]
+        needs = needs_in_words(need_ial=None, need_aal=need, locale=locale)
+        if upstreams:
+            return pages.render(request, "raise.html", title=t("raise_title", locale),
+                                client_name=t("app_name", locale), needs=needs, have=[], upstreams=upstreams,
+                                enrol=[], cancel_url=None)
+        staff = next_path.startswith("/admin") or next_path.startswith("/officer")
+        return pages.render(request, "unmet.html", status=403, client_name=t("app_name", locale), needs=needs,
+                            back_url=None, advice=t("staff_add_passkey" if staff else "signin_add_factor", locale),
+                            advice_url="/account", advice_label=t("open_my_account", locale))
 
     @r.api_route("/signin/factor/{kind}", methods=["GET", "POST"], include_in_schema=False)
     async def signin_factor(kind: str, request: Request) -> Response:
@@ -154,23 +287,30 @@ def router(gw) -> APIRouter:
                     return ("redirect", next_path)
                 record_failure(db, account=account, ip=ip, now=now, settings=settings, reason="factor_rejected",
                                event="authenticator.failed", factor=kind)
-                error = "factor_invalid"
-            return ("page", authenticator.begin(db, account=account, session=session, now=now), error)
+                error = refusal_key(authenticator, db, account, fields, now)
+            return ("page", authenticator.begin(db, account=account, session=session, now=now), error, routes)
 
         result = await in_transaction(gw.sessionmaker, ip, work)
         if result[0] == "redirect":
             return RedirectResponse(result[1], status_code=303)
         if result[0] == "error":
             return pages.error(request, result[1], status=403)
-        challenge, error = result[1], result[2]
+        challenge, error, routes = result[1], result[2], result[3]
         locale = pages.locale(request)
+        q = query_of(next_path, need)
+        # "Use another method": the person's other authenticators that reach the level (a recovery
+        # code for a lost phone or passkey), then upstreams that do.
+        others = [(f"/signin/factor/{k}?{q}", t(f"route_factor_{k}", locale)) for k in routes if k != kind]
+        others += [(f"/signin/upstream/{u.name}?{q}", t("route_upstream", locale,
+                                                         name=u.display_name.get(locale, u.name)))
+                   for u in gw.upstreams.values() if upstream_reaches(u, ial=IAL("1.1"), aal=need)]
         response = pages.render(
             request, "factor.html", status=401 if error else 200, title=challenge.title[locale],
             prompt=challenge.prompt[locale], input_label=challenge.input_label[locale], client_name="idgw",
             webauthn=bool(challenge.extra.get("webauthn")), options_csrf=pages.csrf_token(browser, "webauthn"),
-            action=f"/signin/factor/{kind}?next={quote(next_path)}&aal={need.value}",
+            action=f"/signin/factor/{kind}?{q}",
             error=t(error, locale) if error else None,
-            csrf_token=pages.csrf_token(browser, "signin-factor"), others=[])
+            csrf_token=pages.csrf_token(browser, "signin-factor"), others=others)
         pages.set_browser_cookie(response, browser)
         return response
 
