@@ -46,6 +46,9 @@ EVENTS = frozenset(
         "upstream.failed",
         "logout.delivered",
         "logout.failed",
+        "consent.withdrawn",
+        "account.exported",
+        "account.password_set",
     }
 )
 

@@ -173,6 +173,13 @@ def sign_out_everywhere(db, *, account_id: str, now: int, ip: str | None, reason
     return SignedOut(len(live), revoked, _queue_notices(db, pairs=pairs, now=now, reason=reason))
 
 
+def notify_service(db, *, client_id: str, account_id: str, session_ids, now: int, reason: str) -> int:
+    """Queue a back-channel logout notice to one e-service for each of ``session_ids`` in which
+    it received tokens (the person withdrew their consent to it: its sessions end there too);
+    none when it registered no ``backchannel_logout_uri``. The caller commits and wakes the sender."""
+    return _queue_notices(db, pairs={(client_id, s, account_id) for s in session_ids}, now=now, reason=reason)
+
+
 def _queue_notices(db, *, pairs: set, now: int, reason: str) -> int:
     """One back-channel logout notice per (e-service, session) for services that registered a
     ``backchannel_logout_uri`` (OpenID Connect Back-Channel Logout 1.0 §2.5)."""
