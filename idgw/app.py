@@ -38,6 +38,7 @@ from idgw.web import admin as web_admin
 from idgw.web import passkeys as web_passkeys
 from idgw.web import routes as web_routes
 from idgw.web import signin as web_signin
+from idgw.web import static_routes as web_static
 from idgw.web import upstream as web_upstream
 from idgw.web.cookies import Cookies
 from idgw.web.errors import http_error, nul_refused, unexpected
@@ -211,6 +212,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(web_account.router(gw, staff_floor=web_signin.STAFF_POLICY.min_aal))
     app.include_router(web_passkeys.router(gw))
     app.include_router(web_upstream.router(gw))
+    app.include_router(web_static.router())  # /favicon.ico
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
     # A body refused while it streamed in (413, 408, 415) or abandoned by its client: answered
     # here for every route, never uvicorn's "Exception in ASGI application" (idgw.httpio).

@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from idgw.httpio import BodyError, log_disconnect, read_form
 from idgw.security import constant_time_equal, derive_key
+from idgw.web import layout_messages  # noqa: F401  (the layout's texts: skip link, navigation, footer)
 from idgw.web.cookies import BrowserIds
 from idgw.web.i18n import choose_locale, format_datetime, t
 
@@ -32,8 +33,8 @@ MAX_FORM_BYTES = 32 * 1024
 class Pages:
     def __init__(self, settings) -> None:
         self.settings = settings
-        self.env = Environment(loader=FileSystemLoader([TEMPLATES, *PACKAGE_TEMPLATES]), autoescape=select_autoescape(["html"]),
-                               auto_reload=False)
+        self.env = Environment(loader=FileSystemLoader([TEMPLATES, *PACKAGE_TEMPLATES]),
+                               autoescape=select_autoescape(["html"]), auto_reload=False)
         self._csrf_key = derive_key(settings.secret_key, "csrf")
         self.browser_ids = BrowserIds(settings.secret_key)
 
