@@ -36,6 +36,7 @@ from idgw.upstream import load_upstreams
 from idgw.web import account as web_account
 from idgw.web import admin as web_admin
 from idgw.web import passkeys as web_passkeys
+from idgw.web import raising as web_raising
 from idgw.web import routes as web_routes
 from idgw.web import signin as web_signin
 from idgw.web import static_routes as web_static
@@ -207,6 +208,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.gateway = gw
     app.include_router(oidc_routes.router(gw))
     app.include_router(web_routes.router(gw))
+    app.include_router(web_raising.router(gw))
     app.include_router(web_signin.router(gw))
     app.include_router(web_admin.router(gw))
     app.include_router(web_account.router(gw, staff_floor=web_signin.STAFF_POLICY.min_aal))
