@@ -129,8 +129,9 @@ class ThaiDSimulator:
         q = dict(request.query_params)
         # RFC 6749 §4.1.2.1: with a bad client or redirect URI, never redirect; show an error.
         if q.get("client_id") != self.client_id or q.get("redirect_uri") not in self.redirect_uris:
-            return _page("ข้อผิดพลาด Error", "<p>client_id หรือ redirect_uri ไม่ถูกต้อง / "
-                                              "Unknown client or redirect URI.</p>", status=400)
+            return _page(("ข้อผิดพลาด", "Error"), "<p>client_id หรือ redirect_uri ไม่ถูกต้อง / "
+                                                  '<span lang="en">Unknown client or redirect URI.</span></p>',
+                         status=400)
         problem = None
         if q.get("response_type") != "code":
             problem = ("unsupported_response_type", "response_type must be code")
@@ -154,24 +155,26 @@ class ThaiDSimulator:
         rows = "".join(
             f'<li><button type="submit" name="pid" value="{html.escape(c["pid"])}">'
             f'{html.escape(c["title"] + c["given_name"] + " " + c["family_name"])}'
-            f' ({html.escape(c["given_name_en"] + " " + c["family_name_en"])})'
+            f' (<span lang="en">{html.escape(c["given_name_en"] + " " + c["family_name_en"])}</span>)'
             f' · {html.escape(_masked(c["pid"]))} · IAL {html.escape(c["thaid_ial"])}</button></li>'
             for c in self.citizens)
         body = (
-            f"<p>เลือกผู้ใช้ตัวอย่างเพื่อเข้าสู่ระบบด้วย ThaiD (จำลอง) · Choose a demo citizen to sign in with "
-            f"ThaiD (simulated).</p>"
             f'<form method="post" action="login"><input type="hidden" name="txn" value="{html.escape(txn)}">'
-            f'<ul class="citizens">{rows}</ul>'
-            f'<button type="submit" name="action" value="cancel">ยกเลิก Cancel</button></form>'
+            f"<fieldset><legend>เลือกผู้ใช้ตัวอย่างเพื่อเข้าสู่ระบบด้วย ThaiD (จำลอง) / "
+            f'<span lang="en">Choose a demo citizen to sign in with ThaiD (simulated)</span></legend>'
+            f'<ul class="citizens">{rows}</ul></fieldset>'
+            f'<button type="submit" name="action" value="cancel" class="secondary">'
+            f'ยกเลิก / <span lang="en">Cancel</span></button></form>'
         )
-        return _page("ThaiD (จำลอง) เข้าสู่ระบบ · ThaiD simulator sign-in", body)
+        return _page(("เข้าสู่ระบบ", "Sign in"), body)
 
     async def _login(self, request: Request) -> Response:
         form = await request.form()
         with self._lock:
             txn = self._transactions.pop(str(form.get("txn", "")), None)
         if txn is None:
-            return _page("ข้อผิดพลาด Error", "<p>คำขอหมดอายุ / This sign-in has expired.</p>", status=400)
+            return _page(("ข้อผิดพลาด", "Error"), '<p>คำขอหมดอายุ / <span lang="en">This sign-in has expired.</span>'
+                         "</p>", status=400)
         if form.get("action") == "cancel":
             return _redirect(txn["redirect_uri"], error="access_denied", error_description="cancelled by the user",
                              state=txn["state"])
@@ -180,7 +183,8 @@ class ThaiDSimulator:
                              state=txn["state"])
         citizen = citizen_by_pid(str(form.get("pid", "")))
         if citizen is None or citizen not in self.citizens:
-            return _page("ข้อผิดพลาด Error", "<p>ไม่พบผู้ใช้ / Unknown citizen.</p>", status=400)
+            return _page(("ข้อผิดพลาด", "Error"), '<p>ไม่พบผู้ใช้ / <span lang="en">Unknown citizen.</span></p>',
+                         status=400)
         code = secrets.token_urlsafe(32)
         with self._lock:
             self._codes[code] = {"txn": txn, "citizen": citizen, "auth_time": int(time.time()),
@@ -301,9 +305,13 @@ class ThaiDSimulator:
 
         @app.get("/")
         def home() -> Response:
-            return _page("ThaiD (จำลอง) · ThaiD simulator",
-                         f"<p>Issuer: {html.escape(self.issuer)}</p><p>Discovery: "
+            return _page(("หน้าแรก", "Home"),
+                         f'<p lang="en">Issuer: {html.escape(self.issuer)}</p><p lang="en">Discovery: '
                          f'<a href="/.well-known/openid-configuration">/.well-known/openid-configuration</a></p>')
+
+        @app.get("/sim.css", include_in_schema=False)
+        def stylesheet() -> Response:
+            return Response(_CSS, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
 
         if self.control:
             @app.post("/_sim/faults")
@@ -343,11 +351,37 @@ def _redirect(uri: str, **params: str | None) -> Response:
     return RedirectResponse(uri + ("&" if "?" in uri else "?") + query, status_code=303)
 
 
-def _page(title: str, body: str, *, status: int = 200) -> HTMLResponse:
+# The simulator's pages: Thai with English parts marked, landmarks, one stylesheet (no inline
+# style: the pages carry a CSP like a real provider's). Focus ring: dark #111 outside white, one
+# of the two contrasts 3:1 or more with any background here (WCAG 1.4.11, technique C40).
+_CSS = """* { box-sizing: border-box; }
+body { margin: 0; font: 16px/1.5 "Sarabun", "Noto Sans Thai", "Loma", sans-serif; color: #1b1f24; background: #f4f4f6; }
+:focus-visible { outline: 3px solid #111; outline-offset: 3px; box-shadow: 0 0 0 3px #fff; }
+header { padding: .75rem 1.25rem; background: #2b2a6b; color: #fff; font-weight: 700; }
+header p { margin: 0; }
+main { max-width: 40rem; margin: 1.5rem auto; padding: 1.25rem; background: #fff; border-radius: 8px; }
+h1 { font-size: 1.5rem; margin: 0 0 1rem; }
+fieldset { border: 0; margin: 0; padding: 0; }
+legend { font-weight: 600; margin-bottom: .5rem; }
+ul { list-style: none; padding: 0; margin: 0; }
+button { display: block; width: 100%; min-height: 2.75rem; margin: .4rem 0; padding: .6rem .8rem; font: inherit;
+         text-align: left; border: 1px solid #2b2a6b; border-radius: 4px; background: #fff; color: #1b1f24;
+         cursor: pointer; }
+button.secondary { width: auto; background: #e4e7eb; border-color: #59616b; }
+@media (max-width: 40rem) { main { margin: 0; border-radius: 0; } }
+"""
+_CSP = "default-src 'none'; style-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+
+def _page(title: tuple[str, str], body: str, *, status: int = 200) -> HTMLResponse:
+    """A page titled ``title`` (Thai, English) in <title> and <h1>, inside the simulator's landmarks."""
+    th, en = (html.escape(part) for part in title)
     return HTMLResponse(
-        f'<!doctype html><html lang="th"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f'<!doctype html><html lang="th"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<style>body{{font-family:sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}}"
-        f"button{{margin:.25rem 0;padding:.5rem;text-align:left}}ul{{list-style:none;padding:0}}</style></head>"
-        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>",
-        status_code=status, headers={"Cache-Control": "no-store"})
+        f"<title>{th} / {en} · ThaiD (จำลอง) / ThaiD simulator</title>"
+        f'<link rel="stylesheet" href="sim.css"></head><body>'
+        f'<header><p>ThaiD (จำลอง) / <span lang="en">ThaiD simulator</span></p></header>'
+        f'<main><h1>{th} / <span lang="en">{en}</span></h1>{body}</main></body></html>',
+        status_code=status, headers={"Cache-Control": "no-store", "Content-Security-Policy": _CSP,
+                                     "X-Content-Type-Options": "nosniff"})
