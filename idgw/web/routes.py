@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, select
 from starlette.concurrency import run_in_threadpool
 
 from idgw import audit
+from idgw.account.consents import access_lasts, record_receipt
 from idgw.assurance import current_policy
 from idgw.authn import UnknownAuthenticatorError
 from idgw.authn.webauthn import WebAuthnError
@@ -25,10 +26,20 @@ from idgw.ratelimit import spend
 from idgw.release import SCOPE_CLAIMS, describe
 from idgw.security import random_token, sha256_hex
 from idgw.storage.models import Account, Client, Consent, Interaction
-from idgw.web.i18n import format_datetime, t
+from idgw.web.errors import back_to_service
+from idgw.web.i18n import add_messages, format_datetime, t
 from idgw.web.raising import decide_for, raise_context, refusal_key, route_links, unmet_context, upstream_choices
 from idgw.web.upstream import allowed_upstreams
 from policies import AAL
+
+add_messages({
+    "consent_how_long": {"th": "การเข้าถึงนานเท่าใดและการถอนความยินยอม", "en": "How long access lasts, and withdrawing it"},
+    "consent_withdraw_how": {"th": "ท่านถอนความยินยอมได้ทุกเมื่อ บริการจะหมดสิทธิ์เข้าถึงทันที ที่หน้า",
+                             "en": "You can withdraw this at any time, and the service loses access at once, on"},
+    "consent_connected_services": {"th": "บริการที่เชื่อมต่อในบัญชีของฉัน", "en": "Connected services in my account"},
+    "consent_privacy": {"th": "ประกาศความเป็นส่วนตัว: ระบบนี้ใช้ข้อมูลของท่านอย่างไร",
+                        "en": "Privacy notice: how this gateway uses your information"},
+})
 
 # Read on every interaction step: plain column reads, no ORM objects.
 _CLIENT_NAME = select(Client.name).where(Client.client_id == bindparam("p_client_id"))
@@ -64,7 +75,8 @@ def router(gw) -> APIRouter:
             response: Response = RedirectResponse(out.redirect, status_code=status)
         elif out.error_key:
             response = pages.render(request, "error.html", status=out.status, ui_locales=out.ui_locales,
-                                    message=t(out.error_key, pages.locale(request, out.ui_locales)), code=out.code)
+                                    message=t(out.error_key, pages.locale(request, out.ui_locales)), code=out.code,
+                                    **out.context)
         else:
             response = pages.render(request, out.page, status=out.status, ui_locales=out.ui_locales, **out.context)
         if out.cookie:
@@ -91,10 +103,25 @@ def router(gw) -> APIRouter:
                     params=done.params["request"], code=gw.provider.derived_code(iid)))
             if result and result.get("kind") == "error":
                 return None, _Outcome(redirect=result["location"])
-            return None, _Outcome(error_key="err_interaction_expired", status=400)
+            return None, _Outcome(error_key="err_interaction_expired", status=400,
+                                  context=way_back(db, request, iid, browser))
         if not csrf_ok:
-            return None, _Outcome(error_key="err_csrf", status=403)
+            # A stale form: the sign-in itself goes on; offer its current step again.
+            return None, _Outcome(error_key="err_csrf", status=403, context=dict(
+                back_url=f"/interaction/{ia.id}", back_label=t("errpage_sign_in_again", pages.locale(request))))
         return ia, None
+
+    def way_back(db, request: Request, iid: str, browser: str) -> dict:
+        """For a sign-in that cannot go on: a link back to its service (with access_denied and the
+        service's state), only for the browser that started it."""
+        ia = db.get(Interaction, iid) if len(iid) <= 64 else None
+        if ia is None or sha256_hex(browser) != ia.params.get("browser"):
+            return {}
+        name = db.execute(_CLIENT_NAME, {"p_client_id": ia.client_id}).scalar() if ia.client_id else None
+        locale = pages.locale(request, ia.params["request"].get("ui_locales"))
+        return dict(back_url=back_to_service(gw, ia),
+                    back_label=t("errpage_back_to_service", locale, service=name) if name
+                    else t("errpage_sign_in_again", locale))
 
     def advance(db, ia: Interaction, request: Request, now: int, *, cookie_value: str | None,
                 set_cookie: str | None = None, error: str | None = None, username: str | None = None,
@@ -178,7 +205,10 @@ def router(gw) -> APIRouter:
                                          extra_claims=[t(f"claim_{c}", locale) for c in shown["extra"]],
                                          verified_claims=[t(f"claim_{c}", locale) for c in shown["verified"]],
                                          ial=account.ial, account_name=_display_name(account, locale),
-                                         auth_time=format_datetime(session.auth_time, locale)))
+                                         auth_time=format_datetime(session.auth_time, locale),
+                                         lasts=access_lasts(scope=params["scope"], settings=settings, locale=locale),
+                                         cancel_url=f"/interaction/{ia.id}/cancel",
+                                         cancel_csrf=pages.csrf_token(browser, f"cancel:{ia.id}")))
         if not finish(db, ia=ia, now=now, result={"kind": "code"}):
             # Another submit of this interaction got there first: answer with its code, not a new one.
             return _Outcome(redirect=gw.provider.code_location(params=params, code=gw.provider.derived_code(ia.id)),
@@ -476,6 +506,9 @@ def router(gw) -> APIRouter:
             release = tuple(ia.params["progress"].get("shown") or ())
             record_consent(db, account_id=session.account_id, client_id=ia.client_id, scope=params["scope"],
                            release=release, now=now)
+            # The person's receipt of this grant (PDPA: consent is recorded and can be withdrawn).
+            record_receipt(db, account_id=session.account_id, client_id=ia.client_id, scope=params["scope"],
+                           release=release, now=now, policy=current_policy(db, ia.client_id))
             audit.record(db, "consent.granted", at=now, actor=session.account_id, client_id=ia.client_id,
                          session_id=session.id, ip=ip, scope=params["scope"], claims=list(release))
             ia.params = {**ia.params, "progress": {**ia.params["progress"], "consented": True}}
