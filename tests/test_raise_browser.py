@@ -197,3 +197,68 @@ def test_a_thaid_only_citizen_opens_the_account_page_from_signin(browser, world)
         session = db.scalar(select(LoginSession).order_by(LoginSession.auth_time.desc()))
         assert session.provider == "thaid" and session.client_id is None
     context.close()
+
+
+@pytest.fixture
+def localhost_gateway(database_url):
+    """WebAuthn needs a domain name as its RP ID: the gateway on http://localhost."""
+    g = start_gateway(database_url, host="localhost")
+    yield g
+    g.stop()
+    g.gw.engine.dispose()
+
+
+def test_a_passkey_added_inside_the_sign_in_counts_at_once_for_an_aal_2_2_service(browser, localhost_gateway):
+    gateway = localhost_gateway
+    reg = register(gateway)
+    base, server = demo_service(gateway, min_aal="2.2")
+    context = a11y_context(browser, locale="en")
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
+        "isUserVerified": True, "automaticPresenceSimulation": True}})
+    start_at_service(page, base)
+    password_sign_in(page, reg.username, lang="en")
+    main = page.locator("main").inner_text()
+    # AAL 2.2 needs a phishing-resistant authenticator: an app is not offered, a passkey is
+    assert "resists phishing" in main and "authenticator app" not in main
+    page.get_by_role("button", name="Add a passkey on this device").click()
+    page.get_by_role("heading", name="All set: your sign-in now counts as the stronger one.").wait_for()
+    page.get_by_role("link", name=re.compile("Continue to")).click()
+    page.get_by_role("button", name="Allow", exact=True).click()
+    page.wait_for_url(base + "/callback*")
+    text = page.locator("body").inner_text()
+    assert "urn:idgw:ial:1.1:aal:2.2" in text and '"hwk"' in text
+    context.close()
+    server.should_exit = True
+
+
+def test_enrolment_routes_refuse_what_the_sign_in_does_not_offer(gateway):
+    """Setting up a factor inside a sign-in is only for an account without a second factor, for
+    the browser and session of that sign-in, with its CSRF token."""
+    import httpx
+
+    from tests.flow import Browser, authorize_url, rp_client
+    from tests.stepup import enable_second_factor
+
+    reg = register(gateway, policy={"min_aal": "2.1"})
+    rp = rp_client(gateway, reg)
+    b = Browser(gateway)
+    url, *_ = authorize_url(gateway, rp)
+    page = b.login(b.follow(b.get(url)), reg.username)
+    action = re.search(r'action="(/interaction/[^"]+/enrol/totp)"', page.text).group(1)
+    token = re.search(r'action="[^"]+/enrol/totp">\s*<input type="hidden" name="csrf_token" value="([^"]+)"',
+                      page.text).group(1)
+    # CSRF token missing or from another purpose: refused, nothing enrolled
+    assert b.http.post(action, data={"csrf_token": "x"}).status_code == 403
+    # another browser (no cookies): the sign-in is not theirs
+    assert httpx.post(gateway.url + action, data={"csrf_token": token}).status_code in (400, 403, 404)
+    # once the account has a second factor, a password alone may not bind another: back to the sign-in
+    enable_second_factor(gateway, reg.username)
+    r = b.http.post(action, data={"csrf_token": token})
+    assert r.status_code == 303 and r.headers["location"].endswith(action.rsplit("/enrol", 1)[0])
+    with gateway.db() as db:
+        assert db.scalar(select(AccountAuthenticator).where(AccountAuthenticator.kind == "totp",
+                                                            AccountAuthenticator.confirmed_at.is_(None))) is None
