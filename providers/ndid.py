@@ -36,12 +36,14 @@ cache, behind a lock.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import logging
 import secrets
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -83,6 +85,50 @@ CLOSE_WAIT_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
 MAX_ANSWER_BYTES = 1024 * 1024
 MAX_TEXT = 256
 NOT_FOUND = object()  # what _get answers for a 404 (a JSON body can be null, so not None)
+# Letters and digits a person reads off one screen and finds on another without confusing them
+# (no O/0, I/1): 32 symbols, 5 bits each.
+SHORT_REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+SHORT_REFERENCE_LENGTH = 6
+
+
+def short_reference(reference_id: str) -> str:
+    """Six characters derived from a request's ``reference_id`` (SHA-256 in an alphabet without
+    look-alike characters), shown on the waiting page and in the request message so that the
+    citizen can match the request their IdP app shows with the sign-in they started. A visual
+    check, not a secret and not unique (30 bits): never use it to find or decide anything."""
+    number = int.from_bytes(hashlib.sha256(reference_id.encode()).digest()[:8], "big")
+    return "".join(SHORT_REFERENCE_ALPHABET[(number >> (5 * i)) & 31] for i in range(SHORT_REFERENCE_LENGTH))
+
+
+@dataclass(frozen=True)
+class AnswerProgress:
+    """What the last node read (``refresh``) shows of the IdPs' answers, for telling the citizen
+    what is going on while a request is pending. Never a decision: ``status`` and ``complete``
+    decide; an answer counted here may still be refused by ``complete``.
+
+    ``asked``: IdPs the request went to (the node's ``idp_id_list``); ``needed``: ``min_idp``;
+    ``accepted`` / ``rejected`` / ``errored``: IdPs of that list whose answer is an accept, a reject,
+    or an error (an ``error_code``, e.g. 10101 unknown identity); ``error_codes``: those codes."""
+
+    asked: int
+    needed: int
+    accepted: int
+    rejected: int
+    errored: int
+    error_codes: tuple = ()
+
+    @property
+    def waiting_for(self) -> int:
+        """IdPs that have not answered yet."""
+        return max(0, self.asked - self.accepted - self.rejected - self.errored)
+
+    @property
+    def others_can_answer(self) -> bool:
+        """Some IdP could not help (it answered with an error), yet the IdPs that have not
+        answered can still bring the request to ``min_idp`` acceptances. A rejection is not
+        included: it is the citizen's own "no", and any accept after it makes the request
+        ``complicated`` on the platform, which never completes a sign-in."""
+        return self.errored > 0 and self.rejected == 0 and self.waiting_for >= self.needed - self.accepted > 0
 
 
 class NDIDUpstream:
@@ -331,6 +377,36 @@ class NDIDUpstream:
                 state = self.refresh(state=state)
         return self._decide(state, now=int(self._clock()))
 
+    def cancel(self, *, state: dict) -> bool:
+        """The citizen gave up waiting: close the request at the node (``POST /rp/request_close``)
+        so that their IdP app stops offering it. True when the node accepted the close; False when
+        it refused (already closed or timed out, unknown request) or could not be reached, which
+        is logged and changes nothing for the caller: the request then ends at its timeout. Reads
+        nothing and decides nothing, unlike ``complete``: an answer that arrives meanwhile is
+        never used."""
+        if not isinstance(state, dict) or state.get("provider") != self.name:
+            raise UpstreamError("state_mismatch", "state of another provider")
+        return self._close(state)
+
+    def progress(self, *, state: dict) -> AnswerProgress:
+        """The IdPs' answers as the last ``refresh`` saw them (zero counts before any read or when
+        the node does not know the request). For the waiting page's words only."""
+        view = state.get("node") if isinstance(state, dict) else None
+        if not isinstance(view, dict) or not view.get("known"):
+            return AnswerProgress(asked=0, needed=_count(state.get("min_idp")) if isinstance(state, dict) else 0,
+                                  accepted=0, rejected=0, errored=0)
+        asked = list(dict.fromkeys(view.get("idp_id_list") or []))
+        first: dict[str, dict] = {}
+        for answer in view.get("response_list") or []:
+            if answer.get("idp_id") in asked:
+                first.setdefault(answer["idp_id"], answer)
+        errors = [a for a in first.values() if a.get("error_code") is not None]
+        return AnswerProgress(
+            asked=len(asked), needed=_count(view.get("min_idp")) or 1,
+            accepted=sum(1 for a in first.values() if a.get("error_code") is None and a.get("status") == "accept"),
+            rejected=sum(1 for a in first.values() if a.get("error_code") is None and a.get("status") == "reject"),
+            errored=len(errors), error_codes=tuple(a["error_code"] for a in errors))
+
     # -- internals ---------------------------------------------------------------------------------------
 
     def _decide(self, state: dict, *, now: int) -> UpstreamIdentity:
@@ -343,7 +419,10 @@ class NDIDUpstream:
             raise UpstreamError("state_mismatch", f"the node's request differs from the one created: {problem}")
         ndid_status = view.get("status")
         if ndid_status in ("rejected", "complicated", "errored"):
-            raise UpstreamError(ndid_status, f"NDID request ended {ndid_status}")
+            codes = sorted({str(a["error_code"]) for a in view.get("response_list") or []
+                            if a.get("error_code") is not None})
+            raise UpstreamError(ndid_status, f"NDID request ended {ndid_status}"
+                                + (f" (IdP error codes {', '.join(codes)})" if codes else ""))
         if ndid_status != "completed":
             if view.get("timed_out") or now >= int(state["expires_at"]) + TIMEOUT_GRACE:
                 raise UpstreamError("timed_out", "NDID request timed out")

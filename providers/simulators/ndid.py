@@ -20,8 +20,9 @@ failed). ``GET /utility/idp`` lists the registered IdPs (``node_id``, ``node_nam
 ``getIdpNodes``.
 
 Citizen side: ``GET /idp-app`` lists open requests; each request page shows the ``request_message``
-and lets the simulated citizen answer as one of the IdPs (accept with a chosen ial/aal, reject, or
-report an error). Like the platform, it refuses an accept below the request's min_ial/min_aal or
+and the short reference the service shows (``providers.ndid.short_reference``), and lets the
+simulated citizen answer as one of the IdPs (accept with a chosen ial/aal, reject, or report an
+error with an IdP error code: 1000, or 10101 unknown identity). Like the platform, it refuses an accept below the request's min_ial/min_aal or
 above the IdP's registered max_ial/max_aal, and computes valid_ial against the identity's IAL at
 that IdP. Every checksum-valid citizen ID counts as onboarded at every simulated IdP.
 
@@ -51,6 +52,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.background import BackgroundTask
 
 from providers.base import AAL_LEVELS, IAL_LEVELS, level_as_number, level_at_least, normalise_level, valid_citizen_id
+from providers.ndid import short_reference
 
 # max_ial / max_aal: what the IdP is registered for on the platform (it cannot answer above them);
 # identity_ial: the IAL at which it holds every simulated citizen's identity (answering above gives valid_ial
@@ -80,10 +82,17 @@ FAULTS = {
     "validity_at_close": "the status query shows valid_signature/valid_ial null until the request is closed or "
                          "timed out, as on the real platform (the RP node writes them to the chain at close)",
     "close_delay": "seconds after its 202 before a close takes effect (a block commit on the real platform)",
+    "idp_answers": "{idp_id: 'accept' | 'reject' | <IdP error code>}: those IdPs answer every new request by "
+                   "themselves as soon as it is created (accept at the IdP's identity IAL and maximum AAL)",
 }
 CHAIN_ID = "sim-chain"
 RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
-IDP_ERROR_CODE = 1000  # what the IdP app's "report an error" answers with (an IdP error code seen in NDID's tests)
+# What an IdP may answer with instead of accept/reject. IdP error codes are registered on the platform,
+# not in ndid-error/type.js; these two are the ones NDID's own test setup uses
+# (../shared/data/ndid-error-codes.tsv, header).
+IDP_ERROR_CODES = {1000: ("ข้อผิดพลาดของ IdP", "IdP error"),
+                   10101: ("IdP ไม่มีข้อมูลตัวตนนี้", "unknown identity at this IdP")}
+IDP_ERROR_CODE = 1000  # the IdP app's default "report an error" code
 
 
 class NDIDSimulator:
@@ -150,6 +159,7 @@ class NDIDSimulator:
             self._deliver(record, record["callback_url"], result)
             if success:
                 self._send_status(record)
+                self._auto_answer(record)
 
         return JSONResponse({"request_id": request_id, "initial_salt": record["initial_salt"]}, status_code=202,
                             background=BackgroundTask(announce))
@@ -372,6 +382,8 @@ class NDIDSimulator:
             left = max(0, int(record["created_at"] + record["request_timeout"] - time.time()))
             rows.append(f'<li><a href="idp-app/requests/{html.escape(record["request_id"])}">'
                         f'{html.escape(_masked(record["identifier"]))}</a> · '
+                        f'รหัสอ้างอิง · Reference <strong class="reference">'
+                        f'{short_reference(record["reference_id"])}</strong> · '
                         f'{html.escape(record["request_message"][:80])} · {left} s</li>')
         body = ("<p>คำขอยืนยันตัวตนที่รอคำตอบ · Identity requests waiting for an answer</p>"
                 + (f"<ul>{''.join(rows)}</ul>" if rows else "<p>ไม่มีคำขอ · No requests.</p>"))
@@ -395,8 +407,14 @@ class NDIDSimulator:
         aal_options = "".join(f'<option{" selected" if v == default["max_aal"] else ""}>{v}</option>'
                               for v in AAL_LEVELS)
         left = max(0, int(record["created_at"] + record["request_timeout"] - time.time()))
+        error_options = "".join(f'<option value="{code}">{code}: {th} · {en}</option>'
+                                for code, (th, en) in IDP_ERROR_CODES.items())
         body = (
             f'<p>เลขประจำตัวประชาชน · Citizen ID: {html.escape(_masked(record["identifier"]))}</p>'
+            # The short reference the service shows on its waiting page (providers.ndid.short_reference of
+            # the request's reference_id; the gateway also writes it into the request message).
+            f'<p>รหัสอ้างอิง · Reference: <strong class="reference">{short_reference(record["reference_id"])}'
+            f'</strong></p>'
             f'<blockquote class="request-message" style="white-space:pre-wrap">'
             f'{html.escape(record["request_message"])}</blockquote>'
             f'<p>ระดับขั้นต่ำ · Minimum: IAL {record["min_ial"]}, AAL {record["min_aal"]} · '
@@ -407,6 +425,7 @@ class NDIDSimulator:
             f'<label>AAL <select name="aal">{aal_options}</select></label><br>'
             f'<button type="submit" name="action" value="accept">ยืนยัน · Approve</button> '
             f'<button type="submit" name="action" value="reject">ปฏิเสธ · Reject</button> '
+            f'<label>รหัสข้อผิดพลาด · Error code <select name="error_code">{error_options}</select></label><br>'
             f'<button type="submit" name="action" value="error">แจ้งข้อผิดพลาด · Report an error</button></form>'
         )
         return _page("แอป IdP (จำลอง) · IdP app (simulated)", body)
@@ -418,7 +437,27 @@ class NDIDSimulator:
         if not self._open(record):
             return _page("คำขอสิ้นสุดแล้ว · Request finished", "", status=409)
         form = await request.form()
-        idp_id, action = str(form.get("idp_id", "")), str(form.get("action", ""))
+        code = str(form.get("error_code", IDP_ERROR_CODE))
+        return self._respond(record, idp_id=str(form.get("idp_id", "")), action=str(form.get("action", "")),
+                             ial=str(form.get("ial", "")), aal=str(form.get("aal", "")),
+                             error_code=int(code) if code.isdigit() else -1)
+
+    def _auto_answer(self, record: dict) -> None:
+        """The ``idp_answers`` fault: IdPs that answer a new request by themselves."""
+        for idp_id, what in dict(self.faults.get("idp_answers") or {}).items():
+            if not self._open(record) or idp_id not in self.idps:
+                continue
+            idp = self.idps[idp_id]
+            if what in ("accept", "reject"):
+                self._respond(record, idp_id=idp_id, action=what, ial=idp["identity_ial"], aal=idp["max_aal"],
+                              error_code=IDP_ERROR_CODE)
+            else:
+                self._respond(record, idp_id=idp_id, action="error", ial="", aal="",
+                              error_code=what if type(what) is int else IDP_ERROR_CODE)
+
+    def _respond(self, record: dict, *, idp_id: str, action: str, ial: str, aal: str,
+                 error_code: int) -> Response:
+        """One IdP's answer to an open request, checked as the platform checks it."""
         if idp_id not in record["idp_id_list"] or any(a["idp_id"] == idp_id for a in record["response_list"]):
             return _page("ตอบไม่ได้ · Cannot answer", "<p>IdP นี้ไม่ได้รับคำขอหรือตอบไปแล้ว · "
                                                        "This IdP was not asked or has answered.</p>", status=400)
@@ -427,10 +466,12 @@ class NDIDSimulator:
         idp = self.idps[idp_id]
         checked = record["mode"] in (2, 3)  # the platform checks signature and IAL only where identity is known
         if action == "error":
-            answer: dict[str, Any] = {"idp_id": idp_id, "error_code": IDP_ERROR_CODE}
+            if error_code not in IDP_ERROR_CODES:
+                return _page("ตอบไม่ได้ · Cannot answer", "<p>error_code</p>", status=400)
+            answer: dict[str, Any] = {"idp_id": idp_id, "error_code": error_code}
         else:
-            ial = normalise_level(str(form.get("ial", "")), IAL_LEVELS)
-            aal = normalise_level(str(form.get("aal", "")), AAL_LEVELS)
+            ial = normalise_level(ial, IAL_LEVELS)
+            aal = normalise_level(aal, AAL_LEVELS)
             if ial is None or aal is None:
                 return _page("ตอบไม่ได้ · Cannot answer", "<p>IAL/AAL</p>", status=400)
             below = (not level_at_least(ial, record["min_ial"], IAL_LEVELS)
@@ -551,5 +592,6 @@ def _page(title: str, body: str, *, status: int = 200) -> HTMLResponse:
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<style>body{{font-family:sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}}"
         f"button,select{{margin:.25rem 0;padding:.4rem}}</style></head>"
-        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>",
+        f'<body><header><p>NDID (จำลอง) · <span lang="en">NDID simulator</span></p></header>'
+        f"<main><h1>{html.escape(title)}</h1>{body}</main></body></html>",
         status_code=status, headers={"Cache-Control": "no-store"})
