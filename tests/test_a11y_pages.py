@@ -96,6 +96,14 @@ def test_gateway_layout_error_pages_and_thaid_simulator_are_accessible(browser, 
         assert page.title().startswith("เข้าสู่ระบบ / Sign in")
         check_a11y(page, context=f"ThaiD simulator sign-in, {where}")
         context.close()
+
+    # Without JavaScript the passkey button cannot work: the page says so and points elsewhere
+    context = a11y_context(browser, locale="en", java_script_enabled=False)
+    page = context.new_page()
+    page.goto(gateway.url + "/signin")
+    hint = page.locator("form.passkey p.hint")
+    assert hint.is_visible() and hint.inner_text().startswith("Passkeys need JavaScript")
+    context.close()
     assert not problems, problems
 
 
