@@ -1,20 +1,89 @@
 """Answers for requests no handler should see, in each endpoint's own format: a Thai/English page
 for people, JSON for machines (security review item 17: the back-channel endpoints never answer
-HTML, and nothing a client sends is answered with a bare 500)."""
+HTML, and nothing a client sends is answered with a bare 500). Also the ways back an error page
+offers (``back_to_service``, ``back_link``): no page is a dead end (issue 12)."""
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from idgw.storage.models import Client, Interaction
+from idgw.web.i18n import add_messages, t
+
 #: Paths called by e-services, platforms and scripts rather than people.
 MACHINE_PREFIXES = ("/token", "/introspect", "/revoke", "/userinfo", "/jwks.json", "/.well-known/",
                     "/webauthn/", "/openapi.json")
 
+add_messages({
+    "errpage_code": {"th": "รหัสข้อผิดพลาด", "en": "Error code"},
+    "errpage_next": {"th": "ท่านทำอะไรต่อได้บ้าง", "en": "What you can do"},
+    "errpage_home": {"th": "ไปที่หน้าแรกของระบบ", "en": "Go to the gateway's home page"},
+    "errpage_help": {"th": "ต้องการความช่วยเหลือ ติดต่อ {contact}", "en": "Need help? Contact {contact}"},
+    "errpage_back_to_service": {"th": "กลับไปที่ {service} (ยังไม่ได้เข้าสู่ระบบ)",
+                                "en": "Return to {service} (not signed in)"},
+    "errpage_sign_in_again": {"th": "เริ่มเข้าสู่ระบบใหม่", "en": "Start signing in again"},
+    "errpage_choose_another": {"th": "เลือกวิธีเข้าสู่ระบบอื่น", "en": "Choose another way to sign in"},
+    "errpage_not_found_title": {"th": "ไม่พบหน้านี้", "en": "Page not found"},
+    "errpage_not_found": {"th": "ที่อยู่อาจพิมพ์ผิด หรือหน้านี้ถูกย้ายหรือไม่มีแล้ว หากท่านมาจากบริการของหน่วยงาน "
+                                "กรุณากลับไปที่บริการนั้นแล้วเริ่มใหม่",
+                          "en": "The address may be mistyped, or the page has moved or no longer exists. If you "
+                                "came from a government e-service, go back to it and start again."},
+})
+
 
 def machine_path(path: str) -> bool:
-    return path.startswith(MACHINE_PREFIXES) or ("/ndid-callback/" in path and path.startswith("/upstream/"))
+    return path.startswith(MACHINE_PREFIXES) or ("/ndid-callback/" in path and path.startswith("/upstream/")) \
+        or (path.startswith("/interaction/") and path.endswith("/status"))  # the NDID waiting page's poll
+
+
+def wants_json(request: Request) -> bool:
+    """An API caller (it asks for JSON and not for a page), for paths shared with people."""
+    accept = request.headers.get("accept", "")
+    return "json" in accept and "text/html" not in accept
+
+
+def back_to_service(gw, interaction: Interaction | None) -> str | None:
+    """Where a person goes back to when their sign-in cannot go on (it expired or has finished):
+    the e-service's redirect URI with ``error=access_denied`` and the service's ``state`` (RFC 6749
+    §4.1.2.1; the redirect URI was verified at /authorize and the interaction row outlives its
+    expiry), so the service hears that nobody signed in and can offer to start again. For a
+    sign-in to the gateway's own pages (``client_id`` None) it is /signin for the page that was
+    wanted. None when there is no interaction.
+
+    Offer it only to the browser that started the interaction (``params["browser"]``): the link
+    carries the service's ``state``."""
+    if interaction is None:
+        return None
+    params = interaction.params or {}
+    if interaction.client_id is None:
+        local = params.get("local") or {}
+        next_path = local.get("next") if isinstance(local.get("next"), str) else None
+        if not next_path or not next_path.startswith("/") or next_path.startswith("//") or "\\" in next_path:
+            return "/signin"
+        return f"/signin?next={quote(next_path)}"
+    request = params.get("request") or {}
+    if not request.get("redirect_uri"):
+        return None
+    return gw.provider.authorization_error_redirect(
+        redirect_uri=request["redirect_uri"], error="access_denied",
+        description="The sign-in at the gateway ended without completing", state=request.get("state"))
+
+
+def back_link(gw, db, interaction: Interaction | None, locale: str) -> dict:
+    """``back_url`` and ``back_label`` for error.html from ``back_to_service`` (the label names the
+    service), or an empty dict."""
+    url = back_to_service(gw, interaction)
+    if url is None:
+        return {}
+    if interaction.client_id is None:
+        return {"back_url": url, "back_label": t("errpage_sign_in_again", locale)}
+    client = db.get(Client, interaction.client_id)
+    name = client.name if client is not None else t("app_name", locale)
+    return {"back_url": url, "back_label": t("errpage_back_to_service", locale, service=name)}
 
 
 def _json(status: int, error: str, description: str) -> Response:
@@ -34,19 +103,28 @@ def nul_refused(pages):
     return answer
 
 
+def not_found_page(pages, request: Request) -> Response:
+    """The HTML 404: what happened in plain Thai/English, a link to the home page and the help desk."""
+    locale = pages.locale(request)
+    return pages.render(request, "error.html", status=404, heading=t("errpage_not_found_title", locale),
+                        message=t("errpage_not_found", locale), back_url="/", back_label=t("errpage_home", locale))
+
+
 def http_error(pages):
     """Starlette's own refusals (404: no route; 405: a route without this method), which FastAPI
     answers with ``{"detail": ...}`` JSON everywhere, in the endpoint's own format: a page for
-    people, the OAuth error JSON for machines; their headers (``Allow``) are kept. Found by
-    tests/security/test_fuzz.py (e.g. POST /interaction//login)."""
+    people, the OAuth error JSON for machines and for callers that ask for JSON only; their
+    headers (``Allow``) are kept. Found by tests/security/test_fuzz.py (e.g. POST
+    /interaction//login)."""
 
     async def handler(request: Request, exc: StarletteHTTPException) -> Response:
         status = exc.status_code
-        if machine_path(request.url.path):
+        if machine_path(request.url.path) or wants_json(request):
             response = _json(status, "not_found" if status == 404 else "invalid_request", str(exc.detail))
+        elif status == 404:
+            response = not_found_page(pages, request)
         else:
-            response = pages.error(request, "err_not_found" if status == 404 else "err_invalid_request",
-                                   code=str(exc.detail), status=status)
+            response = pages.error(request, "err_invalid_request", code=str(exc.detail), status=status)
         response.headers.update(exc.headers or {})
         return response
 
