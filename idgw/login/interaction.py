@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
-from idgw.login.raising import Route, factor_routes, routes_to
+from idgw.login.raising import Route, factor_routes, routes_to  # noqa: F401 (factor_routes: re-exported)
 from idgw.login.sessions import session_state
 from idgw.release import covered, is_verified, plan
 from idgw.security import sha256_hex
@@ -131,7 +131,7 @@ def next_step(*, db, params: dict, requested: dict, progress: dict, session: Log
     max_age = None if fresh else requested.get("max_age")
     decision, chosen = _decide(db=db, policy=policy, options=alternatives(requested), session=session,
                                account=account, essential=bool(requested.get("essential")), max_age=max_age,
-                               registry=registry, now=now)
+                               registry=registry, now=now, upstreams=list(upstreams))
     if decision.outcome == "deny":
         return Step("error", "access_denied", "; ".join(f"{r.code}: {r.detail}" for r in decision.reasons))
     if decision.outcome == "step_up":
@@ -173,10 +173,10 @@ def next_step(*, db, params: dict, requested: dict, progress: dict, session: Log
     return Step("done", release=release, acr=acr)
 
 
-def _decide(*, db, policy, options, session, account, essential: bool, max_age, registry, now):
+def _decide(*, db, policy, options, session, account, essential: bool, max_age, registry, now, upstreams=()):
     """The decision for the first alternative the session satisfies; when none does, for the first
-    one whose step-up can be done here (signing in again, or a factor this account has), else the
-    most preferred one (then unmet). Returns (decision, the alternative it is for)."""
+    one whose step-up can be done here (signing in again, or any route of idgw.login.raising), else
+    the most preferred one (then unmet). Returns (decision, the alternative it is for)."""
     state = session_state(session)
     if len(options) == 1:  # the usual case: nothing to choose between
         request = AuthRequest(ial=options[0].ial if options[0] else None, aal=options[0].aal if options[0] else None,
@@ -193,8 +193,8 @@ def _decide(*, db, policy, options, session, account, essential: bool, max_age, 
     for decision, option in tried:
         if decision.outcome == "deny" or decision.need_login:
             return decision, option
-        if decision.need_ial is None and factor_routes(registry=registry, db=db, account=account, session=session,
-                                                       need=decision.need_aal):
+        if routes_to(decision=decision, registry=registry, db=db, account=account, session=session,
+                     upstreams=list(upstreams)):
             return decision, option
     return tried[0]
 
