@@ -55,7 +55,7 @@ MESSAGES = {
                              "en": "{device} · IP {ip} · signed in {when} · for {service}"},
     "account_this_gateway": {"th": "หน้าของระบบนี้", "en": "this gateway's own pages"},
     "account_sign_out_one": {"th": "ออกจากระบบ", "en": "Sign out"},
-    "account_sign_out_named": {"th": "ออกจากระบบบน {device}", "en": "Sign out on {device}"},
+    "account_on_device": {"th": "บน {device}", "en": "on {device}"},
     "account_signed_out_one": {"th": "ออกจากระบบบน {device} แล้ว บริการที่เกี่ยวข้องได้รับแจ้งแล้ว",
                                "en": "Signed out on {device}. The services concerned have been told."},
     "account_ip_unknown": {"th": "ไม่ทราบ", "en": "unknown"},
@@ -139,6 +139,7 @@ MESSAGES = {
     "services_receipt_line": {"th": "ใบรับรองวันที่ {when}", "en": "Receipt of {when}"},
     "services_withdraw": {"th": "ถอนความยินยอม", "en": "Withdraw consent"},
     "services_withdraw_named": {"th": "ถอนความยินยอมให้ {service}", "en": "Withdraw consent for {service}"},
+    "services_for": {"th": "ให้ {service}", "en": "for {service}"},
     "services_confirm_withdraw": {"th": "ต้องการถอนความยินยอมให้ {service} หรือไม่ ระบบจะยกเลิกสิทธิ์เข้าถึงทั้งหมดของบริการนี้ "
                                         "แจ้งให้บริการทราบ และบริการจะต้องขอความยินยอมจากท่านใหม่ในครั้งถัดไป "
                                         "ข้อมูลที่บริการได้รับไปแล้วอยู่ในความรับผิดชอบของหน่วยงานเจ้าของบริการ",
