@@ -134,7 +134,11 @@ def router(gw, *, staff_floor: AAL) -> APIRouter:
             return RedirectResponse(result[1], status_code=303)
         if kind == "page":
             _, template, status, context = result
-            return pages.render(request, template, status=status, **context)
+            response = pages.render(request, template, status=status, **context)
+            issued = getattr(request.state, "browser_id", None)
+            if issued is not None and issued != request.cookies.get("idgw_browser"):
+                pages.set_browser_cookie(response, issued)  # (its forms' tokens are bound to it)
+            return response
         if kind == "error":
             return pages.error(request, result[1], status=result[2])
         if kind == "json":
@@ -150,7 +154,12 @@ def router(gw, *, staff_floor: AAL) -> APIRouter:
         raise AssertionError(kind)
 
     def browser(request: Request) -> str:
-        return request.cookies.get("idgw_browser") or ""
+        """This browser's id for the forms' CSRF tokens: the gateway-issued one, or a new one that
+        ``finish`` sets with the page (one per request)."""
+        known = getattr(request.state, "browser_id", None)
+        if known is None:
+            known = request.state.browser_id = pages.browser_id(request)
+        return known
 
     # -- the account page -----------------------------------------------------------------------
     def page_context(db, request: Request, session: LoginSession, account: Account, **extra) -> dict:
@@ -185,7 +194,8 @@ def router(gw, *, staff_floor: AAL) -> APIRouter:
                         ial=ial_words(link.ial, locale)) for link in links],
             sessions=[dict(id=s.id, device=device_words(s.user_agent, locale),
                            ip=s.ip or t("account_ip_unknown", locale), auth_time=s.auth_time,
-                           service=services.get(s.client_id) or t("account_this_gateway", locale),
+                           service=(services.get(s.client_id) or s.client_id) if s.client_id
+                           else t("account_this_gateway", locale),
                            current=group_of(s) == mine) for s in live],
             recent=recent, csrf_token=pages.csrf_token(browser(request), "account"),
             options_csrf=pages.csrf_token(browser(request), "webauthn"), privacy_url=settings.privacy_notice_url,

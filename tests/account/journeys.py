@@ -11,7 +11,7 @@ import uuid
 from sqlalchemy import select
 
 from idgw.authn.totp import totp_code
-from idgw.storage.models import AccountAuthenticator
+from idgw.storage.models import AccountAuthenticator, AccountLink
 from tests.flow import PASSWORD, Browser, form_fields
 
 
@@ -100,3 +100,36 @@ def factor_ids(gateway, account_id: str, kind: str) -> list[str]:
     with gateway.db() as db:
         return list(db.scalars(select(AccountAuthenticator.id).where(AccountAuthenticator.account_id == account_id,
                                                                      AccountAuthenticator.kind == kind)))
+
+
+CITIZEN_ID = "1345951597671"
+
+
+def upstream_session(gateway, *, aal: str = "1") -> tuple[str, str, str]:
+    """An account made by a ThaiD sign-in (no password) and a session through it, by the gateway's
+    own code (as the upstream callback calls it): (session cookie, account id, link id)."""
+    from idgw.upstream import resolve_account, start_session
+    from providers import UpstreamIdentity
+
+    now = gateway.clock.now()
+    identity = UpstreamIdentity(provider="thaid", issuer="https://thaid.example.test", subject="thaid-sub-1",
+                                citizen_id=CITIZEN_ID, claims={"th_given_name": "สมชาย", "th_family_name": "ใจดี",
+                                                               "given_name": "Somchai", "family_name": "Jaidee"},
+                                ial="2.3", aal=aal, amr=("pwd",), auth_time=now, raw_levels={})
+    with gateway.db() as db:
+        account = resolve_account(db, identity=identity, now=now).account
+        _session, cookie = start_session(db, old_cookie=None, account=account, identity=identity, now=now,
+                                         ip="127.0.0.1", client_id=None, user_agent="test")
+        link_id = db.scalar(select(AccountLink.id).where(AccountLink.account_id == account.id))
+        account_id = account.id
+        db.commit()
+    return cookie, account_id, link_id
+
+
+def upstream_browser(gateway, *, aal: str = "1") -> tuple[Browser, str, str]:
+    """That citizen's browser, signed in: (browser, account id, link id)."""
+    cookie, account_id, link_id = upstream_session(gateway, aal=aal)
+    b = Browser(gateway)
+    b.get("/signin")  # the gateway issues this browser its id (for the CSRF tokens)
+    b.http.cookies.set(gateway.gw.settings.cookie_name, cookie, domain="127.0.0.1", path="/")
+    return b, account_id, link_id

@@ -147,6 +147,12 @@ def test_withdrawing_a_consent_through_the_pages(browser, gateway):
     page.get_by_text("ถอนความยินยอมให้ บริการทดสอบ Test service แล้ว").wait_for()
     check_a11y(page, context="consent withdrawn, th")
     assert "ท่านยังไม่ได้ยินยอมให้บริการใดรับข้อมูล" in page.locator("main").inner_text()
+    # the other pages a citizen reaches from here
+    page.goto(gateway.url + "/account/sessions/end-all")
+    check_a11y(page, context="confirm signing out everywhere, th")
+    for lang in ("th", "en"):
+        page.goto(gateway.url + f"/privacy?lang={lang}")
+        check_a11y(page, context=f"privacy notice, {lang}")
     context.close()
 
     # the service's refresh token fails, and its access token is no longer active
@@ -158,3 +164,34 @@ def test_withdrawing_a_consent_through_the_pages(browser, gateway):
     assert intro.json() == {"active": False}
     with gateway.db() as db:
         assert db.get(Consent, (reg.account_id, reg.client_id)) is None
+
+
+def test_a_thaid_only_citizen_sets_a_password(browser, gateway):
+    """The account page of a citizen without a password (no password row, "Set a password"), and
+    the password page with its rule said before it is broken, on a phone in English."""
+    from tests.account.journeys import upstream_session
+
+    cookie, _account_id, _link_id = upstream_session(gateway)
+    context = a11y_context(browser, locale="en", width=PHONE_WIDTH)
+    context.add_cookies([{"name": gateway.gw.settings.cookie_name, "value": cookie, "url": gateway.url}])
+    page = context.new_page()
+    page.goto(gateway.url + "/account?lang=en")
+    assert "You have no password." in page.locator("main").inner_text()
+    check_a11y(page, context="account page without a password, en, 390 px")
+    page.get_by_role("link", name="Set a password").click()
+    page.wait_for_url(gateway.url + "/account/password")
+    assert "Use 15 to 1024 characters" in page.locator("main").inner_text()
+    check_a11y(page, context="set a password, en, 390 px")
+    page.get_by_label("New password", exact=True).fill("too short")
+    page.get_by_label("Type the new password again").fill("too short")
+    page.locator("form[action='/account/password'] button").evaluate("b => b.form.noValidate = true")
+    page.locator("form[action='/account/password'] button").click()
+    page.get_by_text("That password is too short").wait_for()
+    check_a11y(page, context="set a password, refused, en, 390 px")
+    page.get_by_label("New password", exact=True).fill(PASSWORD)
+    page.get_by_label("Type the new password again").fill(PASSWORD)
+    page.locator("form[action='/account/password'] button").click()
+    page.get_by_text("Password set.").wait_for()
+    assert "Password · Username for signing in with a password: thaid-" in page.locator("main").inner_text()
+    check_a11y(page, context="account page with a password, en, 390 px")
+    context.close()

@@ -35,6 +35,7 @@ from tests.account.journeys import (
     raise_with,
     recovery_codes,
     sign_in,
+    upstream_browser,
 )
 from tests.flow import (
     LEGAL_BASIS,
@@ -52,7 +53,6 @@ from tests.security.receiver import Receiver
 from tests.security.test_logout import verified_logout_token
 from tests.stepup import FIXTURE_CODE, enable_second_factor
 
-CITIZEN_ID = "1345951597671"
 SCOPE = "openid profile email citizen_id offline_access"
 
 
@@ -79,30 +79,6 @@ def tokens_for(gateway, reg, b: Browser, *, scope: str = SCOPE) -> dict:
 def csrf_of(page) -> str:
     """The page's account-form CSRF token (every POST form of the account pages carries it)."""
     return next(h["csrf_token"] for _, _, h in forms(page.text) if "csrf_token" in h)
-
-
-def upstream_browser(gateway, *, aal: str = "1") -> tuple[Browser, str, str]:
-    """A citizen whose account came from an upstream sign-in (ThaiD) and has no password, signed in
-    through it (the gateway's own account and session code, as its callback calls them)."""
-    from idgw.upstream import resolve_account, start_session
-    from providers import UpstreamIdentity
-
-    now = gateway.clock.now()
-    identity = UpstreamIdentity(provider="thaid", issuer="https://thaid.example.test", subject="thaid-sub-1",
-                                citizen_id=CITIZEN_ID, claims={"th_given_name": "สมชาย", "th_family_name": "ใจดี",
-                                                               "given_name": "Somchai", "family_name": "Jaidee"},
-                                ial="2.3", aal=aal, amr=("pwd",), auth_time=now, raw_levels={})
-    with gateway.db() as db:
-        account = resolve_account(db, identity=identity, now=now).account
-        _session, cookie = start_session(db, old_cookie=None, account=account, identity=identity, now=now,
-                                         ip="127.0.0.1", client_id=None, user_agent="test")
-        link_id = db.scalar(select(AccountLink.id).where(AccountLink.account_id == account.id))
-        account_id = account.id
-        db.commit()
-    b = Browser(gateway)
-    b.get("/signin")  # the gateway issues this browser its id (for the CSRF tokens)
-    b.http.cookies.set(gateway.gw.settings.cookie_name, cookie, domain="127.0.0.1", path="/")
-    return b, account_id, link_id
 
 
 def test_the_account_page_opens_with_any_factors_that_prove_control(gateway):
