@@ -290,18 +290,13 @@ def test_removing_a_factor_a_service_needs_warns_and_staff_floors_refuse(gateway
     assert ab.http.post("/account/links/no-such-link/remove", data={"csrf_token": csrf}).status_code == 404
 
 
-def ensure_receipt(gateway, reg, *, scope: str = SCOPE) -> str:
-    """The receipt of the grant just made: the consent handler's (once it calls record_receipt),
-    else recorded here as it would."""
+def receipt_of_grant(gateway, reg) -> str:
+    """The receipt the consent handler kept for the grant just made (idgw.account.consents.record_receipt)."""
     with gateway.db() as db:
-        row = db.scalar(select(ConsentReceipt).where(ConsentReceipt.account_id == reg.account_id,
-                                                     ConsentReceipt.client_id == reg.client_id))
-        if row is None:
-            consent = db.get(Consent, (reg.account_id, reg.client_id))
-            row = record_receipt(db, account_id=reg.account_id, client_id=reg.client_id, scope=consent.scope,
-                                 release=tuple(consent.claims), now=consent.granted_at,
-                                 policy=current_policy(db, reg.client_id))
-            db.commit()
+        (row,) = db.scalars(select(ConsentReceipt).where(ConsentReceipt.account_id == reg.account_id,
+                                                         ConsentReceipt.client_id == reg.client_id)).all()
+        consent = db.get(Consent, (reg.account_id, reg.client_id))
+        assert row.scope == " ".join(sorted(consent.scope.split())) and row.claims == sorted(consent.claims)
         return row.id
 
 
@@ -312,7 +307,7 @@ def test_withdrawing_a_consent(gateway):
         b = Browser(gateway)
         tokens = tokens_for(gateway, reg, b)
         kept = tokens_for(gateway, other, b)
-        receipt_id = ensure_receipt(gateway, reg)
+        receipt_id = receipt_of_grant(gateway, reg)
         listing = b.get("/account/services")
         assert listing.status_code == 200
         text = listing.text
@@ -364,7 +359,7 @@ def test_receipts_are_the_owners_alone(gateway):
     reg = register(gateway)
     b = Browser(gateway)
     tokens_for(gateway, reg, b)
-    receipt_id = ensure_receipt(gateway, reg)
+    receipt_id = receipt_of_grant(gateway, reg)
     page = b.get(f"/account/receipts/{receipt_id}")
     assert page.status_code == 200
     for words in ("สมศรี รักไทย", reg.account_id, "บริการทดสอบ Test service", "เลขประจำตัวประชาชน 13 หลัก",
