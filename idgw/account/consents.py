@@ -70,7 +70,8 @@ def record_receipt(db, *, account_id: str, client_id: str, scope: str, release, 
 def data_words(*, scope: str, release, locale: str) -> list[str]:
     """The data a service receives, in the person's words: what its scopes cover (those whose
     claims are released), the individual claims beyond them, and the verified claims."""
-    scopes = scope.split()
+    order = ("openid", "profile", "email", "citizen_id", "offline_access")
+    scopes = sorted(scope.split(), key=lambda s: (order.index(s) if s in order else len(order), s))
     released = {_claim(item) for item in release or ()}
     words = []
     for s in scopes:

@@ -159,3 +159,16 @@ def test_levels_and_lifetimes_in_words():
     assert duration_words(600, "en") == "10 minutes" and duration_words(3600, "en") == "1 hour"
     assert duration_words(86400, "th") == "1 วัน" and duration_words(90, "en") == "90 seconds"
     assert duration_words(1, "en") == "1 second" and duration_words(25 * 3600, "en") == "25 hours"
+
+
+def test_data_in_words_follows_the_consent_page_order():
+    from idgw.account.consents import data_words
+
+    words = data_words(scope="offline_access citizen_id email openid profile",
+                       release=("userinfo/citizen_id", "userinfo/email", "userinfo/name",
+                                "id_token/verified_claims.th_given_name"), locale="en")
+    assert words == ["An identifier for you at this service", "Your name", "Your e-mail address",
+                     "Your 13-digit citizen ID number", "Access while you are away (refresh token)",
+                     "Given name (Thai) (verified)"]
+    # a scope whose claims were not released (no legal basis for the citizen ID) is not listed
+    assert "Your 13-digit citizen ID number" not in data_words(scope="openid citizen_id", release=(), locale="en")
