@@ -98,7 +98,7 @@ def test_sign_out_everywhere_revokes_tokens_and_tells_the_service(gateway, recei
     tokens, rp, browser = signed_in(gateway, reg)
     # another device of the same person, with a token of its own
     other_tokens, _rp, _other = signed_in(gateway, reg)
-    page = browser.get("/account")
+    page = browser.get("/account/sessions/end-all")  # the confirmation page
     assert page.status_code == 200, page.text[:300]
     action, hidden = next((a, h) for a, h in _forms(page.text) if a.endswith("/sessions/end-all"))
     done = browser.http.post(action, data=hidden)
@@ -225,7 +225,7 @@ def test_demo_service_ends_its_session_on_a_back_channel_logout(gateway, demo_rp
     browser = Browser(gateway)
     browser.http.cookies = http.cookies
     assert "Submit a request" in demo.get("/").text
-    account = browser.get("/account")
+    account = browser.get("/account/sessions/end-all")  # the confirmation page
     action, hidden = next((a, h) for a, h in _forms(account.text) if a.endswith("/sessions/end-all"))
     browser.http.post(action, data=hidden)
     assert wait_until(lambda: "Please sign in" in demo.get("/").text, timeout=10)
