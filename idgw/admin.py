@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from idgw import audit, jsontext
 from idgw.oidc.client_auth import jwks_problems
@@ -116,8 +116,10 @@ def add_client(db, *, name: str, redirect_uris: list[str], post_logout_redirect_
     if auth_method == "private_key_jwt" and not (jwks or jwks_uri):
         raise AdminError("private_key_jwt needs --jwks or --jwks-uri")
     client_id = client_id or _new_client_id()
-    if not re.fullmatch(r"[A-Za-z0-9._~-]{4,64}", client_id):
-        raise AdminError("client_id must be 4-64 characters of A-Z a-z 0-9 . _ ~ -")
+    # The first character a letter or digit: "-x" would read as an option to `idgw client show`
+    # (and most CLIs), "~x" as a home directory to a shell.
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._~-]{3,63}", client_id):
+        raise AdminError("client_id must be 4-64 characters of A-Z a-z 0-9 . _ ~ -, beginning with a letter or digit")
     if db.get(Client, client_id) is not None:
         raise AdminError(f"client {client_id} already exists")
     secret = None
@@ -137,10 +139,11 @@ def add_client(db, *, name: str, redirect_uris: list[str], post_logout_redirect_
 
 
 def _new_client_id() -> str:
-    """A random client_id that a shell or CLI never mistakes for an option (no leading - or _)."""
+    """A random client_id (128 bits) that a shell or CLI never mistakes for an option: it begins
+    with an ASCII letter or digit (``token_urlsafe`` may begin with - or _)."""
     while True:
         value = random_token(16)
-        if value[0].isalnum():
+        if value[0].isascii() and value[0].isalnum():
             return value
 
 
@@ -191,6 +194,64 @@ def add_user(db, *, username: str, password: str, now: int, email: str | None = 
     db.add(account)
     audit.record(db, "account.created", at=now, actor=actor, on_behalf_of=account.id)
     return account
+
+
+def find_user(db, username: str) -> Account | None:
+    """The account of ``username`` (compared as sign-in compares it: case-insensitively)."""
+    from idgw.login.password import find_account
+
+    return find_account(db, username)
+
+
+def account_status(account: Account, *, now: int) -> dict:
+    """How sign-in stands for an account: ``state`` is ``locked`` (until an administrator
+    unlocks it), ``waiting`` (slowed down until ``until``) or ``active``; ``failures`` counts the
+    consecutive failed attempts."""
+    from idgw.login.password import LOCKED_FOREVER
+
+    if account.locked_until >= LOCKED_FOREVER:
+        state, until = "locked", None
+    elif account.locked_until > now:
+        state, until = "waiting", account.locked_until
+    else:
+        state, until = "active", None
+    return {"state": state, "until": until, "failures": account.failed_logins}
+
+
+def unlock_account(db, *, account: Account, now: int, actor: str) -> bool:
+    """Let the account sign in again: its consecutive-failure count and any lock or wait are
+    reset. Audited as ``account.unlocked`` (actor: who unlocked it) with what was reset; returns
+    False, changing and recording nothing, when there was nothing to reset."""
+    if account.failed_logins == 0 and account.locked_until == 0:
+        return False
+    before = account_status(account, now=now)
+    account.failed_logins = 0
+    account.locked_until = 0
+    audit.record(db, "account.unlocked", at=now, actor=actor, on_behalf_of=account.id,
+                 was=before["state"], failures=before["failures"])
+    return True
+
+
+def search_accounts(db, query: str, *, limit: int = 50) -> list[Account]:
+    """Accounts whose username or e-mail address contains ``query`` (case-insensitively), or whose
+    citizen ID is ``query`` (13 digits, dashes and spaces ignored)."""
+    query = query.strip()[:200]
+    if not query:
+        return []
+    digits = re.sub(r"[\s-]", "", query)
+    if re.fullmatch(r"\d{13}", digits):
+        condition = Account.citizen_id == digits
+    else:
+        needle = query.lower()
+        condition = (func.lower(Account.username).contains(needle, autoescape=True)
+                     | func.lower(Account.email).contains(needle, autoescape=True))
+    return list(db.scalars(select(Account).where(condition).order_by(Account.username).limit(limit)))
+
+
+def held_accounts(db, *, now: int, limit: int = 50) -> list[Account]:
+    """Accounts that cannot sign in now (locked, or waiting after failed attempts)."""
+    return list(db.scalars(select(Account).where(Account.locked_until > now)
+                           .order_by(Account.locked_until.desc(), Account.username).limit(limit)))
 
 
 def valid_citizen_id(value: str) -> bool:

@@ -1,16 +1,26 @@
-"""The ``idgw`` command: serve, demo, db upgrade, client add|list|show|remove, user add, keys rotate."""
+"""The ``idgw`` command: serve, demo, db upgrade, client add|list|show|remove, user add|unlock,
+keys rotate, policy ... (``idgw.cli_policy``).
+
+Only ``serve`` and ``demo`` run the gateway, so only they apply the serve-time rules (an https
+issuer and a strong secret key outside dev mode, ``Settings.validate``). The commands that only
+touch the database (``_db_settings``) need the database URL, and ``keys rotate``, which seals
+keys, a real secret key; an operator may run them from a shell whose IDGW_ISSUER is not the
+public https one."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import os
+import shlex
 import sys
 import time
 from pathlib import Path
 
 import typer
 
-from idgw.settings import Settings, SettingsError
+from idgw.settings import PLACEHOLDER_SECRET, Settings, SettingsError
 
 app = typer.Typer(help="idgw: identity gateway for Thai government e-services", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema", no_args_is_help=True)
@@ -38,6 +48,22 @@ def _settings(**overrides) -> Settings:
     except SettingsError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+def _db_settings(*, secret_key: bool = False) -> Settings:
+    """Settings for a command that only touches the database: every variable is read and checked
+    as for ``serve`` except the serve-time rules (https issuer, strong secret key), which dev mode
+    relaxes; ``IDGW_DEV`` keeps its own meaning (e.g. http redirect URIs for ``client add``).
+    ``secret_key``: the command seals or opens signing keys, so outside dev mode the secret must
+    be a real one (a placeholder would seal keys that ``idgw serve`` cannot open)."""
+    settings = _settings(dev=True)
+    dev = os.environ.get("IDGW_DEV", "").strip().lower() in {"1", "true", "yes", "on"}  # checked by _settings
+    settings = dataclasses.replace(settings, dev=dev)
+    if secret_key and not dev and (settings.secret_key == PLACEHOLDER_SECRET or len(settings.secret_key) < 32):
+        typer.echo("configuration error: IDGW_SECRET_KEY must be the gateway's secret key (a random value of "
+                   "at least 32 characters): it seals the signing keys", err=True)
+        raise typer.Exit(2)
+    return settings
 
 
 def _session(settings: Settings):
@@ -90,7 +116,7 @@ def db_upgrade() -> None:
     """Create or migrate the database schema to the newest version."""
     from idgw.storage.db import upgrade
 
-    settings = _settings()
+    settings = _db_settings()
     upgrade(settings.database_url)
     typer.echo("database is up to date")
 
@@ -153,7 +179,7 @@ def client_add(
     """Register an e-service. The secret is printed once and never stored in clear."""
     from idgw.admin import AdminError, add_client
 
-    settings = _settings()
+    settings = _db_settings()
     jwks = None
     if jwks_file:
         # A file that cannot be read or is not JSON is one line, not a traceback (the keys
@@ -179,20 +205,43 @@ def client_add(
         except AdminError as exc:
             _fail(str(exc))
         db.commit()
+    step = next_step(settings, new.client_id)
     if as_json:
-        typer.echo(json.dumps({"client_id": new.client_id, "client_secret": new.client_secret}))
+        typer.echo(json.dumps({"client_id": new.client_id, "client_secret": new.client_secret,
+                               "next_step": step}))
     else:
         typer.echo(f"client_id:     {new.client_id}")
         if new.client_secret:
             typer.echo(f"client_secret: {new.client_secret}")
             typer.echo("Store the secret now: it is shown only once.")
+        typer.echo("")
+        typer.echo(step["text"])
+        typer.echo(f"  1. work out the floors:  {step['assess_command']}")
+        typer.echo(f"  2. set them:             {step['policy_command']}")
+        typer.echo(f"  or on the admin page:    {step['admin_page']}")
+        typer.echo(f"  (impact categories: {', '.join(step['categories'])}; each none|low|moderate|high)")
+
+
+def next_step(settings: Settings, client_id: str) -> dict:
+    """What to do after registering a client: give it a policy, by command or on the admin page
+    (``idgw.web.admin``). Example impacts of a low-risk service; the person edits them."""
+    from policies import default_matrix
+
+    impacts = "--impact reputation=low --impact financial=low"
+    return {
+        "text": "Next: give the service an assurance policy. Until it has one, its sign-ins are refused.",
+        "assess_command": f"idgw policy assess {impacts}",
+        "policy_command": f"idgw policy set {shlex.quote(client_id)} {impacts}",
+        "admin_page": f"{settings.issuer}/admin/services/{client_id}",
+        "categories": [c.id for c in default_matrix().categories],
+    }
 
 
 @client_app.command("list")
 def client_list(as_json: bool = typer.Option(False, "--json")) -> None:
     from idgw.admin import list_clients
 
-    with _session(_settings()) as db:
+    with _session(_db_settings()) as db:
         rows = list_clients(db)
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False))
@@ -206,7 +255,7 @@ def client_show(client_id: str, as_json: bool = typer.Option(False, "--json")) -
     from idgw.admin import client_info
     from idgw.storage.models import Client
 
-    with _session(_settings()) as db:
+    with _session(_db_settings()) as db:
         row = db.get(Client, client_id)
         if row is None:
             _fail(f"no client {client_id}")
@@ -218,7 +267,7 @@ def client_show(client_id: str, as_json: bool = typer.Option(False, "--json")) -
 def client_remove(client_id: str) -> None:
     from idgw.admin import AdminError, remove_client
 
-    with _session(_settings()) as db:
+    with _session(_db_settings()) as db:
         try:
             remove_client(db, client_id=client_id, now=int(time.time()))
         except AdminError as exc:
@@ -230,15 +279,32 @@ def client_remove(client_id: str) -> None:
 @user_app.command("add")
 def user_add(
     username: str,
-    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+    password: str | None = typer.Option(
+        None, help="The password on the command line (it stays in the shell history and is seen by other "
+                   "processes: prefer the prompt or --password-stdin)"),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input "
+                                        "(its first line), e.g. from a password manager or a file"),
     email: str | None = None, given_name: str | None = None, family_name: str | None = None,
     given_name_th: str | None = None, family_name_th: str | None = None, citizen_id: str | None = None,
     role: list[str] = typer.Option([], help="admin|officer (repeatable)"),
 ) -> None:
-    """Create a local password account (for development and staff)."""
+    """Create a local password account (for development and staff). Without --password or
+    --password-stdin the password is asked for twice, without showing it."""
     from idgw.admin import AdminError, add_user
 
-    with _session(_settings()) as db:
+    settings = _db_settings()
+    if password is not None and password_stdin:
+        _fail("give the password one way: --password or --password-stdin")
+    if password_stdin:
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    elif password is not None:
+        typer.echo("warning: a password given with --password stays in the shell history and is visible to other "
+                   "processes; use the prompt or --password-stdin", err=True)
+    elif sys.stdin.isatty():
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        _fail("no terminal to ask for the password: pipe it with --password-stdin")
+    with _session(settings) as db:
         try:
             account = add_user(db, username=username, password=password, now=int(time.time()), email=email,
                                given_name=given_name, family_name=family_name, given_name_th=given_name_th,
@@ -249,6 +315,29 @@ def user_add(
         typer.echo(f"created {username} ({account.id})")
 
 
+@user_app.command("unlock")
+def user_unlock(
+    username: str,
+    actor: str = typer.Option("cli", help="who unlocks it (recorded in the audit log)"),
+) -> None:
+    """Let a locked (or slowed-down) account sign in again: resets its failed attempts
+    (audited as account.unlocked)."""
+    from idgw.admin import account_status, find_user, unlock_account
+
+    with _session(_db_settings()) as db:
+        account = find_user(db, username)
+        if account is None:
+            _fail(f"no user {username}")
+        now = int(time.time())
+        before = account_status(account, now=now)
+        if not unlock_account(db, account=account, now=now, actor=actor):
+            typer.echo(f"{account.username} was not locked and has no failed attempts: nothing to do")
+            return
+        db.commit()
+    typer.echo(f"unlocked {account.username} (was {before['state']}, {before['failures']} failed attempt"
+               f"{'' if before['failures'] == 1 else 's'})")
+
+
 @keys_app.command("rotate")
 def keys_rotate() -> None:
     """Make new signing keys; the old public keys stay in the JWKS until their tokens expire."""
@@ -257,7 +346,7 @@ def keys_rotate() -> None:
     from idgw.security import Sealer, derive_key
     from idgw.storage.db import make_engine, make_sessionmaker
 
-    settings = _settings()
+    settings = _db_settings(secret_key=True)
     sm = make_sessionmaker(make_engine(settings.database_url))
     store = KeyStore(sessionmaker=sm, sealer=Sealer(derive_key(settings.secret_key, "jwk-at-rest")), clock=Clock(),
                      max_token_ttl=settings.max_token_ttl)

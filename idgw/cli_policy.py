@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import typer
@@ -11,6 +12,7 @@ import typer
 policy_app = typer.Typer(help="Per-service assurance policies (risk assessment -> IAL/AAL floors)",
                          no_args_is_help=True)
 
+BANGKOK = timezone(timedelta(hours=7), "ICT")
 IMPACT_HELP = "category=impact (repeatable), e.g. financial=moderate; categories not given are 'none'"
 
 
@@ -79,13 +81,13 @@ def policy_set(
 ) -> None:
     """Store a new policy version for an e-service (audited as policy.changed)."""
     from idgw.assurance import PolicyChangeError, describe, set_policy
-    from idgw.cli import _session, _settings
+    from idgw.cli import _db_settings, _session
 
     data = _input(impact, auth_impact, needs_verified_identity, min_ial=min_ial, min_aal=min_aal, max_age=max_age,
                   allowed_providers=allow_provider or None, release_citizen_id=release_citizen_id,
                   citizen_id_legal_basis=legal_basis, delegation_allowed=delegation_allowed,
                   release_verified_claims=release_verified_claims, justification=justification)
-    with _session(_settings()) as db:
+    with _session(_db_settings()) as db:
         try:
             row = set_policy(db, client_id=client_id, data=data, actor=actor, now=int(time.time()))
         except PolicyChangeError as exc:
@@ -100,10 +102,10 @@ def policy_set(
 def policy_show(client_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
     """The current policy and its history."""
     from idgw.assurance import describe, history
-    from idgw.cli import _session, _settings
+    from idgw.cli import _db_settings, _session
 
-    with _session(_settings()) as db:
-        rows = [describe(r) for r in history(db, client_id)]
+    with _session(_db_settings()) as db:
+        rows = [{**describe(r), "set_at": iso_time(r.set_at)} for r in history(db, client_id)]
     if not rows:
         typer.echo(f"error: {client_id} has no policy (its logins are refused until one is set)", err=True)
         raise typer.Exit(1)
@@ -117,13 +119,19 @@ def policy_show(client_id: str, as_json: bool = typer.Option(False, "--json")) -
         typer.echo(f"  v{r['version']} IAL {r['min_ial']} AAL {r['min_aal']} by {r['set_by']} at {r['set_at']}{note}")
 
 
+def iso_time(epoch: int) -> str:
+    """ISO 8601 with the offset, in Thailand's time (UTC+07:00, no daylight saving), e.g.
+    2026-11-30T12:00:19+07:00: what a person reads and what a program parses."""
+    return datetime.fromtimestamp(epoch, BANGKOK).isoformat()
+
+
 @policy_app.command("export")
 def policy_export(path: Path | None = typer.Argument(None)) -> None:
     """Write every current policy as YAML (to a file or standard output)."""
     from idgw.assurance import export_yaml
-    from idgw.cli import _session, _settings
+    from idgw.cli import _db_settings, _session
 
-    with _session(_settings()) as db:
+    with _session(_db_settings()) as db:
         text = export_yaml(db)
     if path:
         path.write_text(text, encoding="utf-8")
@@ -135,9 +143,9 @@ def policy_export(path: Path | None = typer.Argument(None)) -> None:
 def policy_import(path: Path, actor: str = typer.Option("cli")) -> None:
     """Load policies from YAML; the whole file is validated first and a bad file changes nothing."""
     from idgw.assurance import PolicyChangeError, import_yaml
-    from idgw.cli import _session, _settings
+    from idgw.cli import _db_settings, _session
 
-    with _session(_settings()) as db:
+    with _session(_db_settings()) as db:
         try:
             changed = import_yaml(db, path.read_text(encoding="utf-8"), actor=actor, now=int(time.time()))
         except PolicyChangeError as exc:

@@ -17,6 +17,7 @@ EVENTS = frozenset(
         "session.ended",
         "login.failed",
         "account.locked",
+        "account.unlocked",
         "account.created",
         "authorization.granted",
         "authorization.denied",
