@@ -1,10 +1,32 @@
 """Local password login with throttling (NIST SP 800-63B §5.2.2; OWASP ASVS 5.0 V6.3).
 
-Per account: the first ``throttle_free_attempts`` consecutive failures cost nothing, then each
-further failure doubles a waiting time (capped at 15 minutes); at ``max_failed_logins``
-consecutive failures (NIST: at most 100) the account is locked until an administrator unlocks it.
-Per client IP: at most ``ip_max_failures_per_window`` failures per window, whatever the account,
-which limits password spraying across many accounts.
+Per username: the first ``throttle_free_attempts`` consecutive failures cost nothing; every
+further failure makes the next attempt wait, 2 s after the first of them and doubling up to 15
+minutes; at ``max_failed_logins`` consecutive failures (NIST: at most 100) signing in with that
+username is locked until an administrator unlocks the account (``idgw user unlock``, or the
+admin accounts page). With the defaults (5 and 100): attempts 1 to 6 are each checked at once,
+the 6th failure makes the 7th attempt wait 2 s, the 7th failure makes the 8th wait 4 s, and so
+on; a correct password resets the count. Per client IP: at most ``ip_max_failures_per_window`` failures per
+window, whatever the username, which limits password spraying across many accounts.
+
+What a refused attempt reveals (ASVS 5.0 V6.3.8: valid users cannot be deduced from failed
+authentication, by message, status or timing). The answer depends only on the username typed
+and the attempts made with it, never on whether an account of that name exists: a username
+without an account keeps its own failure count (a ``throttles`` row keyed by a hash of the
+name), slowed down and locked on exactly the schedule above. So a locked account and an unknown
+username that failed as often answer the same ``locked`` (same status, same text), a slowed-down
+one the same ``throttled`` with the same wait, and both kinds of refusal come before the
+argon2id check (same timing). The lock text therefore never says "your account is locked": it
+says that signing in this way is blocked and that whoever's account is locked, or who cannot
+sign in, should contact the help desk (``settings.help_desk``, shown on every page), which is
+true for both. We did not choose "answer a locked account like a wrong password, plus a help
+hint after N failures from this IP": it hides the lock but not the slow-down, which starts a
+few failures earlier and so would still tell an attacker which usernames exist; and it would
+hide from the account holder why a correct password no longer works.
+
+The rows of unknown usernames are kept like an account's count is (forgetting them would make
+them distinguishable again); at most one row per distinct username tried, and each failure
+already writes an audit event, so this adds no new kind of growth.
 """
 
 from __future__ import annotations
@@ -14,7 +36,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from idgw import audit
-from idgw.security import verify_password
+from idgw.security import sha256_hex, verify_password
 from idgw.settings import Settings
 from idgw.storage.db import upsert_insert
 from idgw.storage.models import Account, Throttle
@@ -44,6 +66,28 @@ def _ip_throttle(db, *, ip: str, now: int, settings: Settings) -> Throttle:
     return row
 
 
+def _name_key(username: str) -> str:
+    """The failure counter of a username that has no account (normalised like ``find_account``)."""
+    return "name:" + sha256_hex(username.strip().lower())
+
+
+def _held_until(failures: int, now: int, settings: Settings) -> int:
+    """When the next attempt may be made after ``failures`` consecutive failures (0: at once)."""
+    if failures >= settings.max_failed_logins:
+        return LOCKED_FOREVER
+    if failures > settings.throttle_free_attempts:
+        return now + min(2 ** (failures - settings.throttle_free_attempts), _MAX_DELAY)
+    return 0
+
+
+def _waiting(until: int, now: int) -> PasswordOutcome | None:
+    if until <= now:
+        return None
+    if until >= LOCKED_FOREVER:
+        return PasswordOutcome(error="locked")
+    return PasswordOutcome(error="throttled", retry_after=until - now)
+
+
 def find_account(db, username: str) -> Account | None:
     # Usernames compare case-insensitively; normalise once here.
     return db.scalar(select(Account).where(func.lower(Account.username) == username.strip().lower()))
@@ -56,6 +100,7 @@ class PasswordCheck:
     refusal: PasswordOutcome | None
     account_id: str | None = None
     password_hash: str | None = None
+    name_key: str | None = None  # the username's own counter when it has no account
 
 
 def precheck(db, *, username: str, ip: str, now: int, settings: Settings) -> PasswordCheck:
@@ -67,9 +112,16 @@ def precheck(db, *, username: str, ip: str, now: int, settings: Settings) -> Pas
         return PasswordCheck(PasswordOutcome(error="throttled",
                                              retry_after=ip_row.window_start + settings.ip_window - now))
     account = find_account(db, username) if 0 < len(username) <= 200 else None
-    if account is not None and (locked := locked_outcome(account, now)) is not None:
-        return PasswordCheck(locked)
-    return PasswordCheck(None, account.id if account else None, account.password_hash if account else None)
+    if account is not None:
+        if (held := locked_outcome(account, now)) is not None:
+            return PasswordCheck(held)
+        return PasswordCheck(None, account.id, account.password_hash)
+    # No such account: the same schedule on the name's own counter (module docstring).
+    key = _name_key(username)
+    row = db.get(Throttle, key)
+    if row is not None and (held := _waiting(row.window_start, now)) is not None:
+        return PasswordCheck(held)
+    return PasswordCheck(None, name_key=key)
 
 
 def check_password(check: PasswordCheck, password: str) -> bool:
@@ -88,6 +140,8 @@ def settle(db, *, check: PasswordCheck, ok: bool, ip: str, now: int, settings: S
         account.locked_until = 0
         return PasswordOutcome(account=account)
     _ip_throttle(db, ip=ip, now=now, settings=settings).failures += 1
+    if account is None and check.name_key is not None:
+        _count_name_failure(db, key=check.name_key, now=now, settings=settings)
     record_failure(db, account=account, ip=ip, now=now, settings=settings, client_id=client_id,
                    reason="invalid_credentials")
     return PasswordOutcome(error="invalid_credentials")
@@ -103,13 +157,20 @@ def authenticate_password(db, *, username: str, password: str, ip: str, now: int
                   client_id=client_id)
 
 
+def _count_name_failure(db, *, key: str, now: int, settings: Settings) -> None:
+    """One more failure for a username without an account; for a name row ``window_start`` holds
+    when it may be tried again (like ``Account.locked_until``). Created race-free like the IP row."""
+    db.execute(upsert_insert(db)(Throttle).values(key=key, failures=0, window_start=0)
+               .on_conflict_do_nothing(index_elements=["key"]))
+    row = db.scalar(select(Throttle).where(Throttle.key == key).with_for_update()
+                    .execution_options(populate_existing=True))
+    row.failures += 1
+    row.window_start = _held_until(row.failures, now, settings)
+
+
 def locked_outcome(account: Account, now: int) -> PasswordOutcome | None:
     """The refusal for an account that must wait or is locked, else None."""
-    if account.locked_until <= now:
-        return None
-    if account.locked_until >= LOCKED_FOREVER:
-        return PasswordOutcome(error="locked")
-    return PasswordOutcome(error="throttled", retry_after=account.locked_until - now)
+    return _waiting(account.locked_until, now)
 
 
 def record_failure(db, *, account: Account | None, ip: str | None, now: int, settings: Settings,
@@ -119,10 +180,8 @@ def record_failure(db, *, account: Account | None, ip: str | None, now: int, set
     if account is not None:
         account.failed_logins += 1
         n = account.failed_logins
+        account.locked_until = _held_until(n, now, settings)
         if n >= settings.max_failed_logins:
-            account.locked_until = LOCKED_FOREVER
             audit.record(db, "account.locked", at=now, actor=account.id, ip=ip, failures=n)
-        elif n > settings.throttle_free_attempts:
-            account.locked_until = now + min(2 ** (n - settings.throttle_free_attempts), _MAX_DELAY)
     audit.record(db, event, at=now, actor=account.id if account else None, ip=ip,
                  client_id=client_id, reason=reason, **detail)

@@ -14,10 +14,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "username": {"th": "ชื่อผู้ใช้", "en": "Username"},
     "password": {"th": "รหัสผ่าน", "en": "Password"},
     "invalid_credentials": {"th": "ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง", "en": "Incorrect username or password."},
-    "throttled": {"th": "พยายามเข้าสู่ระบบหลายครั้งเกินไป กรุณารอ {seconds} วินาทีแล้วลองใหม่",
-                  "en": "Too many attempts. Please wait {seconds} seconds and try again."},
-    "locked": {"th": "บัญชีนี้ถูกระงับเนื่องจากใส่รหัสผ่านผิดหลายครั้ง กรุณาติดต่อผู้ดูแลระบบ",
-               "en": "This account is locked after too many failed attempts. Please contact the help desk."},
+    # Worded for any number (no plural to agree with); idgw.web.refusals words the wait in
+    # seconds or minutes. "locked" never says an account exists (idgw.login.password docstring).
+    "throttled": {"th": "พยายามเข้าสู่ระบบไม่สำเร็จหลายครั้งเกินไป กรุณารอ {seconds} วินาทีแล้วลองใหม่",
+                  "en": "Too many failed attempts. Please try again in {seconds} s."},
+    "locked": {"th": "การเข้าสู่ระบบด้วยชื่อผู้ใช้นี้ถูกระงับ เนื่องจากพยายามไม่สำเร็จหลายครั้งเกินไป "
+                     "หากบัญชีของท่านถูกระงับหรือท่านเข้าสู่ระบบไม่ได้ กรุณาติดต่อศูนย์ช่วยเหลือที่แจ้งไว้ท้ายหน้านี้",
+               "en": "Signing in with this username is blocked after too many failed attempts. If your account "
+                     "is locked or you cannot sign in, contact the help desk shown at the foot of this page."},
     "consent_title": {"th": "ยินยอมให้ส่งข้อมูล", "en": "Allow access to your information"},
     "consent_intro": {"th": "บริการต่อไปนี้ขอรับข้อมูลของท่าน:", "en": "This service asks for the following:"},
     "allow": {"th": "อนุญาต", "en": "Allow"},
@@ -128,8 +132,8 @@ MESSAGES.update({
     "impact_high": {"th": "สูง", "en": "High"},
     "admin_needs_identity": {"th": "บริการนี้ต้องทราบตัวตนที่พิสูจน์แล้วของผู้ใช้",
                              "en": "This service needs a verified identity"},
-    "admin_min_ial": {"th": "IAL ขั้นต่ำ (เว้นว่าง = ตามผลประเมิน)", "en": "Minimum IAL (blank = computed)"},
-    "admin_min_aal": {"th": "AAL ขั้นต่ำ (เว้นว่าง = ตามผลประเมิน)", "en": "Minimum AAL (blank = computed)"},
+    "admin_min_ial": {"th": "IAL ขั้นต่ำ", "en": "Minimum IAL"},
+    "admin_min_aal": {"th": "AAL ขั้นต่ำ", "en": "Minimum AAL"},
     "admin_justification": {"th": "เหตุผล (จำเป็นหากกำหนดต่ำกว่าผลประเมิน)",
                             "en": "Justification (required to go below the computed floors)"},
     "admin_compute": {"th": "คำนวณ", "en": "Compute"},

@@ -1,0 +1,180 @@
+"""What a refused password sign-in answers (issue 12): the slow-down's boundaries as the README
+states them, waits worded with the right number, and no way to tell a locked (or slowed-down)
+account from a username that has no account (idgw/login/password.py explains the choice)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+
+from idgw.login.password import LOCKED_FOREVER, authenticate_password, precheck
+from idgw.settings import Settings
+from idgw.storage.models import Account, AuditEvent
+from idgw.web.refusals import refusal_text, wait_words
+from tests.flow import PASSWORD, Browser, authorize_url, register, rp_client
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def attempts(gateway, username: str, *, count: int, start: int, password: str = "wrong password") -> list:
+    """``count`` attempts, each made as soon as it is allowed (at once after a failure, the moment
+    a wait ends after a refusal), from IPs that stay within their own budget; returns (error,
+    retry_after, seconds since ``start``) for each, the refusals included."""
+    settings = gateway.gw.settings
+    answers, now = [], start
+    with gateway.db() as db:
+        for i in range(count):
+            out = authenticate_password(db, username=username, password=password, ip=f"10.8.{i // 40}.{i % 40}",
+                                        now=now, settings=settings)
+            answers.append((out.error, out.retry_after, now - start))
+            now += out.retry_after if out.error == "throttled" else 0
+        db.commit()
+    return answers
+
+
+def test_the_free_attempts_are_what_the_readme_says(gateway):
+    settings = gateway.gw.settings
+    row = re.search(r"\| `IDGW_THROTTLE_FREE_ATTEMPTS` \| `(\d+)` \| ([^|]+)\|", README.read_text(encoding="utf-8"))
+    assert int(row.group(1)) == settings.throttle_free_attempts == Settings().throttle_free_attempts == 5
+    assert "first 5 consecutive failures cost nothing" in row.group(2)
+    reg = register(gateway)
+    start = gateway.clock.now()
+    answers = attempts(gateway, reg.username, count=12, start=start)
+    # attempts 1-6 are checked at once; the 6th failure makes the next attempt wait 2 s,
+    # the 7th 4 s, the 8th 8 s (the waits double up to 15 minutes)
+    assert answers[:6] == [("invalid_credentials", 0, 0)] * 6
+    assert answers[6] == ("throttled", 2, 0)
+    assert answers[7] == ("invalid_credentials", 0, 2)
+    assert answers[8] == ("throttled", 4, 2)
+    assert answers[9] == ("invalid_credentials", 0, 6)
+    assert answers[10] == ("throttled", 8, 6)
+    assert answers[11] == ("invalid_credentials", 0, 14)
+    with gateway.db() as db:
+        account = db.get(Account, reg.account_id)
+        assert account.failed_logins == 9
+        # the wait is the same whatever is typed: the right password waits too
+        out = authenticate_password(db, username=reg.username, password=PASSWORD, ip="10.7.0.1",
+                                    now=account.locked_until - 1, settings=settings)
+        assert (out.error, out.retry_after) == ("throttled", 1)
+        out = authenticate_password(db, username=reg.username, password=PASSWORD, ip="10.7.0.1",
+                                    now=account.locked_until, settings=settings)
+        assert out.account is not None and account.failed_logins == 0  # and the count starts again
+        db.commit()
+
+
+def test_an_unknown_username_answers_like_an_account_all_the_way_to_the_lock(gateway):
+    reg = register(gateway)
+    start = gateway.clock.now()
+    known = attempts(gateway, reg.username, count=200, start=start)
+    unknown = attempts(gateway, "nobody.here", count=200, start=start)
+    assert known == unknown
+    assert known[-1][0] == "locked" and [a[0] for a in known].count("invalid_credentials") == 100
+    with gateway.db() as db:
+        assert db.get(Account, reg.account_id).locked_until == LOCKED_FOREVER
+        # both are refused before any password check (no argon2id timing difference), whatever
+        # is typed, and the name's counter follows its spelling the way sign-in compares names
+        for name in (reg.username, "nobody.here", "  NOBODY.here "):
+            check = precheck(db, username=name, ip="10.6.0.1", now=start + 10**7, settings=gateway.gw.settings)
+            assert check.refusal is not None and check.refusal.error == "locked", name
+        assert db.query(AuditEvent).filter(AuditEvent.name == "account.locked").count() == 1
+        db.rollback()
+
+
+def _answer(http, url: str, username: str, password: str) -> tuple[int, str]:
+    page = http.get(url)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1).replace("&amp;", "&")
+    r = http.post(httpx.URL(str(page.url)).join(action), data={"csrf_token": csrf, "username": username,
+                                                               "password": password}, follow_redirects=False)
+    # the page echoes the username typed, and may name the request (interaction id): not an answer
+    body = r.text.replace(username, "USERNAME")
+    body = re.sub(r"/interaction/[A-Za-z0-9_-]+", "/interaction/ID", body)
+    body = re.sub(r'name="csrf_token" value="[^"]+"', 'name="csrf_token" value="T"', body)
+    return r.status_code, body
+
+
+def test_locked_and_unknown_answer_the_same_over_http(gateway):
+    locked = register(gateway, username="somsri.locked")
+    waiting = register(gateway, username="somsri.slowed")
+    start = gateway.clock.now() - 10**6  # all in the past: the locks stay, the waits are over
+    attempts(gateway, locked.username, count=200, start=start)
+    attempts(gateway, "ghost.locked", count=200, start=start)
+    ghost_waiting = "ghost.slowed"
+    settings = gateway.gw.settings
+    with gateway.db() as db:  # six failures just now for both: each must wait 2 s
+        for name in (waiting.username, ghost_waiting):
+            for i in range(6):
+                authenticate_password(db, username=name, password="x", ip=f"10.5.0.{i}", now=gateway.clock.now(),
+                                      settings=settings)
+        db.commit()
+    with httpx.Client(base_url=gateway.url, follow_redirects=True, timeout=20) as http:
+        signin = gateway.url + "/signin?next=/account"
+        for lang in ("th", "en"):
+            http.get(gateway.url + f"/?lang={lang}")
+            # a locked account, even with its right password, and a locked unknown name
+            a = _answer(http, signin, locked.username, PASSWORD)
+            b = _answer(http, signin, "ghost.locked", PASSWORD)
+            assert a == b and a[0] == 403
+            if lang == "th":
+                assert "หากบัญชีของท่านถูกระงับหรือท่านเข้าสู่ระบบไม่ได้ กรุณาติดต่อศูนย์ช่วยเหลือ" in a[1]
+            else:
+                assert "If your account is locked or you cannot sign in, contact the help desk" in a[1]
+            assert gateway.gw.settings.help_desk in a[1]  # the contact, on the same page
+            # slowed down: the same status and text (the seconds left tick by themselves)
+            a = _answer(http, signin, waiting.username, PASSWORD)
+            b = _answer(http, signin, ghost_waiting, PASSWORD)
+            assert a[0] == b[0] == 429
+            assert re.sub(r"\d+", "N", a[1]) == re.sub(r"\d+", "N", b[1])
+        # the sign-in page of an e-service answers alike too
+        reg = register(gateway)
+        url, *_ = authorize_url(gateway, rp_client(gateway, reg))
+        browser = Browser(gateway)
+        first = browser.follow(browser.get(url))
+        login_url = str(first.url)
+        a = _answer(browser.http, login_url, locked.username, PASSWORD)
+        b = _answer(browser.http, login_url, "ghost.locked", PASSWORD)
+        assert a == b and a[0] == 403
+
+
+def test_the_slow_down_over_http_in_thai_and_english(gateway):
+    reg = register(gateway)
+    with httpx.Client(base_url=gateway.url, follow_redirects=True, timeout=20) as http:
+        signin = gateway.url + "/signin?next=/account"
+        for _ in range(6):
+            assert _answer(http, signin, reg.username, "wrong password")[0] == 401
+        status, body = _answer(http, signin, reg.username, PASSWORD)
+        assert status == 429 and ("กรุณารอ 2 วินาที" in body or "กรุณารอ 1 วินาที" in body)
+        status, body = _answer(http, signin + "&lang=en", reg.username, PASSWORD)
+        assert status == 429 and re.search(r"try again in [12] s\.", body)
+        gateway.clock.advance(3)  # the wait is over: the right password signs in
+        assert _answer(http, signin, reg.username, PASSWORD)[0] == 303
+
+
+def test_waits_are_worded_with_the_right_number():
+    assert wait_words(1, "en") == "1 second" and wait_words(0, "en") == "1 second"
+    assert wait_words(2, "en") == "2 seconds" and wait_words(119, "en") == "119 seconds"
+    assert wait_words(120, "en") == "2 minutes" and wait_words(121, "en") == "3 minutes"
+    assert wait_words(900, "en") == "15 minutes"
+    assert wait_words(1, "th") == "1 วินาที" and wait_words(2, "th") == "2 วินาที"
+    assert wait_words(120, "th") == "2 นาที" and wait_words(899, "th") == "15 นาที"
+
+    class Outcome:
+        def __init__(self, error, retry_after=0):
+            self.error, self.retry_after = error, retry_after
+
+    desk = "ศูนย์บริการประชาชน โทร 1111 / Government Contact Center, call 1111"
+    assert refusal_text(Outcome("throttled", 1), locale="en", help_desk=desk) == (
+        "Too many failed attempts. Please wait 1 second and try again.")
+    assert refusal_text(Outcome("throttled", 2), locale="th", help_desk=desk) == (
+        "พยายามเข้าสู่ระบบไม่สำเร็จหลายครั้งเกินไป กรุณารอ 2 วินาที แล้วลองใหม่")
+    assert refusal_text(Outcome("throttled", 600), locale="en", help_desk=desk).endswith(
+        "wait 10 minutes and try again.")
+    locked = refusal_text(Outcome("locked"), locale="en", help_desk=desk)
+    assert locked == ("Signing in with this username is blocked after too many failed attempts. If your account "
+                      f"is locked or you cannot sign in, contact {desk}.")
+    assert "กรุณาติดต่อ " + desk in refusal_text(Outcome("locked"), locale="th", help_desk=desk)
+    assert refusal_text(Outcome("locked"), locale="en", help_desk=" ").endswith("contact the help desk.")
+    assert refusal_text(Outcome("invalid_credentials"), locale="en", help_desk=desk) == (
+        "Incorrect username or password.")
