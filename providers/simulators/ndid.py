@@ -22,9 +22,10 @@ failed). ``GET /utility/idp`` lists the registered IdPs (``node_id``, ``node_nam
 Citizen side: ``GET /idp-app`` lists open requests; each request page shows the ``request_message``
 and the short reference the service shows (``providers.ndid.short_reference``), and lets the
 simulated citizen answer as one of the IdPs (accept with a chosen ial/aal, reject, or report an
-error with an IdP error code: 1000, or 10101 unknown identity). Like the platform, it refuses an accept below the request's min_ial/min_aal or
-above the IdP's registered max_ial/max_aal, and computes valid_ial against the identity's IAL at
-that IdP. Every checksum-valid citizen ID counts as onboarded at every simulated IdP.
+error with an IdP error code: 1000, or 10101 unknown identity). Like the platform, it refuses an
+accept below the request's min_ial/min_aal or above the IdP's registered max_ial/max_aal, and
+computes valid_ial against the identity's IAL at that IdP. Every checksum-valid citizen ID counts
+as onboarded at every simulated IdP.
 
 Error answers use NDID's ``{error: {code, message}}`` shape with the platform's own codes
 (``ndid-error/type.js``, listed in ``../shared/data/ndid-error-codes.tsv``), e.g. 20045 duplicate
@@ -591,7 +592,7 @@ def _page(title: str, body: str, *, status: int = 200) -> HTMLResponse:
         f'<!doctype html><html lang="th"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<style>body{{font-family:sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}}"
-        f"button,select{{margin:.25rem 0;padding:.4rem}}</style></head>"
+        f"button,select{{margin:.25rem 0;padding:.4rem;max-width:100%}}</style></head>"
         f'<body><header><p>NDID (จำลอง) · <span lang="en">NDID simulator</span></p></header>'
         f"<main><h1>{html.escape(title)}</h1>{body}</main></body></html>",
         status_code=status, headers={"Cache-Control": "no-store"})
