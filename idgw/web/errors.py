@@ -22,7 +22,6 @@ add_messages({
     "errpage_code": {"th": "รหัสข้อผิดพลาด", "en": "Error code"},
     "errpage_next": {"th": "ท่านทำอะไรต่อได้บ้าง", "en": "What you can do"},
     "errpage_home": {"th": "ไปที่หน้าแรกของระบบ", "en": "Go to the gateway's home page"},
-    "errpage_help": {"th": "ต้องการความช่วยเหลือ ติดต่อ {contact}", "en": "Need help? Contact {contact}"},
     "errpage_back_to_service": {"th": "กลับไปที่ {service} (ยังไม่ได้เข้าสู่ระบบ)",
                                 "en": "Return to {service} (not signed in)"},
     "errpage_sign_in_again": {"th": "เริ่มเข้าสู่ระบบใหม่", "en": "Start signing in again"},
@@ -104,9 +103,10 @@ def nul_refused(pages):
 
 
 def not_found_page(pages, request: Request) -> Response:
-    """The HTML 404: what happened in plain Thai/English, a link to the home page and the help desk."""
+    """The HTML 404: what happened in plain Thai/English (not as an alarm) and a link to the home
+    page; the help desk is in every page's footer (base.html)."""
     locale = pages.locale(request)
-    return pages.render(request, "error.html", status=404, heading=t("errpage_not_found_title", locale),
+    return pages.render(request, "error.html", status=404, heading=t("errpage_not_found_title", locale), calm=True,
                         message=t("errpage_not_found", locale), back_url="/", back_label=t("errpage_home", locale))
 
 

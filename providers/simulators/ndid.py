@@ -425,7 +425,7 @@ class NDIDSimulator:
             f'<label>IAL <select name="ial">{ial_options}</select></label> '
             f'<label>AAL <select name="aal">{aal_options}</select></label><br>'
             f'<button type="submit" name="action" value="accept">ยืนยัน · Approve</button> '
-            f'<button type="submit" name="action" value="reject">ปฏิเสธ · Reject</button> '
+            f'<button type="submit" name="action" value="reject">ปฏิเสธ · Reject</button><br>'
             f'<label>รหัสข้อผิดพลาด · Error code <select name="error_code">{error_options}</select></label><br>'
             f'<button type="submit" name="action" value="error">แจ้งข้อผิดพลาด · Report an error</button></form>'
         )
