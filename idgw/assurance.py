@@ -21,7 +21,22 @@ MIN_JUSTIFICATION = 20
 
 
 class PolicyChangeError(ValueError):
-    """A policy change that is refused; the message says why and what to do."""
+    """A policy change that is refused; the message says why and what to do (in English, for the
+    CLI and logs). ``code`` and ``params`` let a page say the same in its own language:
+
+    - ``floor_below_computed``: ``lowered`` [(kind, chosen, computed)], ``min_chars``;
+    - ``invalid_answers`` / ``invalid_level`` / ``invalid_policy``: ``detail`` (the English reason
+      of the assessment, the level parser or the policy rules; only a hand-made request gets these
+      from the admin page, whose fields offer valid values only);
+    - ``no_client``: ``client_id``.
+
+    The errors of an import file (CLI only) name their line and keep the default code.
+    """
+
+    def __init__(self, message: str, *, code: str = "invalid_policy", **params) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -94,14 +109,42 @@ def compute(data: PolicyInput) -> tuple[Assessment, ServicePolicy]:
             assessment=assessment,
         )
     except (AssessmentError, LevelError, PolicyError) as exc:
-        raise PolicyChangeError(str(exc)) from None
-    lowered = [f"{kind} {have} is below the computed {computed}"
+        code = {AssessmentError: "invalid_answers", LevelError: "invalid_level"}.get(type(exc), "invalid_policy")
+        raise PolicyChangeError(str(exc), code=code, detail=str(exc)) from None
+    lowered = [(kind, have.value, computed.value)
                for kind, have, computed in (("IAL", min_ial, assessment.ial), ("AAL", min_aal, assessment.aal))
                if have < computed]
     if lowered and len((data.justification or "").strip()) < MIN_JUSTIFICATION:
-        raise PolicyChangeError("; ".join(lowered) + f": lowering a floor needs a written justification "
-                                f"(at least {MIN_JUSTIFICATION} characters)")
+        raise PolicyChangeError(
+            "; ".join(f"{kind} {have} is below the computed {computed}" for kind, have, computed in lowered)
+            + f": lowering a floor needs a written justification (at least {MIN_JUSTIFICATION} characters)",
+            code="floor_below_computed", lowered=lowered, min_chars=MIN_JUSTIFICATION)
     return assessment, policy
+
+
+def reachable(settings, upstreams) -> tuple[IAL, AAL]:
+    """The highest IAL and the highest AAL that some sign-in method configured here can reach,
+    each on its own (a service whose floors exceed them can never be signed in to).
+
+    - AAL: local authenticators reach 2.2 (a passkey with user verification), or 3 when
+      ``settings.aal3_aaguid_set`` names authenticators whose attestation grants it; an upstream
+      reaches the AAL it offers.
+    - IAL: local factors never prove who someone is, so a local account is self-asserted (1.1);
+      only upstreams raise it, to the IAL they offer. (Officer video proofing will add its level.)
+
+    ``upstreams``: the connectors a service may use; each says ``levels_offered() -> (max IAL,
+    max AAL)``; one that does not (or offers a value outside the scale) adds nothing."""
+    ial, aal = IAL.lowest(), AAL("3") if settings.aal3_aaguid_set else AAL("2.2")
+    for upstream in upstreams:
+        offered = getattr(upstream, "levels_offered", None)
+        if offered is None:
+            continue
+        try:
+            max_ial, max_aal = offered()
+            ial, aal = max(ial, IAL.parse(max_ial)), max(aal, AAL.parse(max_aal))
+        except (LevelError, TypeError, ValueError):
+            continue
+    return ial, aal
 
 
 def describe(row: ServicePolicyVersion | None) -> dict | None:
@@ -118,7 +161,7 @@ def describe(row: ServicePolicyVersion | None) -> dict | None:
 def set_policy(db, *, client_id: str, data: PolicyInput, actor: str, now: int) -> ServicePolicyVersion:
     """Store a new current version for ``client_id``; the caller commits."""
     if db.get(Client, client_id) is None:
-        raise PolicyChangeError(f"no client {client_id}")
+        raise PolicyChangeError(f"no client {client_id}", code="no_client", client_id=client_id)
     assessment, policy = compute(data)
     previous = current_row(db, client_id)
     row = ServicePolicyVersion(
