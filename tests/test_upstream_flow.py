@@ -262,9 +262,18 @@ def test_account_page_lists_and_unlinks_sources(world):
     b = Browser(g)
     callback_params(b.consent(thaid_login(b, b.follow(b.get(url)), "1345951597671")))
     account = b.follow(b.http.get("/account"))
-    assert "แหล่งยืนยันตัวตนที่เชื่อมโยง" in account.text and "thaid · IAL 2.3" in account.text
     link_id = re.search(r'action="/account/links/([^/]+)/remove"', account.text).group(1)
+    assert "ไทยดี" in account.text or "thaid" in account.text
+    # ThaiD is this account's only way in: unlinking it is refused, nothing removed
+    confirm = b.http.get(f"/account/links/{link_id}/remove")
+    assert confirm.status_code == 409 and "วิธีเดียว" in confirm.text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', account.text).group(1)
+    assert b.http.post(f"/account/links/{link_id}/remove", data={"csrf_token": csrf}).status_code == 409
+    with g.db() as db:
+        link = db.scalars(select(AccountLink)).one()
+        # with a password as another way in, the link can go
+        db.get(Account, link.account_id).password_hash = "argon2-placeholder-not-used-to-sign-in"
+        db.commit()
     b.http.post(f"/account/links/{link_id}/remove", data={"csrf_token": csrf})
     with g.db() as db:
         assert not db.scalars(select(AccountLink)).all()

@@ -50,7 +50,10 @@ class Pages:
         locale = self.locale(request, ui_locales)
         other = "en" if locale == "th" else "th"
         query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("lang", "ui_locales")]
-        switch_url = request.url.path + "?" + urlencode([*query, ("lang", other)])
+        # A page answering a POST has no address to load again in the other language (a GET of
+        # a POST-only path is a 405): the switch is offered on pages reached by GET.
+        switch_url = request.url.path + "?" + urlencode([*query, ("lang", other)]) \
+            if request.method in ("GET", "HEAD") else None
         # Every page can say where to get help and link the privacy notice (base.html's footer).
         shared = dict(help_desk=self.settings.help_desk, privacy_url=self.settings.privacy_notice_url)
         html = self.env.get_template(template).render(
