@@ -228,11 +228,14 @@ def next_step(settings: Settings, client_id: str) -> dict:
     from policies import default_matrix
 
     impacts = "--impact reputation=low --impact financial=low"
+    # With no IDGW_ISSUER in this shell, point at the gateway `make run` (`idgw demo`) starts: it
+    # runs as localhost, where its cookies and passkeys work, not as the default 127.0.0.1.
+    gateway = settings.issuer if "IDGW_ISSUER" in os.environ else "http://localhost:8000"
     return {
         "text": "Next: give the service an assurance policy. Until it has one, its sign-ins are refused.",
         "assess_command": f"idgw policy assess {impacts}",
         "policy_command": f"idgw policy set {shlex.quote(client_id)} {impacts}",
-        "admin_page": f"{settings.issuer}/admin/services/{client_id}",
+        "admin_page": f"{gateway}/admin/services/{client_id}",
         "categories": [c.id for c in default_matrix().categories],
     }
 

@@ -135,6 +135,13 @@ def test_client_add_json_carries_the_next_step_and_chosen_ids_are_checked(databa
     assert out["next_step"]["policy_command"] == ("idgw policy set agency.svc-1 --impact reputation=low "
                                                   "--impact financial=low")
     assert out["next_step"]["admin_page"] == "http://example.org/admin/services/agency.svc-1"
+    # with no IDGW_ISSUER in the shell: the gateway `make run` starts, by the name its passkeys work with
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDGW_")}
+    env.update(IDGW_DATABASE_URL=database_url)
+    out = subprocess.run([sys.executable, "-m", "idgw", "client", "add", "--name", "y", "--redirect-uri",
+                          "https://a.example/cb", "--client-id", "agency.svc-2"], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert "http://localhost:8000/admin/services/agency.svc-2" in out.stdout, out.stderr
     for bad_id in ("-svc1", "_svc1", "~svc1", ".svc1", "abc", "a" * 65, "svc 1"):
         out = idgw(database_url, "client", "add", "--name", "x", "--redirect-uri", "https://a.example/cb",
                    f"--client-id={bad_id}")
