@@ -142,7 +142,7 @@ def reachable(settings, upstreams) -> tuple[IAL, AAL]:
         try:
             max_ial, max_aal = offered()
             ial, aal = max(ial, IAL.parse(max_ial)), max(aal, AAL.parse(max_aal))
-        except (LevelError, TypeError, ValueError):
+        except (TypeError, ValueError):  # LevelError is a ValueError
             continue
     return ial, aal
 

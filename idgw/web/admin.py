@@ -104,7 +104,6 @@ add_messages({
     "admin_unlocked": {"th": "ปลดล็อกแล้ว บัญชีนี้เข้าสู่ระบบได้", "en": "Unlocked: this account can sign in."},
     "admin_unlock_nothing": {"th": "บัญชีนี้ไม่ได้ถูกระงับ จึงไม่มีอะไรต้องปลดล็อก",
                              "en": "This account was not locked: nothing to unlock."},
-    "admin_none": {"th": "—", "en": "—"},
 })
 
 
