@@ -421,7 +421,8 @@ def start_simulators(*, gateway_url: str, thaid_port: int, ndid_port: int) -> Pa
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump({"providers": [
         {"name": "thaid", "type": "oidc", "display_name": {"th": "ไทยดี (จำลอง)", "en": "ThaiD (simulated)"},
-         "issuer": thaid_url, "client_id": "idgw", "client_secret": secret, "trusted_aal": "2.2"},
+         "issuer": thaid_url, "client_id": "idgw", "client_secret": secret, "trusted_aal": "2.2",
+         "max_ial": "2.3"},
         {"name": "ndid", "type": "ndid",
          "display_name": {"th": "NDID แอปธนาคาร (จำลอง)", "en": "NDID bank app (simulated)"},
          "api_base": f"http://127.0.0.1:{ndid_port}", "request_timeout": 300},

@@ -59,7 +59,8 @@ def test_admin_reaches_the_policy_page_only_after_step_up_and_saves_a_policy(gat
         assert "ความสูญเสียทางการเงินหรือความรับผิดของหน่วยงาน" in page.text  # the Thai questionnaire
         # compute only: shows floors and reasons, stores nothing
         page = form_post(http, page, action="compute", **questionnaire(financial="moderate"))
-        assert re.search(r'id="computed-ial">2.1<', page.text) and "financial impact is moderate" in page.text
+        assert re.search(r'id="computed-ial">2.1<', page.text)
+        assert "IAL 2 เพราะผลกระทบด้าน “ความสูญเสียทางการเงินหรือความรับผิดของหน่วยงาน” อยู่ในระดับปานกลาง" in page.text
         with gateway.db() as db:
             assert not db.scalars(select(AuditEvent).where(AuditEvent.name == "policy.changed")).all()
         # lowering below the computed floor without a justification: refused, nothing saved

@@ -118,9 +118,9 @@ def test_locked_and_unknown_answer_the_same_over_http(gateway):
             b = _answer(http, signin, "ghost.locked", PASSWORD)
             assert a == b and a[0] == 403
             if lang == "th":
-                assert "หากบัญชีของท่านถูกระงับหรือท่านเข้าสู่ระบบไม่ได้ กรุณาติดต่อศูนย์ช่วยเหลือ" in a[1]
+                assert "หากบัญชีของท่านถูกระงับหรือท่านเข้าสู่ระบบไม่ได้ กรุณาติดต่อ ศูนย์บริการประชาชน โทร 1111" in a[1]
             else:
-                assert "If your account is locked or you cannot sign in, contact the help desk" in a[1]
+                assert "If your account is locked or you cannot sign in, contact ศูนย์บริการประชาชน" in a[1]
             assert gateway.gw.settings.help_desk in a[1]  # the contact, on the same page
             # slowed down: the same status and text (the seconds left tick by themselves)
             a = _answer(http, signin, waiting.username, PASSWORD)
@@ -147,7 +147,7 @@ def test_the_slow_down_over_http_in_thai_and_english(gateway):
         status, body = _answer(http, signin, reg.username, PASSWORD)
         assert status == 429 and ("กรุณารอ 2 วินาที" in body or "กรุณารอ 1 วินาที" in body)
         status, body = _answer(http, signin + "&lang=en", reg.username, PASSWORD)
-        assert status == 429 and re.search(r"try again in [12] s\.", body)
+        assert status == 429 and re.search(r"Please wait [12] seconds? and try again\.", body)
         gateway.clock.advance(3)  # the wait is over: the right password signs in
         assert _answer(http, signin, reg.username, PASSWORD)[0] == 303
 

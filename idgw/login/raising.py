@@ -91,18 +91,3 @@ def routes_to(*, decision: Decision, registry, db, account, session, upstreams: 
         routes += [Route("enrol", k) for k in enrol_routes(registry=registry, db=db, account=account,
                                                             session=session, need=decision.need_aal)]
     return tuple(routes)
-
-
-def reachable_here(*, upstreams: list, aal3: bool) -> tuple[IAL | None, AAL]:
-    """The highest IAL an upstream here can give (None: none can give any) and the highest AAL any
-    method here can reach (local authenticators: 2.2, or 3 with an AAGUID allow-list)."""
-    ial: IAL | None = None
-    aal = AAL("3") if aal3 else AAL("2.2")
-    for upstream in upstreams:
-        offered = getattr(upstream, "levels_offered", None)
-        if offered is None:
-            continue
-        max_ial, max_aal = offered()
-        ial = IAL(max_ial) if ial is None else max(ial, IAL(max_ial))
-        aal = max(aal, AAL(max_aal))
-    return ial, aal

@@ -29,6 +29,7 @@ from idgw.storage.models import Account, Client, Consent, Interaction
 from idgw.web.errors import back_to_service
 from idgw.web.i18n import add_messages, format_datetime, t
 from idgw.web.raising import decide_for, raise_context, refusal_key, route_links, unmet_context, upstream_choices
+from idgw.web.refusals import refusal_text
 from idgw.web.upstream import allowed_upstreams
 from policies import AAL
 
@@ -285,8 +286,9 @@ def router(gw) -> APIRouter:
             locale = pages.locale(request, ia.params["request"].get("ui_locales"))
             locked = locked_outcome(account, now)
             if locked is not None:
+                message = refusal_text(locked, locale=locale, help_desk=settings.help_desk)
                 out = factor_page(db, ia, request, now, kind=kind, step=step, account=account, session=session,
-                                  client=client, error=t(locked.error, locale, seconds=max(locked.retry_after, 1)))
+                                  client=client, error=message)
                 out.status = 429 if locked.error == "throttled" else 403
                 return out
             event = authenticator.verify(db, account=account, session=session, form=fields, now=now)
@@ -395,7 +397,7 @@ def router(gw) -> APIRouter:
                                               client_id=ia.client_id)
             if outcome.account is None:
                 locale = pages.locale(request, ia.params["request"].get("ui_locales"))
-                message = t(outcome.error, locale, seconds=max(outcome.retry_after, 1))
+                message = refusal_text(outcome, locale=locale, help_desk=settings.help_desk)
                 out = advance(db, ia, request, now, cookie_value=old_cookie, error=message, username=username)
                 if outcome.error != "invalid_credentials":
                     out.status = 429 if outcome.error == "throttled" else 403
@@ -436,7 +438,7 @@ def router(gw) -> APIRouter:
             if locked is not None:
                 locale = pages.locale(request, ia.params["request"].get("ui_locales"))
                 return advance(db, ia, request, now, cookie_value=old_cookie,
-                               error=t(locked.error, locale, seconds=max(locked.retry_after, 1)))
+                               error=refusal_text(locked, locale=locale, help_desk=settings.help_desk))
             session, cookie = replace_session(db, old_cookie=old_cookie, account=account, factor=event.factor,
                                               amr=list(event.amr), now=now, ip=ip, client_id=ia.client_id,
                                               user_agent=request.headers.get("user-agent"))

@@ -21,6 +21,7 @@ from idgw.security import random_token, sha256_hex
 from idgw.storage.models import Account, Interaction
 from idgw.web.i18n import add_messages, t
 from idgw.web.raising import needs_in_words, refusal_key
+from idgw.web.refusals import refusal_text
 from policies import AAL, IAL, LevelError, ServicePolicy
 
 #: The floors for staff pages: admins and officers sign in phishing-resistant (AAL 2.2, a passkey).
@@ -124,7 +125,7 @@ def router(gw) -> APIRouter:
                 return ("error", t("passkey_rejected", pages.locale(request), reason=str(exc)))
             locked = locked_outcome(account, now)
             if locked is not None:
-                return ("error", t(locked.error, pages.locale(request), seconds=max(locked.retry_after, 1)))
+                return ("error", refusal_text(locked, locale=pages.locale(request), help_desk=settings.help_desk))
             _session, cookie = replace_session(db, old_cookie=old_cookie, account=account, factor=event.factor,
                                                amr=list(event.amr), now=now, ip=ip,
                                                user_agent=request.headers.get("user-agent"))
@@ -199,7 +200,7 @@ def router(gw) -> APIRouter:
 
         outcome, cookie = await in_transaction(gw.sessionmaker, ip, work)
         if cookie is None:
-            message = t(outcome.error, pages.locale(request), seconds=max(outcome.retry_after, 1))
+            message = refusal_text(outcome, locale=pages.locale(request), help_desk=settings.help_desk)
             status = {"invalid_credentials": 401, "throttled": 429}.get(outcome.error, 403)
             return signin_page(request, next_path=next_path, error=message, username=username, status=status)
         response = RedirectResponse(next_path, status_code=303)
@@ -278,7 +279,8 @@ def router(gw) -> APIRouter:
             if request.method == "POST":
                 locked = locked_outcome(account, now)
                 if locked is not None:
-                    return ("error", locked.error)
+                    return ("refused", refusal_text(locked, locale=pages.locale(request), help_desk=settings.help_desk),
+                            429 if locked.error == "throttled" else 403)
                 fields = {**form, "_browser": sha256_hex(request.cookies.get("idgw_browser") or "")}
                 event = authenticator.verify(db, account=account, session=session, form=fields, now=now)
                 if event is not None:
@@ -295,6 +297,9 @@ def router(gw) -> APIRouter:
             return RedirectResponse(result[1], status_code=303)
         if result[0] == "error":
             return pages.error(request, result[1], status=403)
+        if result[0] == "refused":
+            return pages.render(request, "error.html", status=result[2], message=result[1],
+                                retry_url=f"/signin/factor/{kind}?{query_of(next_path, need)}")
         challenge, error, routes = result[1], result[2], result[3]
         locale = pages.locale(request)
         q = query_of(next_path, need)
