@@ -193,3 +193,29 @@ def add_service(gateway, *, like: Registered | None = None, policy: dict | None 
         db.commit()
     set_policy(gateway, new.client_id, **(policy or {}))
     return Registered(new.client_id, new.client_secret, like.username if like else "", like.account_id if like else "")
+
+
+def demo_service(gateway, *, name: str = "บริการทดสอบ Test service", **policy):
+    """The demo e-service (a real RP served on loopback) registered with a policy; returns (base URL,
+    server); stop it with ``server.should_exit = True``."""
+    import threading
+
+    import uvicorn
+
+    from idgw.admin import add_client
+    from idgw.demo_rp import create_demo_app
+    from tests.conftest import free_port
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with gateway.db() as db:
+        new = add_client(db, name=name, redirect_uris=[base + "/callback"], post_logout_redirect_uris=[base + "/"],
+                         now=gateway.clock.now())
+        db.commit()
+    set_policy(gateway, new.client_id, **policy)
+    app = create_demo_app(issuer=gateway.url, client_id=new.client_id, client_secret=new.client_secret, base_url=base)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.02)
+    return base, server

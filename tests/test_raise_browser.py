@@ -4,23 +4,18 @@ an IAL 2.2 service by choosing ThaiD after a password sign-in; a ThaiD-only citi
 account page from /signin. Every page state passes the axe check (Thai, English, phone width)."""
 
 import re
-import threading
-import time
 
 import pyotp
 import pytest
-import uvicorn
 import yaml
 from sqlalchemy import select
 
-from idgw.admin import add_client
-from idgw.demo_rp import create_demo_app
 from idgw.storage.models import AccountAuthenticator, AuditEvent, LoginSession
 from providers.simulators.server import ServerThread, free_port
 from providers.simulators.thaid import create_thaid_app
 from tests.a11y import a11y_context, check_a11y
 from tests.conftest import start_gateway
-from tests.flow import PASSWORD, register, set_policy
+from tests.flow import PASSWORD, demo_service, register
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -43,23 +38,6 @@ def world(database_url, tmp_path):
     gateway.stop()
     gateway.gw.engine.dispose()
     thaid.stop()
-
-
-def demo_service(gateway, **policy):
-    """The demo e-service (a real RP on loopback) registered with a policy."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with gateway.db() as db:
-        new = add_client(db, name="บริการทดสอบ Test service", redirect_uris=[base + "/callback"],
-                         post_logout_redirect_uris=[base + "/"], now=gateway.clock.now())
-        db.commit()
-    set_policy(gateway, new.client_id, **policy)
-    app = create_demo_app(issuer=gateway.url, client_id=new.client_id, client_secret=new.client_secret, base_url=base)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.02)
-    return base, server
 
 
 def start_at_service(page, base):

@@ -4,15 +4,13 @@ e-service whose policy needs AAL 2.2; and the refusals (wrong origin, removed cr
 verification off)."""
 
 import re
-import threading
-import time
 
 import pytest
 from sqlalchemy import select
 
 from idgw.storage.models import AccountAuthenticator, AuditEvent
-from tests.conftest import free_port, start_gateway
-from tests.flow import PASSWORD, register, set_policy
+from tests.conftest import start_gateway
+from tests.flow import PASSWORD, demo_service, register
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -32,24 +30,7 @@ def gw(database_url):
 
 def rp_for(gateway, min_aal):
     """The demo e-service (a real RP on loopback) registered with a policy at ``min_aal``."""
-    import uvicorn
-
-    from idgw.admin import add_client
-    from idgw.demo_rp import create_demo_app
-
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with gateway.db() as db:
-        new = add_client(db, name="บริการทดสอบพาสคีย์", redirect_uris=[base + "/callback"],
-                         post_logout_redirect_uris=[base + "/"], now=gateway.clock.now())
-        db.commit()
-    set_policy(gateway, new.client_id, min_aal=min_aal)
-    app = create_demo_app(issuer=gateway.url, client_id=new.client_id, client_secret=new.client_secret, base_url=base)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.02)
-    return base, server
+    return demo_service(gateway, name="บริการทดสอบพาสคีย์", min_aal=min_aal)
 
 
 def new_page(browser, *, user_verified=True):

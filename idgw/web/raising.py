@@ -212,36 +212,46 @@ def router(gw) -> APIRouter:
                             action=f"/interaction/{ia.id}/enrol/totp/{row.id}", client_name=client_name,
                             title=t("enrol_totp_title", locale), cancel_url=f"/interaction/{ia.id}")
 
-    @r.post("/interaction/{iid}/enrol/totp", include_in_schema=False)
-    async def totp_start(iid: str, request: Request) -> Response:
+    async def enrolment(request: Request, iid: str, kind: str, step) -> Response:
+        """Run ``step(db, now, form, ia, session, account, client_name, locale)`` in one transaction
+        when setting up ``kind`` is a route this sign-in offers now (``context_for``)."""
         form = await pages.read_form(request)
 
         def work():
             db = current_db.get()
             now = gw.clock.now()
-            found = context_for(request, iid, "totp", form, db, now)
-            if not isinstance(found, tuple):
-                return found
-            ia, _session, account, client_name, locale = found
+            found = context_for(request, iid, kind, form, db, now)
+            return step(db, now, form, *found) if isinstance(found, tuple) else found
+
+        return await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
+
+    def enrolled(request, db, *, ia, session, account, row, factor: str, amr: list, client_name: str, now: int,
+                 **detail) -> Response:
+        """The new authenticator's first use counts now (``add_factor``); recovery codes are made
+        and shown once, then the person continues the sign-in."""
+        ip = gw.client_ip(request)
+        audit.record(db, "authenticator.added", at=now, actor=account.id, session_id=session.id, ip=ip,
+                     client_id=ia.client_id, kind=row.kind, authenticator_id=row.id, label=row.name,
+                     during_sign_in=True, **detail)
+        add_factor(db, session=session, factor=factor, amr=amr, now=now, ip=ip, client_id=ia.client_id)
+        codes = new_recovery_codes(db, account=account, now=now)
+        audit.record(db, "recovery_codes.generated", at=now, actor=account.id, session_id=session.id)
+        return pages.render(request, "enrolled.html", ui_locales=ia.params["request"].get("ui_locales"),
+                            codes=codes, client_name=client_name, next_url=f"/interaction/{ia.id}")
+
+    @r.post("/interaction/{iid}/enrol/totp", include_in_schema=False)
+    async def totp_start(iid: str, request: Request) -> Response:
+        def step(db, now, form, ia, _session, account, client_name, locale):
             row, secret = totp.enrol_begin(db, account=account, name="Authenticator", now=now)
             db.flush()
             return totp_page(request, ia=ia, account=account, row=row, secret=secret, locale=locale,
                              client_name=client_name)
 
-        return await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
+        return await enrolment(request, iid, "totp", step)
 
     @r.post("/interaction/{iid}/enrol/totp/{authenticator_id}", include_in_schema=False)
     async def totp_confirm(iid: str, authenticator_id: str, request: Request) -> Response:
-        form = await pages.read_form(request)
-        ip = gw.client_ip(request)
-
-        def work():
-            db = current_db.get()
-            now = gw.clock.now()
-            found = context_for(request, iid, "totp", form, db, now)
-            if not isinstance(found, tuple):
-                return found
-            ia, session, account, client_name, locale = found
+        def step(db, now, form, ia, session, account, client_name, locale):
             pending = totp.pending_secret(db, account=account, authenticator_id=authenticator_id)
             if pending is None:
                 return RedirectResponse(f"/interaction/{ia.id}", status_code=303)
@@ -250,63 +260,43 @@ def router(gw) -> APIRouter:
                 row.name = str(form["name"]).strip()[:100] or row.name
             if not totp.enrol_confirm(db, account=account, authenticator_id=row.id, code=str(form.get("code") or ""),
                                       now=now):
-                audit.record(db, "authenticator.failed", at=now, actor=account.id, session_id=session.id, ip=ip,
-                             client_id=ia.client_id, reason="enrolment_code_rejected", kind="totp")
+                audit.record(db, "authenticator.failed", at=now, actor=account.id, session_id=session.id,
+                             ip=gw.client_ip(request), client_id=ia.client_id, reason="enrolment_code_rejected",
+                             kind="totp")
                 return totp_page(request, ia=ia, account=account, row=row, secret=secret, locale=locale,
                                  client_name=client_name, error=t("factor_invalid", locale), status=400)
-            audit.record(db, "authenticator.added", at=now, actor=account.id, session_id=session.id, ip=ip,
-                         client_id=ia.client_id, kind="totp", authenticator_id=row.id, label=row.name,
-                         during_sign_in=True)
-            # The confirmed first code is a verified "something you have": it counts now.
-            add_factor(db, session=session, factor="otp", amr=["otp"], now=now, ip=ip, client_id=ia.client_id)
-            codes = new_recovery_codes(db, account=account, now=now)
-            audit.record(db, "recovery_codes.generated", at=now, actor=account.id, session_id=session.id)
-            return pages.render(request, "enrolled.html", ui_locales=ia.params["request"].get("ui_locales"),
-                                codes=codes, client_name=client_name, next_url=f"/interaction/{ia.id}")
+            # The confirmed first code is a verified "something you have".
+            return enrolled(request, db, ia=ia, session=session, account=account, row=row, factor="otp",
+                            amr=["otp"], client_name=client_name, now=now)
 
-        return await in_transaction(gw.sessionmaker, ip, work)
+        return await enrolment(request, iid, "totp", step)
 
     @r.post("/interaction/{iid}/enrol/passkey", include_in_schema=False)
     async def passkey_enrol(iid: str, request: Request) -> Response:
-        form = await pages.read_form(request)
-        ip = gw.client_ip(request)
-        browser_hash = sha256_hex(request.cookies.get("idgw_browser") or "")
+        browser = request.cookies.get("idgw_browser") or ""
 
-        def work():
-            db = current_db.get()
-            now = gw.clock.now()
-            found = context_for(request, iid, "webauthn", form, db, now)
-            if not isinstance(found, tuple):
-                return found
-            ia, session, account, client_name, locale = found
+        def step(db, now, form, ia, session, account, client_name, locale):
             try:
                 row = webauthn.register(db, account=account, session_id=session.id,
-                                        credential_json=form.get("credential"), browser_hash=browser_hash,
+                                        credential_json=form.get("credential"), browser_hash=sha256_hex(browser),
                                         name=str(form.get("name") or "Passkey"), now=now)
             except WebAuthnError as exc:
-                audit.record(db, "authenticator.failed", at=now, actor=account.id, session_id=session.id, ip=ip,
-                             client_id=ia.client_id, reason="registration_rejected", kind="webauthn")
-                step = decide_for(gw, db, ia, session, account, now)
-                browser = request.cookies.get("idgw_browser") or ""
-                cancel = ia.params.get("cancel_url")
+                audit.record(db, "authenticator.failed", at=now, actor=account.id, session_id=session.id,
+                             ip=gw.client_ip(request), client_id=ia.client_id, reason="registration_rejected",
+                             kind="webauthn")
                 return pages.render(request, "raise.html", status=400,
                                     ui_locales=ia.params["request"].get("ui_locales"),
                                     error=t("passkey_rejected", locale, reason=str(exc)),
-                                    **raise_context(gw, ia=ia, step=step, client_name=client_name, locale=locale,
-                                                    browser=browser, cancel_url=cancel))
+                                    **raise_context(gw, ia=ia, step=decide_for(gw, db, ia, session, account, now),
+                                                    client_name=client_name, locale=locale, browser=browser,
+                                                    cancel_url=None))
             db.flush()
-            audit.record(db, "authenticator.added", at=now, actor=account.id, session_id=session.id, ip=ip,
-                         client_id=ia.client_id, kind="webauthn", authenticator_id=row.id, label=row.name,
-                         aaguid=row.aaguid, attested=row.attested, during_sign_in=True)
             # The registration ceremony (fresh challenge bound to this browser and session, user
-            # verification required) is the passkey's first use: it counts now.
-            add_factor(db, session=session, factor="hwk_uv_attested" if row.attested else "hwk_uv",
-                       amr=["hwk", "user"], now=now, ip=ip, client_id=ia.client_id)
-            codes = new_recovery_codes(db, account=account, now=now)
-            audit.record(db, "recovery_codes.generated", at=now, actor=account.id, session_id=session.id)
-            return pages.render(request, "enrolled.html", ui_locales=ia.params["request"].get("ui_locales"),
-                                codes=codes, client_name=client_name, next_url=f"/interaction/{ia.id}")
+            # verification required) is the passkey's first use.
+            return enrolled(request, db, ia=ia, session=session, account=account, row=row,
+                            factor="hwk_uv_attested" if row.attested else "hwk_uv", amr=["hwk", "user"],
+                            client_name=client_name, now=now, aaguid=row.aaguid, attested=row.attested)
 
-        return await in_transaction(gw.sessionmaker, ip, work)
+        return await enrolment(request, iid, "webauthn", step)
 
     return r

@@ -15,8 +15,8 @@ from idgw import audit
 from idgw.account.consents import access_lasts, record_receipt
 from idgw.assurance import current_policy
 from idgw.authn import UnknownAuthenticatorError
-from idgw.authn.webauthn import WebAuthnError
 from idgw.login.interaction import finish, mark_signed_in, next_step, open_interaction, record_consent, repeated
+from idgw.login.passkey import passkey_sign_in
 from idgw.login.password import check_password, locked_outcome, precheck, record_failure, settle
 from idgw.login.sessions import add_factor, load_session, replace_session, sign_out
 from idgw.oidc.adapter import InvalidParametersError, adapt, in_transaction
@@ -425,20 +425,15 @@ def router(gw) -> APIRouter:
             ia, problem = load_interaction(db, iid, request, now, csrf_ok=csrf_ok)
             if problem:
                 return problem
-            try:
-                account, event = gw.authenticators.get("webauthn").login(
-                    db, credential_json=form.get("credential"), browser_hash=browser_hash, now=now)
-            except WebAuthnError as exc:
-                record_failure(db, account=None, ip=ip, now=now, settings=settings, client_id=ia.client_id,
-                               reason="passkey_rejected", event="authenticator.failed", detail=str(exc))
+            result = passkey_sign_in(db, registry=gw.authenticators, credential_json=form.get("credential"),
+                                     browser_hash=browser_hash, ip=ip, now=now, settings=settings,
+                                     client_id=ia.client_id)
+            if result.account is None:
                 locale = pages.locale(request, ia.params["request"].get("ui_locales"))
-                return advance(db, ia, request, now, cookie_value=old_cookie,
-                               error=t("passkey_rejected", locale, reason=str(exc)))
-            locked = locked_outcome(account, now)
-            if locked is not None:
-                locale = pages.locale(request, ia.params["request"].get("ui_locales"))
-                return advance(db, ia, request, now, cookie_value=old_cookie,
-                               error=refusal_text(locked, locale=locale, help_desk=settings.help_desk))
+                message = t("passkey_rejected", locale, reason=result.rejected) if result.rejected \
+                    else refusal_text(result.locked, locale=locale, help_desk=settings.help_desk)
+                return advance(db, ia, request, now, cookie_value=old_cookie, error=message)
+            account, event = result.account, result.event
             session, cookie = replace_session(db, old_cookie=old_cookie, account=account, factor=event.factor,
                                               amr=list(event.amr), now=now, ip=ip, client_id=ia.client_id,
                                               user_agent=request.headers.get("user-agent"))

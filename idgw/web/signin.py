@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from idgw.authn.webauthn import WebAuthnError
+from idgw.login.passkey import passkey_sign_in
 from idgw.login.password import check_password, locked_outcome, precheck, record_failure, settle
 from idgw.login.raising import factor_routes, upstream_reaches
 from idgw.login.sessions import add_factor, load_session, replace_session
@@ -116,16 +116,13 @@ def router(gw) -> APIRouter:
         def work():
             db = current_db.get()
             now = gw.clock.now()
-            try:
-                account, event = gw.authenticators.get("webauthn").login(
-                    db, credential_json=form.get("credential"), browser_hash=browser_hash, now=now)
-            except WebAuthnError as exc:
-                record_failure(db, account=None, ip=ip, now=now, settings=settings, reason="passkey_rejected",
-                               event="authenticator.failed", detail=str(exc))
-                return ("error", t("passkey_rejected", pages.locale(request), reason=str(exc)))
-            locked = locked_outcome(account, now)
-            if locked is not None:
-                return ("error", refusal_text(locked, locale=pages.locale(request), help_desk=settings.help_desk))
+            result = passkey_sign_in(db, registry=gw.authenticators, credential_json=form.get("credential"),
+                                     browser_hash=browser_hash, ip=ip, now=now, settings=settings)
+            if result.account is None:
+                locale = pages.locale(request)
+                return ("error", t("passkey_rejected", locale, reason=result.rejected) if result.rejected
+                        else refusal_text(result.locked, locale=locale, help_desk=settings.help_desk))
+            account, event = result.account, result.event
             _session, cookie = replace_session(db, old_cookie=old_cookie, account=account, factor=event.factor,
                                                amr=list(event.amr), now=now, ip=ip,
                                                user_agent=request.headers.get("user-agent"))
