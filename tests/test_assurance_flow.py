@@ -2,6 +2,7 @@
 unmet_authentication_requirements), over HTTP against the running gateway."""
 
 import json
+import re
 
 import httpx
 from jose import jwt as jose_jwt
@@ -226,3 +227,37 @@ def _events(gateway):
     with gateway.db() as db:
         return list(db.scalars(select(AuditEvent).order_by(AuditEvent.id)))
 
+
+
+def test_prompt_none_answers_at_once_interaction_required_when_a_way_exists_else_unmet(gateway):
+    reg = register(gateway)
+    _, _, _, _, _, b = login_flow(gateway, reg)  # an AAL 1 password session in this browser
+    # a way exists (set up an app here): the service must ask with a page
+    _, b, page, _ = start(gateway, reg, browser=b, prompt="none", acr_values="urn:idgw:aal:2.1")
+    assert callback_params(page)["error"] == "interaction_required"
+    # with a second factor the account may not set up another on a password alone, and none of its
+    # factors reaches AAL 2.2: nothing here can, so unmet at once, without a page
+    enable_second_factor(gateway, reg.username)
+    _, b, page, _ = start(gateway, reg, browser=b, prompt="none", acr_values="urn:idgw:aal:2.2")
+    params = callback_params(page)
+    assert params["error"] == "unmet_authentication_requirements" and "AAL 2.2" in params["error_description"]
+
+
+def test_cancel_on_a_sign_in_page_returns_access_denied_and_ends_the_sign_in(gateway):
+    reg = register(gateway, policy={"min_aal": "2.1"})
+    rp, b, page, _ = start(gateway, reg)
+    page = b.login(page, reg.username)
+    cancel = re.search(r'<form method="post" action="(/interaction/[^"]+/cancel)"><input type="hidden" '
+                       r'name="csrf_token" value="([^"]+)"', page.text)
+    assert cancel, page.text[-1500:]
+    # a forged cancel (no token, or another form's token) changes nothing
+    assert b.http.post(cancel.group(1), data={"csrf_token": "x"}).status_code == 403
+    done = b.http.post(cancel.group(1), data={"csrf_token": cancel.group(2)})
+    params = callback_params(done)
+    assert params["error"] == "access_denied" and "state" in params
+    # the sign-in is over: going back to it offers the way back to the service, never a code
+    again = b.http.get(cancel.group(1).rsplit("/cancel", 1)[0])
+    assert again.status_code in (302, 303) and "error=access_denied" in again.headers["location"]
+    with gateway.db() as db:
+        denied = db.scalars(select(AuditEvent).where(AuditEvent.name == "authorization.denied")).one()
+        assert denied.detail["reason"] == "cancelled"
