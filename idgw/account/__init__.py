@@ -1,8 +1,23 @@
 """The citizen's own account: proof of control (``access``), what may be taken away (``rules``),
-consents and receipts (``consents``), "download my data" (``export``), and the pages
-(``routes``, templates beside them)."""
+consents and receipts (``consents``), "download my data" (``export``), and the pages (templates
+beside them): the account page and the plumbing its pages share (``routes``), sign-in methods
+(``factors_routes``), and sessions, services, receipts and privacy (``services_routes``), mounted
+together by ``router``."""
 
+from fastapi import APIRouter
+
+from idgw.account import factors_routes, routes, services_routes
 from idgw.account.access import account_access
-from idgw.account.routes import router
+from policies import AAL
+
+
+def router(gw, *, staff_floor: AAL) -> APIRouter:
+    """Every account page, in the order they were always matched."""
+    r = APIRouter()
+    r.include_router(routes.router(gw))
+    r.include_router(factors_routes.router(gw, staff_floor=staff_floor))
+    r.include_router(services_routes.router(gw))
+    return r
+
 
 __all__ = ["account_access", "router"]
