@@ -35,6 +35,7 @@ from idgw.storage.models import InstanceSecret
 from idgw.upstream import load_upstreams
 from idgw.web import account as web_account
 from idgw.web import admin as web_admin
+from idgw.web import ndid_pages as web_ndid
 from idgw.web import passkeys as web_passkeys
 from idgw.web import raising as web_raising
 from idgw.web import routes as web_routes
@@ -214,6 +215,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(web_account.router(gw, staff_floor=web_signin.STAFF_POLICY.min_aal))
     app.include_router(web_passkeys.router(gw))
     app.include_router(web_upstream.router(gw))
+    app.include_router(web_ndid.router(gw))
     app.include_router(web_static.router())  # /favicon.ico
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
     # A body refused while it streamed in (413, 408, 415) or abandoned by its client: answered

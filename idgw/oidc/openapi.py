@@ -70,8 +70,8 @@ def openapi_document(*, issuer: str, https: bool) -> dict:
         TOKEN_AUTH_METHODS,
     )
     from idgw.oidc.routes import PARAMETER_CAPS, SUPPORTED_PROMPTS
+    from idgw.web.ndid_pages import CALLBACK_MAX
     from idgw.web.passkeys import MAX_OPTIONS_BODY
-    from idgw.web.upstream import CALLBACK_MAX
 
     paths = ENDPOINT_PATHS
     browser_cookie = ("__Host-" if https else "") + "idgw_browser"

@@ -1,0 +1,384 @@
+"""NDID sign-in after its start (idgw.web.upstream opens the request): the waiting page
+/interaction/{id}/upstream/{name}/wait/{attempt} shows a short reference that the IdP app also
+shows, the time left in minutes, and Cancel / "choose another way". With script it polls
+``.../wait/{attempt}/status`` (JSON; static/ndid_wait.js); without script it refreshes itself
+slowly. The platform's callback (to a capability URL per attempt) is only a hint: each poll reads
+the request from the node, which alone decides (security review item 1).
+
+Faults end as in idgw.web.upstream: a Thai/English page with a way on, audited as
+``upstream.failed``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from idgw import audit, jsontext
+from idgw.httpio import BodyError, read_body
+from idgw.oidc.adapter import in_transaction
+from idgw.oidc.provider import current_db
+from idgw.storage.models import Interaction, UpstreamAttempt
+from idgw.web.i18n import add_messages, t
+from idgw.web.upstream import (
+    Failure,
+    browser_hash,
+    callback_lookup,
+    expired,
+    fail,
+    finished,
+    links,
+    locale_of,
+    message_for,
+    needs_local,
+    render,
+    set_session_cookie,
+    sign_in,
+    ui_of,
+)
+from providers import UpstreamError
+from providers.ndid import short_reference
+
+CALLBACK_MAX = 64 * 1024
+#: Seconds between reloads of the waiting page when the browser runs no script (with script,
+#: static/ndid_wait.js polls the status endpoint every few seconds instead).
+NOSCRIPT_REFRESH = 15
+#: Outcomes of an NDID attempt that send the person on to the interaction instead of a page.
+_ONWARD = ("signed_in", "cancelled")
+
+add_messages({
+    "ndid_wait_match": {"th": "ตรวจสอบว่าคำขอในแอปแสดงรหัสอ้างอิงเดียวกับหน้านี้:",
+                        "en": "Check that the request in your app shows the same reference as this page:"},
+    "ndid_waiting": {"th": "กำลังรอคำตอบจากแอปธนาคารของท่าน", "en": "Waiting for your answer in your bank app."},
+    "ndid_other_bank": {"th": "ธนาคารหรือผู้ให้บริการรายหนึ่งแจ้งว่ายืนยันตัวตนของท่านไม่ได้ ท่านยังยืนยันได้ในแอปของธนาคารอื่น"
+                              "ที่ท่านลงทะเบียน NDID ไว้ หน้านี้ยังรอคำตอบอยู่",
+                        "en": "One bank or provider could not confirm your identity. Another bank where you "
+                              "registered with NDID can still answer: approve the request in its app. This page "
+                              "is still waiting."},
+    "ndid_one_approved": {"th": "ได้รับการยืนยันแล้ว {done} จาก {needed} แห่ง กรุณายืนยันในแอปของอีกแห่งหนึ่ง",
+                          "en": "{done} of {needed} confirmations received. Please approve in another app as well."},
+    "ndid_node_unreachable": {"th": "ยังติดต่อระบบ NDID ไม่ได้ชั่วคราว ระบบจะลองใหม่ให้โดยอัตโนมัติ",
+                              "en": "We cannot reach NDID at the moment; we keep trying."},
+    "ndid_minutes_left": {"th": "เหลือเวลาประมาณ {minutes} นาที", "en": "About {minutes} minutes left."},
+    "ndid_minute_left": {"th": "เหลือเวลาประมาณ 1 นาที", "en": "About 1 minute left."},
+    "ndid_under_a_minute": {"th": "เหลือเวลาไม่ถึง 1 นาที", "en": "Less than a minute left."},
+    "ndid_time_up": {"th": "หมดเวลาแล้ว กำลังตรวจสอบผลครั้งสุดท้าย", "en": "Time is up; checking one last time."},
+    "ndid_cancel": {"th": "ยกเลิกคำขอนี้", "en": "Cancel this request"},
+    "ndid_noscript": {"th": "หน้านี้จะตรวจสอบผลใหม่ทุก {seconds} วินาที หรือกดตรวจสอบตอนนี้ได้",
+                      "en": "This page checks again every {seconds} seconds, or you can check now."},
+})
+
+
+def _hint_count(value) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _json_error(status: int, error: str, description: str | None = None) -> Response:
+    body = {"error": error, **({"error_description": description} if description else {})}
+    return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def time_left(seconds: int, locale: str) -> str:
+    """The time an NDID request has left, in minutes (people plan in minutes; a ticking seconds
+    count only adds pressure)."""
+    if seconds <= 0:
+        return t("ndid_time_up", locale)
+    minutes = (seconds + 30) // 60
+    if minutes == 0:
+        return t("ndid_under_a_minute", locale)
+    return t("ndid_minute_left", locale) if minutes == 1 else t("ndid_minutes_left", locale, minutes=minutes)
+
+
+async def close_quietly(provider, state: dict) -> bool:
+    """Close an NDID request at the node (``cancel``); False when that failed (logged by the
+    connector: the request then ends at its own timeout)."""
+    try:
+        return await run_in_threadpool(lambda: provider.cancel(state=state))
+    except UpstreamError:
+        return False
+
+
+def wait_path(iid: str, name: str, attempt_id: str) -> str:
+    return f"/interaction/{iid}/upstream/{name}/wait/{attempt_id}"
+
+
+def open_now(ia: Interaction, now: int) -> bool:
+    return ia.completed_at is None and ia.expires_at > now
+
+
+def locate(gw, db, request: Request, iid: str, name: str, attempt_id: str, *, lock: bool = False):
+    """(attempt, interaction) when the attempt is this browser's NDID attempt of this
+    interaction, else (None, this browser's interaction or None). The interaction may have
+    expired or finished (the caller decides)."""
+    provider = gw.upstreams.get(name)
+    own = browser_hash(request)
+    attempt = db.get(UpstreamAttempt, attempt_id, with_for_update=lock) if len(attempt_id) <= 64 else None
+    ia = db.get(Interaction, iid) if len(iid) <= 64 else None
+    if ia is not None and ia.params.get("browser") != own:
+        ia = None
+    if provider is None or provider.mode != "async" or attempt is None or ia is None \
+            or attempt.interaction_id != ia.id or attempt.provider != name or attempt.browser_hash != own:
+        return None, ia
+    return attempt, ia
+
+
+def finished_result(gw, db, request: Request, attempt: UpstreamAttempt, ia: Interaction):
+    """The page for an attempt that has already ended: on to the interaction after a sign-in or
+    a cancel, else its failure again (a reload shows the same page)."""
+    if ia is None:
+        return expired(gw, db, request, None)
+    outcome = (attempt.state.get("gateway_outcome") or {}).get("code") if isinstance(attempt.state, dict) \
+        else None
+    if outcome is None or outcome in _ONWARD:
+        return ("redirect", f"/interaction/{ia.id}")
+    if outcome == "link_needs_sign_in":
+        return needs_local(gw, request, ia)
+    if outcome == "interaction_expired":
+        return expired(gw, db, request, ia)
+    return Failure(message_for(outcome, locale_of(gw, request, ia), ndid=True), outcome, ui_locales=ui_of(ia),
+                   links=links(gw, db, request, ia, retry=f"/interaction/{ia.id}/upstream/{attempt.provider}"))
+
+
+def pending_context(gw, request: Request, ia_params: dict, iid: str, name: str, attempt_id: str, state: dict,
+                    *, unreachable: bool = False) -> dict:
+    provider = gw.upstreams[name]
+    locale = gw.pages.locale(request, ia_params["request"].get("ui_locales"))
+    left = max(0, int(state.get("expires_at", 0)) - gw.clock.now())
+    progress = provider.progress(state=state)
+    if unreachable:
+        message = t("ndid_node_unreachable", locale)
+    elif progress.others_can_answer:
+        message = t("ndid_other_bank", locale)
+    elif 0 < progress.accepted < progress.needed:
+        message = t("ndid_one_approved", locale, done=progress.accepted, needed=progress.needed)
+    else:
+        message = t("ndid_waiting", locale)
+    here = wait_path(iid, name, attempt_id)
+    return dict(reference=short_reference(str(state.get("reference_id", ""))), time_left=time_left(left, locale),
+                seconds_left=left, status_text=message, others_can_answer=progress.others_can_answer,
+                here=here, status_url=f"{here}/status", cancel_action=f"{here}/cancel",
+                csrf_token=gw.pages.csrf_token(request.cookies.get("idgw_browser") or "", f"ndid-wait:{attempt_id}"),
+                choose_url=f"/interaction/{iid}", refresh_seconds=NOSCRIPT_REFRESH,
+                ui_locales=ia_params["request"].get("ui_locales"))
+
+
+async def poll(gw, request: Request, iid: str, name: str, attempt_id: str):
+    """One look at an NDID attempt, the same for the page and its status endpoint: read the node
+    when the connector asks for it, and once the node's answer is no longer pending, complete
+    from the node's answer alone and sign in (or fail). Returns ``None`` for an attempt that is
+    not this browser's, a ``Failure``, ``("redirect", url[, cookie])`` or
+    ``("pending", context)``; ``("gone", failure)`` when the attempt is not this browser's (or
+    does not exist)."""
+    ip = gw.client_ip(request)
+    provider = gw.upstreams.get(name)
+
+    def check():
+        db = current_db.get()
+        now = gw.clock.now()
+        attempt, ia = locate(gw, db, request, iid, name, attempt_id)
+        if attempt is None:
+            return ("gone", expired(gw, db, request, ia))
+        if attempt.finished_at is not None:
+            return ("done", finished_result(gw, db, request, attempt, ia))
+        if not open_now(ia, now):
+            attempt.finished_at = now
+            finished(attempt, "interaction_expired")
+            return ("close", expired(gw, db, request, ia), attempt.state)
+        return ("state", attempt.state, ia.params)
+
+    checked = await in_transaction(gw.sessionmaker, ip, check)
+    if checked[0] == "gone":
+        return checked
+    if checked[0] == "done":
+        return checked[1]
+    if checked[0] == "close":
+        # Nobody can use the answer any more: let the IdP app stop offering the request.
+        await close_quietly(provider, checked[2])
+        return checked[1]
+    _, state, ia_params = checked
+    error = None
+    if provider.needs_refresh(state=state, now=gw.clock.now()):
+        try:
+            # The node's view of the request (network I/O, outside the database transaction).
+            state = await run_in_threadpool(lambda: provider.refresh(state=state))
+        except UpstreamError as exc:
+            error = exc
+    if error is None and provider.status(state=state, now=gw.clock.now()) == "pending":
+        refreshed = state
+
+        def keep():
+            db = current_db.get()
+            attempt = db.get(UpstreamAttempt, attempt_id)
+            if attempt.finished_at is None:
+                # keep callback hints that arrived while the node was being read
+                attempt.state = {**refreshed, "hint": attempt.state.get("hint"),
+                                 "hint_seen": min(_hint_count(refreshed.get("hint_seen")),
+                                                  _hint_count((attempt.state.get("hint") or {}).get("count")))}
+                return None
+            return finished_result(gw, db, request, attempt, db.get(Interaction, iid))
+
+        ended = await in_transaction(gw.sessionmaker, ip, keep)
+        if ended is not None:
+            return ended
+        return ("pending", pending_context(gw, request, ia_params, iid, name, attempt_id, state))
+    identity = None
+    if error is None:
+        try:
+            # complete() reads the request from the node once more and decides from that alone
+            # (accepted answers from listed IdPs within their levels, meeting the floors), and
+            # always closes the request.
+            identity = await run_in_threadpool(lambda: provider.complete(state=state))
+        except UpstreamError as exc:
+            error = exc
+
+    def finish():
+        db = current_db.get()
+        now = gw.clock.now()
+        ia = db.get(Interaction, iid)
+        attempt = db.get(UpstreamAttempt, attempt_id, with_for_update=True)
+        if attempt.finished_at is not None:
+            return finished_result(gw, db, request, attempt, ia)
+        if error is not None:
+            if error.code in ("upstream_unreachable", "upstream_timeout") \
+                    and int(state.get("expires_at", 0)) > now:
+                # The node could not be read: say so, but keep waiting (the next poll retries).
+                return ("pending", pending_context(gw, request, ia.params, iid, name, attempt_id, state,
+                                                   unreachable=True))
+            attempt.finished_at = now
+            finished(attempt, error.code)
+            return fail(gw, request, db, ia=ia, provider=name, error=error, now=now, ip=ip)
+        if ia is None or not open_now(ia, now):
+            attempt.finished_at = now
+            finished(attempt, "interaction_expired")
+            return expired(gw, db, request, ia)
+        return sign_in(gw, db, request, ia=ia, attempt=attempt, identity=identity, now=now, ip=ip)
+
+    return await in_transaction(gw.sessionmaker, ip, finish)
+
+
+def router(gw) -> APIRouter:
+    r = APIRouter()
+    pages = gw.pages
+    settings = gw.settings
+
+    # -- the platform's callbacks ----------------------------------------------------------------
+    @r.post("/upstream/{name}/ndid-callback/{secret}", include_in_schema=False)
+    async def ndid_callback(name: str, secret: str, request: Request) -> Response:
+        """The platform's notifications (rp_callback.yaml). A callback is a hint, never proof: it
+        only makes the waiting page read the request from the node sooner (providers.ndid). JSON in,
+        JSON out, never a page."""
+        provider = gw.upstreams.get(name)
+        if provider is None or provider.mode != "async" or not 20 <= len(secret) <= 64:
+            return _json_error(404, "not_found")
+        try:
+            payload = jsontext.loads(await read_body(request, limit=CALLBACK_MAX, timeout=settings.body_timeout),
+                                     max_bytes=CALLBACK_MAX)
+        except BodyError as exc:
+            if exc.status is None:
+                raise
+            return _json_error(exc.status, exc.code)
+        except jsontext.JSONTextError as exc:
+            return _json_error(400, "invalid_json", str(exc))
+
+        def handle():
+            db = current_db.get()
+            # One callback at a time per attempt (row lock on PostgreSQL; SQLite serialises writers).
+            attempt = db.scalar(select(UpstreamAttempt).where(UpstreamAttempt.lookup == callback_lookup(name, secret))
+                                .with_for_update())
+            if attempt is None or attempt.provider != name:
+                # The platform may call back before begin() has returned and the attempt is stored:
+                # 409 makes it retry. The URL holds a 256-bit secret, so this reveals nothing.
+                return 409, "unknown_request"
+            if attempt.finished_at is not None:
+                return 204, None  # nothing left to learn; the platform stops retrying
+            try:
+                attempt.state = provider.handle_callback(state=attempt.state, payload=payload)
+            except UpstreamError as exc:
+                return 400, exc.code
+            return 204, None
+
+        status, code = await in_transaction(gw.sessionmaker, gw.client_ip(request), handle)
+        return Response(status_code=204) if status == 204 else _json_error(status, code)
+
+    # -- the waiting page, its status endpoint and Cancel -------------------------------------------
+    @r.get("/interaction/{iid}/upstream/{name}/wait/{attempt_id}", include_in_schema=False)
+    async def ndid_wait(iid: str, name: str, attempt_id: str, request: Request) -> Response:
+        result = await poll(gw, request, iid, name, attempt_id)
+        if isinstance(result, Failure):
+            return render(gw, request, result)
+        if result[0] == "gone":
+            return render(gw, request, result[1])
+        if result[0] == "pending":
+            return pages.render(request, "ndid_wait.html", **result[1])  # its ui_locales picks the language
+        return render(gw, request, result)
+
+    @r.get("/interaction/{iid}/upstream/{name}/wait/{attempt_id}/status", include_in_schema=False)
+    async def ndid_wait_status(iid: str, name: str, attempt_id: str, request: Request) -> Response:
+        """The waiting page's poll (static/ndid_wait.js), JSON: ``{"state": "pending", "seconds_left",
+        "time_left", "message"}`` while the node's answer is pending, ``{"state": "done", "next": url}``
+        once the attempt has ended (after a sign-in ``next`` is the interaction and the session
+        cookie comes with this answer; after a failure it is the waiting page, which shows it);
+        404 ``not_found`` for an attempt that is not this browser's."""
+        result = await poll(gw, request, iid, name, attempt_id)
+        headers = {"Cache-Control": "no-store"}
+        if isinstance(result, tuple) and result[0] == "gone":
+            return _json_error(404, "not_found")
+        if isinstance(result, Failure):
+            return JSONResponse({"state": "done", "next": wait_path(iid, name, attempt_id)}, headers=headers)
+        if result[0] == "pending":
+            context = result[1]
+            return JSONResponse({"state": "pending", "next": None, "seconds_left": context["seconds_left"],
+                                 "time_left": context["time_left"], "message": context["status_text"],
+                                 "others_can_answer": context["others_can_answer"]}, headers=headers)
+        response = JSONResponse({"state": "done", "next": result[1]}, headers=headers)
+        if len(result) > 2 and result[2]:
+            set_session_cookie(gw, response, result[2])
+        return response
+
+    @r.post("/interaction/{iid}/upstream/{name}/wait/{attempt_id}/cancel", include_in_schema=False)
+    async def ndid_cancel(iid: str, name: str, attempt_id: str, request: Request) -> Response:
+        """Cancel: close the request at the node (so the IdP app stops offering it), end the attempt
+        (audited as ``upstream.failed`` with code ``cancelled``) and go back to the sign-in choices."""
+        form = await pages.read_form(request)
+        csrf_ok = pages.check_csrf(request, form, f"ndid-wait:{attempt_id}")
+        ip = gw.client_ip(request)
+        provider = gw.upstreams.get(name)
+
+        def check():
+            db = current_db.get()
+            attempt, ia = locate(gw, db, request, iid, name, attempt_id)
+            if attempt is None:
+                return expired(gw, db, request, ia)
+            if not csrf_ok:
+                return Failure(t("err_csrf", locale_of(gw, request, ia)), "csrf", ui_locales=ui_of(ia),
+                               links={**links(gw, db, request, ia), "retry_url": wait_path(iid, name, attempt_id)})
+            if attempt.finished_at is not None:
+                return finished_result(gw, db, request, attempt, ia)
+            return ("open", attempt.state)
+
+        checked = await in_transaction(gw.sessionmaker, ip, check)
+        if isinstance(checked, Failure) or checked[0] != "open":
+            return render(gw, request, checked)
+        closed = await close_quietly(provider, checked[1])  # network I/O outside the database transaction
+
+        def settle():
+            db = current_db.get()
+            now = gw.clock.now()
+            attempt, ia = locate(gw, db, request, iid, name, attempt_id, lock=True)
+            if attempt is None:
+                return expired(gw, db, request, ia)
+            if attempt.finished_at is not None:  # the poll finished it meanwhile: its outcome stands
+                return finished_result(gw, db, request, attempt, ia)
+            attempt.finished_at = now
+            finished(attempt, "cancelled")
+            audit.record(db, "upstream.failed", at=now, ip=ip, client_id=ia.client_id, provider=name,
+                         code="cancelled", detail=f"cancelled by the citizen; closed at the node: {closed}")
+            if not open_now(ia, now):
+                return expired(gw, db, request, ia)
+            return ("redirect", f"/interaction/{ia.id}")
+
+        return render(gw, request, await in_transaction(gw.sessionmaker, ip, settle))
+
+    return r
