@@ -35,6 +35,7 @@ from idgw.storage.models import InstanceSecret
 from idgw.upstream import load_upstreams
 from idgw.web import account as web_account
 from idgw.web import admin as web_admin
+from idgw.web import logout as web_logout
 from idgw.web import ndid_pages as web_ndid
 from idgw.web import passkeys as web_passkeys
 from idgw.web import raising as web_raising
@@ -209,6 +210,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.gateway = gw
     app.include_router(oidc_routes.router(gw))
     app.include_router(web_routes.router(gw))
+    app.include_router(web_logout.router(gw))  # /logout, /
     app.include_router(web_raising.router(gw))
     app.include_router(web_signin.router(gw))
     app.include_router(web_admin.router(gw))
