@@ -20,7 +20,7 @@ close``, so a route may simply let them propagate; a route that answers in its o
 (``/webauthn/options``: JSON) catches ``BodyError`` itself. Raw ASGI code
 (``idgw.oidc.endpoints``) uses ``receive_body`` and answers them itself.
 
-Use, in a Starlette/FastAPI route (this is also how ``idgw.web.upstream`` reads the NDID
+Use, in a Starlette/FastAPI route (this is also how ``idgw.web.ndid_pages`` reads the NDID
 callback's JSON)::
 
     from idgw.httpio import BodyError, read_body

@@ -139,7 +139,7 @@ def router(gw) -> APIRouter:
     async def signin_upstream(name: str, request: Request) -> Response:
         """Sign in to the gateway's pages through an upstream (ThaiD, NDID): a sign-in interaction
         without an e-service (``client_id`` None), which the upstream pages complete like any other
-        and /interaction/{id} then sends on to ``next`` (idgw.web.routes ``local_step``)."""
+        and /interaction/{id} then sends on to ``next`` (idgw.web.steps ``local_step``)."""
         next_path = safe_next(request.query_params.get("next"))
         need = requested_aal(request) or AAL("1")
         if name not in gw.upstreams:
