@@ -58,11 +58,14 @@ def shortfall(*, reach: AAL, has_password: bool, session_aal: AAL, upstream: boo
 
     ``upstream``: the session was started by a linked upstream (ThaiD, NDID). For an account
     without a password that upstream is how the account came to be and how its owner signs in,
-    so it proves control whatever level it asserted."""
+    so it proves control whatever level it asserted; when it is too old, a new sign-in through
+    it is what is asked (AAL 1: the sign-in page, where it is offered), not a factor the person
+    may have lost (asking for the account's level sent them to step up with that factor alone)."""
     need = needed_aal(reach)
+    by_upstream = upstream and not has_password
     if fresh and age > FRESH_SECONDS:
-        return need
-    if upstream and not has_password:
+        return AAL("1") if by_upstream else need
+    if by_upstream:
         return None
     return None if session_aal >= need else need
 

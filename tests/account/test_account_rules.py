@@ -56,6 +56,13 @@ def test_an_upstream_sign_in_proves_control_of_an_account_without_a_password():
                      fresh=False) == AAL("2.1")
     assert shortfall(reach=AAL("2.1"), has_password=True, session_aal=AAL("2.2"), upstream=True, age=0,
                      fresh=False) is None
+    # a change needs a fresh sign-in: without a password, a new one through the upstream will do
+    # (AAL 1: the sign-in page), not the level of the passkey the person may have lost; with one,
+    # the account's level as before
+    assert shortfall(reach=AAL("2.2"), has_password=False, session_aal=AAL("1"), upstream=True,
+                     age=FRESH_SECONDS + 1, fresh=True) == AAL("1")
+    assert shortfall(reach=AAL("2.1"), has_password=True, session_aal=AAL("2.2"), upstream=True,
+                     age=FRESH_SECONDS + 1, fresh=True) == AAL("2.1")
 
 
 def test_changes_need_a_fresh_sign_in_whatever_proved_control():
