@@ -112,3 +112,15 @@ def test_signin_refuses_open_redirects(gateway):
     with httpx.Client(follow_redirects=False, timeout=20) as http:
         page = http.get(gateway.url + "/signin?next=//evil.example/x")
         assert 'action="/signin?next=/admin/services"' in page.text
+
+
+def test_an_admin_without_a_phishing_resistant_factor_is_told_to_add_a_passkey(gateway):
+    """A password-only admin cannot reach AAL 2.2 with anything they have: not a bare refusal but
+    the way forward, a link to the account page where a passkey is added."""
+    make_admin(gateway, "admin.nopasskey")
+    with httpx.Client(follow_redirects=True, timeout=20) as http:
+        page = http.get(gateway.url + "/admin/services")
+        page = form_post(http, page, username="admin.nopasskey", password=PASSWORD)
+        assert page.status_code == 403 and page.url.path == "/signin/stepup"
+        assert 'href="/account"' in page.text and "พาสคีย์" in page.text
+        assert "questionnaire" not in page.text.lower()

@@ -261,3 +261,18 @@ def test_cancel_on_a_sign_in_page_returns_access_denied_and_ends_the_sign_in(gat
     with gateway.db() as db:
         denied = db.scalars(select(AuditEvent).where(AuditEvent.name == "authorization.denied")).one()
         assert denied.detail["reason"] == "cancelled"
+
+
+def test_setting_up_a_factor_inside_a_sign_in_needs_a_recent_sign_in(gateway):
+    """An old session (an unattended browser) may not bind a new factor of its own: the person
+    signs in again first, then setting one up is offered."""
+    reg = register(gateway)
+    _, _, _, _, _, b = login_flow(gateway, reg)
+    set_policy(gateway, reg.client_id, min_aal="2.1")
+    gateway.clock.advance(3600)  # an AAL 1 session still counts for 30 days, but is not recent
+    _, b, page, _ = start(gateway, reg, browser=b, prompt="none")
+    assert callback_params(page)["error"] == "login_required"
+    _, b, page, _ = start(gateway, reg, browser=b)
+    assert 'name="password"' in page.text and "/enrol/" not in page.text
+    routes = raise_page(b.login(page, reg.username))
+    assert "ตั้งค่าแอปยืนยันตัวตน (เช่น Google Authenticator)" in routes

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
-from idgw.login.raising import Route, factor_routes, routes_to  # noqa: F401 (factor_routes: re-exported)
+from idgw.login.raising import (  # noqa: F401 (factor_routes: re-exported)
+    ENROL_FRESH_SECONDS,
+    Route,
+    enrol_routes,
+    factor_routes,
+    routes_to,
+)
 from idgw.login.sessions import session_state
 from idgw.release import covered, is_verified, plan
 from idgw.security import sha256_hex
@@ -140,8 +146,13 @@ def next_step(*, db, params: dict, requested: dict, progress: dict, session: Log
             if none:
                 return Step("error", "login_required", detail)
             return Step("login")
+        recent = fresh or now - session.auth_time <= ENROL_FRESH_SECONDS
         routes = routes_to(decision=decision, registry=registry, db=db, account=account, session=session,
-                           upstreams=list(upstreams))
+                           upstreams=list(upstreams), may_enrol=recent)
+        if not recent and decision.need_aal is not None and decision.need_ial is None and enrol_routes(
+                registry=registry, db=db, account=account, session=session, need=decision.need_aal):
+            # Setting up a factor needs a recent sign-in: sign in again, then every route is offered.
+            return Step("error", "login_required", detail) if none else Step("login")
         need = dict(need_ial=decision.need_ial, need_aal=decision.need_aal, reasons=decision.codes)
         if not routes:
             what = f"IAL {decision.need_ial}" if decision.need_ial is not None else f"AAL {decision.need_aal}"

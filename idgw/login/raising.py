@@ -27,6 +27,10 @@ from policies import AAL, IAL, Decision, default_rules
 
 # Factor kinds a new enrolment adds to the session (policies/data/aal-rules.yaml).
 ENROL_FACTORS = {"totp": "otp", "webauthn": "hwk_uv"}
+# Binding a new authenticator needs a recent authentication (NIST SP 800-63B §6.1.2.1; the account
+# page asks the same, idgw.account.access): an old session in an unattended browser must not add
+# a factor of its own. Older sessions sign in again first.
+ENROL_FRESH_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -77,9 +81,29 @@ def upstream_reaches(upstream, *, ial: IAL, aal: AAL) -> bool:
     return IAL(max_ial) >= ial and AAL(max_aal) >= aal
 
 
-def routes_to(*, decision: Decision, registry, db, account, session, upstreams: list) -> tuple[Route, ...]:
+def accepted_upstreams(upstreams: dict, policy) -> list:
+    """The upstreams a service's policy accepts (every configured one when it names none, or when
+    there is no service: the gateway's own pages)."""
+    names = policy.allowed_providers if policy is not None else None
+    return [p for name, p in upstreams.items() if names is None or name in names]
+
+
+def floors(policy, first) -> tuple[IAL, AAL]:
+    """The service's floors raised by the request's most preferred acr alternative ``first``."""
+    ial = policy.min_ial if policy else IAL("1.1")
+    aal = policy.min_aal if policy else AAL("1")
+    if first is not None and first.ial is not None:
+        ial = max(ial, first.ial)
+    if first is not None and first.aal is not None:
+        aal = max(aal, first.aal)
+    return ial, aal
+
+
+def routes_to(*, decision: Decision, registry, db, account, session, upstreams: list,
+              may_enrol: bool = True) -> tuple[Route, ...]:
     """Every route that closes the gap ``decision`` (a step-up without need_login) names, in the
-    order the page offers them: what the person already has first, then upstreams, then set-up."""
+    order the page offers them: what the person already has first, then upstreams, then set-up
+    (only with ``may_enrol``: a recent authentication)."""
     ial = decision.required_ial or IAL("1.1")
     aal = decision.required_aal or AAL("1")
     routes: list[Route] = []
@@ -87,7 +111,7 @@ def routes_to(*, decision: Decision, registry, db, account, session, upstreams: 
         routes += [Route("factor", k) for k in factor_routes(registry=registry, db=db, account=account,
                                                               session=session, need=decision.need_aal)]
     routes += [Route("upstream", u.name) for u in upstreams if upstream_reaches(u, ial=ial, aal=aal)]
-    if decision.need_ial is None and decision.need_aal is not None:
+    if may_enrol and decision.need_ial is None and decision.need_aal is not None:
         routes += [Route("enrol", k) for k in enrol_routes(registry=registry, db=db, account=account,
                                                             session=session, need=decision.need_aal)]
     return tuple(routes)

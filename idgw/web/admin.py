@@ -207,7 +207,10 @@ def router(gw) -> APIRouter:
         if state == "forbidden":
             return pages.error(request, "err_forbidden", status=403)
         if state == "unmet":
-            return pages.error(request, "err_need_stronger", code="unmet_authentication_requirements", status=403)
+            # No factor of theirs reaches the staff floor: /signin says what to do (add a passkey on
+            # the account page, with the link), or offers an upstream that reaches it.
+            return RedirectResponse(f"/signin/stepup?next={quote(here)}&aal={STAFF_POLICY.min_aal.value}",
+                                    status_code=303)
         return None
 
     def upstreams_for(row) -> list:
