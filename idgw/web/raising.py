@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import bindparam, select
 
 from idgw import audit
 from idgw.assurance import current_policy
 from idgw.authn.totp import new_recovery_codes
 from idgw.authn.webauthn import WebAuthnError
-from idgw.login.interaction import Step, next_step, open_interaction
-from idgw.login.raising import Route
+from idgw.login.interaction import Step, alternatives, next_step, open_interaction
+from idgw.login.raising import Route, accepted_upstreams, floors, upstream_reaches
 from idgw.login.sessions import add_factor, load_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
@@ -79,6 +80,9 @@ add_messages({
 })
 
 
+_UNREAD = object()
+
+
 def needs_in_words(*, need_ial: IAL | None, need_aal: AAL | None, locale: str) -> list[str]:
     """What a service needs, said in words (the level in brackets for those who know them)."""
     out = []
@@ -131,14 +135,23 @@ def unmet_context(*, step: Step, client_name: str, locale: str, back_url: str | 
                 needs=needs_in_words(need_ial=step.need_ial, need_aal=step.need_aal, locale=locale))
 
 
-def decide_for(gw, db, ia: Interaction, session, account, now: int) -> Step:
-    """The interaction's next step as /interaction/{id} would decide it now."""
-    consented = db.get(Consent, (session.account_id, ia.client_id)) if session and ia.client_id else None
+# Read on every interaction step: plain column reads, no ORM objects.
+_CONSENTED = select(Consent.scope, Consent.claims).where(Consent.account_id == bindparam("p_account_id"),
+                                                        Consent.client_id == bindparam("p_client_id"))
+
+
+def decide_for(gw, db, ia: Interaction, session, account, now: int, *, policy=_UNREAD) -> Step:
+    """The interaction's next step as /interaction/{id} decides it now (``policy``: the service's
+    current policy, when the caller has already read it)."""
+    if policy is _UNREAD:
+        policy = current_policy(db, ia.client_id)
+    consented = db.execute(_CONSENTED, {"p_account_id": session.account_id, "p_client_id": ia.client_id}).first() \
+        if session is not None else None
     return next_step(db=db, params=ia.params["request"], requested=ia.params.get("requested") or {},
-                     progress=ia.params["progress"], session=session, account=account,
-                     policy=current_policy(db, ia.client_id), consented_scope=consented.scope if consented else None,
+                     progress=ia.params["progress"], session=session, account=account, policy=policy,
+                     consented_scope=consented.scope if consented else None,
                      consented_claims=consented.claims if consented else None, registry=gw.authenticators,
-                     now=now, upstreams=allowed_for(gw, db, ia.client_id))
+                     now=now, upstreams=accepted_upstreams(gw.upstreams, policy))
 
 
 def refusal_key(authenticator, db, account, form: dict, now: int) -> str:
@@ -152,26 +165,10 @@ def upstream_choices(iid: str, upstreams: list, *, policy, requested: dict, loca
     """The upstreams on a login page, each marked whether a sign-in there can meet the service's
     floors (raised by the request's most preferred acr alternative); those that cannot are shown
     as not enough for this service instead of as a button."""
-    from idgw.login.interaction import alternatives
-    from idgw.login.raising import upstream_reaches
-
-    ial = policy.min_ial if policy else IAL("1.1")
-    aal = policy.min_aal if policy else AAL("1")
-    first = alternatives(requested)[0]
-    if first is not None and first.ial is not None:
-        ial = max(ial, first.ial)
-    if first is not None and first.aal is not None:
-        aal = max(aal, first.aal)
+    ial, aal = floors(policy, alternatives(requested)[0])
     return [dict(href=f"/interaction/{iid}/upstream/{u.name}", enough=upstream_reaches(u, ial=ial, aal=aal),
                  label=t("route_upstream", locale, name=u.display_name.get(locale, u.name)))
             for u in upstreams]
-
-
-def allowed_for(gw, db, client_id: str | None) -> list:
-    """The upstreams a service accepts (every configured one for the gateway's own pages)."""
-    from idgw.web.upstream import allowed_upstreams
-
-    return allowed_upstreams(gw, db, client_id)
 
 
 def router(gw) -> APIRouter:

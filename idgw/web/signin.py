@@ -68,10 +68,7 @@ def router(gw) -> APIRouter:
         locale = pages.locale(request)
         need = requested_aal(request)
         q = query_of(next_path, need)
-        upstreams = [dict(href=f"/signin/upstream/{u.name}?{q}",
-                          enough=upstream_reaches(u, ial=IAL("1.1"), aal=need or AAL("1")),
-                          label=t("route_upstream", locale, name=u.display_name.get(locale, u.name)))
-                     for u in gw.upstreams.values()]
+        upstreams = upstream_links(locale, next_path, need)
         response = pages.render(request, "login.html", status=status, action=f"/signin?{q}",
                                 client_name=t("app_name", locale), csrf_token=pages.csrf_token(browser, "signin"),
                                 error=error, username=username, upstreams=upstreams,
@@ -79,6 +76,15 @@ def router(gw) -> APIRouter:
                                 options_csrf=pages.csrf_token(browser, "webauthn"))
         pages.set_browser_cookie(response, browser)
         return response
+
+    def upstream_links(locale: str, next_path: str, need: AAL | None, *, only_enough: bool = False) -> list[dict]:
+        """Each configured upstream as a /signin route, marked whether it reaches ``need``."""
+        q = query_of(next_path, need)
+        links = [dict(kind="upstream", method="get", href=f"/signin/upstream/{u.name}?{q}",
+                      enough=upstream_reaches(u, ial=IAL("1.1"), aal=need or AAL("1")),
+                      label=t("route_upstream", locale, name=u.display_name.get(locale, u.name)))
+                 for u in gw.upstreams.values()]
+        return [x for x in links if x["enough"]] if only_enough else links
 
     def requested_aal(request: Request) -> AAL | None:
         try:
@@ -205,10 +211,7 @@ def router(gw) -> APIRouter:
         return response
 
     def needed(request: Request) -> AAL:
-        try:
-            return AAL.parse(request.query_params.get("aal") or STAFF_POLICY.min_aal.value)
-        except LevelError:
-            return STAFF_POLICY.min_aal
+        return requested_aal(request) or STAFF_POLICY.min_aal
 
     @r.get("/signin/stepup", include_in_schema=False)
     async def signin_stepup(request: Request) -> Response:
@@ -235,10 +238,7 @@ def router(gw) -> APIRouter:
         """None of the person's authenticators reaches ``need``: an upstream that does, else what to
         do (staff are told to add a passkey on their account page, with the link)."""
         locale = pages.locale(request)
-        q = query_of(next_path, need)
-        upstreams = [dict(kind="upstream", method="get", href=f"/signin/upstream/{u.name}?{q}",
-                          label=t("route_upstream", locale, name=u.display_name.get(locale, u.name)))
-                     for u in gw.upstreams.values() if upstream_reaches(u, ial=IAL("1.1"), aal=need)]
+        upstreams = upstream_links(locale, next_path, need, only_enough=True)
         needs = needs_in_words(need_ial=None, need_aal=need, locale=locale)
         if upstreams:
             return pages.render(request, "raise.html", title=t("raise_title", locale),
@@ -303,9 +303,7 @@ def router(gw) -> APIRouter:
         # "Use another method": the person's other authenticators that reach the level (a recovery
         # code for a lost phone or passkey), then upstreams that do.
         others = [(f"/signin/factor/{k}?{q}", t(f"route_factor_{k}", locale)) for k in routes if k != kind]
-        others += [(f"/signin/upstream/{u.name}?{q}", t("route_upstream", locale,
-                                                         name=u.display_name.get(locale, u.name)))
-                   for u in gw.upstreams.values() if upstream_reaches(u, ial=IAL("1.1"), aal=need)]
+        others += [(x["href"], x["label"]) for x in upstream_links(locale, next_path, need, only_enough=True)]
         response = pages.render(
             request, "factor.html", status=401 if error else 200, title=challenge.title[locale],
             prompt=challenge.prompt[locale], input_label=challenge.input_label[locale], client_name="idgw",

@@ -16,17 +16,17 @@ from sqlalchemy import bindparam, select
 from idgw import audit
 from idgw.account.consents import access_lasts
 from idgw.assurance import current_policy
-from idgw.login.interaction import finish, next_step, open_interaction, repeated
+from idgw.login.interaction import finish, open_interaction, repeated
+from idgw.login.raising import accepted_upstreams
 from idgw.login.sessions import load_session
 from idgw.oidc.provider import GrantSubject
 from idgw.oidc.routes import issue_code
 from idgw.release import SCOPE_CLAIMS, describe
 from idgw.security import sha256_hex
-from idgw.storage.models import Account, Client, Consent, Interaction
+from idgw.storage.models import Account, Client, Interaction
 from idgw.web.errors import back_to_service
 from idgw.web.i18n import add_messages, format_datetime, t
-from idgw.web.raising import raise_context, route_links, unmet_context, upstream_choices
-from idgw.web.upstream import allowed_upstreams
+from idgw.web.raising import decide_for, raise_context, route_links, unmet_context, upstream_choices
 from policies import AAL
 
 add_messages({
@@ -40,8 +40,6 @@ add_messages({
 
 # Read on every interaction step: plain column reads, no ORM objects.
 _CLIENT_NAME = select(Client.name).where(Client.client_id == bindparam("p_client_id"))
-_CONSENTED = select(Consent.scope, Consent.claims).where(Consent.account_id == bindparam("p_account_id"),
-                                                        Consent.client_id == bindparam("p_client_id"))
 
 
 _UNLOADED = object()
@@ -136,15 +134,8 @@ def advance(gw, db, ia: Interaction, request: Request, now: int, *, cookie_value
         return local_step(db, ia, session, now, set_cookie=set_cookie)
     client = db.execute(_CLIENT_NAME, {"p_client_id": ia.client_id}).first()
     account = db.get(Account, session.account_id) if session else None
-    consented = db.execute(_CONSENTED, {"p_account_id": session.account_id,
-                                        "p_client_id": ia.client_id}).first() if session else None
-    upstreams = allowed_upstreams(gw, db, ia.client_id)
-    policy = current_policy(db, ia.client_id)
-    step = next_step(db=db, params=params, requested=ia.params.get("requested") or {}, progress=progress,
-                     session=session, account=account, policy=policy,
-                     consented_scope=consented.scope if consented else None,
-                     consented_claims=consented.claims if consented else None, registry=gw.authenticators,
-                     now=now, upstreams=upstreams)
+    policy = current_policy(db, ia.client_id)  # read once per step
+    step = decide_for(gw, db, ia, session, account, now, policy=policy)
     browser = browser if browser is not None else request.cookies.get("idgw_browser") or ""
     ui = params.get("ui_locales")
     locale = pages.locale(request, ui)
@@ -181,7 +172,8 @@ def advance(gw, db, ia: Interaction, request: Request, now: int, *, cookie_value
                        context=dict(action=f"/interaction/{ia.id}/login", client_name=client.name,
                                     csrf_token=pages.csrf_token(browser, f"login:{ia.id}"), error=error,
                                     passkey_action=f"/interaction/{ia.id}/passkey",
-                                    upstreams=upstream_choices(ia.id, upstreams, policy=policy,
+                                    upstreams=upstream_choices(ia.id, accepted_upstreams(gw.upstreams, policy),
+                                                               policy=policy,
                                                                requested=ia.params.get("requested") or {},
                                                                locale=locale),
                                     cancel_url=f"/interaction/{ia.id}/cancel",

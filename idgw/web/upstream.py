@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from idgw import audit
 from idgw.assurance import current_policy
 from idgw.login.interaction import alternatives, mark_signed_in, open_interaction
+from idgw.login.raising import accepted_upstreams, floors
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
@@ -76,9 +77,7 @@ def callback_lookup(name: str, secret: str) -> str:
 def allowed_upstreams(gw, db, client_id: str | None) -> list:
     """The upstreams the service's policy accepts (all configured ones when it names none, and for
     a sign-in to the gateway's own pages, ``client_id`` None)."""
-    policy = current_policy(db, client_id) if client_id is not None else None
-    names = policy.allowed_providers if policy is not None else None
-    return [p for name, p in gw.upstreams.items() if names is None or name in names]
+    return accepted_upstreams(gw.upstreams, current_policy(db, client_id) if client_id is not None else None)
 
 
 @dataclass
@@ -228,14 +227,7 @@ def _floors(db, ia: Interaction) -> tuple[str, str]:
         except LevelError:
             aal = AAL("1")  # the page checks the session's level itself
         return IAL("1.1").value, aal.value
-    policy = current_policy(db, ia.client_id)
-    ial = policy.min_ial if policy else IAL("1.1")
-    aal = policy.min_aal if policy else AAL("1")
-    first = alternatives(ia.params.get("requested") or {})[0]
-    if first is not None and first.ial is not None:
-        ial = max(ial, first.ial)
-    if first is not None and first.aal is not None:
-        aal = max(aal, first.aal)
+    ial, aal = floors(current_policy(db, ia.client_id), alternatives(ia.params.get("requested") or {})[0])
     return ial.value, aal.value
 
 
