@@ -148,10 +148,6 @@ MESSAGES.update({
     "admin_set_by": {"th": "กำหนดโดย", "en": "Set by"},
     "admin_when": {"th": "เมื่อ", "en": "When"},
     "err_forbidden": {"th": "บัญชีนี้ไม่มีสิทธิ์เข้าถึงหน้านี้", "en": "This account may not open this page."},
-    "err_need_stronger": {"th": "หน้านี้ต้องเข้าสู่ระบบด้วยวิธีที่ต้านการหลอกลวงได้ (AAL 2.2 ขึ้นไป เช่น พาสคีย์) "
-                                "แต่บัญชีนี้ยังไม่มี",
-                          "en": "This page needs a phishing-resistant sign-in (AAL 2.2 or higher, e.g. a passkey), "
-                                "and this account has none."},
 })
 
 MESSAGES.update({

@@ -58,7 +58,6 @@ add_messages({
     "route_enrol_totp": {"th": "ตั้งค่าแอปยืนยันตัวตน (เช่น Google Authenticator)",
                          "en": "Set up an authenticator app (such as Google Authenticator)"},
     "route_enrol_webauthn": {"th": "เพิ่มพาสคีย์ในอุปกรณ์นี้", "en": "Add a passkey on this device"},
-    "route_upstream": {"th": "เข้าสู่ระบบด้วย {name}", "en": "Sign in with {name}"},
     "unmet_title": {"th": "ยังไม่สามารถเข้าใช้บริการนี้ได้", "en": "You cannot use this service yet"},
     "unmet_why": {"th": "{service} ต้องการระดับการยืนยันตัวตนที่ระบบนี้ยังไม่มีวิธีให้ท่านทำได้:",
                   "en": "{service} needs a level of assurance that no method available here can give you:"},
@@ -108,7 +107,7 @@ def route_links(gw, *, iid: str, routes: tuple[Route, ...], locale: str, skip: s
         elif route.kind == "upstream":
             upstream = gw.upstreams[route.name]
             links.append(dict(kind="upstream", method="get", href=f"/interaction/{iid}/upstream/{route.name}",
-                              label=t("route_upstream", locale,
+                              label=t("sign_in_with", locale,
                                       name=upstream.display_name.get(locale, route.name))))
         elif route.kind == "enrol":
             links.append(dict(kind="enrol", method="passkey" if route.name == "webauthn" else "post",
@@ -167,7 +166,7 @@ def upstream_choices(iid: str, upstreams: list, *, policy, requested: dict, loca
     as not enough for this service instead of as a button."""
     ial, aal = floors(policy, alternatives(requested)[0])
     return [dict(href=f"/interaction/{iid}/upstream/{u.name}", enough=upstream_reaches(u, ial=ial, aal=aal),
-                 label=t("route_upstream", locale, name=u.display_name.get(locale, u.name)))
+                 label=t("sign_in_with", locale, name=u.display_name.get(locale, u.name)))
             for u in upstreams]
 
 

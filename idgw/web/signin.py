@@ -82,7 +82,7 @@ def router(gw) -> APIRouter:
         q = query_of(next_path, need)
         links = [dict(kind="upstream", method="get", href=f"/signin/upstream/{u.name}?{q}",
                       enough=upstream_reaches(u, ial=IAL("1.1"), aal=need or AAL("1")),
-                      label=t("route_upstream", locale, name=u.display_name.get(locale, u.name)))
+                      label=t("sign_in_with", locale, name=u.display_name.get(locale, u.name)))
                  for u in gw.upstreams.values()]
         return [x for x in links if x["enough"]] if only_enough else links
 
