@@ -240,3 +240,22 @@ def test_enrolment_routes_refuse_what_the_sign_in_does_not_offer(gateway):
     with gateway.db() as db:
         assert db.scalar(select(AccountAuthenticator).where(AccountAuthenticator.kind == "totp",
                                                             AccountAuthenticator.confirmed_at.is_(None))) is None
+
+
+def test_restarting_an_app_set_up_keeps_one_pending_row(gateway):
+    """Each start of an authenticator-app set-up replaces the previous unconfirmed one."""
+    from tests.flow import Browser, authorize_url, rp_client
+
+    reg = register(gateway, policy={"min_aal": "2.1"})
+    b = Browser(gateway)
+    url, *_ = authorize_url(gateway, rp_client(gateway, reg))
+    page = b.login(b.follow(b.get(url)), reg.username)
+    action = re.search(r'action="(/interaction/[^"]+/enrol/totp)"', page.text).group(1)
+    token = re.search(r'action="[^"]+/enrol/totp">\s*<input type="hidden" name="csrf_token" value="([^"]+)"',
+                      page.text).group(1)
+    for _ in range(5):
+        assert b.http.post(action, data={"csrf_token": token}).status_code == 200
+    with gateway.db() as db:
+        pending = db.scalars(select(AccountAuthenticator).where(AccountAuthenticator.account_id == reg.account_id,
+                                                                AccountAuthenticator.confirmed_at.is_(None))).all()
+        assert len(pending) == 1

@@ -16,7 +16,7 @@ import uuid
 
 import pyotp
 import segno
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from idgw import audit
 from idgw.authn import AuthnEvent, Challenge
@@ -101,7 +101,12 @@ class TOTPAuthenticator:
 
     # -- enrolment -----------------------------------------------------------------------------
     def enrol_begin(self, db, *, account: Account, name: str, now: int) -> tuple[AccountAuthenticator, str]:
-        """A new unconfirmed TOTP; returns the row and the secret (shown once, with its QR code)."""
+        """A new unconfirmed TOTP; returns the row and the secret (shown once, with its QR code).
+        One set-up at a time: an earlier unconfirmed one of this account is dropped, so repeated
+        starts (a reload, a script) do not pile up rows that nothing ever removes."""
+        db.execute(delete(AccountAuthenticator).where(AccountAuthenticator.account_id == account.id,
+                                                      AccountAuthenticator.kind == self.kind,
+                                                      AccountAuthenticator.confirmed_at.is_(None)))
         secret = pyotp.random_base32(32)
         row = AccountAuthenticator(id=str(uuid.uuid4()), account_id=account.id, kind=self.kind,
                                    name=(name or "TOTP").strip()[:100], created_at=now)
