@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -157,6 +158,35 @@ def test_the_status_endpoint_refuses_unknown_attempts_and_other_browsers(world):
     assert s.browser.http.get(s.status_path).json()["state"] == "pending"
     assert world.attempt(s.attempt_id).finished_at is None
     assert world.request(s.request_id)["closed"] is False
+
+
+def test_polling_fast_or_many_at_once_reads_the_node_once_per_poll_interval(world):
+    """The status endpoint is not a way to hammer the NDID node: while one poll of an attempt reads
+    the node (here a slow one), its other polls answer from the last view instead of reading it too
+    (they used to read it once each), and a poll that needs no read does not touch the node."""
+    world.ndid_faults(drop_callbacks=True)  # no hints but the test's own
+    s = start_ndid(world)
+    assert world.request(s.request_id)["status_queries"] == 1  # the waiting page's first look
+    for _ in range(3):  # within poll_interval (3 s) of that read: no read at all
+        assert s.browser.http.get(s.status_path).json()["state"] == "pending"
+    assert world.request(s.request_id)["status_queries"] == 1
+    # a callback (a hint) asks for a read; many polls at once, while the node takes a second to answer
+    callback_url = world.request(s.request_id)["callback_url"]
+    hint = {"type": "request_status", "request_id": s.request_id, "status": "pending"}
+    assert httpx.post(callback_url, json=hint).status_code == 204
+    world.ndid_faults(drop_callbacks=True, status_query_delay=1)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: s.browser.http.get(s.status_path), range(8)))
+    assert [a.status_code for a in answers] == [200] * 8
+    assert {a.json()["state"] for a in answers} == {"pending"}
+    assert world.request(s.request_id)["status_queries"] == 2
+    # the read was stored: the next poll has nothing to read, and the sign-in still completes
+    world.ndid_faults(drop_callbacks=True)
+    assert s.browser.http.get(s.status_path).json()["state"] == "pending"
+    assert world.request(s.request_id)["status_queries"] == 2
+    world.ndid_faults()
+    world.answer(s.request_id)
+    assert poll_status(s).json() == {"state": "done", "next": f"/interaction/{s.iid}"}
 
 
 @pytest.mark.parametrize("action,code,words", [

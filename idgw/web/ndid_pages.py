@@ -45,6 +45,9 @@ CALLBACK_MAX = 64 * 1024
 #: Seconds between reloads of the waiting page when the browser runs no script (with script,
 #: static/ndid_wait.js polls the status endpoint every few seconds instead).
 NOSCRIPT_REFRESH = 15
+#: Where an attempt's state records when a poll began reading the node (gateway clock), until it
+#: stores what it read (``poll``).
+READING = "gateway_reading_since"
 #: Outcomes of an NDID attempt that send the person on to the interaction instead of a page.
 _ONWARD = ("signed_in", "cancelled")
 
@@ -102,6 +105,15 @@ async def close_quietly(provider, state: dict) -> bool:
 
 def wait_path(iid: str, name: str, attempt_id: str) -> str:
     return f"/interaction/{iid}/upstream/{name}/wait/{attempt_id}"
+
+
+def reading(provider, state: dict, now: int) -> bool:
+    """Another poll of this attempt began reading the node less than ``poll_interval`` ago and
+    has not stored its answer (or it failed): this poll does not read it too. So a browser
+    polling as fast or as many times at once as it likes, or a node that does not answer, costs
+    the node at most one read per attempt per ``poll_interval``."""
+    started = state.get(READING)
+    return isinstance(started, int) and not isinstance(started, bool) and 0 <= now - started < provider.poll_interval
 
 
 def open_now(ia: Interaction, now: int) -> bool:
@@ -177,7 +189,8 @@ async def poll(gw, request: Request, iid: str, name: str, attempt_id: str):
     def check():
         db = current_db.get()
         now = gw.clock.now()
-        attempt, ia = locate(gw, db, request, iid, name, attempt_id)
+        # Locked: deciding whether to read the node and claiming that read is one step (``READING``).
+        attempt, ia = locate(gw, db, request, iid, name, attempt_id, lock=True)
         if attempt is None:
             return ("gone", expired(gw, db, request, ia))
         if attempt.finished_at is not None:
@@ -186,7 +199,13 @@ async def poll(gw, request: Request, iid: str, name: str, attempt_id: str):
             attempt.finished_at = now
             finished(attempt, "interaction_expired")
             return ("close", expired(gw, db, request, ia), attempt.state)
-        return ("state", attempt.state, ia.params)
+        state = attempt.state
+        if reading(provider, state, now):
+            return ("busy", state, ia.params)
+        if provider.needs_refresh(state=state, now=now):
+            attempt.state = {**state, READING: now}
+            return ("read", attempt.state, ia.params)
+        return ("state", state, ia.params)
 
     checked = await in_transaction(gw.sessionmaker, ip, check)
     if checked[0] == "gone":
@@ -197,25 +216,33 @@ async def poll(gw, request: Request, iid: str, name: str, attempt_id: str):
         # Nobody can use the answer any more: let the IdP app stop offering the request.
         await close_quietly(provider, checked[2])
         return checked[1]
-    _, state, ia_params = checked
+    kind, state, ia_params = checked
+    if kind == "busy":
+        # Another poll of this attempt is reading the node: answer from the last view, decide nothing.
+        return ("pending", pending_context(gw, request, ia_params, iid, name, attempt_id, state))
     error = None
-    if provider.needs_refresh(state=state, now=gw.clock.now()):
+    if kind == "read":
         try:
             # The node's view of the request (network I/O, outside the database transaction).
             state = await run_in_threadpool(lambda: provider.refresh(state=state))
         except UpstreamError as exc:
-            error = exc
+            error = exc  # the claim stays: the node is read again after poll_interval, not at every poll
     if error is None and provider.status(state=state, now=gw.clock.now()) == "pending":
+        if kind != "read":  # nothing new to store
+            return ("pending", pending_context(gw, request, ia_params, iid, name, attempt_id, state))
         refreshed = state
 
         def keep():
             db = current_db.get()
-            attempt = db.get(UpstreamAttempt, attempt_id)
+            attempt = db.get(UpstreamAttempt, attempt_id, with_for_update=True)
             if attempt.finished_at is None:
-                # keep callback hints that arrived while the node was being read
-                attempt.state = {**refreshed, "hint": attempt.state.get("hint"),
+                # keep callback hints that arrived while the node was being read, and a newer claim
+                current = attempt.state
+                attempt.state = {**refreshed, "hint": current.get("hint"),
                                  "hint_seen": min(_hint_count(refreshed.get("hint_seen")),
-                                                  _hint_count((attempt.state.get("hint") or {}).get("count")))}
+                                                  _hint_count((current.get("hint") or {}).get("count"))),
+                                 READING: None if current.get(READING) == refreshed.get(READING)
+                                 else current.get(READING)}
                 return None
             return finished_result(gw, db, request, attempt, db.get(Interaction, iid))
 

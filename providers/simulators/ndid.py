@@ -142,6 +142,7 @@ class NDIDSimulator:
             "status": "pending", "closed": False, "timed_out": False, "response_list": [],
             "block_height": self._next_height(), "close_attempts": [], "callbacks": [], "last_status": None,
             "requester_node_id": body.get("node_id") or self.rp_node_id, "created": True,
+            "status_queries": 0,
         }
         record["creation_block_height"] = record["block_height"]
         self.requests[request_id] = record
@@ -286,7 +287,11 @@ class NDIDSimulator:
                 "block_height": f"{CHAIN_ID}:{record['block_height']}"}
 
     async def request_detail(self, request_id: str) -> Response:
-        """GET /utility/requests/{request_id}: 404 with an empty body when the chain does not know it."""
+        """GET /utility/requests/{request_id}: 404 with an empty body when the chain does not know it.
+        Each query of a known request is counted (``status_queries``, for tests of how often the RP
+        reads)."""
+        if request_id in self.requests:
+            self.requests[request_id]["status_queries"] += 1
         if self.faults.get("status_query_delay"):
             await asyncio.sleep(float(self.faults["status_query_delay"]))
         if self.faults.get("status_query_error"):
