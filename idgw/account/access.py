@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from fastapi import Request
 
+from idgw.login.raising import factor_routes
 from idgw.login.sessions import load_session
 from idgw.storage.models import Account, LoginSession
 from policies import AAL, default_rules
@@ -92,9 +93,15 @@ def check(gw, db, *, cookie: str | None, now: int, fresh: bool, next_path: str =
     reach = factor_reach(gw.authenticators, db, account)
     gap = shortfall(reach=reach, has_password=bool(account.password_hash), session_aal=AAL(session.aal),
                     upstream=session.provider is not None, age=now - session.auth_time, fresh=fresh)
-    if gap is not None:
-        return Gate(None, None, signin_url(next_path, gap))
-    return Gate(session, account, None)
+    if gap is None:
+        return Gate(session, account, None)
+    if AAL(session.aal) < gap and not factor_routes(registry=gw.authenticators, db=db, account=account,
+                                                     session=session, need=gap):
+        # No factor of the account raises this session (one from an upstream, for an account
+        # with a password and an app: the step-up had nothing to offer and sent the person back
+        # here): a new sign-in, on the sign-in page, which the session's own level opens.
+        gap = AAL(session.aal)
+    return Gate(None, None, signin_url(next_path, gap))
 
 
 def account_access(gw, db, request: Request, now: int, *, fresh: bool, next_path: str = "/account"):
