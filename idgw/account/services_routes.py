@@ -23,7 +23,7 @@ from idgw.account.export import export_document
 from idgw.account.routes import account_page, confirm_page, display_name, get, post
 from idgw.account.words import device_words
 from idgw.login.sessions import group_of, sign_out, sign_out_everywhere
-from idgw.storage.models import Client, ConsentReceipt, LoginSession
+from idgw.storage.models import Client, Consent, ConsentReceipt, LoginSession
 from idgw.web.i18n import t
 
 
@@ -37,6 +37,14 @@ def services_page(gw, db, request, account, *, status=200, message=None):
         receipts=[dict(id=rc.id, granted_at=rc.granted_at, withdrawn_at=rc.withdrawn_at) for rc in s.receipts],
     ) for s in connected_services(db, account_id=account.id)]
     return ("page", "account_services.html", status, dict(services=services, message=message))
+
+
+def consented_name(db, account, client_id) -> str | None:
+    """The name of the service ``client_id`` when this person has a consent for it, else None."""
+    if len(client_id) > 64:
+        return None
+    return db.scalar(select(Client.name).join(Consent, Consent.client_id == Client.client_id)
+                     .where(Consent.account_id == account.id, Consent.client_id == client_id))
 
 
 def receipt_of(db, account, receipt_id) -> ConsentReceipt | None:
@@ -109,13 +117,13 @@ def router(gw) -> APIRouter:
     async def withdraw_confirm(client_id: str, request: Request) -> Response:
         def work(db, now, session, account):
             locale = pages.locale(request)
-            found = [s for s in connected_services(db, account_id=account.id) if s.client_id == client_id]
-            if not found:
+            name = consented_name(db, account, client_id)
+            if name is None:
                 return ("error", "account_gone", 404)
             return confirm_page(gw, request, title=t("services_withdraw", locale),
-                                question=t("services_confirm_withdraw", locale, service=found[0].name),
+                                question=t("services_confirm_withdraw", locale, service=name),
                                 action=withdraw_path(client_id), back="/account/services",
-                                button=t("services_withdraw_named", locale, service=found[0].name))
+                                button=t("services_withdraw_named", locale, service=name))
 
         return await get(gw, request, work)
 
@@ -127,8 +135,7 @@ def router(gw) -> APIRouter:
         locale = pages.locale(request)
 
         def work(db, now, session, account, form):
-            name = db.scalar(select(Client.name).where(Client.client_id == client_id)) if len(client_id) <= 64 \
-                else None
+            name = consented_name(db, account, client_id)
             done = withdraw(db, account_id=account.id, client_id=client_id, now=now, ip=ip,
                             session_id=session.id) if name is not None else None
             if done is None:
