@@ -5,11 +5,14 @@ account from a username that has no account (idgw/login/password.py explains the
 from __future__ import annotations
 
 import re
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 
-from idgw.login.password import LOCKED_FOREVER, authenticate_password, precheck
+from idgw.login.password import LOCKED_FOREVER, authenticate_password, check_password, precheck, settle
 from idgw.settings import Settings
 from idgw.storage.models import Account, AuditEvent
 from idgw.web.refusals import refusal_text, wait_words
@@ -184,3 +187,40 @@ def test_waits_are_worded_with_the_right_number():
     assert refusal_text(Outcome("locked"), locale="en", help_desk=" ").endswith("contact the help desk.")
     assert refusal_text(Outcome("invalid_credentials"), locale="en", help_desk=desk) == (
         "Incorrect username or password.")
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite: one transaction thread
+def test_failures_settled_at_the_same_time_each_count(gateway):
+    """Two wrong passwords checked at the same time (precheck, argon2id, then settle in its own
+    transaction): the second settle waits for the first and counts on top of it, as the name
+    counters do. It used to read the count before the first committed and write the same number
+    back, so parallel guesses were lost from the count that leads to the lock."""
+    reg = register(gateway)
+    settings, now = gateway.gw.settings, gateway.clock.now()
+    checks = []
+    with gateway.db() as db:
+        for ip in ("10.9.0.1", "10.9.0.2"):
+            check = precheck(db, username=reg.username, ip=ip, now=now, settings=settings)
+            assert check.refusal is None and not check_password(check, "wrong password")
+            checks.append(check)
+        db.commit()
+    first, second = gateway.db(), gateway.db()
+    try:
+        assert settle(first, check=checks[0], ok=False, ip="10.9.0.1", now=now, settings=settings).error \
+            == "invalid_credentials"  # not committed yet
+
+        def settle_second():
+            out = settle(second, check=checks[1], ok=False, ip="10.9.0.2", now=now, settings=settings)
+            second.commit()
+            return out
+
+        with ThreadPoolExecutor(1) as pool:
+            later = pool.submit(settle_second)
+            time.sleep(0.3)  # the second settle is under way (and waits for the first's row lock)
+            first.commit()
+            assert later.result(timeout=10).error == "invalid_credentials"
+    finally:
+        first.close()
+        second.close()
+    with gateway.db() as db:
+        assert db.get(Account, reg.account_id).failed_logins == 2

@@ -131,8 +131,12 @@ def check_password(check: PasswordCheck, password: str) -> bool:
 
 def settle(db, *, check: PasswordCheck, ok: bool, ip: str, now: int, settings: Settings,
            client_id: str | None = None) -> PasswordOutcome:
-    """Record the verification's outcome (re-reading the rows: other sign-ins may have run)."""
-    account = db.get(Account, check.account_id) if check.account_id else None
+    """Record the verification's outcome (re-reading the rows: other sign-ins may have run).
+    The account row is read under a lock, like the IP and name counters: failures settled at the
+    same time must each count, or parallel guesses would reach the lock later than the schedule
+    says (and later than an unknown name's locked counter, which would tell the two apart)."""
+    account = db.get(Account, check.account_id, with_for_update=True, populate_existing=True) \
+        if check.account_id else None
     if ok and account is not None:
         if (locked := locked_outcome(account, now)) is not None:
             return locked  # locked by concurrent failures meanwhile
