@@ -30,6 +30,7 @@ from idgw.assurance import (
     set_policy,
 )
 from idgw.login.interaction import factor_routes
+from idgw.login.raising import accepted_upstreams
 from idgw.login.sessions import load_session, session_state
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
@@ -213,11 +214,6 @@ def router(gw) -> APIRouter:
                                     status_code=303)
         return None
 
-    def upstreams_for(row) -> list:
-        """The upstreams this service accepts (its policy's allowed_providers; all when it names none)."""
-        allowed = row.allowed_providers if row is not None else None
-        return [p for name, p in gw.upstreams.items() if allowed is None or name in allowed]
-
     # -- admin: services and their policies ----------------------------------------------------
     @r.get("/admin/services", include_in_schema=False)
     async def services(request: Request) -> Response:
@@ -271,7 +267,7 @@ def router(gw) -> APIRouter:
                 "justification": current.justification or ""}
         else:
             answers = {"p": {c.id: "none" for c in matrix.categories}, "a": {c.id: "none" for c in matrix.categories}}
-        reach = reachable(settings, upstreams_for(current))
+        reach = reachable(settings, accepted_upstreams(gw.upstreams, current))
         if form is not None and computed is not None:
             warning = unreachable_text(ial=form.get("min_ial") or computed["ial"],
                                        aal=form.get("min_aal") or computed["aal"], reach=reach, locale=locale)
