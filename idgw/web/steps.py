@@ -24,7 +24,7 @@ from idgw.oidc.routes import issue_code
 from idgw.release import SCOPE_CLAIMS, describe
 from idgw.security import sha256_hex
 from idgw.storage.models import Account, Client, Interaction
-from idgw.web.errors import back_to_service
+from idgw.web.errors import back_link
 from idgw.web.i18n import add_messages, format_datetime, t
 from idgw.web.raising import decide_for, raise_context, route_links, unmet_context, upstream_choices
 from policies import AAL
@@ -112,11 +112,7 @@ def way_back(gw, db, request: Request, iid: str, browser: str) -> dict:
     ia = db.get(Interaction, iid) if len(iid) <= 64 else None
     if ia is None or sha256_hex(browser) != ia.params.get("browser"):
         return {}
-    name = db.execute(_CLIENT_NAME, {"p_client_id": ia.client_id}).scalar() if ia.client_id else None
-    locale = gw.pages.locale(request, ia.params["request"].get("ui_locales"))
-    return dict(back_url=back_to_service(gw, ia),
-                back_label=t("errpage_back_to_service", locale, service=name) if name
-                else t("errpage_sign_in_again", locale))
+    return back_link(gw, db, ia, gw.pages.locale(request, ia.params["request"].get("ui_locales")))
 
 
 def advance(gw, db, ia: Interaction, request: Request, now: int, *, cookie_value: str | None,
