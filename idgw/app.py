@@ -56,8 +56,11 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
-    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
+PERMISSIONS = (b"permissions-policy", b"camera=(), microphone=(), geolocation=()")
+# Officer video proofing: the citizen's and the officer's call pages use this origin's camera.
+CALL_PERMISSIONS = (b"permissions-policy", b"camera=(self), microphone=(self), geolocation=()")
+CALL_PATHS = ("/proofing/", "/officer/")
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
@@ -72,9 +75,11 @@ class SecurityHeaders:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
 
+        permissions = CALL_PERMISSIONS if scope["path"].startswith(CALL_PATHS) else PERMISSIONS
+
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + self.headers
+                message["headers"] = list(message.get("headers", [])) + self.headers + [permissions]
             await send(message)
 
         return await self.app(scope, receive, send_with_headers)

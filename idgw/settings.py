@@ -89,6 +89,23 @@ class Settings:
     privacy_notice_url: str = "/privacy"
     # Whether citizens may have a local password at all (off: upstream sign-in and passkeys only).
     local_passwords: bool = True
+    # Officer video proofing (idgw.proofing). card_check_url: the DOPA-style card-status and
+    # reference-photo service (providers.dopa); empty: video proofing is not offered.
+    card_check_url: str = ""
+    card_check_timeout: int = 5
+    # The IAL an officer's approval grants: 2.1-2.3, never 3 (a video call to the citizen's own
+    # device is remote attended proofing, capped at IAL2 by NIST SP 800-63A-4).
+    proofing_grant_ial: str = "2.2"
+    # How long kept frames (encrypted at rest) live before `idgw proofing purge` deletes them.
+    proofing_media_retention_days: int = 90
+    # A sign-in waiting in the proofing queue or in a call is kept alive up to this many seconds.
+    proofing_max_wait: int = 3600
+    # ICE servers for the call (comma-separated URLs). TURN credentials are minted per call from
+    # turn_secret (the TURN REST API shared-secret scheme, coturn's use-auth-secret) for turn_ttl s.
+    stun_urls: str = ""
+    turn_urls: str = ""
+    turn_secret: str = ""
+    turn_ttl: int = 600
     extra: dict = field(default_factory=dict)
 
     @property
@@ -134,6 +151,11 @@ class Settings:
             raise SettingsError("IDGW_WEBAUTHN_RP_ID must be the origin's host or a parent domain of it")
         if self.default_locale not in {"th", "en"}:
             raise SettingsError("IDGW_DEFAULT_LOCALE must be th or en")
+        if self.proofing_grant_ial not in {"2.1", "2.2", "2.3"}:
+            raise SettingsError("IDGW_PROOFING_GRANT_IAL must be 2.1, 2.2 or 2.3 (remote attended proofing "
+                                "never reaches IAL 3)")
+        if self.turn_urls and not self.turn_secret:
+            raise SettingsError("IDGW_TURN_SECRET is needed with IDGW_TURN_URLS (time-limited TURN credentials)")
         for name, most in (("body_timeout", 300), ("header_timeout", 300), ("keep_alive_timeout", 300),
                            ("shutdown_timeout", 3600)):
             value = getattr(self, name)

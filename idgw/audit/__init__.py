@@ -50,6 +50,18 @@ EVENTS = frozenset(
         "consent.withdrawn",
         "account.exported",
         "account.password_set",
+        "proofing.consented",
+        "proofing.card_failed",
+        "proofing.requested",
+        "proofing.claimed",
+        "proofing.released",
+        "proofing.cue",
+        "proofing.decided",
+        "proofing.escalated",
+        "proofing.flagged",
+        "proofing.cancelled",
+        "proofing.expired",
+        "proofing.purged",
     }
 )
 

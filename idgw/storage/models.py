@@ -59,6 +59,8 @@ class Account(Base):
     ial: Mapped[str] = mapped_column(String(4), default="1.1", server_default="1.1")
     ial_verified_at: Mapped[int | None] = mapped_column(BigInteger)
     ial_evidence: Mapped[str | None] = mapped_column(String(64))
+    # OIDC for Identity Assurance 1.0 ``evidence`` of the proofing that set ``ial`` (None: upstream).
+    ial_evidence_detail: Mapped[list | None] = mapped_column(JSON)
     locale: Mapped[str | None] = mapped_column(String(5))
     roles: Mapped[list] = mapped_column(JSON, default=list)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
@@ -394,3 +396,7 @@ class AuditEvent(Base):
     session_id: Mapped[str | None] = mapped_column(String(36))
     ip: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+# Officer video proofing's tables share this metadata (one migration history).
+from idgw.storage import proofing as _proofing  # noqa: E402,F401
