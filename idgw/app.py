@@ -28,6 +28,8 @@ from idgw.oidc.backchannel import BackchannelLogout
 from idgw.oidc.endpoints import OAuthEndpoints
 from idgw.oidc.keys import KeyStore
 from idgw.oidc.provider import ENDPOINT_PATHS, Provider
+from idgw.proofing import citizen_pages as proofing_citizen
+from idgw.proofing import officer_pages as proofing_officer
 from idgw.security import Sealer, derive_key
 from idgw.settings import Settings
 from idgw.storage.db import make_engine, make_sessionmaker
@@ -224,7 +226,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(web_upstream.router(gw))
     app.include_router(web_ndid.router(gw))
     app.include_router(web_static.router())  # /favicon.ico
+    app.include_router(proofing_citizen.router(gw))  # /interaction/{iid}/proofing..., /proofing/...
+    app.include_router(proofing_officer.router(gw))  # /officer/...
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
+    app.mount("/proofing/static", StaticFiles(directory=Path(__file__).parent / "proofing" / "static"),
+              name="proofing-static")
     # A body refused while it streamed in (413, 408, 415) or abandoned by its client: answered
     # here for every route, never uvicorn's "Exception in ASGI application" (idgw.httpio).
     app.add_exception_handler(BodyError, gw.pages.body_refused)
