@@ -403,11 +403,12 @@ def ensure_demo(settings: Settings, *, rp_base: str) -> tuple[str, str]:
     return DEMO_CLIENT_ID, secret_file.read_text().strip()
 
 
-def start_simulators(*, gateway_url: str, thaid_port: int, ndid_port: int) -> Path:
-    """Start the ThaiD-style and NDID-style simulators in this process and write the providers
-    file that points the gateway at them; returns its path."""
+def start_simulators(*, gateway_url: str, thaid_port: int, ndid_port: int, dopa_port: int = 0) -> Path:
+    """Start the ThaiD-style and NDID-style simulators (and the DOPA-style card check when ``dopa_port``)
+    in this process and write the providers file that points the gateway at them; returns its path."""
     import yaml
 
+    from providers.simulators.dopa import create_dopa_app
     from providers.simulators.ndid import create_ndid_app
     from providers.simulators.server import ServerThread
     from providers.simulators.thaid import create_thaid_app
@@ -417,6 +418,8 @@ def start_simulators(*, gateway_url: str, thaid_port: int, ndid_port: int) -> Pa
     ServerThread(create_thaid_app(issuer=thaid_url, client_id="idgw", client_secret=secret,
                                   redirect_uris=[gateway_url + "/upstream/thaid/callback"]), port=thaid_port).start()
     ServerThread(create_ndid_app(), port=ndid_port).start()
+    if dopa_port:
+        ServerThread(create_dopa_app(), port=dopa_port).start()
     path = Path("var/providers.yaml")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump({"providers": [
@@ -431,9 +434,10 @@ def start_simulators(*, gateway_url: str, thaid_port: int, ndid_port: int) -> Pa
 
 
 @app.command()
-def demo(port: int = 8000, rp_port: int = 8001, thaid_port: int = 8100, ndid_port: int = 8200) -> None:
+def demo(port: int = 8000, rp_port: int = 8001, thaid_port: int = 8100, ndid_port: int = 8200,
+         dopa_port: int = 8300) -> None:
     """Everything for a first look: dev settings, migrated SQLite, keys, a demo e-service and citizen,
-    and the ThaiD and NDID simulators."""
+    and the ThaiD, NDID and DOPA-style simulators."""
     import asyncio
     import os
 
@@ -449,7 +453,8 @@ def demo(port: int = 8000, rp_port: int = 8001, thaid_port: int = 8100, ndid_por
     os.environ.setdefault("IDGW_ISSUER", f"http://localhost:{port}")
     if "IDGW_PROVIDERS_FILE" not in os.environ:
         os.environ["IDGW_PROVIDERS_FILE"] = str(start_simulators(
-            gateway_url=os.environ["IDGW_ISSUER"], thaid_port=thaid_port, ndid_port=ndid_port))
+            gateway_url=os.environ["IDGW_ISSUER"], thaid_port=thaid_port, ndid_port=ndid_port, dopa_port=dopa_port))
+        os.environ.setdefault("IDGW_CARD_CHECK_URL", f"http://127.0.0.1:{dopa_port}")
     settings = _settings()
     upgrade(settings.database_url)
     rp_base = f"http://localhost:{rp_port}"
@@ -460,7 +465,13 @@ def demo(port: int = 8000, rp_port: int = 8001, thaid_port: int = 8100, ndid_por
     typer.echo(f"\n  Gateway:      {settings.issuer}  (discovery: {settings.issuer}/.well-known/openid-configuration)")
     typer.echo(f"  Demo service: {rp_base}/   <- open this and sign in")
     typer.echo(f"  Demo citizen: {DEMO_USER[0]} / {DEMO_USER[1]}  (or sign in with the ThaiD / NDID simulators)")
-    typer.echo(f"  NDID 'bank app': http://127.0.0.1:{ndid_port}/idp-app  (approve the request there)\n")
+    typer.echo(f"  NDID 'bank app': http://127.0.0.1:{ndid_port}/idp-app  (approve the request there)")
+    from providers.simulators.citizens import DEMO_CITIZENS
+
+    lasers = ", ".join(f"{c['pid']} {c['laser']}" + (" (card revoked)" if c.get("card_revoked") else "")
+                       for c in DEMO_CITIZENS)
+    typer.echo(f"  DOPA card check (simulated): {os.environ.get('IDGW_CARD_CHECK_URL', '(not started)')}"
+               f"  fictitious laser codes: {lasers}\n")
 
     async def main():
         servers = [uvicorn.Server(uvicorn.Config(gateway, host="127.0.0.1", port=port, access_log=False,
