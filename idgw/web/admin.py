@@ -2,8 +2,8 @@
 ``idgw.web.signin``).
 
 Admin pages need the ``admin`` role and a session at AAL 2.2 or higher (``STAFF_POLICY``); the
-gate is the same decision engine as for e-services (``policies.evaluate`` with the staff floors),
-so a weaker session is sent to step up rather than refused outright.
+gate (``idgw.web.staff``) is the same decision engine as for e-services (``policies.evaluate`` with
+the staff floors), so a weaker session is sent to step up rather than refused outright.
 
 Everything a page says is in its language: the reasons for the computed floors are worded here
 from their reason codes (``policies.risk.Reason``), and refused changes from
@@ -29,15 +29,13 @@ from idgw.assurance import (
     reachable,
     set_policy,
 )
-from idgw.login.interaction import factor_routes
 from idgw.login.raising import accepted_upstreams
-from idgw.login.sessions import load_session, session_state
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
 from idgw.storage.models import Account, Client
 from idgw.web.i18n import add_messages, t
-from idgw.web.signin import STAFF_POLICY
-from policies import AAL, IAL, AssessmentError, AuthRequest, LevelError, assess, default_matrix, evaluate
+from idgw.web.staff import gated_response, staff_gate
+from policies import AAL, IAL, AssessmentError, LevelError, assess, default_matrix
 
 add_messages({
     # reasons for the computed floors, by reason code (policies/risk.py)
@@ -180,39 +178,10 @@ def router(gw) -> APIRouter:
     settings = gw.settings
 
     def gate(db, request: Request, now: int, *, role: str):
-        """('ok', session, account) | ('signin'|'stepup'|'forbidden'|'unmet', session, account, routes)."""
-        session = load_session(db, cookie=request.cookies.get(settings.cookie_name), now=now)
-        if session is None:
-            return "signin", None, None, ()
-        account = db.get(Account, session.account_id)
-        if account is None or role not in (account.roles or []):
-            return "forbidden", session, account, ()
-        decision = evaluate(policy=STAFF_POLICY, request=AuthRequest(), session=session_state(session), now=now)
-        if decision.outcome == "allow":
-            return "ok", session, account, ()
-        if decision.need_login or decision.need_aal is None:
-            return "signin", session, account, ()
-        routes = factor_routes(registry=gw.authenticators, db=db, account=account, session=session,
-                               need=decision.need_aal)
-        return ("stepup" if routes else "unmet"), session, account, routes
+        return staff_gate(gw, db, request, now, role=role)
 
     def gated(request: Request, outcome, *, here: str | None = None) -> Response | None:
-        """The answer for a visitor the gate stops (None: let them in). ``here``: where to come
-        back after signing in (default: this page; a form's page for a POST)."""
-        state, _session, _account, routes = outcome
-        here = here or request.url.path
-        if state == "signin":
-            return RedirectResponse(f"/signin?next={quote(here)}", status_code=303)
-        if state == "stepup":
-            return RedirectResponse(f"/signin/factor/{routes[0]}?next={quote(here)}", status_code=303)
-        if state == "forbidden":
-            return pages.error(request, "err_forbidden", status=403)
-        if state == "unmet":
-            # No factor of theirs reaches the staff floor: /signin says what to do (add a passkey on
-            # the account page, with the link), or offers an upstream that reaches it.
-            return RedirectResponse(f"/signin/stepup?next={quote(here)}&aal={STAFF_POLICY.min_aal.value}",
-                                    status_code=303)
-        return None
+        return gated_response(gw, request, outcome, here=here)
 
     # -- admin: services and their policies ----------------------------------------------------
     @r.get("/admin/services", include_in_schema=False)
