@@ -124,8 +124,10 @@ def alternatives(requested: dict) -> list[AcrValue | None]:
 
 def next_step(*, db, params: dict, requested: dict, progress: dict, session: LoginSession | None,
               account: Account | None, policy: ServicePolicy | None, consented_scope: str | None, registry,
-              now: int, consented_claims: list | None = None, upstreams: list | tuple = ()) -> Step:
-    """The next step; ``upstreams``: the upstreams this service accepts (routes to a higher level)."""
+              now: int, consented_claims: list | None = None, upstreams: list | tuple = (),
+              proofing_ial: IAL | None = None) -> Step:
+    """The next step; ``upstreams``: the upstreams this service accepts (routes to a higher level);
+    ``proofing_ial``: the IAL officer video proofing grants for this service (None: not offered)."""
     prompts = set((params.get("prompt") or "").split())
     if requested.get("max_age") == 0:
         prompts.add("login")  # OIDC Core §3.1.2.1: max_age=0 is equivalent to prompt=login
@@ -137,7 +139,7 @@ def next_step(*, db, params: dict, requested: dict, progress: dict, session: Log
     max_age = None if fresh else requested.get("max_age")
     decision, chosen = _decide(db=db, policy=policy, options=alternatives(requested), session=session,
                                account=account, essential=bool(requested.get("essential")), max_age=max_age,
-                               registry=registry, now=now, upstreams=list(upstreams))
+                               registry=registry, now=now, upstreams=list(upstreams), proofing_ial=proofing_ial)
     if decision.outcome == "deny":
         return Step("error", "access_denied", "; ".join(f"{r.code}: {r.detail}" for r in decision.reasons))
     if decision.outcome == "step_up":
@@ -148,7 +150,7 @@ def next_step(*, db, params: dict, requested: dict, progress: dict, session: Log
             return Step("login")
         recent = fresh or now - session.auth_time <= ENROL_FRESH_SECONDS
         routes = routes_to(decision=decision, registry=registry, db=db, account=account, session=session,
-                           upstreams=list(upstreams), may_enrol=recent)
+                           upstreams=list(upstreams), may_enrol=recent, proofing_ial=proofing_ial)
         if not recent and decision.need_aal is not None and decision.need_ial is None and enrol_routes(
                 registry=registry, db=db, account=account, session=session, need=decision.need_aal):
             # Setting up a factor needs a recent sign-in: sign in again, then every route is offered.
@@ -184,7 +186,8 @@ def next_step(*, db, params: dict, requested: dict, progress: dict, session: Log
     return Step("done", release=release, acr=acr)
 
 
-def _decide(*, db, policy, options, session, account, essential: bool, max_age, registry, now, upstreams=()):
+def _decide(*, db, policy, options, session, account, essential: bool, max_age, registry, now, upstreams=(),
+            proofing_ial=None):
     """The decision for the first alternative the session satisfies; when none does, for the first
     one whose step-up can be done here (signing in again, or any route of idgw.login.raising), else
     the most preferred one (then unmet). Returns (decision, the alternative it is for)."""
@@ -205,7 +208,7 @@ def _decide(*, db, policy, options, session, account, essential: bool, max_age, 
         if decision.outcome == "deny" or decision.need_login:
             return decision, option
         if routes_to(decision=decision, registry=registry, db=db, account=account, session=session,
-                     upstreams=list(upstreams)):
+                     upstreams=list(upstreams), proofing_ial=proofing_ial):
             return decision, option
     return tried[0]
 

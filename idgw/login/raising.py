@@ -100,10 +100,12 @@ def floors(policy, first) -> tuple[IAL, AAL]:
 
 
 def routes_to(*, decision: Decision, registry, db, account, session, upstreams: list,
-              may_enrol: bool = True) -> tuple[Route, ...]:
+              may_enrol: bool = True, proofing_ial: IAL | None = None) -> tuple[Route, ...]:
     """Every route that closes the gap ``decision`` (a step-up without need_login) names, in the
-    order the page offers them: what the person already has first, then upstreams, then set-up
-    (only with ``may_enrol``: a recent authentication)."""
+    order the page offers them: what the person already has first, then upstreams, then officer
+    video proofing (when it grants ``proofing_ial`` >= the IAL needed), then set-up (only with
+    ``may_enrol``: a recent authentication). Proofing raises the IAL only; a factor the service
+    also needs is asked for after it."""
     ial = decision.required_ial or IAL("1.1")
     aal = decision.required_aal or AAL("1")
     routes: list[Route] = []
@@ -111,6 +113,8 @@ def routes_to(*, decision: Decision, registry, db, account, session, upstreams: 
         routes += [Route("factor", k) for k in factor_routes(registry=registry, db=db, account=account,
                                                               session=session, need=decision.need_aal)]
     routes += [Route("upstream", u.name) for u in upstreams if upstream_reaches(u, ial=ial, aal=aal)]
+    if decision.need_ial is not None and proofing_ial is not None and proofing_ial >= ial and account is not None:
+        routes.append(Route("proofing", "video"))
     if may_enrol and decision.need_ial is None and decision.need_aal is not None:
         routes += [Route("enrol", k) for k in enrol_routes(registry=registry, db=db, account=account,
                                                             session=session, need=decision.need_aal)]

@@ -58,14 +58,16 @@ def grant_level(settings) -> str:
     return settings.proofing_grant_ial
 
 
-def offered(settings, need_ial: str, policy=None) -> bool:
-    """Whether officer video proofing can raise a citizen to ``need_ial`` for this service."""
+def proofing_reach(settings, policy=None) -> IAL | None:
+    """The IAL officer video proofing can raise a citizen to for this service: the configured
+    grant, when a card-check source is configured and the service's policy accepts the route
+    (``allowed_providers`` unset, or naming ``officer_video``); None otherwise."""
     if not settings.card_check_url:
-        return False
+        return None
     allowed = getattr(policy, "allowed_providers", None)
     if allowed is not None and SOURCE_NAME not in allowed:
-        return False
-    return IAL.parse(need_ial) <= IAL.parse(grant_level(settings))
+        return None
+    return IAL.parse(grant_level(settings))
 
 
 # -- the citizen's side ------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from idgw.login.raising import Route, accepted_upstreams, floors, upstream_reach
 from idgw.login.sessions import add_factor, load_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
+from idgw.proofing.cases import proofing_reach
 from idgw.security import sha256_hex
 from idgw.storage.models import Account, Client, Consent, Interaction
 from idgw.web.i18n import add_messages, t
@@ -40,6 +41,11 @@ add_messages({
     "raise_choose": {"th": "เลือกวิธีที่สะดวก:", "en": "Choose one way to continue:"},
     "raise_have": {"th": "ใช้สิ่งที่ท่านมีอยู่แล้ว", "en": "Use what you already have"},
     "raise_upstream": {"th": "เข้าสู่ระบบด้วยผู้ให้บริการยืนยันตัวตน", "en": "Sign in with an identity provider"},
+    "raise_proofing": {"th": "ยืนยันตัวตนกับเจ้าหน้าที่ทางวิดีโอคอล",
+                       "en": "Confirm your identity with an officer on a video call"},
+    "raise_proofing_note": {"th": "ใช้บัตรประชาชนและกล้องของคุณ ใช้เวลาประมาณ 5–10 นาที",
+                            "en": "You need your Thai ID card and a camera; it takes about 5–10 minutes."},
+    "route_proofing_video": {"th": "เริ่มยืนยันตัวตนทางวิดีโอคอล", "en": "Start a video call with an officer"},
     "raise_enrol": {"th": "ตั้งค่าวิธียืนยันตัวตนใหม่ตอนนี้", "en": "Set up a new way to sign in now"},
     "raise_enrol_note": {"th": "ใช้เวลาประมาณ 2 นาที แล้วท่านจะกลับไปใช้บริการต่อได้ทันที",
                          "en": "It takes about 2 minutes, then you continue to the service straight away."},
@@ -109,6 +115,9 @@ def route_links(gw, *, iid: str, routes: tuple[Route, ...], locale: str, skip: s
             links.append(dict(kind="upstream", method="get", href=f"/interaction/{iid}/upstream/{route.name}",
                               label=t("sign_in_with", locale,
                                       name=upstream.display_name.get(locale, route.name))))
+        elif route.kind == "proofing":
+            links.append(dict(kind="proofing", method="get", href=f"/interaction/{iid}/proofing",
+                              label=t("route_proofing_video", locale)))
         elif route.kind == "enrol":
             links.append(dict(kind="enrol", method="passkey" if route.name == "webauthn" else "post",
                               href=f"/interaction/{iid}/enrol/{'passkey' if route.name == 'webauthn' else 'totp'}",
@@ -124,7 +133,8 @@ def raise_context(gw, *, ia: Interaction, step: Step, client_name: str, locale: 
         title=t("raise_title_ial" if step.need_ial is not None else "raise_title", locale),
         client_name=client_name, needs=needs_in_words(need_ial=step.need_ial, need_aal=step.need_aal, locale=locale),
         have=[x for x in links if x["kind"] == "factor"], upstreams=[x for x in links if x["kind"] == "upstream"],
-        enrol=[x for x in links if x["kind"] == "enrol"], cancel_url=cancel_url,
+        enrol=[x for x in links if x["kind"] == "enrol"], proofing=[x for x in links if x["kind"] == "proofing"],
+        cancel_url=cancel_url,
         csrf_token=pages.csrf_token(browser, f"enrol:{ia.id}"), options_csrf=pages.csrf_token(browser, "webauthn"),
         context_id=ia.id)
 
@@ -150,7 +160,8 @@ def decide_for(gw, db, ia: Interaction, session, account, now: int, *, policy=_U
                      progress=ia.params["progress"], session=session, account=account, policy=policy,
                      consented_scope=consented.scope if consented else None,
                      consented_claims=consented.claims if consented else None, registry=gw.authenticators,
-                     now=now, upstreams=accepted_upstreams(gw.upstreams, policy))
+                     now=now, upstreams=accepted_upstreams(gw.upstreams, policy),
+                     proofing_ial=proofing_reach(gw.settings, policy))
 
 
 def refusal_key(authenticator, db, account, form: dict, now: int) -> str:
