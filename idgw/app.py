@@ -30,6 +30,7 @@ from idgw.oidc.keys import KeyStore
 from idgw.oidc.provider import ENDPOINT_PATHS, Provider
 from idgw.proofing import citizen_pages as proofing_citizen
 from idgw.proofing import officer_pages as proofing_officer
+from idgw.proofing.runtime import ProofingRuntime
 from idgw.security import Sealer, derive_key
 from idgw.settings import Settings
 from idgw.storage.db import make_engine, make_sessionmaker
@@ -142,6 +143,7 @@ class Gateway:
     authenticators: Registry
     upstreams: dict
     backchannel: BackchannelLogout
+    proofing: ProofingRuntime
 
     @staticmethod
     def client_ip(request: Request) -> str:
@@ -185,7 +187,8 @@ def build_gateway(settings: Settings, *, clock: Clock | None = None) -> Gateway:
     return Gateway(settings=settings, clock=clock, engine=engine, sessionmaker=sm, keys=keys, provider=provider,
                    pages=Pages(settings), authenticators=authenticators,
                    upstreams=load_upstreams(settings.providers_file),
-                   backchannel=BackchannelLogout(sessionmaker=sm, provider=provider, clock=clock))
+                   backchannel=BackchannelLogout(sessionmaker=sm, provider=provider, clock=clock),
+                   proofing=ProofingRuntime.build(settings))
 
 
 def settle_heap() -> None:
@@ -211,6 +214,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sender
+            await gw.proofing.aclose()
 
     app = FastAPI(title="idgw", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
                   lifespan=lifespan)
