@@ -96,6 +96,8 @@ class Settings:
     # The IAL an officer's approval grants: 2.1-2.3, never 3 (a video call to the citizen's own
     # device is remote attended proofing, capped at IAL2 by NIST SP 800-63A-4).
     proofing_grant_ial: str = "2.2"
+    # The liveness cues an officer may give (comma-separated; chosen at random by the server).
+    proofing_cues: str = "turn_left,turn_right,blink,hand"
     # How long kept frames (encrypted at rest) live before `idgw proofing purge` deletes them.
     proofing_media_retention_days: int = 90
     # A sign-in waiting in the proofing queue or in a call is kept alive up to this many seconds.
@@ -128,6 +130,10 @@ class Settings:
         return frozenset(a.strip().lower() for a in self.aal3_aaguids.split(",") if a.strip())
 
     @property
+    def proofing_cue_set(self) -> tuple[str, ...]:
+        return tuple(c.strip() for c in self.proofing_cues.split(",") if c.strip())
+
+    @property
     def max_token_ttl(self) -> int:
         return max(self.access_token_ttl, self.id_token_ttl)
 
@@ -154,6 +160,9 @@ class Settings:
         if self.proofing_grant_ial not in {"2.1", "2.2", "2.3"}:
             raise SettingsError("IDGW_PROOFING_GRANT_IAL must be 2.1, 2.2 or 2.3 (remote attended proofing "
                                 "never reaches IAL 3)")
+        cues = [c.strip() for c in self.proofing_cues.split(",") if c.strip()]
+        if not cues or not set(cues) <= {"turn_left", "turn_right", "blink", "hand"}:
+            raise SettingsError("IDGW_PROOFING_CUES must name one or more of turn_left, turn_right, blink, hand")
         if self.turn_urls and not self.turn_secret:
             raise SettingsError("IDGW_TURN_SECRET is needed with IDGW_TURN_URLS (time-limited TURN credentials)")
         for name, most in (("body_timeout", 300), ("header_timeout", 300), ("keep_alive_timeout", 300),

@@ -18,6 +18,9 @@ class ProofingRuntime:
     sealer: Sealer
     hub: object | None = None  # idgw.proofing.media.MediaHub
     rooms: object | None = None  # idgw.proofing.signalling.Rooms
+    # Seconds a side of a call may be gone before the case moves on (idgw.proofing.call.on_leave).
+    grace: dict = field(default_factory=lambda: {"officer": 15.0, "citizen": 20.0})
+    tasks: set = field(default_factory=set)  # cue judgements running in the background
     _card: DopaCardCheck | None = field(default=None, repr=False)
 
     @classmethod
@@ -33,6 +36,8 @@ class ProofingRuntime:
         return self._card
 
     async def aclose(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
         if self._card is not None:
             await self._card.aclose()
         if self.hub is not None:
