@@ -35,8 +35,10 @@ app.add_typer(keys_app, name="keys")
 
 def _register_policy_commands() -> None:
     from idgw.cli_policy import policy_app
+    from idgw.cli_proofing import proofing_app
 
     app.add_typer(policy_app, name="policy")
+    app.add_typer(proofing_app, name="proofing")
 
 DEMO_CLIENT_ID = "demo-eservice"
 DEMO_USER = ("somchai", "demo-password-1234")

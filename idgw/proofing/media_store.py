@@ -48,7 +48,7 @@ def purge(db, *, now: int) -> int:
     for row in rows:
         row.sealed = None
         row.deleted_at = now
-        record.append(db, row.case_id, "media_purged", at=now, actor="gateway", media=row.id, kind=row.kind,
+        record.append(db, row.case_id, "media_purged", at=now, actor="gateway", media=row.id, media_kind=row.kind,
                       sha256=row.sha256)
         audit(db, "proofing.purged", at=now, case=row.case_id, media=row.id, kind=row.kind, sha256=row.sha256)
     return len(rows)
