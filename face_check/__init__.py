@@ -10,8 +10,22 @@ the models that produced it):
 - ``detect(image) -> list[Face]`` and ``single_face(image) -> Face`` (raises ``QualityError``)
 - ``embed(image) -> Embedding`` and ``compare(*, reference, probe) -> FaceMatch``
 - ``liveness(frames, *, challenge) -> LivenessResult``
+- ``judge_cue(frames, *, cue, shown_at, window, mirrored=False) -> CueJudgement`` over
+  ``TimedFrame`` s, with ``FAILED_TEXT[code]["th" | "en"]`` for the officer console
 """
 
+from face_check.cues import (
+    CUE_IDENTITY_SAMPLES,
+    FAILED_CODES,
+    FAILED_TEXT,
+    MAX_CUE_FRAMES,
+    MAX_CUE_INPUT_FRAMES,
+    MAX_CUE_WINDOW_S,
+    MIN_CUE_FRAMES,
+    REACTION_MIN_S,
+    STILL_MAX_CHANGE,
+    judge_cue,
+)
 from face_check.detection import (
     MAX_BRIGHTNESS,
     MAX_YAW_DEG,
@@ -27,6 +41,8 @@ from face_check.matching import MATCH_THRESHOLD, compare, embed
 from face_check.results import (
     Box,
     Challenge,
+    Cue,
+    CueJudgement,
     Embedding,
     Face,
     FaceMatch,
@@ -36,6 +52,7 @@ from face_check.results import (
     Pose,
     QualityReport,
     Signal,
+    TimedFrame,
 )
 from face_check.signals import (
     BLINK_CLOSED_RATIO,
@@ -47,6 +64,15 @@ from face_check.signals import (
 
 __all__ = [
     "BLINK_CLOSED_RATIO",
+    "CUE_IDENTITY_SAMPLES",
+    "FAILED_CODES",
+    "FAILED_TEXT",
+    "MAX_CUE_FRAMES",
+    "MAX_CUE_INPUT_FRAMES",
+    "MAX_CUE_WINDOW_S",
+    "MIN_CUE_FRAMES",
+    "REACTION_MIN_S",
+    "STILL_MAX_CHANGE",
     "MAX_FRAMES",
     "NEAR_IDENTICAL_MAX_DIFF",
     "TURN_MIN_DEG",
@@ -60,6 +86,8 @@ __all__ = [
     "MIN_SHARPNESS",
     "Box",
     "Challenge",
+    "Cue",
+    "CueJudgement",
     "Embedding",
     "Face",
     "FaceCheckError",
@@ -74,10 +102,12 @@ __all__ = [
     "QualityReport",
     "RejectReason",
     "Signal",
+    "TimedFrame",
     "compare",
     "detect",
     "embed",
     "image_from_rgb",
+    "judge_cue",
     "liveness",
     "load_image",
     "single_face",

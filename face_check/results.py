@@ -7,6 +7,7 @@ without copying. numpy is only imported for type checking here, keeping ``import
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 __all__ = [
     "Box",
     "Challenge",
+    "Cue",
+    "CueJudgement",
     "Embedding",
     "Face",
     "FaceMatch",
@@ -28,6 +31,7 @@ __all__ = [
     "Pose",
     "QualityReport",
     "Signal",
+    "TimedFrame",
 ]
 
 
@@ -207,3 +211,60 @@ class LivenessResult:
             Challenge.TURN_LEFT: self.turn_left,
             Challenge.TURN_RIGHT: self.turn_right,
         }[self.challenge]
+
+
+class Cue(StrEnum):
+    """A random live cue shown to the citizen during an officer video call (see :func:`face_check.judge_cue`).
+
+    Directions are the subject's own. ``hand``: pass a hand in front of the face. The first three
+    have the same values as :class:`Challenge`, so ``Cue(Challenge.BLINK)`` works.
+    """
+
+    BLINK = "blink"
+    TURN_LEFT = "turn_left"
+    TURN_RIGHT = "turn_right"
+    HAND = "hand"
+
+
+@dataclass(frozen=True)
+class TimedFrame:
+    """One decoded video frame and its time ``t`` in seconds (any monotonic clock, the same as the
+    cue's ``shown_at``). Raises ``TypeError`` / ``ValueError`` for a non-Image or a non-finite time."""
+
+    t: float
+    image: Image
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.image, Image):
+            raise TypeError(f"expected face_check.Image, got {type(self.image).__name__}")
+        if isinstance(self.t, bool) or not isinstance(self.t, int | float) or not math.isfinite(self.t):
+            raise ValueError(f"frame time must be a finite number of seconds, got {self.t!r}")
+
+
+@dataclass(frozen=True)
+class CueJudgement:
+    """Whether the cue was seen performed in the frames of ``[shown_at, shown_at + window]``.
+
+    An aid for the officer, not a verdict. ``signals`` has one :class:`Signal` per condition checked,
+    named by its failure code (``face_check.FAILED_TEXT`` has Thai and English lines for each): a
+    signal *fires* when that condition did **not** hold, with the measured value, the threshold and a
+    sentence. ``failed`` lists the fired codes in order; ``performed`` is true only when none fired.
+    Checks that could not run (e.g. after ``too_few_frames``) are left out, never passed.
+    ``frames_in_window`` counts the frames inside the window, ``frames_ignored`` those outside it,
+    ``frames_used`` those analysed (the window's frames, evenly thinned to at most ``MAX_CUE_FRAMES``).
+    """
+
+    cue: Cue
+    performed: bool
+    signals: tuple[Signal, ...]
+    failed: tuple[str, ...]
+    frames_used: int
+    frames_in_window: int
+    frames_ignored: int
+    shown_at: float
+    window: float
+    models: tuple[ModelInfo, ...]
+
+    def signal(self, name: str) -> Signal | None:
+        """The signal called ``name`` (a failure code), or None if that check did not run."""
+        return next((s for s in self.signals if s.name == name), None)
