@@ -197,7 +197,7 @@ def note_face(db, case: ProofingCase, face: dict, *, now: int) -> None:
     """The gateway's face comparison (scores and model versions, the frame's SHA-256; no image)."""
     case.face = face
     case.version += 1
-    record.append(db, case.id, "face_compared", at=now, actor="gateway", **face)
+    record.append(db, case.id, "face_compared", at=now, actor="gateway", data=face)
 
 
 def note_cue_shown(db, case: ProofingCase, cue: dict, officer: Officer, *, now: int) -> None:
@@ -211,7 +211,7 @@ def note_cue_shown(db, case: ProofingCase, cue: dict, officer: Officer, *, now: 
 def note_cue_result(db, case: ProofingCase, cue_id: str, result: dict, *, now: int) -> None:
     case.cues = [dict(c, result=result) if c["id"] == cue_id else c for c in case.cues]
     case.version += 1
-    record.append(db, case.id, "cue_judged", at=now, actor="gateway", cue_id=cue_id, **result)
+    record.append(db, case.id, "cue_judged", at=now, actor="gateway", data=result, cue_id=cue_id)
 
 
 def set_checklist(db, case: ProofingCase, answers: dict, officer: Officer, *, now: int) -> None:
@@ -345,7 +345,7 @@ def _move(db, case: ProofingCase, from_states: tuple[str, ...], to: str, *, now:
     if result.rowcount != 1:
         raise CaseError("stale")
     db.refresh(case)
-    record.append(db, case.id, to, at=now, actor=actor, **(detail or {}))
+    record.append(db, case.id, to, at=now, actor=actor, data=detail)
 
 
 def _finish(db, case: ProofingCase, state: str, officer: Officer, *, now: int, decision: dict) -> None:

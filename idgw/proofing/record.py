@@ -24,8 +24,11 @@ def _digest(prev_hash: str, *, case_id: str, seq: int, at: int, kind: str, actor
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
-def append(db, case_id: str, kind: str, *, at: int, actor: str | None = None, **data) -> ProofingEvent:
-    """Add one entry after the case's last one (the caller holds the case row for update and commits)."""
+def append(db, case_id: str, kind: str, *, at: int, actor: str | None = None, data: dict | None = None,
+           **fields) -> ProofingEvent:
+    """Add one entry after the case's last one (the caller holds the case row for update and
+    commits). Its data: ``data`` (any keys, e.g. a result carrying its own ``at``) and ``fields``."""
+    data = {**(data or {}), **fields}
     last = db.execute(select(ProofingEvent.seq, ProofingEvent.hash).where(ProofingEvent.case_id == case_id)
                       .order_by(ProofingEvent.seq.desc()).limit(1)).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)

@@ -6,7 +6,6 @@ and the case record's hash chain after all of it. Cases are made directly in the
 from __future__ import annotations
 
 import html
-import inspect
 import re
 from concurrent.futures import ThreadPoolExecutor
 
@@ -207,15 +206,8 @@ def test_approve_without_problems_raises_the_identity_and_a_finished_case_stays_
     http.close()
 
 
-# cases.decide escalates with record.append(..., at=now, **first) where first = {"by", "at", ...}:
-# "got multiple values for keyword argument 'at'" (idgw/proofing/cases.py, not this console's);
-# the server answers 500. The test runs once that line is gone.
-ESCALATION_BROKEN = '"at": now, "problems": found' in inspect.getsource(cases.decide)
-
 
 def test_a_face_non_match_needs_a_second_officer(gateway):
-    if ESCALATION_BROKEN:
-        pytest.xfail("cases.decide passes 'at' twice to record.append when escalating")
     ref = make_case(gateway)
     first = officer(gateway, "officer.ekk")
     claim(first, ref.case_id)
