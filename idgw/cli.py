@@ -461,6 +461,9 @@ def demo(port: int = 8000, rp_port: int = 8001, thaid_port: int = 8100, ndid_por
     upgrade(settings.database_url)
     rp_base = f"http://localhost:{rp_port}"
     client_id, secret = ensure_demo(settings, rp_base=rp_base)
+    from idgw.demo_staff import DEMO_OFFICER, ensure_demo_officer
+
+    officer_secret = ensure_demo_officer(settings, lambda: _session(settings))
     with _secret_key_opens_keys():
         gateway = create_app(settings)
     rp = create_demo_app(issuer=settings.issuer, client_id=client_id, client_secret=secret, base_url=rp_base)
@@ -473,7 +476,9 @@ def demo(port: int = 8000, rp_port: int = 8001, thaid_port: int = 8100, ndid_por
     lasers = ", ".join(f"{c['pid']} {c['laser']}" + (" (card revoked)" if c.get("card_revoked") else "")
                        for c in DEMO_CITIZENS)
     typer.echo(f"  DOPA card check (simulated): {os.environ.get('IDGW_CARD_CHECK_URL', '(not started)')}"
-               f"  fictitious laser codes: {lasers}\n")
+               f"  fictitious laser codes: {lasers}")
+    typer.echo(f"  Officer console: {settings.issuer}/officer  as {DEMO_OFFICER[0]} / {DEMO_OFFICER[1]}, app secret "
+               f"{officer_secret} (current code: idgw proofing officer-code)\n")
 
     async def main():
         servers = [uvicorn.Server(uvicorn.Config(gateway, host="127.0.0.1", port=port, access_log=False,

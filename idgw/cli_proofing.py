@@ -57,3 +57,14 @@ def show(case_id: str) -> None:
         for row in entries(db, case_id):
             typer.echo(json.dumps({"seq": row.seq, "at": row.at, "kind": row.kind, "actor": row.actor,
                                    "data": row.data, "hash": row.hash}, ensure_ascii=False))
+
+
+@proofing_app.command("officer-code")
+def officer_code() -> None:
+    """The demo officer's current authenticator-app code (`make run` only: var/demo-officer-totp)."""
+    from idgw.demo_staff import SECRET_FILE, current_code
+
+    if not SECRET_FILE.exists():
+        typer.echo("no demo officer here: start the demo with `make run` first", err=True)
+        raise typer.Exit(2)
+    typer.echo(current_code(SECRET_FILE.read_text().strip()))

@@ -123,8 +123,15 @@ def page(title: tuple[str, str], body: str, status: int = 200) -> HTMLResponse:
 
 
 def sign_in_button(label: tuple[str, str] = ("เข้าสู่ระบบด้วย idgw", "Sign in with idgw"), *,
-                   secondary: bool = False) -> str:
-    return f'<a class="button{" secondary" if secondary else ""}" href="/login">{bi(*label)}</a>'
+                   secondary: bool = False, href: str = "/login") -> str:
+    return f'<a class="button{" secondary" if secondary else ""}" href="{href}">{bi(*label)}</a>'
+
+
+VERIFIED_ACR = "urn:idgw:ial:2.2"
+VERIFIED_LABEL = ("เข้าสู่ระบบด้วยตัวตนที่ยืนยันแล้ว", "Sign in with a verified identity")
+VERIFIED_NOTE = ("งานที่ต้องยืนยันตัวตนระดับสูง (IAL 2.2) เช่น ขอรับเงินสวัสดิการ",
+                 "Services that need a verified identity (IAL 2.2), such as a benefit claim:")
+VERIFIED_HREF = "/login?verified=1"
 
 
 # What a person is told when the gateway answers the sign-in with an error (OIDC Core §3.1.2.6).
@@ -308,7 +315,8 @@ def create_demo_app(*, issuer: str, client_id: str, client_secret: str, base_url
 
     def start_page(notice: str = "") -> HTMLResponse:
         return page(NAME, notice + f"<p>{bi('กรุณาเข้าสู่ระบบก่อนยื่นคำขอ', 'Please sign in before submitting a request.')}"
-                    f'</p><p class="actions">{sign_in_button()}</p>')
+                    f'</p><p class="actions">{sign_in_button()}</p><p>{bi(*VERIFIED_NOTE)}</p>'
+                    f'<p class="actions">{sign_in_button(VERIFIED_LABEL, secondary=True, href=VERIFIED_HREF)}</p>')
 
     @app.get("/demo.css", include_in_schema=False)
     async def stylesheet():
@@ -336,7 +344,10 @@ def create_demo_app(*, issuer: str, client_id: str, client_secret: str, base_url
 
     @app.get("/login")
     async def login(request: Request):
-        return await start_login(request)
+        # "verified=1": the service asks for a verified identity (IAL 2.2); a citizen below it is
+        # offered a way to raise it (ThaiD, NDID, or a video call with an officer).
+        verified = request.query_params.get("verified") == "1"
+        return await start_login(request, acr_values=VERIFIED_ACR if verified else None)
 
     @app.post("/submit")
     async def submit(request: Request):
