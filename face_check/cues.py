@@ -500,7 +500,7 @@ def judge_cue(
     turn = None
     if cue in (Cue.TURN_LEFT, Cue.TURN_RIGHT):
         left = -1.0 if mirrored else 1.0  # unmirrored: the subject's left moves the nose to the image's right
-        turn = _turn_path(visible, left if cue is Cue.TURN_LEFT else -left)
+        turn = _turn_path(visible, left if cue is Cue.TURN_LEFT else -left, shown_at)
     signals.append(_identity(track, visible))
     signals.append(_continuity(track, edge, turn))
     signals.append(_planar(visible, core))
@@ -561,24 +561,30 @@ def _identity(track: list[_Frame], visible: list[_Frame]) -> Signal:
 
 @dataclass
 class _TurnPath:
-    excursion: float  # degrees in the requested direction, from the lowest point before the peak
-    start: int  # index (into the visible frames) of that lowest point
-    peak: int
+    excursion: float  # degrees in the requested direction, from the rest pose
+    peak: int  # index (into the visible frames) of the largest excursion
     onset: float | None  # time the yaw had moved TURN_ONSET_DEG from the start
     between: int  # frames seen with the yaw between 20 % and 80 % of the way
 
 
-def _turn_path(visible: list[_Frame], sign: float) -> _TurnPath:
+def _turn_path(visible: list[_Frame], sign: float, shown_at: float) -> _TurnPath:
+    """The turn in the requested direction, measured from the rest pose: the median yaw of the frames
+    before anyone could react (or the first frame), so that coming back from a turn the other way
+    does not count. If the yaw already rose by TURN_ONSET_DEG within those frames, the turn was under
+    way when the cue was shown, and its onset is the first frame."""
     s = [sign * fr.yaw for fr in visible]
-    best, start, peak, low = 0.0, 0, 0, 0
-    for j in range(len(s)):
-        if s[j] < s[low]:
-            low = j
-        if s[j] - s[low] > best:
-            best, start, peak = s[j] - s[low], low, j
-    onset = next((visible[i].t for i in range(start + 1, peak + 1) if s[i] - s[start] >= TURN_ONSET_DEG), None)
-    between = sum(0.2 * best <= s[i] - s[start] <= 0.8 * best for i in range(start + 1, peak))
-    return _TurnPath(best, start, peak, onset, between)
+    early = [v for fr, v in zip(visible, s, strict=True) if fr.t < shown_at + REACTION_MIN_S] or s[:1]
+    rest = sorted(early)[len(early) // 2]
+    rel = [v - rest for v in s]
+    peak = max(range(len(rel)), key=lambda i: rel[i])
+    best = max(rel[peak], 0.0)
+    rise = max((b - a for i, a in enumerate(early) for b in early[i + 1 :]), default=0.0)
+    if rise >= TURN_ONSET_DEG:
+        onset: float | None = visible[0].t
+    else:
+        onset = next((visible[i].t for i in range(peak + 1) if rel[i] >= TURN_ONSET_DEG), None)
+    between = sum(0.2 * best <= rel[i] <= 0.8 * best for i in range(peak))
+    return _TurnPath(best, peak, onset, between)
 
 
 def _continuity(track: list[_Frame], edge: set[int], turn: _TurnPath | None) -> Signal:
