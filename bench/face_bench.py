@@ -5,7 +5,7 @@ Measures on this machine, pinned to one CPU core:
 - embedding per frame (ResNet 128-d descriptor);
 - compare end-to-end of one 640x480 frame against a cached reference Embedding (target: median
   under 200 ms), and the same starting from the frame's JPEG bytes;
-- liveness over an 8-frame sequence;
+- liveness over an 8-frame sequence, and judge_cue over a 40-frame (4 s at 10 fps) window;
 - genuine / impostor distance distributions over every pair of the shared photos, with FMR and FNMR
   at face_check.MATCH_THRESHOLD;
 - hostile files (made here): time to refusal by load_image, against the time OpenCV takes to decode
@@ -18,6 +18,10 @@ Measures on this machine, pinned to one CPU core:
 Frames are made from the shared photos (../shared/data/faces beside the repository): each photo is
 scaled so its face box is 200 px wide, as in a video call, and cropped to 640x480 around the face.
 Prints a summary and writes bench/results/face.json. Run: .venv/bin/python bench/face_bench.py
+
+``face_bench.py --heldout DIR`` instead measures FMR and FNMR at several thresholds on photos that
+are not the shared ones (docs/face_check.md says which and how to lay them out); it writes
+bench/results/face_heldout.json. Those photos are never committed.
 """
 
 from __future__ import annotations
@@ -197,7 +201,113 @@ def hostile(cv2, np, face_check, models) -> dict:
     return out
 
 
+HELDOUT_THRESHOLDS = (0.4, 0.45, 0.5, 0.55, 0.6)
+
+
+def heldout(folder: Path) -> dict:
+    """FMR / FNMR at several thresholds on photos that are not the shared ones (none is committed).
+
+    ``folder`` holds one sub-folder per person (``<person>/<photo>``: every pair within a folder is
+    genuine, every pair across folders an impostor pair) and optionally ``groups/``, photos of
+    several people each: every face in them of at least MIN_FACE_PX is taken as a person of its own,
+    used only in impostor pairs. The largest face of each labelled photo is used whatever its quality
+    report says (how many had a problem is printed), so the figures include hard photos.
+    """
+    import face_check
+    from face_check import _runtime
+    from face_check.detection import detect_with_shapes
+    from face_check.matching import descriptor, distance
+
+    _runtime.models()
+    people: dict[str, list[tuple[str, tuple[float, ...]]]] = {}
+    no_face, with_problems, group_faces = [], 0, 0
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+        for path in sorted(sub.iterdir()):
+            if path.suffix.lower() not in {".jpg", ".jpeg", ".png"}:
+                continue
+            try:
+                img = face_check.load_image(path.read_bytes())
+            except face_check.ImageRejected:
+                no_face.append(f"{sub.name}/{path.name} (unreadable)")
+                continue
+            found = detect_with_shapes(img)
+            if sub.name == "groups":
+                for i, (face, shape) in enumerate(found):
+                    if face.box.width >= face_check.MIN_FACE_PX:
+                        people[f"groups/{path.name}#{i}"] = [(path.name, descriptor(img.pixels, shape))]
+                        group_faces += 1
+                continue
+            if not found:
+                no_face.append(f"{sub.name}/{path.name}")
+                continue
+            face, shape = max(found, key=lambda fs: fs[0].box.width)
+            with_problems += bool(face.quality.problems)
+            people.setdefault(sub.name, []).append((path.name, descriptor(img.pixels, shape)))
+    labelled = {k: v for k, v in people.items() if not k.startswith("groups/")}
+    genuine = [
+        (distance(a[1], b[1]), f"{p}/{a[0]}", f"{p}/{b[0]}")
+        for p, shots in labelled.items()
+        for a, b in itertools.combinations(shots, 2)
+    ]
+    impostor = [
+        (distance(a[1], b[1]), f"{p}/{a[0]}", f"{q}/{b[0]}")
+        for (p, shots_p), (q, shots_q) in itertools.combinations(people.items(), 2)
+        for a in shots_p
+        for b in shots_q
+    ]
+    rows = []
+    for thr in HELDOUT_THRESHOLDS:
+        fm = sum(d <= thr for d, _, _ in impostor)
+        fnm = sum(d > thr for d, _, _ in genuine)
+        rows.append(
+            {
+                "threshold": thr,
+                "false_matches": fm,
+                "impostor_pairs": len(impostor),
+                "fmr": round(fm / len(impostor), 5) if impostor else None,
+                "false_non_matches": fnm,
+                "genuine_pairs": len(genuine),
+                "fnmr": round(fnm / len(genuine), 5) if genuine else None,
+            }
+        )
+    return {
+        "folder": str(folder),
+        "labelled_photos": sum(len(v) for v in labelled.values()),
+        "people": len(labelled),
+        "group_faces": group_faces,
+        "no_face": no_face,
+        "largest_face_with_quality_problem": with_problems,
+        "genuine": sorted(round(d, 4) for d, _, _ in genuine),
+        "closest_impostors": [(round(d, 4), a, b) for d, a, b in sorted(impostor)[:10]],
+        "farthest_genuine": [(round(d, 4), a, b) for d, a, b in sorted(genuine)[-10:]],
+        "rows": rows,
+    }
+
+
+def cue_window(cv2, np, face_check, frame) -> list:
+    """40 frames (4 s at 10 fps) of one 640x480 face with jitter, noise and a blink at 1.5 s."""
+    from face_check.detection import single_face
+
+    rng = np.random.default_rng(0)
+    face = single_face(frame)
+    base = np.asarray(frame.pixels)
+    out = []
+    for i in range(40):
+        img = base.copy()
+        if i in (15, 16, 17):  # paint the eyes over with the skin beside them
+            for start in (36, 42):
+                eye = np.asarray(face.landmarks[start : start + 6], dtype=np.int32)
+                cv2.fillPoly(img, [eye], tuple(int(v) for v in img[eye[:, 1].max() + 4, eye[:, 0].mean().astype(int)]))
+        m = np.float32([[1, 0, rng.uniform(-2, 2)], [0, 1, rng.uniform(-2, 2)]])
+        img = cv2.warpAffine(img, m, (FRAME_W, FRAME_H), borderMode=cv2.BORDER_REPLICATE)
+        img = np.clip(img + rng.normal(0, 2, img.shape), 0, 255).astype(np.uint8)
+        out.append(face_check.TimedFrame(i / 10, face_check.image_from_rgb(img)))
+    return out
+
+
 def main() -> int:
+    if len(sys.argv) == 3 and sys.argv[1] == "--heldout":
+        return main_heldout(Path(sys.argv[2]))
     pinning = pin_to_one_core()
     if not FACES_DIR.is_dir():
         print(f"face bench needs the shared photos at {FACES_DIR.resolve()}", file=sys.stderr)
@@ -256,6 +366,9 @@ def main() -> int:
     # Liveness on 8 frames of one subject (jitter-free; the cost does not depend on content).
     seq = [frames["obama_1.jpg"]] * 8
     live = timed(lambda: face_check.liveness(seq, challenge="blink"), repeats=3)
+    # One cue judged over a 4 s window of 40 frames (detections, chips, 5 descriptors).
+    window = cue_window(cv2, np, face_check, frames["obama_1.jpg"])
+    cue = timed(lambda: face_check.judge_cue(window, cue="blink", shown_at=0.0, window=4.0), repeats=3)
 
     # Distances over every pair of the full-resolution photos.
     vectors = {n: face_check.embed(img) for n, img in photos.items()}
@@ -313,6 +426,7 @@ def main() -> int:
             "compare_frame_vs_cached_reference": summary(cmp_),
             "compare_jpeg_bytes_vs_cached_reference": summary(cmp_jpeg),
             "liveness_8_frames": summary(live),
+            "judge_cue_40_frames": summary(cue),
         },
         "target": {"compare_median_ms_below": 200, "met": statistics.median(cmp_) * 1000 < 200},
         "accuracy": {
@@ -346,6 +460,7 @@ def main() -> int:
         ("compare_frame_vs_cached_reference", "compare frame vs cached ref"),
         ("compare_jpeg_bytes_vs_cached_reference", "compare JPEG bytes vs cached ref"),
         ("liveness_8_frames", "liveness, 8 frames"),
+        ("judge_cue_40_frames", "judge_cue, 40-frame window"),
     ]:
         print(f"  {label:34s} median {t[key]['median_ms']:8.1f} ms   p95 {t[key]['p95_ms']:8.1f} ms")
     print(f"  target compare median < 200 ms: {'met' if result['target']['met'] else 'NOT met'}")
@@ -369,6 +484,32 @@ def main() -> int:
             f"{row['after_detect']:7.1f} | {row['after_single_face_refusal_with_rotation_tries']:7.1f} ms"
         )
     print(f"wrote {RESULTS.relative_to(REPO)}")
+    return 0
+
+
+def main_heldout(folder: Path) -> int:
+    """``face_bench.py --heldout DIR``: FMR / FNMR on held-out photos (see heldout); writes
+    bench/results/face_heldout.json. Not pinned: it measures accuracy, not speed."""
+    if not folder.is_dir():
+        print(f"no folder {folder}", file=sys.stderr)
+        return 1
+    result = heldout(folder)
+    out = RESULTS.with_name("face_heldout.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(
+        f"held-out: {result['labelled_photos']} labelled photos of {result['people']} people, "
+        f"{result['group_faces']} group-photo faces; no face: {len(result['no_face'])}; "
+        f"largest face with a quality problem: {result['largest_face_with_quality_problem']}"
+    )
+    print("threshold  false matches          FMR   false non-matches     FNMR")
+    for row in result["rows"]:
+        print(
+            f"  {row['threshold']:.2f}     {row['false_matches']:4d}/{row['impostor_pairs']:<6d} {row['fmr']:8.4%}"
+            f"     {row['false_non_matches']:4d}/{row['genuine_pairs']:<5d} {row['fnmr']:8.2%}"
+        )
+    print("closest impostor pairs:", result["closest_impostors"][:5])
+    print(f"wrote {out.relative_to(REPO)}")
     return 0
 
 

@@ -37,7 +37,7 @@ from face_check.detection import (
 )
 from face_check.errors import FaceCheckError, ImageRejected, QualityError, QualityReason, RejectReason
 from face_check.image import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, image_from_rgb, load_image
-from face_check.matching import MATCH_THRESHOLD, compare, embed
+from face_check.matching import MATCH_THRESHOLD, OFFICER_THRESHOLD, compare, embed
 from face_check.results import (
     Box,
     Challenge,
@@ -84,6 +84,7 @@ __all__ = [
     "MIN_BRIGHTNESS",
     "MIN_FACE_PX",
     "MIN_SHARPNESS",
+    "OFFICER_THRESHOLD",
     "Box",
     "Challenge",
     "Cue",
