@@ -136,6 +136,7 @@ def server_options(settings) -> dict:
         "http": functools.partial(GatewayHttpProtocol, max_head_bytes=MAX_HEAD_BYTES,
                                   head_timeout=float(settings.header_timeout)),
         "h11_max_incomplete_event_size": MAX_HEAD_BYTES,  # the same cap if h11 is ever chosen
+        "ws_max_size": 128 * 1024,  # WebSocket messages (idgw.proofing.signalling refuses over 64 KiB itself)
         "timeout_keep_alive": settings.keep_alive_timeout,
         "timeout_graceful_shutdown": settings.shutdown_timeout,
         "log_config": log_config(),
