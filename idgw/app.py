@@ -28,6 +28,7 @@ from idgw.oidc.backchannel import BackchannelLogout
 from idgw.oidc.endpoints import OAuthEndpoints
 from idgw.oidc.keys import KeyStore
 from idgw.oidc.provider import ENDPOINT_PATHS, Provider
+from idgw.proofing import call as proofing_call
 from idgw.proofing import citizen_pages as proofing_citizen
 from idgw.proofing import officer_pages as proofing_officer
 from idgw.proofing.runtime import ProofingRuntime
@@ -208,12 +209,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def lifespan(_app):
         # Background work of this process: sending back-channel logout notices.
         sender = asyncio.create_task(gw.backchannel.run(), name="backchannel-logout")
+        # ...and ending abandoned proofing cases.
+        sweeper = asyncio.create_task(proofing_call.sweep(gw), name="proofing-sweeper")
         try:
             yield
         finally:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+            for task in (sender, sweeper):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await gw.proofing.aclose()
 
     app = FastAPI(title="idgw", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
@@ -232,6 +236,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(web_static.router())  # /favicon.ico
     app.include_router(proofing_citizen.router(gw))  # /interaction/{iid}/proofing..., /proofing/...
     app.include_router(proofing_officer.router(gw))  # /officer/...
+    proofing_call.install(app, gw)  # /proofing/ws/{case}, the officer's live checks
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
     app.mount("/proofing/static", StaticFiles(directory=Path(__file__).parent / "proofing" / "static"),
               name="proofing-static")

@@ -107,7 +107,7 @@ class Settings:
     stun_urls: str = ""
     turn_urls: str = ""
     turn_secret: str = ""
-    turn_ttl: int = 600
+    turn_ttl: int = 7200  # longer than proofing_max_wait plus a call: a credential is checked at allocation
     extra: dict = field(default_factory=dict)
 
     @property
