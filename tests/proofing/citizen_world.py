@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 
@@ -23,18 +24,27 @@ class ProofingWorld:
     dopa_url: str
 
 
-@pytest.fixture
-def proofing_world(database_url):
+@contextlib.contextmanager
+def running_world(database_url, **overrides):
+    """The DOPA-style simulator and a gateway that checks cards with it (``overrides``: settings)."""
     port = free_port()
     app = create_dopa_app(timeout_delay=30.0)
     server = ServerThread(app, port=port).start()
     url = f"http://127.0.0.1:{port}"
-    gateway = start_gateway(database_url, card_check_url=url, card_check_timeout=2)
-    yield ProofingWorld(gateway, app.state.simulator, url)
-    gateway.stop()
-    gateway.gw.engine.dispose()
-    app.state.simulator.release()
-    server.stop()
+    gateway = start_gateway(database_url, card_check_url=url, card_check_timeout=2, **overrides)
+    try:
+        yield ProofingWorld(gateway, app.state.simulator, url)
+    finally:
+        gateway.stop()
+        gateway.gw.engine.dispose()
+        app.state.simulator.release()
+        server.stop()
+
+
+@pytest.fixture
+def proofing_world(database_url):
+    with running_world(database_url) as world:
+        yield world
 
 
 def card_form(citizen: dict, *, laser: str | None = None, locale_year_be: bool = True) -> dict:

@@ -20,7 +20,7 @@ from idgw.storage.models import Account, LoginSession
 from idgw.storage.proofing import ProofingCase, ProofingEvent
 from idgw.web.i18n import t
 from tests.flow import PASSWORD
-from tests.proofing.world import account_and_session, assess, case_row, citizen_browser, make_case
+from tests.proofing.world import account_and_session, assess, case_row, citizen_browser, make_case, officer_client
 from tests.stepup import FIXTURE_CODE, enable_second_factor
 from tests.test_admin_pages import form_post, make_admin
 
@@ -28,19 +28,7 @@ JSON = {"Accept": "application/json"}
 
 
 def officer(gateway, username: str, *, passkey: bool = True) -> httpx.Client:
-    """An officer signed in at AAL 2.2 (password, then a passkey stand-in), Thai pages."""
-    make_admin(gateway, username=username, roles=("officer",))
-    if passkey:
-        enable_second_factor(gateway, username, factor="hwk_uv")
-    http = httpx.Client(base_url=gateway.url, follow_redirects=True, timeout=20)
-    page = http.get("/officer")
-    assert page.url.path == "/signin"
-    page = form_post(http, page, username=username, password=PASSWORD)
-    if passkey:
-        assert page.url.path.startswith("/signin/factor/"), page.url  # AAL 1 is not enough: step up
-        page = form_post(http, page, code=FIXTURE_CODE)
-        assert page.url.path == "/officer", (page.url, page.text[:300])
-    return http
+    return officer_client(gateway, username, second_factor=passkey)
 
 
 def claim_form(page: httpx.Response, case_id: str) -> dict:

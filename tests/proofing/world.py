@@ -108,3 +108,22 @@ def account_and_session(gateway, ref: CaseRef) -> tuple[Account, LoginSession]:
 def case_row(gateway, case_id: str) -> ProofingCase:
     with gateway.db() as db:
         return db.get(ProofingCase, case_id)
+
+
+def officer_client(gateway, username: str, *, second_factor: bool = True) -> httpx.Client:
+    """An officer signed in at AAL 2.2 (password, then a passkey stand-in), Thai pages."""
+    from tests.stepup import FIXTURE_CODE, enable_second_factor
+    from tests.test_admin_pages import form_post, make_admin
+
+    make_admin(gateway, username=username, roles=("officer",))
+    if second_factor:
+        enable_second_factor(gateway, username, factor="hwk_uv")
+    http = httpx.Client(base_url=gateway.url, follow_redirects=True, timeout=20)
+    page = http.get("/officer")
+    assert page.url.path == "/signin"
+    page = form_post(http, page, username=username, password=PASSWORD)
+    if second_factor:
+        assert page.url.path.startswith("/signin/factor/"), page.url  # AAL 1 is not enough: step up
+        page = form_post(http, page, code=FIXTURE_CODE)
+        assert page.url.path == "/officer", (page.url, page.text[:300])
+    return http
