@@ -122,7 +122,7 @@ def compute(data: PolicyInput) -> tuple[Assessment, ServicePolicy]:
     return assessment, policy
 
 
-def reachable(settings, upstreams) -> tuple[IAL, AAL]:
+def reachable(settings, upstreams, *, proofing_ial: IAL | None = None) -> tuple[IAL, AAL]:
     """The highest IAL and the highest AAL that some sign-in method configured here can reach,
     each on its own (a service whose floors exceed them can never be signed in to).
 
@@ -130,11 +130,14 @@ def reachable(settings, upstreams) -> tuple[IAL, AAL]:
       ``settings.aal3_aaguid_set`` names authenticators whose attestation grants it; an upstream
       reaches the AAL it offers.
     - IAL: local factors never prove who someone is, so a local account is self-asserted (1.1);
-      only upstreams raise it, to the IAL they offer. (Officer video proofing will add its level.)
+      upstreams raise it to the IAL they offer, and officer video proofing to ``proofing_ial`` (the
+      grant, when it is offered to the service: idgw.proofing.cases.proofing_reach).
 
     ``upstreams``: the connectors a service may use; each says ``levels_offered() -> (max IAL,
     max AAL)``; one that does not (or offers a value outside the scale) adds nothing."""
     ial, aal = IAL.lowest(), AAL("3") if settings.aal3_aaguid_set else AAL("2.2")
+    if proofing_ial is not None:
+        ial = max(ial, proofing_ial)
     for upstream in upstreams:
         offered = getattr(upstream, "levels_offered", None)
         if offered is None:

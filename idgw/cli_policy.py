@@ -71,7 +71,9 @@ def policy_set(
     min_ial: str | None = typer.Option(None, help="raise (or, with --justification, lower) the computed IAL"),
     min_aal: str | None = typer.Option(None, help="raise (or, with --justification, lower) the computed AAL"),
     max_age: int | None = typer.Option(None, min=0, help="re-authenticate after this many seconds"),
-    allow_provider: list[str] = typer.Option(None, help="accepted upstream (repeatable); default any"),
+    allow_provider: list[str] = typer.Option(
+        None, help="accepted identity source (repeatable): an upstream's name, or officer_video for officer video "
+                   "proofing; default any"),
     release_citizen_id: bool = typer.Option(False, help="release the citizen ID (needs --legal-basis)"),
     legal_basis: str | None = typer.Option(None, help="the law or regulation that allows releasing the citizen ID"),
     delegation_allowed: bool = typer.Option(False),

@@ -32,6 +32,7 @@ from idgw.assurance import (
 from idgw.login.raising import accepted_upstreams
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
+from idgw.proofing.cases import proofing_reach
 from idgw.storage.models import Account, Client
 from idgw.web.i18n import add_messages, t
 from idgw.web.staff import gated_response, staff_gate
@@ -236,7 +237,8 @@ def router(gw) -> APIRouter:
                 "justification": current.justification or ""}
         else:
             answers = {"p": {c.id: "none" for c in matrix.categories}, "a": {c.id: "none" for c in matrix.categories}}
-        reach = reachable(settings, accepted_upstreams(gw.upstreams, current))
+        reach = reachable(settings, accepted_upstreams(gw.upstreams, current),
+                          proofing_ial=proofing_reach(settings, current))
         if form is not None and computed is not None:
             warning = unreachable_text(ial=form.get("min_ial") or computed["ial"],
                                        aal=form.get("min_aal") or computed["aal"], reach=reach, locale=locale)
