@@ -44,6 +44,7 @@ bench: $(STAMP) $(PEER)/node_modules/.package-lock.json
 	    { apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk >/dev/null; }; }; } || \
 	  echo "wrk is not installed: discovery and JWKS are measured with the Python generator"
 	$(BIN)/python bench/face_bench.py
+	$(BIN)/python bench/call_bench.py
 	$(BIN)/python bench/oidc_bench.py
 
 lint: $(STAMP)
