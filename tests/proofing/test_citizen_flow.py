@@ -167,3 +167,17 @@ def test_interaction_lives_on_while_queued(proofing_world):
     browser.get(f"/proofing/case/{case_id}/status.json")
     with gateway.db() as db:
         assert db.get(Interaction, iid).expires_at >= before
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_service_asking_for_ial_2_2_by_acr_is_offered_the_video_route(proofing_world):
+    """The demo e-service's "Sign in with a verified identity": its policy floor is 1.1, the
+    request's acr_values ask for 2.2, and the citizen is offered a way to get there."""
+    gateway = proofing_world.gateway
+    reg = register(gateway, citizen_id=None)
+    rp = rp_client(gateway, reg, scope="openid profile")
+    browser = Browser(gateway)
+    browser.http.cookies.set("idgw_lang", "en")
+    url, *_ = authorize_url(gateway, rp, acr_values="urn:idgw:ial:2.2")
+    page = browser.login(browser.follow(browser.get(url)), reg.username)
+    assert VIDEO in raise_page(page)
