@@ -1,12 +1,12 @@
 """The citizen's own account: proof of control (``access``), what may be taken away (``rules``),
 consents and receipts (``consents``), "download my data" (``export``), and the pages (templates
 beside them): the account page and the plumbing its pages share (``routes``), sign-in methods
-(``factors_routes``), and sessions, services, receipts and privacy (``services_routes``), mounted
-together by ``router``."""
+(``factors_routes``), sessions, services, receipts and privacy (``services_routes``), and video
+identity checks (``proofing_routes``), mounted together by ``router``."""
 
 from fastapi import APIRouter
 
-from idgw.account import factors_routes, routes, services_routes
+from idgw.account import factors_routes, proofing_routes, routes, services_routes
 from idgw.account.access import account_access
 from policies import AAL
 
@@ -17,6 +17,7 @@ def router(gw, *, staff_floor: AAL) -> APIRouter:
     r.include_router(routes.router(gw))
     r.include_router(factors_routes.router(gw, staff_floor=staff_floor))
     r.include_router(services_routes.router(gw))
+    r.include_router(proofing_routes.router(gw))
     return r
 
 

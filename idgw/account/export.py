@@ -1,6 +1,7 @@
 """"Download my data" (PDPA s.30-31: the right of access and to receive one's data): the account,
-its factors without their secrets, links, consents, receipts, sessions and the person's own audit
-events, as one JSON document."""
+its factors without their secrets, links, consents, receipts, sessions, video identity checks
+(consents and cases: card data, checks, scores, media hashes; never an image, never an officer's
+account) and the person's own audit events, as one JSON document."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from idgw.storage.models import (
     LoginSession,
     RecoveryCode,
 )
+from idgw.storage.proofing import ProofingCase, ProofingConsent, ProofingMedia
 
 EXPORT_VERSION = "idgw-account-export/1"
 # Named one by one: a column added to a table later is not exported until someone decides it may
@@ -32,11 +34,73 @@ SESSION_FIELDS = ("id", "auth_time", "last_seen", "ial", "aal", "amr", "provider
                   "user_agent", "client_id")
 RECEIPT_FIELDS = ("id", "client_id", "client_name", "scope", "claims", "purpose", "legal_basis", "granted_at",
                   "withdrawn_at")
+PROOFING_CONSENT_FIELDS = ("id", "notice_version", "media_retention_days", "granted_at", "withdrawn_at")
+PROOFING_CASE_FIELDS = ("id", "state", "created_at", "queued_at", "claimed_at", "decided_at", "need_ial", "grant_ial",
+                        "consent_id", "card")
+CARD_CHECK_FIELDS = ("source", "status", "mismatched", "reference", "checked_at")
+FACE_FIELDS = ("distance", "threshold", "match", "model", "frame_sha256", "at")
+MEDIA_FIELDS = ("kind", "sha256", "media_type", "created_at", "delete_after", "deleted_at")
 EVENT_FIELDS = ("id", "at", "name", "actor", "on_behalf_of", "client_id", "session_id", "ip", "detail")
 
 
 def _pick(row, names) -> dict:
     return {name: getattr(row, name) for name in names}
+
+
+def _officers(case: ProofingCase):
+    """Officers by their order of appearance in the case ("officer 1", "officer 2"), never by account."""
+    seen: dict[str, str] = {}
+
+    def name(account_id):
+        if not account_id:
+            return None
+        return seen.setdefault(account_id, f"officer {len(seen) + 1}")
+
+    return name
+
+
+def proofing_case(case: ProofingCase, *, service: str | None, media: list[ProofingMedia]) -> dict:
+    """One video identity check as the person may have it: its state and times, the service, the
+    card data as recorded, the card check, the decision (outcome, reason code, officers numbered),
+    the face comparison and cues, and the images' hashes with their retention (not the images)."""
+    officer = _officers(case)
+    claimed_by = officer(case.claimed_by)
+    first = case.first_decision or {}
+    decision = case.decision or {}
+    check = case.card_check or {}
+    face = case.face or None
+    return {
+        **_pick(case, PROOFING_CASE_FIELDS),
+        "service": {"client_id": case.client_id, "name": service} if case.client_id else None,
+        "card_check": {k: check[k] for k in CARD_CHECK_FIELDS if k in check},
+        "claimed_by": claimed_by,
+        "first_decision": {"by": officer(first.get("by")), "at": first.get("at"),
+                           "problems": first.get("problems", [])} if first else None,
+        "decision": {"outcome": decision.get("outcome"), "reason": decision.get("reason"),
+                     "problems": decision.get("problems", []),
+                     "by": [officer(by) for by in decision.get("by") or []]} if decision else None,
+        "face": {k: face[k] for k in FACE_FIELDS if k in face} if face else None,
+        "cues": [{"cue": c.get("cue"), "shown_at": c.get("shown_at"), "window": c.get("window"),
+                  "performed": (bool(c["result"].get("performed")) if c.get("result") else None)}
+                 for c in case.cues or []],
+        "media": [_pick(row, MEDIA_FIELDS) for row in media],
+    }
+
+
+def proofing_export(db, account_id: str) -> dict:
+    consents = db.scalars(select(ProofingConsent).where(ProofingConsent.account_id == account_id)
+                          .order_by(ProofingConsent.granted_at))
+    found = db.execute(select(ProofingCase, Client.name).outerjoin(Client, Client.client_id == ProofingCase.client_id)
+                       .where(ProofingCase.account_id == account_id).order_by(ProofingCase.created_at)).all()
+    media: dict[str, list[ProofingMedia]] = {}
+    if found:
+        for row in db.scalars(select(ProofingMedia).where(ProofingMedia.case_id.in_([c.id for c, _ in found]))
+                              .order_by(ProofingMedia.created_at, ProofingMedia.id)):
+            media.setdefault(row.case_id, []).append(row)
+    return {
+        "consents": [_pick(row, PROOFING_CONSENT_FIELDS) for row in consents],
+        "cases": [proofing_case(case, service=name, media=media.get(case.id, [])) for case, name in found],
+    }
 
 
 def export_document(db, *, account: Account, now: int, issuer: str) -> dict:
@@ -63,6 +127,7 @@ def export_document(db, *, account: Account, now: int, issuer: str) -> dict:
             select(ConsentReceipt).where(ConsentReceipt.account_id == aid).order_by(ConsentReceipt.granted_at))],
         "sessions": [_pick(row, SESSION_FIELDS) for row in db.scalars(
             select(LoginSession).where(LoginSession.account_id == aid).order_by(LoginSession.auth_time))],
+        "proofing": proofing_export(db, aid),
         "audit_events": [_pick(row, EVENT_FIELDS) for row in db.scalars(
             select(AuditEvent).where(or_(AuditEvent.actor == aid, AuditEvent.on_behalf_of == aid))
             .order_by(AuditEvent.id))],

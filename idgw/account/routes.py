@@ -3,7 +3,8 @@ request plumbing every account page shares, as plain functions taking ``gw``: ru
 change behind the gate (``get``, ``post``, ``finish``), the page's context, and the confirmation
 page. The other pages are ``idgw.account.factors_routes`` (sign-in methods, recovery codes,
 linked sources, setting a password) and ``idgw.account.services_routes`` (sessions, connected
-services, receipts, "download my data", the privacy notice); ``idgw.account.router`` mounts all.
+services, receipts, "download my data", the privacy notice) and ``idgw.account.proofing_routes``
+(video identity checks: consent and its withdrawal); ``idgw.account.router`` mounts all.
 
 Who may use them is ``idgw.account.access`` (proof of control of the account; changes need a
 fresh sign-in); what may be taken away is ``idgw.account.rules``. Removing, unlinking, signing
@@ -23,6 +24,7 @@ from sqlalchemy import select
 from idgw.account import texts as _texts  # noqa: F401  (registers the pages' words)
 from idgw.account.access import check, factor_reach
 from idgw.account.consents import display_names
+from idgw.account.proofing_routes import WITHDRAW_PATH, proofing_section
 from idgw.account.rules import RemovalCheck
 from idgw.account.words import aal_words, device_words, ial_words
 from idgw.login.sessions import group_of
@@ -188,6 +190,7 @@ def page_context(gw, db, request: Request, session: LoginSession, account: Accou
                        service=(services.get(s.client_id) or s.client_id) if s.client_id
                        else t("account_this_gateway", locale),
                        current=group_of(s) == mine) for s in live],
+        proofing=proofing_section(db, account.id, locale), proofing_withdraw=WITHDRAW_PATH,
         recent=recent, csrf_token=account_csrf(gw, request),
         options_csrf=pages.csrf_token(browser(gw, request), "webauthn"), privacy_url=settings.privacy_notice_url,
         **extra)

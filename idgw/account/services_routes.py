@@ -191,6 +191,6 @@ def router(gw) -> APIRouter:
     # -- the privacy notice -------------------------------------------------------------------------
     @r.get("/privacy", include_in_schema=False)
     async def privacy(request: Request) -> Response:
-        return pages.render(request, "privacy.html")
+        return pages.render(request, "privacy.html", proofing_days=settings.proofing_media_retention_days)
 
     return r

@@ -234,6 +234,88 @@ MESSAGES = {
     "privacy_contact": {"th": "ติดต่อเรา", "en": "Contact"},
     "privacy_contact_text": {"th": "หากมีคำถามหรือต้องการใช้สิทธิ กรุณาติดต่อ: {help_desk}",
                              "en": "For questions or to use your rights, contact: {help_desk}"},
+    # -- video identity checks (officer video proofing: consent, cases, withdrawing) -------------
+    "account_pf_title": {"th": "การยืนยันตัวตนทางวิดีโอคอล", "en": "Video identity checks"},
+    "account_pf_intro": {"th": "ความยินยอมที่ท่านให้ประมวลผลข้อมูลชีวภาพ (ใบหน้า) เพื่อยืนยันตัวตนกับเจ้าหน้าที่ทางวิดีโอคอล "
+                               "และการยืนยันตัวตนแต่ละครั้ง",
+                         "en": "Your consent to the processing of your biometric (face) data for identity checks "
+                               "on a video call with an officer, and each check."},
+    "account_pf_none": {"th": "ท่านยังไม่เคยยืนยันตัวตนทางวิดีโอคอล", "en": "You have not used a video identity check."},
+    "account_pf_consents": {"th": "ความยินยอมของท่าน", "en": "Your consent"},
+    "account_pf_consent_line": {"th": "ให้ความยินยอมเมื่อ {when} · ประกาศฉบับ {version} · เก็บภาพนิ่ง {days} · {state}",
+                                "en": "Given {when} · notice version {version} · still frames kept {days} · {state}"},
+    "account_pf_cases": {"th": "การยืนยันตัวตนแต่ละครั้ง", "en": "Your checks"},
+    "account_pf_case_line": {"th": "{when} · เพื่อใช้ {service} · {outcome} · {frames}",
+                             "en": "{when} · for {service} · {outcome} · {frames}"},
+    "account_pf_gateway": {"th": "ระบบยืนยันตัวตนนี้", "en": "this gateway"},
+    "account_pf_approved": {"th": "ยืนยันตัวตนแล้ว: {ial}", "en": "confirmed: {ial}"},
+    "account_pf_rejected": {"th": "ไม่ผ่าน เจ้าหน้าที่ไม่ยืนยันตัวตน", "en": "not confirmed by the officer"},
+    "account_pf_cancelled": {"th": "ยกเลิกแล้ว", "en": "cancelled"},
+    "account_pf_expired": {"th": "หมดเวลา สิ้นสุดโดยไม่มีผลการตรวจ", "en": "expired without a decision"},
+    "account_pf_waiting": {"th": "รอเจ้าหน้าที่หรือกำลังดำเนินการ", "en": "waiting or in progress"},
+    "account_pf_frames_until": {"th": "เก็บภาพนิ่งถึง {when}", "en": "still frames kept until {when}"},
+    "account_pf_frames_deleted": {"th": "ลบภาพนิ่งแล้ว", "en": "still frames deleted"},
+    "account_pf_frames_none": {"th": "ไม่มีภาพนิ่งที่เก็บไว้", "en": "no still frames kept"},
+    "account_pf_means": {"th": "หากท่านถอนความยินยอม:", "en": "If you withdraw your consent:"},
+    "account_pf_means_done": {"th": "ท่านถอนความยินยอมแล้ว:", "en": "You have withdrawn your consent:"},
+    "account_pf_means_no_new": {"th": "จะไม่มีการยืนยันตัวตนทางวิดีโอคอลครั้งใหม่ จนกว่าท่านจะให้ความยินยอมอีกครั้ง",
+                                "en": "There will be no new video check until you consent again."},
+    "account_pf_means_kept": {"th": "ตัวตนที่ยืนยันแล้วยังคงยืนยันอยู่ บันทึกการยืนยันตัวตนแต่ละครั้ง (ไม่มีภาพ) "
+                                    "เก็บไว้ตามหน้าที่ในการเก็บบันทึกการตรวจสอบตามกฎหมาย ไม่ได้อาศัยความยินยอมของท่าน",
+                              "en": "An identity already confirmed stays confirmed. The record of each check (without "
+                                    "images) is kept under the duty to keep an audit trail, not on the basis of your "
+                                    "consent."},
+    "account_pf_means_frames": {"th": "ภาพนิ่งของการยืนยันตัวตนที่สิ้นสุดแล้วจะถูกลบทันที "
+                                      "ภาพของการยืนยันตัวตนที่ยังดำเนินอยู่จะถูกลบตามกำหนดเวลาการเก็บที่แสดงไว้",
+                                "en": "The still frames of finished checks are deleted at once; those of a check "
+                                      "still in progress are deleted on their retention schedule, as shown."},
+    "account_pf_withdraw_what": {"th": "สำหรับการยืนยันตัวตนทางวิดีโอคอล", "en": "for video identity checks"},
+    "account_pf_withdrawn": {"th": "ถอนความยินยอมแล้ว ลบภาพนิ่งของการยืนยันตัวตนที่สิ้นสุดแล้ว {n} ภาพ",
+                             "en": "Consent withdrawn. {n} still images of finished checks were deleted."},
+    "account_pf_nothing": {"th": "ไม่มีความยินยอมที่มีผลอยู่ให้ถอน", "en": "There is no active consent to withdraw."},
+    # -- the privacy notice: video identity checks -------------------------------------------------
+    "privacy_pf": {"th": "การยืนยันตัวตนทางวิดีโอคอล", "en": "Video identity checks"},
+    "privacy_pf_intro": {"th": "เมื่อบริการต้องการระดับการพิสูจน์ตัวตนสูงกว่าที่บัญชีของท่านมี ท่านอาจเลือกยืนยันตัวตนกับเจ้าหน้าที่"
+                               "ทางวิดีโอคอลได้ เฉพาะเมื่อท่านเลือกและให้ความยินยอมโดยชัดแจ้งเท่านั้น",
+                         "en": "When a service needs a stronger identity check than your account has, you may "
+                               "choose to confirm your identity with an officer on a video call, only with your "
+                               "explicit consent."},
+    "privacy_pf_purposes": {"th": "วัตถุประสงค์: ยืนยันว่าท่านเป็นเจ้าของบัตรประชาชน ยกระดับการพิสูจน์ตัวตนของบัญชี "
+                                  "และเก็บหลักฐานว่ายืนยันอย่างไร",
+                            "en": "Purposes: to confirm that you are the holder of your ID card, to raise your "
+                                  "account's identity level, and to keep evidence of how it was confirmed."},
+    "privacy_pf_data": {"th": "ข้อมูล: ข้อมูลบัตรที่ท่านกรอก (เลขประจำตัวประชาชน ชื่อ-นามสกุลภาษาไทยและอังกฤษ วันเกิด) "
+                              "ซึ่งตรวจกับกรมการปกครอง รหัสหลังบัตร (Laser code) ใช้ตรวจเท่านั้นและไม่เก็บไว้ "
+                              "รูปถ่ายจากทะเบียนราษฎร์และภาพนิ่งใบหน้าของท่านจากวิดีโอคอล (ไม่มีการบันทึกวิดีโอทั้งการสนทนา) "
+                              "คะแนนการเปรียบเทียบใบหน้า และผลการทำท่าทางที่ระบบสุ่มขอ",
+                        "en": "Data: the card data you enter (citizen ID, names in Thai and English, date of "
+                              "birth), checked with the Department of Provincial Administration (DOPA); the laser "
+                              "code, used for that check only and never kept; the photo from the civil "
+                              "registration record and still frames of your face from the call (the call itself "
+                              "is not recorded); face comparison scores and the results of the movements you are "
+                              "asked to make."},
+    "privacy_pf_basis": {"th": "ฐานทางกฎหมาย: ข้อมูลชีวภาพ (ภาพใบหน้าและการเปรียบเทียบ) ใช้ความยินยอมโดยชัดแจ้งของท่าน "
+                               "(มาตรา 26) บันทึกการยืนยันตัวตนแต่ละครั้ง (ไม่มีภาพ) เก็บตามหน้าที่ในการเก็บบันทึกการตรวจสอบ "
+                               "(มาตรา 24 (6))",
+                         "en": "Legal basis: your explicit consent for the biometric data (face images and their "
+                               "comparison; section 26); the record of each check (without images) is kept under "
+                               "the duty to keep an audit trail (section 24 (6))."},
+    "privacy_pf_recipients": {"th": "ผู้รับข้อมูล: เจ้าหน้าที่ผู้ตรวจ และเจ้าหน้าที่คนที่สองหากต้องตรวจซ้ำ "
+                                    "บริการได้รับเพียงผลการยืนยันและหลักฐานว่ายืนยันอย่างไร ไม่ได้รับภาพหรือข้อมูลใบหน้า",
+                              "en": "Recipients: the officer on the call, and a second officer when a check needs a "
+                                    "second review. E-services receive only the result and the evidence of how it "
+                                    "was checked, never images or face data."},
+    "privacy_pf_retention": {"th": "ระยะเวลาเก็บ: ภาพนิ่งและรูปถ่ายจากทะเบียนราษฎร์เข้ารหัสไว้และลบเมื่อครบ {days} วัน "
+                                   "หลังบันทึก (หรือทันทีที่ท่านถอนความยินยอม สำหรับการยืนยันตัวตนที่สิ้นสุดแล้ว) "
+                                   "บันทึกการยืนยันตัวตน (ไม่มีภาพ) เก็บตามนโยบายการเก็บบันทึกของหน่วยงาน",
+                             "en": "Retention: still frames and the registration photo are encrypted and deleted "
+                                   "{days} days after capture (at once when you withdraw your consent, for finished "
+                                   "checks); the record of each check, without images, as the agency's records "
+                                   "policy says."},
+    "privacy_pf_rights": {"th": "สิทธิของท่าน: ถอนความยินยอมได้ทุกเมื่อที่หน้าบัญชี (หัวข้อ การยืนยันตัวตนทางวิดีโอคอล) "
+                                "และรับสำเนาข้อมูลการยืนยันตัวตนได้จาก \"ดาวน์โหลดข้อมูลของฉัน\"",
+                          "en": "Your rights: withdraw your consent at any time on your account page (Video "
+                                "identity checks), and get a copy of your checks' data with \"Download my data\"."},
     # -- durations ------------------------------------------------------------------------------
     "duration_days": {"th": "{n} วัน", "en": "{n} days"},
     "duration_day": {"th": "1 วัน", "en": "1 day"},

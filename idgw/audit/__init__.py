@@ -62,6 +62,7 @@ EVENTS = frozenset(
         "proofing.cancelled",
         "proofing.expired",
         "proofing.purged",
+        "proofing.consent_withdrawn",
     }
 )
 

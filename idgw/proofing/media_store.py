@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from idgw.audit import record as audit
 from idgw.proofing import record
-from idgw.storage.proofing import ProofingMedia
+from idgw.proofing.cases import LIVE
+from idgw.storage.proofing import ProofingCase, ProofingMedia
 
 DAY = 86400
 
@@ -51,6 +52,30 @@ def purge(db, *, now: int) -> int:
         record.append(db, row.case_id, "media_purged", at=now, actor="gateway", media=row.id, media_kind=row.kind,
                       sha256=row.sha256)
         audit(db, "proofing.purged", at=now, case=row.case_id, media=row.id, kind=row.kind, sha256=row.sha256)
+    return len(rows)
+
+
+def purge_for_account(db, account_id: str, now: int) -> int:
+    """The person withdrew their consent to biometric processing: delete now the images of their
+    *finished* cases (the consent was the basis for keeping them), each deletion noted in its case
+    record (``reason`` ``consent_withdrawn``) and audited; the SHA-256 stays. A live case's images
+    are left to its retention. Returns how many were deleted."""
+    # The finished cases' rows held for update: two withdrawals do not append to one record at once.
+    finished = select(ProofingCase.id).where(ProofingCase.account_id == account_id,
+                                             ProofingCase.state.not_in(LIVE))
+    case_ids = list(db.scalars(finished.order_by(ProofingCase.created_at).with_for_update()))
+    if not case_ids:
+        return 0
+    rows = list(db.scalars(select(ProofingMedia).where(ProofingMedia.case_id.in_(case_ids),
+                                                       ProofingMedia.deleted_at.is_(None))
+                           .order_by(ProofingMedia.created_at, ProofingMedia.id)))
+    for row in rows:
+        row.sealed = None
+        row.deleted_at = now
+        record.append(db, row.case_id, "media_purged", at=now, actor=f"citizen:{account_id}", media=row.id,
+                      media_kind=row.kind, sha256=row.sha256, reason="consent_withdrawn")
+        audit(db, "proofing.purged", at=now, actor=account_id, case=row.case_id, media=row.id, kind=row.kind,
+              sha256=row.sha256, reason="consent_withdrawn")
     return len(rows)
 
 
