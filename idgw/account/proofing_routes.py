@@ -12,13 +12,15 @@ images keep their retention."""
 
 from __future__ import annotations
 
+import contextlib
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import func, select, update
 
 from idgw import audit
 from idgw.account.words import duration_words, ial_words
-from idgw.proofing import media_store
+from idgw.proofing import cases, media_store
 from idgw.storage.models import Client
 from idgw.storage.proofing import ProofingCase, ProofingConsent, ProofingMedia
 from idgw.web.i18n import format_datetime, t
@@ -83,6 +85,11 @@ def withdraw(db, *, account_id: str, now: int, ip: str | None, session_id: str |
         return None
     db.execute(update(ProofingConsent).where(ProofingConsent.id.in_(active), ProofingConsent.withdrawn_at.is_(None))
                .values(withdrawn_at=now))
+    # A check under way stops: the consent was what it ran on.
+    for case in db.scalars(select(ProofingCase).where(ProofingCase.account_id == account_id,
+                                                      ProofingCase.state.in_(cases.LIVE))):
+        with contextlib.suppress(cases.CaseError):
+            cases.cancel(db, case, now=now)
     deleted = media_store.purge_for_account(db, account_id, now)
     audit.record(db, "proofing.consent_withdrawn", at=now, actor=account_id, session_id=session_id, ip=ip,
                  consents=sorted(active), media_deleted=deleted)

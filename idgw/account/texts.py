@@ -265,10 +265,11 @@ MESSAGES = {
                               "en": "An identity already confirmed stays confirmed. The record of each check (without "
                                     "images) is kept under the duty to keep an audit trail, not on the basis of your "
                                     "consent."},
-    "account_pf_means_frames": {"th": "ภาพนิ่งของการยืนยันตัวตนที่สิ้นสุดแล้วจะถูกลบทันที "
-                                      "ภาพของการยืนยันตัวตนที่ยังดำเนินอยู่จะถูกลบตามกำหนดเวลาการเก็บที่แสดงไว้",
-                                "en": "The still frames of finished checks are deleted at once; those of a check "
-                                      "still in progress are deleted on their retention schedule, as shown."},
+    "account_pf_means_frames": {"th": "การยืนยันตัวตนที่ยังดำเนินอยู่จะถูกยกเลิก และภาพนิ่งจะถูกลบทันที "
+                                      "ยกเว้นภาพของการตรวจที่ถูกแจ้งว่าสงสัยการทุจริต ซึ่งเก็บไว้ตามกำหนดเวลาเพื่อใช้ตามกฎหมาย",
+                                "en": "A check in progress is cancelled and still frames are deleted at once, except "
+                                      "those of a check flagged for suspected fraud, kept until their retention ends "
+                                      "for legal claims."},
     "account_pf_withdraw_what": {"th": "สำหรับการยืนยันตัวตนทางวิดีโอคอล", "en": "for video identity checks"},
     "account_pf_withdrawn": {"th": "ถอนความยินยอมแล้ว ลบภาพนิ่งของการยืนยันตัวตนที่สิ้นสุดแล้ว {n} ภาพ",
                              "en": "Consent withdrawn. {n} still images of finished checks were deleted."},

@@ -58,12 +58,14 @@ def purge(db, *, now: int) -> int:
 def purge_for_account(db, account_id: str, now: int) -> int:
     """The person withdrew their consent to biometric processing: delete now the images of their
     *finished* cases (the consent was the basis for keeping them), each deletion noted in its case
-    record (``reason`` ``consent_withdrawn``) and audited; the SHA-256 stays. A live case's images
-    are left to its retention. Returns how many were deleted."""
+    record (``reason`` ``consent_withdrawn``) and audited; the SHA-256 stays. A live case is
+    cancelled by the caller first. The images of a case flagged for suspected fraud, or rejected
+    for it, stay until their retention ends: they are kept for legal claims (PDPA s.26(5)(d)), not
+    on consent. Returns how many were deleted."""
     # The finished cases' rows held for update: two withdrawals do not append to one record at once.
-    finished = select(ProofingCase.id).where(ProofingCase.account_id == account_id,
-                                             ProofingCase.state.not_in(LIVE))
-    case_ids = list(db.scalars(finished.order_by(ProofingCase.created_at).with_for_update()))
+    finished = select(ProofingCase).where(ProofingCase.account_id == account_id, ProofingCase.state.not_in(LIVE))
+    case_ids = [c.id for c in db.scalars(finished.order_by(ProofingCase.created_at).with_for_update())
+                if not fraud_evidence(c)]
     if not case_ids:
         return 0
     rows = list(db.scalars(select(ProofingMedia).where(ProofingMedia.case_id.in_(case_ids),
@@ -77,6 +79,10 @@ def purge_for_account(db, account_id: str, now: int) -> int:
         audit(db, "proofing.purged", at=now, actor=account_id, case=row.case_id, media=row.id, kind=row.kind,
               sha256=row.sha256, reason="consent_withdrawn")
     return len(rows)
+
+
+def fraud_evidence(case: ProofingCase) -> bool:
+    return bool(case.flagged) or (case.decision or {}).get("reason") == "suspected_fraud"
 
 
 def data_url(content: bytes, media_type: str) -> str:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from idgw.login.sessions import create_session
 from idgw.proofing import cases, media_store, record
@@ -208,7 +208,7 @@ def test_the_account_page_lists_consent_and_cases_in_thai_and_english(gateway):
 
 # -- withdrawing -------------------------------------------------------------------------------------
 
-def test_withdrawing_needs_the_token_deletes_finished_cases_frames_and_keeps_a_live_ones(gateway):
+def test_withdrawing_needs_the_token_cancels_a_live_check_and_deletes_frames_but_fraud_evidence(gateway):
     ref = make_case(gateway)
     officers = approve(gateway, ref.case_id)
     approved_frames = keep_frames(gateway, ref.case_id, b"approved-frame-1", b"approved-frame-2")
@@ -216,6 +216,12 @@ def test_withdrawing_needs_the_token_deletes_finished_cases_frames_and_keeps_a_l
     cancelled = another_case(gateway, ref)
     cancelled_frames = keep_frames(gateway, cancelled, b"cancelled-frame")
     end_case(gateway, cancelled, "cancel")
+    fraud = another_case(gateway, ref)
+    fraud_frames = keep_frames(gateway, fraud, b"fraud-frame")
+    with gateway.db() as db:
+        db.execute(update(ProofingCase).where(ProofingCase.id == fraud).values(flagged=True))
+        db.commit()
+    end_case(gateway, fraud, "cancel")
     live = another_case(gateway, ref)
     live_frames = keep_frames(gateway, live, b"live-frame")
     sealer = gateway.gw.proofing.sealer
@@ -234,7 +240,7 @@ def test_withdrawing_needs_the_token_deletes_finished_cases_frames_and_keeps_a_l
 
     done = http.post(WITHDRAW, data={"csrf_token": token})
     assert done.status_code == 200, done.text[:300]
-    assert "ถอนความยินยอมแล้ว ลบภาพนิ่งของการยืนยันตัวตนที่สิ้นสุดแล้ว 4 ภาพ" in done.text
+    assert "ถอนความยินยอมแล้ว ลบภาพนิ่งของการยืนยันตัวตนที่สิ้นสุดแล้ว 5 ภาพ" in done.text
     part = section(done.text)
     assert "ถอนแล้วเมื่อ" in part and "ท่านถอนความยินยอมแล้ว:" in part and WITHDRAW not in done.text
     now = gateway.clock.now()
@@ -243,32 +249,33 @@ def test_withdrawing_needs_the_token_deletes_finished_cases_frames_and_keeps_a_l
         assert cases.current_consent(db, ref.account_id) is None
         (consent,) = db.scalars(select(ProofingConsent).where(ProofingConsent.account_id == ref.account_id)).all()
         assert consent.withdrawn_at is not None and abs(consent.withdrawn_at - now) < 60
-        for media_id in approved_frames + cancelled_frames:
+        for media_id in approved_frames + cancelled_frames + live_frames:
             row = db.get(ProofingMedia, media_id)
             assert row.sealed is None and row.deleted_at == consent.withdrawn_at and len(row.sha256) == 64
-        assert media_store.read(sealer, db.get(ProofingMedia, live_frames[0])) == b"live-frame"
-        # the identity stays confirmed; the live case goes on
+        # a check flagged for suspected fraud keeps its frames (legal claims), to their retention
+        assert media_store.read(sealer, db.get(ProofingMedia, fraud_frames[0])) == b"fraud-frame"
+        # the identity stays confirmed; the check under way is cancelled
         assert db.get(ProofingCase, ref.case_id).state == "approved"
-        assert db.get(ProofingCase, live).state == "queued"
+        assert db.get(ProofingCase, live).state == "cancelled"
         # each deletion noted in its case's record, the chain intact
         purged = [e for e in record.entries(db, ref.case_id) if e.kind == "media_purged"]
         assert sorted(e.data["media"] for e in purged) == sorted(approved_frames)
         assert {e.data["reason"] for e in purged} == {"consent_withdrawn"}
         assert {e.actor for e in purged} == {f"citizen:{ref.account_id}"}
         assert record.verify(db, ref.case_id) == [] and record.verify(db, cancelled) == []
-        assert not [e for e in record.entries(db, live) if e.kind == "media_purged"]
+        assert not [e for e in record.entries(db, fraud) if e.kind == "media_purged"]
     (withdrawn,) = events(gateway, "proofing.consent_withdrawn")
     assert withdrawn.actor == ref.account_id and withdrawn.session_id == ref.session_id
-    assert withdrawn.detail == {"consents": [consent.id], "media_deleted": 4}
+    assert withdrawn.detail == {"consents": [consent.id], "media_deleted": 5}
     purged_events = events(gateway, "proofing.purged")
-    assert sorted(e.detail["media"] for e in purged_events) == sorted(approved_frames + cancelled_frames)
+    assert sorted(e.detail["media"] for e in purged_events) == sorted(approved_frames + cancelled_frames + live_frames)
     assert {(e.actor, e.detail["reason"]) for e in purged_events} == {(ref.account_id, "consent_withdrawn")}
     assert not any(o in json.dumps([e.detail for e in purged_events]) for o in officers)
 
     english = section(http.get("/account?lang=en").text)
     assert re.search(r"still frames kept 90 days · withdrawn \d\d \w{3} \d{4}", english)
     assert "You have withdrawn your consent:" in english
-    assert english.count("still frames deleted") == 2 and english.count("still frames kept until") == 1
+    assert english.count("still frames deleted") == 3 and english.count("still frames kept until") == 1
 
     # again: nothing to withdraw, nothing deleted
     again = http.post(WITHDRAW, data={"csrf_token": token})
