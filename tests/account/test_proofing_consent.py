@@ -1,7 +1,8 @@
 """Video identity checks on the account pages over real HTTP (uvicorn), on SQLite and PostgreSQL:
 the account page lists the consent to biometric processing and each case in Thai (Buddhist era)
-and English; withdrawing it needs the CSRF token, deletes at once the still frames of finished
-cases (not a live case's), is audited, and makes the next check ask for consent again; "download
+and English; withdrawing it needs the CSRF token, cancels a check under way, deletes at once the
+still frames (not those of a case flagged for fraud), is audited, and makes the next check ask
+for consent again; "download
 my data" carries the cases without officers' accounts or images; the privacy notice has the
 section, its retention from settings."""
 
