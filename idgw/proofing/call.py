@@ -4,8 +4,9 @@ officer's live checks (face comparison, random cues) and the sweeper that ends a
 - ``authorize``: the citizen's browser session that opened the case (queued or in the call), or
   the officer who claimed it (officer role, AAL 2.2, a sign-in within the shift).
 - Leaving: an officer whose socket stays closed for ``grace["officer"]`` seconds hands the case
-  back to the queue (first in line again) and the citizen is told; a citizen gone for
-  ``grace["citizen"]`` seconds ends the case (``expired``) and the officer is told.
+  back to the queue (first in line again) and the citizen is told; a citizen gone from the call
+  (the case claimed) for ``grace["citizen"]`` seconds ends the case (``expired``) and the officer
+  is told.
 - The sweeper ends cases whose citizen page has not been seen for ``UNSEEN_SECONDS`` (a tab
   closed while queued) and drops the media of finished cases.
 """
@@ -92,7 +93,9 @@ async def on_leave(gw, participant: Participant) -> None:
             cases.release(db, case, now=now, reason="officer_disconnected",
                           officer=cases.Officer(participant.account_id, ""))
             return "released"
-        if participant.role == "citizen" and case.state in ("queued", "claimed"):
+        # Only a call is ended: a queued citizen's page holds no socket (after a release or a hand
+        # over it reloads into the queue view and keeps polling); an abandoned queue is the sweeper's.
+        if participant.role == "citizen" and case.state == "claimed":
             cases.expire(db, case, now=now, reason="citizen_left")
             return "expired"
         return case.state if case.state in cases.FINAL else None
