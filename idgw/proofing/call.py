@@ -209,13 +209,14 @@ async def cue(case_id: str, request: Request, gw=Depends(gateway_of)) -> Respons
     if not _csrf_ok(gw, request, case_id):
         return JSONResponse({"error": "csrf"}, status_code=403)
     rooms = gw.proofing.rooms
-    if not rooms.connected(case_id, "citizen") or gw.proofing.hub.get(case_id) is None:
-        return JSONResponse({"error": "citizen_not_connected"}, status_code=409)
 
     def give(db, now):
         found = _officer_case(gw, request, case_id, db, now)
         if isinstance(found, Response):
             return found
+        # Only after the gate: whether the citizen is on the call is for the officer holding the case.
+        if not rooms.connected(case_id, "citizen") or gw.proofing.hub.get(case_id) is None:
+            return JSONResponse({"error": "citizen_not_connected"}, status_code=409)
         officer, case = found
         if any(c.get("result") is None for c in case.cues):
             return JSONResponse({"error": "cue_running"}, status_code=409)
