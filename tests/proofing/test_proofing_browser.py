@@ -123,10 +123,16 @@ def case_of_id(gateway, case_id: str) -> ProofingCase:
         return row
 
 
-def checklist_and_decide(officer, *, note: str = "") -> None:
-    for item in ("in_view", "card_matches", "cues_performed", "no_coercion", "no_manipulation"):
+def checklist_and_decide(officer, gateway, case_id: str, *, note: str = "") -> None:
+    items = ("in_view", "card_matches", "cues_performed", "no_coercion", "no_manipulation")
+    for item in items:
         officer.check(f"#checklist-form input[name={item}][value=yes]")
     officer.click("#checklist-form button[type=submit]")
+    # The decision carries the version of the case the officer saw: wait until the page shows the
+    # saved checklist's version (a decision on an older one is refused as stale, by design).
+    wait_for(lambda: len(case_of_id(gateway, case_id).checklist) == len(items), what="checklist saved")
+    wait_for(lambda: officer.input_value("#decision-form .case-version") == str(case_of_id(gateway, case_id).version),
+             what="the page to show the case's current version")
     officer.check("#decision-form input[name=outcome][value=approve]")
     if note:
         officer.fill("#note", note)
@@ -156,7 +162,7 @@ def test_an_officer_raises_a_citizen_to_the_services_level(database_url, camera_
             assert case.cues[0]["cue"] == "blink" and case.cues[0]["result"]["performed"] is True, case.cues
             citizen_seen = citizen.text_content("#cue-box")
             assert "Blink twice" in citizen_seen
-            checklist_and_decide(officer)
+            checklist_and_decide(officer, gateway, case_id)
             wait_for(lambda: case_of_id(gateway, case_id).state == "approved", what="approval")
 
             # The citizen's waiting page continues the sign-in: consent, then back to the service.
@@ -203,7 +209,7 @@ def test_a_problem_needs_a_second_officer(database_url, camera_browser, cameras,
             else:
                 assert case.cues[0]["result"]["performed"] is False
                 assert {"still", "not_performed"} & set(case.cues[0]["result"]["failed"]), case.cues
-            checklist_and_decide(officer, note="Looks right to me on the video")
+            checklist_and_decide(officer, gateway, case_id, note="Looks right to me on the video")
             wait_for(lambda: case_of_id(gateway, case_id).state == "awaiting_second", what="escalation")
             case = case_of_id(gateway, case_id)
             assert expect in case.first_decision["problems"]
