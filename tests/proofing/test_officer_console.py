@@ -350,7 +350,7 @@ def test_the_console_in_chromium(browser, gateway):
     check_a11y(page, context="officer queue, th")
     page.evaluate("() => { window.stillHere = true; }")
     later = make_case(gateway)  # appears without a reload
-    page.locator(f'tr[data-id="{later.case_id}"] button').wait_for(timeout=10000)
+    page.locator(f'tr[data-id="{later.case_id}"] button').wait_for(timeout=30000)
     assert page.evaluate("() => window.stillHere === true")
 
     page.locator(f'tr[data-id="{first.case_id}"] button').click()
@@ -365,8 +365,8 @@ def test_the_console_in_chromium(browser, gateway):
     page.get_by_text(t("officer_checklist_saved", "th")).wait_for()
     assert case_row(gateway, first.case_id).checklist == {k: "yes" for k in cases.CHECKLIST}
     assess(gateway, first.case_id, face_match=True, cue_performed=True)
-    page.locator("#face-rows").get_by_text("ใบหน้าตรงกัน").wait_for(timeout=10000)
-    page.locator("#problems-none").wait_for(state="visible", timeout=10000)
+    page.locator("#face-rows").get_by_text("ใบหน้าตรงกัน").wait_for(timeout=30000)
+    page.locator("#problems-none").wait_for(state="visible", timeout=30000)
     assert page.evaluate("() => window.stillHere === true")  # the call page was never reloaded
     page.get_by_label(t("officer_approve", "th"), exact=True).check()
     page.get_by_role("button", name=t("officer_decide", "th")).click()
