@@ -56,6 +56,8 @@ MESSAGES = {
     "pf_laser": {"th": "รหัสหลังบัตร (Laser code)", "en": "Laser code (back of the card)"},
     "pf_laser_hint": {"th": "ตัวอักษร 2 ตัวและตัวเลข 10 หลัก เช่น JT1-2345678-90",
                       "en": "2 letters and 10 digits, e.g. JT1-2345678-90"},
+    "pf_month_pick": {"th": "เลือกเดือน", "en": "Choose a month"},
+    "pf_errors_heading": {"th": "โปรดแก้ไขข้อมูลต่อไปนี้", "en": "Please correct the following"},
     "pf_card_submit": {"th": "ตรวจข้อมูลบัตร", "en": "Check my card"},
     "pf_bad_citizen_id": {"th": "เลขประจำตัวประชาชนไม่ถูกต้อง (ต้องมี 13 หลักและหลักสุดท้ายถูกต้อง)",
                           "en": "That citizen ID is not valid (13 digits with a correct check digit)."},

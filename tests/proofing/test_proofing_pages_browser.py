@@ -75,9 +75,20 @@ def shot(page, name: str) -> None:
         page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
+# What sticks out of <main> to the right (main scrolls sideways itself rather than the page, so
+# check_a11y's reflow check cannot see a video or a form wider than a phone).
+WIDER_THAN_MAIN = """() => {
+  const main = document.querySelector("main"), edge = main.getBoundingClientRect().right + 1;
+  if (main.scrollWidth <= main.clientWidth) return [];
+  return [...main.querySelectorAll("*")].filter(el => el.getBoundingClientRect().right > edge
+      && !el.closest(".table-scroll")).map(el => el.outerHTML.slice(0, 120));
+}"""
+
+
 def a11y(page, what: str, lang: str, *, picture: str | None = None) -> None:
     width = page.viewport_size["width"] if page.viewport_size else "?"
     check_a11y(page, context=f"{what}, {lang}, {width} px")
+    assert page.evaluate(WIDER_THAN_MAIN) == [], f"{what}, {lang}, {width} px: wider than the page"
     if picture:
         shot(page, f"{picture}-{lang}-{width}")
 

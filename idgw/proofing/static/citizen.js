@@ -1,7 +1,13 @@
-// The citizen's proofing case page: camera check hints, queue polling, cues during the call.
+// The citizen's proofing pages: focus on a form's mistakes; on the case page, camera check hints,
+// queue polling, cues during the call.
 // Everything it shows comes from data-* attributes the server rendered (Thai or English).
 (function () {
   "use strict";
+  // A form sent back with mistakes (notice, card form): move focus to the list of them, which
+  // links to each field, so keyboard and screen-reader users start where the problems are.
+  var problems = document.getElementById("error-summary");
+  if (problems) problems.focus();
+
   var box = document.getElementById("case");
   if (!box) return;
   var state = box.dataset.state;
@@ -27,11 +33,12 @@
         var px = ctx.getImageData(0, 0, 64, 48).data, sum = 0;
         for (var i = 0; i < px.length; i += 4) sum += 0.299 * px[i] + 0.587 * px[i + 1] + 0.114 * px[i + 2];
         var mean = sum / (px.length / 4);
-        var msg = mean < 50 ? text("dark") : mean > 215 ? text("bright") : text("ok");
+        var level = mean < 50 ? "dark" : mean > 215 ? "bright" : "ok", msg = text(level);
         if (hint.textContent !== msg) hint.textContent = msg;
+        hint.setAttribute("data-level", level);
       }, 700);
       window.addEventListener("pagehide", function () { stream.getTracks().forEach(function (t) { t.stop(); }); });
-    }).catch(function () { hint.textContent = text("denied"); });
+    }).catch(function () { hint.textContent = text("denied"); hint.setAttribute("data-level", "denied"); });
   }
 
   // Poll the case's state: the page reloads when it changes (queue -> call -> result), and an
@@ -67,6 +74,7 @@
         var left = Math.round(d.window || 5);
         cueTime.textContent = text("cueNow", { seconds: left });
         cueBox.hidden = false;
+        if (cueBox.scrollIntoView) cueBox.scrollIntoView({ block: "nearest" });
         clearInterval(timer);
         timer = setInterval(function () {
           left -= 1;
