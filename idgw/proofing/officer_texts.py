@@ -19,10 +19,11 @@ add_messages({
                         "en": "Waiting for an officer (longest wait first)"},
     "officer_queue_empty": {"th": "ไม่มีผู้รอในขณะนี้", "en": "Nobody is waiting now."},
     "officer_service": {"th": "บริการ", "en": "E-service"},
-    "officer_gateway_itself": {"th": "ระบบยืนยันตัวตน (หน้าบัญชีของฉัน)", "en": "The gateway (the account page)"},
+    "officer_gateway_itself": {"th": "ระบบยืนยันตัวตน (จากหน้าบัญชีผู้ใช้)", "en": "The gateway (the account page)"},
     "officer_ial_needed": {"th": "ระดับ IAL ที่ต้องการ", "en": "IAL needed"},
     "officer_waited": {"th": "รอมาแล้ว", "en": "Waiting"},
     "officer_minutes": {"th": "{n} นาที", "en": "{n} min"},
+    "officer_under_a_minute": {"th": "ไม่ถึง 1 นาที", "en": "under 1 min"},
     "officer_claim": {"th": "รับเรื่อง", "en": "Claim"},
     "officer_claim_label": {"th": "รับเรื่องของผู้ที่รอ {n} นาที ({service})",
                             "en": "Claim the case waiting {n} min ({service})"},
@@ -32,7 +33,7 @@ add_messages({
     "officer_second_empty": {"th": "ไม่มีเรื่องที่รอท่านตรวจ", "en": "No case is waiting for your review."},
     "officer_second_open": {"th": "ตรวจเรื่องนี้", "en": "Review"},
     "officer_second_problems": {"th": "ข้อที่ต้องตรวจ", "en": "Problems to review"},
-    "officer_refreshes": {"th": "รายการนี้ปรับปรุงเองทุกไม่กี่วินาที", "en": "This list refreshes every few seconds."},
+    "officer_refreshes": {"th": "รายการนี้ปรับปรุงโดยอัตโนมัติทุกไม่กี่วินาที", "en": "This list refreshes every few seconds."},
     # -- messages after an action (the queue page's ?done=) ------------------------------------
     "officer_done_approved": {"th": "อนุมัติแล้ว ระดับการพิสูจน์ตัวตนของบัญชีนี้เพิ่มขึ้นแล้ว",
                               "en": "Approved: the account's identity assurance level was raised."},
@@ -116,14 +117,14 @@ add_messages({
     "officer_card_data_mismatch": {"th": "ข้อมูลไม่ตรงกับทะเบียน", "en": "The data does not match the record"},
     "officer_card_not_found": {"th": "ไม่พบบัตรนี้ในทะเบียน", "en": "No such card in the record"},
     "officer_face": {"th": "ผลเทียบใบหน้า", "en": "Face comparison"},
-    "officer_face_assists": {"th": "ผลนี้เป็นเพียงตัวช่วย เจ้าหน้าที่เป็นผู้ตัดสิน: ตัวเทียบใบหน้านี้ยังไม่แม่นพอ"
-                                   "จะใช้ตัดสินเองได้ กรุณาเทียบใบหน้าในวิดีโอกับภาพถ่ายด้วยตนเอง",
+    "officer_face_assists": {"th": "ผลนี้เป็นเพียงตัวช่วย ผู้ตัดสินคือเจ้าหน้าที่ ตัวเทียบใบหน้ายังแม่นยำไม่พอที่จะใช้"
+                                   "ตัดสินได้เพียงลำพัง กรุณาเทียบใบหน้าในวิดีโอกับภาพถ่ายด้วยตนเอง",
                              "en": "This result assists; the officer decides. The face matcher is not accurate "
                                    "enough to decide alone: compare the face on the video with the photo yourself."},
     "officer_face_none": {"th": "ยังไม่ได้เทียบ", "en": "Not compared yet."},
     "officer_face_distance": {"th": "ระยะห่างของใบหน้า", "en": "Face distance"},
     "officer_face_threshold": {"th": "เกณฑ์ (ไม่เกินนี้ถือว่าตรงกัน)", "en": "Threshold (at most this: a match)"},
-    "officer_face_match": {"th": "ผลของตัวเทียบ", "en": "The matcher's result"},
+    "officer_face_match": {"th": "ผลจากตัวเทียบใบหน้า", "en": "The matcher's result"},
     "officer_face_matched": {"th": "ใบหน้าตรงกัน", "en": "Faces match"},
     "officer_face_not_matched": {"th": "ใบหน้าไม่ตรงกัน", "en": "Faces do not match"},
     "officer_face_quality": {"th": "คุณภาพภาพ", "en": "Image quality"},
@@ -141,7 +142,7 @@ add_messages({
                              "en": "Comparing faces and giving cues need JavaScript."},
     "officer_cues": {"th": "ท่าทางที่ขอให้ทำ", "en": "Live cues"},
     "officer_cues_none": {"th": "ยังไม่ได้ขอให้ทำท่าทาง", "en": "No cue given yet."},
-    "officer_cue_row": {"th": "{cue} (ภายใน {window} วินาที, เมื่อ {when}): {result}",
+    "officer_cue_row": {"th": "{cue} (ภายใน {window} วินาที เมื่อ {when}): {result}",
                         "en": "{cue} (within {window} s, at {when}): {result}"},
     "officer_cue_waiting": {"th": "รอผล", "en": "waiting for the result"},
     "officer_cue_performed": {"th": "ทำได้", "en": "performed"},
@@ -235,7 +236,7 @@ add_messages({
     "officer_event_cue_judged": {"th": "ผลท่าทาง", "en": "Cue result"},
     "officer_event_checklist": {"th": "บันทึกรายการตรวจ", "en": "Checklist saved"},
     "officer_event_flagged": {"th": "แจ้งสงสัยการฉ้อโกง", "en": "Flagged as suspected fraud"},
-    "officer_event_awaiting_second": {"th": "อนุมัติทั้งที่มีข้อไม่ผ่าน รอคนที่สอง",
+    "officer_event_awaiting_second": {"th": "อนุมัติทั้งที่มีข้อที่ไม่ผ่าน รอเจ้าหน้าที่คนที่สองตรวจ",
                                       "en": "Approved despite problems: waiting for a second officer"},
     "officer_event_approved": {"th": "อนุมัติ", "en": "Approved"},
     "officer_event_rejected": {"th": "ปฏิเสธ", "en": "Rejected"},
@@ -325,4 +326,5 @@ def masked_citizen_id(value: str | None) -> str:
 
 
 def minutes_words(seconds: int, locale: str) -> str:
-    return t("officer_minutes", locale, n=max(0, int(seconds)) // 60)
+    minutes = max(0, int(seconds)) // 60
+    return t("officer_minutes", locale, n=minutes) if minutes else t("officer_under_a_minute", locale)
