@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,12 @@ def wait_for(predicate, *, timeout: float = 15.0, what: str = "condition"):
             return value
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def this_year_be(gateway, *, ad: bool = False) -> str:
+    """This year in Bangkok, Buddhist era (or AD)."""
+    year = (datetime.fromtimestamp(gateway.clock.now(), UTC) + timedelta(hours=7)).year
+    return str(year if ad else year + 543)
 
 
 def case_count(gateway) -> int:
@@ -202,6 +209,7 @@ def test_a_revoked_card_never_reaches_the_queue(database_url, chromium, lang):
                 assert page.get_attribute(f"#{field}", "aria-invalid") == "true", field
             assert WORDS[lang]["bad_id"] in page.text_content("#err-citizen_id")
             assert WORDS[lang]["bad_laser"] in page.text_content("#err-laser_code")
+            assert page.evaluate("() => document.activeElement.id") == "error-summary"  # the list of mistakes
             a11y(page, "card form, field errors", lang, picture="card-errors")
 
             fill_card(page, card_form(REVOKED))
@@ -249,6 +257,7 @@ def test_the_queue_survives_a_reload_and_cancel_leaves_it(database_url, chromium
             officer.goto(gateway.url + "/officer")
             assert officer.locator(f"tr[data-id='{case_id}']").count() == 1
             if lang == "th":
+                assert officer.text_content(f"tr[data-id='{case_id}'] td:nth-child(3)") == "ไม่ถึง 1 นาที"
                 a11y(officer, "officer queue", "th", picture="officer-queue")
 
             page.click("#cancel-case")
@@ -314,6 +323,11 @@ def test_the_call_and_every_outcome(database_url, chromium, lang):
             if lang == "th":
                 officer.wait_for_selector("#call[data-state=connected]", timeout=30_000)
                 a11y(officer, "officer case", "th", picture="officer-case")
+                # Dates for Thai readers are in the Buddhist era.
+                card = [officer.text_content(f"#card tr:nth-child({n}) td") for n in (3, 5)]
+                assert card[0] == "14 มีนาคม พ.ศ. 2528", card  # SOMCHAI, born 1985-03-14
+                checked = re.search(r"ตรวจเมื่อ (\d+ \S+ (\d{4}) \d\d:\d\d น\.)", card[1])
+                assert checked and checked.group(2) == this_year_be(gateway), card
 
             with gateway.db() as db:  # approved against problems (nothing compared): four eyes
                 case = db.get(ProofingCase, case_id)
@@ -329,6 +343,9 @@ def test_the_call_and_every_outcome(database_url, chromium, lang):
                 second_ctx, second, _ = as_officer(chromium, gateway, "officer.boonmee")
                 second.goto(f"{gateway.url}/officer/review/{case_id}")
                 a11y(second, "officer review", "th", picture="officer-review")
+                times = second.locator("#record tbody tr td:first-child").all_text_contents()
+                assert times and all(this_year_be(gateway) in t and this_year_be(gateway, ad=True) not in t
+                                     for t in times), times
                 second.check("#review-form input[name=outcome][value=approve]")
                 second.fill("#note", "ตรวจวิดีโอซ้ำแล้ว ใบหน้าตรงกับภาพถ่าย")
                 second.click("#review-form button[type=submit]")
