@@ -79,7 +79,15 @@ async def on_join(gw, participant: Participant) -> None:
 
 
 async def on_leave(gw, participant: Participant) -> None:
-    """After the grace period, if that side has not come back."""
+    """Settle the case after the grace period, if that side has not come back: in a background task
+    of this process, so the socket's handler ends at once (a shutdown does not wait out a grace
+    period; ``ProofingRuntime.aclose`` cancels it)."""
+    task = asyncio.create_task(settle_leave(gw, participant), name=f"proofing-leave-{participant.role}")
+    gw.proofing.tasks.add(task)
+    task.add_done_callback(gw.proofing.tasks.discard)
+
+
+async def settle_leave(gw, participant: Participant) -> None:
     await asyncio.sleep(gw.proofing.grace[participant.role])
     rooms = gw.proofing.rooms
     if rooms.connected(participant.case_id, participant.role):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from idgw.audit import record as audit
 from idgw.proofing import record
@@ -132,8 +132,11 @@ def queue_position(db, case: ProofingCase) -> int:
     """1 for the oldest waiting case."""
     if case.state != "queued" or case.queued_at is None:
         return 0
+    # Ties (queued in the same second) go by id, the same order the officers' queue uses.
     ahead = db.scalar(select(func.count()).select_from(ProofingCase).where(
-        ProofingCase.state == "queued", ProofingCase.queued_at < case.queued_at))
+        ProofingCase.state == "queued",
+        or_(ProofingCase.queued_at < case.queued_at,
+            and_(ProofingCase.queued_at == case.queued_at, ProofingCase.id < case.id))))
     return int(ahead or 0) + 1
 
 
@@ -152,7 +155,7 @@ def expected_wait(db, position: int, *, now: int, default_per_case: int = 300) -
 def queue(db, *, limit: int = 100) -> list[ProofingCase]:
     """Waiting cases, oldest first."""
     return list(db.scalars(select(ProofingCase).where(ProofingCase.state == "queued")
-                           .order_by(ProofingCase.queued_at).limit(limit)))
+                           .order_by(ProofingCase.queued_at, ProofingCase.id).limit(limit)))
 
 
 def awaiting_second(db, *, limit: int = 100) -> list[ProofingCase]:
