@@ -54,7 +54,12 @@ def test_private_keys_are_encrypted_at_rest(gateway):
     from idgw.storage.models import SigningKey
     with gateway.db() as db:
         for row in db.scalars(select(SigningKey)):
-            assert '"d"' not in row.private_jwk and "kty" not in row.private_jwk
+            # What is stored is sealed: opening it gives the private JWK, and neither the JWK's
+            # JSON nor its private part appears in the stored text (the private part is random
+            # base64url, so a random match of 30+ characters cannot happen by chance).
+            private = json.loads(gateway.gw.keys._sealer.open(row.private_jwk, context=f"jwk:{row.kid}"))
+            assert private["kid"] == row.kid and len(private["d"]) >= 30
+            assert private["d"] not in row.private_jwk and '"kty"' not in row.private_jwk
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
