@@ -58,7 +58,7 @@ def test_private_keys_are_encrypted_at_rest(gateway):
             # JSON nor its private part appears in the stored text (the private part is random
             # base64url, so a random match of 30+ characters cannot happen by chance).
             private = json.loads(gateway.gw.keys._sealer.open(row.private_jwk, context=f"jwk:{row.kid}"))
-            assert private["kid"] == row.kid and len(private["d"]) >= 30
+            assert private["kty"] == row.kty and len(private["d"]) >= 30
             assert private["d"] not in row.private_jwk and '"kty"' not in row.private_jwk
 
 
