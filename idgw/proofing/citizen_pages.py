@@ -72,6 +72,14 @@ def _own_case(gw, request: Request, case_id: str, db, now: int):
     return case, session
 
 
+def _posted(gw, request: Request, form: dict, purpose: str, load, key: str, db, now: int):
+    """For a form: the 403 page unless its CSRF token is for ``purpose``, else what ``load`` finds
+    (a tuple) or its answer."""
+    if not gw.pages.check_csrf(request, form, purpose):
+        return gw.pages.error(request, "err_csrf", status=403)
+    return load(gw, request, key, db, now)
+
+
 # -- 1. notice and consent -----------------------------------------------------------------------
 
 @r.get("/interaction/{iid}/proofing", include_in_schema=False)
@@ -106,9 +114,7 @@ async def consent(iid: str, request: Request, gw=Depends(gateway_of)) -> Respons
 
     def work():
         db, now = current_db.get(), gw.clock.now()
-        if not gw.pages.check_csrf(request, form, f"proofing:{iid}"):
-            return gw.pages.error(request, "err_csrf", status=403)
-        found = _sign_in(gw, request, iid, db, now)
+        found = _posted(gw, request, form, f"proofing:{iid}", _sign_in, iid, db, now)
         if not isinstance(found, tuple):
             return found
         ia, session, account, locale, _step = found
@@ -161,9 +167,7 @@ async def card_check(iid: str, request: Request, gw=Depends(gateway_of),
     def before():
         """Who, whether they may, and the card data (or the form again with what is wrong)."""
         db, now = current_db.get(), gw.clock.now()
-        if not gw.pages.check_csrf(request, form, f"proofing:{iid}"):
-            return gw.pages.error(request, "err_csrf", status=403)
-        found = _sign_in(gw, request, iid, db, now)
+        found = _posted(gw, request, form, f"proofing:{iid}", _sign_in, iid, db, now)
         if not isinstance(found, tuple):
             return found
         ia, session, account, locale, step = found
@@ -264,9 +268,7 @@ async def _case_action(gw, request: Request, case_id: str, action: str) -> Respo
 
     def work():
         db, now = current_db.get(), gw.clock.now()
-        if not gw.pages.check_csrf(request, form, f"case:{case_id}"):
-            return gw.pages.error(request, "err_csrf", status=403)
-        found = _own_case(gw, request, case_id, db, now)
+        found = _posted(gw, request, form, f"case:{case_id}", _own_case, case_id, db, now)
         if not isinstance(found, tuple):
             return found
         case, _session = found

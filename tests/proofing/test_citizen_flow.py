@@ -181,3 +181,26 @@ def test_a_service_asking_for_ial_2_2_by_acr_is_offered_the_video_route(proofing
     url, *_ = authorize_url(gateway, rp, acr_values="urn:idgw:ial:2.2")
     page = browser.login(browser.follow(browser.get(url)), reg.username)
     assert VIDEO in raise_page(page)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_every_citizen_form_needs_its_csrf_token(proofing_world):
+    """Consent, card, join and cancel refuse a missing or foreign token with 403 and change nothing."""
+    gateway = proofing_world.gateway
+    _reg, _rp, browser, page, _v = start(proofing_world)
+    notice_url = raise_page(page)[VIDEO][1]
+    for bad in ({}, {"csrf_token": "0" * 64}):
+        refused = browser.http.post(notice_url, data={**bad, "decision": "accept", "consent": "yes"})
+        assert refused.status_code == 403
+    card = consent_and_card_page(browser, page)
+    refused = browser.http.post(notice_url + "/card", data={**card_form(SOMCHAI), "csrf_token": "0" * 64})
+    assert refused.status_code == 403
+    camera = browser.submit(card, **card_form(SOMCHAI))
+    case_id = case_id_of(str(camera.url))
+    for action in ("join", "cancel"):
+        # the notice's token is for another form: refused too
+        other = _csrf(card.text)
+        assert browser.http.post(f"/proofing/case/{case_id}/{action}", data={"csrf_token": other}).status_code == 403
+    with gateway.db() as db:
+        assert db.scalar(select(func.count()).select_from(ProofingConsent)) == 1
+        assert db.get(ProofingCase, case_id).state == "ready"
