@@ -57,7 +57,7 @@ def parse_birthdate(day: str, month: str, year: str) -> str | None:
         if y >= 2400:
             y -= BE_OFFSET
         born = date(y, m, d)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # a year past C int: OverflowError, not ValueError
         return None
     if born.year < 1900 or born > date.today():
         return None

@@ -204,3 +204,14 @@ def test_every_citizen_form_needs_its_csrf_token(proofing_world):
     with gateway.db() as db:
         assert db.scalar(select(func.count()).select_from(ProofingConsent)) == 1
         assert db.get(ProofingCase, case_id).state == "ready"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_odd_card_input_is_a_form_error_never_a_crash(proofing_world):
+    """A year too large for a date, nested or repeated fields, odd digits: 400 with the form again."""
+    _reg, _rp, browser, page, _v = start(proofing_world)
+    card = consent_and_card_page(browser, page)
+    for odd in ({"birth_year": "9" * 30}, {"birth_year": "-5"}, {"birth_day": "1e3"}, {"birth_month": "๑๓"},
+                {"citizen_id": "１３４５９５１５９７６７１"}, {"laser_code": "JT" + "1" * 500}):
+        answer = browser.submit(card, **{**card_form(SOMCHAI), **odd})
+        assert answer.status_code == 400 and 'name="laser_code"' in answer.text, (odd, answer.status_code)
