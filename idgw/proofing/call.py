@@ -8,7 +8,8 @@ officer's live checks (face comparison, random cues) and the sweeper that ends a
   (the case claimed) for ``grace["citizen"]`` seconds ends the case (``expired``) and the officer
   is told.
 - The sweeper ends cases whose citizen page has not been seen for ``UNSEEN_SECONDS`` (a tab
-  closed while queued) and drops the media of finished cases.
+  closed while queued) or whose browser session was signed out (its call socket is closed too),
+  and drops the media of finished cases.
 """
 
 from __future__ import annotations
@@ -129,15 +130,16 @@ async def sweep(gw) -> None:
 async def sweep_once(gw) -> list[str]:
     def work(db, now):
         ended = []
-        for case in cases.stale_cases(db, now=now, unseen_for=UNSEEN_SECONDS):
+        for case, reason in cases.stale_cases(db, now=now, unseen_for=UNSEEN_SECONDS):
             with contextlib.suppress(cases.CaseError):
-                cases.expire(db, case, now=now, reason="citizen_left")
+                cases.expire(db, case, now=now, reason=reason)
                 ended.append(case.id)
         return ended
 
     ended = await _in_db(gw, work)
     for case_id in ended:
         await gw.proofing.rooms.send(case_id, "officer", {"type": "event", "name": "expired"})
+        await gw.proofing.rooms.close(case_id, "citizen")  # a signed-out browser's call ends with it
         await gw.proofing.hub.close(case_id)
     return ended
 

@@ -23,6 +23,7 @@ from sqlalchemy import and_, func, or_, select, update
 
 from idgw.audit import record as audit
 from idgw.proofing import record
+from idgw.storage.models import LoginSession
 from idgw.storage.proofing import ProofingCase, ProofingConsent
 from policies.levels import IAL
 
@@ -321,10 +322,16 @@ def expire(db, case: ProofingCase, *, now: int, reason: str) -> None:
     audit(db, "proofing.expired", at=now, actor=case.account_id, case=case.id, reason=reason)
 
 
-def stale_cases(db, *, now: int, unseen_for: int) -> list[ProofingCase]:
-    """Live cases whose citizen's page has not been seen for ``unseen_for`` seconds."""
-    return list(db.scalars(select(ProofingCase).where(ProofingCase.state.in_(("ready", "queued", "claimed")),
-                                                      ProofingCase.citizen_seen_at < now - unseen_for)))
+def stale_cases(db, *, now: int, unseen_for: int) -> list[tuple[ProofingCase, str]]:
+    """Live cases to end, each with why: the citizen's page has not been seen for ``unseen_for``
+    seconds (``citizen_left``), or the browser session that opened it has ended (``signed_out``:
+    a case never outlives its sign-in)."""
+    waiting = ProofingCase.state.in_(("ready", "queued", "claimed", "awaiting_second"))
+    unseen = and_(ProofingCase.state != "awaiting_second", ProofingCase.citizen_seen_at < now - unseen_for)
+    ended = select(LoginSession.id).where(LoginSession.id == ProofingCase.session_id,
+                                          LoginSession.ended_at.is_not(None)).exists()
+    rows = db.execute(select(ProofingCase, ended.label("signed_out")).where(waiting, or_(unseen, ended))).all()
+    return [(case, "signed_out" if signed_out else "citizen_left") for case, signed_out in rows]
 
 
 # -- internals ---------------------------------------------------------------------------------

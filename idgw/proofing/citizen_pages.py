@@ -230,10 +230,14 @@ async def case_page(case_id: str, request: Request, gw=Depends(gateway_of)) -> R
         intake.keep_sign_in_alive(db, case, settings=gw.settings, now=now)
         ia = db.get(Interaction, case.interaction_id) if case.interaction_id else None
         locale = gw.pages.locale(request, ia.params["request"].get("ui_locales") if ia else None)
-        browser = request.cookies.get(BROWSER) or ""
+        # The page's forms (join, cancel) are bound to this browser's id: issue one if it has none.
+        browser = gw.pages.browser_id(request)
         context = intake.case_view(gw, db, case, ia, locale=locale, browser=browser, now=now)
-        return gw.pages.render(request, "proofing_case.html", ui_locales=ia.params["request"].get("ui_locales")
-                               if ia else None, **context)
+        response = gw.pages.render(request, "proofing_case.html", ui_locales=ia.params["request"].get("ui_locales")
+                                   if ia else None, **context)
+        if browser != request.cookies.get(BROWSER):
+            gw.pages.set_browser_cookie(response, browser)
+        return response
 
     return await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
 
