@@ -157,6 +157,9 @@ class Settings:
             raise SettingsError("IDGW_WEBAUTHN_RP_ID must be the origin's host or a parent domain of it")
         if self.default_locale not in {"th", "en"}:
             raise SettingsError("IDGW_DEFAULT_LOCALE must be th or en")
+        if self.card_check_url and not self.dev and urlsplit(self.card_check_url).scheme != "https":
+            # Its answers raise identities and its photos are biometric data: never over plain http.
+            raise SettingsError("IDGW_CARD_CHECK_URL must use https outside dev mode")
         if self.proofing_grant_ial not in {"2.1", "2.2", "2.3"}:
             raise SettingsError("IDGW_PROOFING_GRANT_IAL must be 2.1, 2.2 or 2.3 (remote attended proofing "
                                 "never reaches IAL 3)")

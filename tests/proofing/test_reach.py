@@ -25,6 +25,12 @@ def test_the_grant_is_remote_attended_and_never_ial3():
             Settings.from_env({}, dev=True, proofing_grant_ial=level)
     with pytest.raises(SettingsError, match="IDGW_PROOFING_CUES"):
         Settings.from_env({}, dev=True, proofing_cues="blink,smile")
+    secret = "x" * 40
+    with pytest.raises(SettingsError, match="IDGW_CARD_CHECK_URL must use https"):
+        Settings.from_env({}, issuer="https://idgw.example.go.th", secret_key=secret,
+                          card_check_url="http://dopa.example.go.th")
+    assert Settings.from_env({}, issuer="https://idgw.example.go.th", secret_key=secret,
+                             card_check_url="https://dopa.example.go.th").card_check_url
     with pytest.raises(SettingsError, match="IDGW_TURN_SECRET"):
         Settings.from_env({}, dev=True, turn_urls="turn:turn.example:3478")
 
