@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 
 class Clock:
@@ -15,3 +16,9 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.offset += seconds
+
+
+def iso_utc(epoch: int) -> str:
+    """A stored time as ISO 8601 in UTC (``2026-11-30T08:00:00Z``), as OpenID Connect for Identity
+    Assurance writes times."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -16,8 +16,7 @@ a verified claim is written ``verified_claims.<claim>`` (OpenID Connect for Iden
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
+from idgw.clock import iso_utc
 from idgw.storage.models import Account
 from policies import IAL, ServicePolicy
 
@@ -104,11 +103,6 @@ def _values(account: Account) -> dict:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def _iso(epoch: int) -> str:
-    """IDA 1.0 times are ISO 8601 strings."""
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def claims_for(*, release, target: str, account: Account, scope: str, policy: ServicePolicy | None) -> dict:
     """The claim values for ``target`` (``id_token`` or ``userinfo``) from a stored release. The
     citizen ID is re-checked against the current policy and the grant's scopes."""
@@ -129,7 +123,7 @@ def claims_for(*, release, target: str, account: Account, scope: str, policy: Se
     if inner and is_verified(account):
         out["verified_claims"] = {
             "verification": {"trust_framework": TRUST_FRAMEWORK, "assurance_level": account.ial,
-                             "time": _iso(account.ial_verified_at),
+                             "time": iso_utc(account.ial_verified_at),
                              "evidence": account.ial_evidence_detail or [
                                  {"type": "electronic_record",
                                   "check_details": [{"check_method": account.ial_evidence or "unknown"}]}]},

@@ -4,9 +4,9 @@ Everything here works on frames that ``idgw.proofing.media.CallMedia`` decoded f
 WebRTC video; nothing is uploaded by a browser. Results are plain dicts for the case record:
 measured values, thresholds and model versions, never a verdict (the officer decides).
 
-The comparison's threshold for the officer console is ``OFFICER_THRESHOLD``: the matcher's own
-0.6 (docs/face_check.md gives held-out error rates). A distance above it is shown as "not
-matched", and approving against it needs a second officer.
+The comparison's threshold for the officer console is ``face_check.OFFICER_THRESHOLD`` (0.5,
+stricter than the matcher's 0.6; docs/face_check.md gives held-out error rates). A distance above
+it is shown as "not matched", and approving against it needs a second officer.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import asdict
 import face_check
 from face_check import Cue, TimedFrame, image_from_rgb, judge_cue, load_image
 
-OFFICER_THRESHOLD = getattr(face_check, "OFFICER_THRESHOLD", face_check.MATCH_THRESHOLD)
+OFFICER_THRESHOLD = face_check.OFFICER_THRESHOLD
 CUES = tuple(c.value for c in Cue)
 CUE_WINDOW = 5.0  # seconds the citizen has to perform a cue (shown on their screen as a countdown)
 PROBE_SECONDS = 2.0  # the comparison looks at the frames of the last this many seconds

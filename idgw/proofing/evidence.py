@@ -7,11 +7,11 @@ physical verification, remote). No officer name and no biometric data leave the 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
+from idgw.clock import iso_utc
 from idgw.storage.models import Account, LoginSession
 from idgw.storage.proofing import ProofingCase
 from policies.levels import IAL
@@ -24,10 +24,6 @@ class IdentityInUse(Exception):
     """The card's citizen ID already belongs to another account: approving would merge two people."""
 
 
-def iso(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def evidence_for(case: ProofingCase, *, issuer: str) -> list[dict]:
     check = case.card_check or {}
     organisation = urlsplit(issuer).hostname or issuer
@@ -35,10 +31,10 @@ def evidence_for(case: ProofingCase, *, issuer: str) -> list[dict]:
         "type": "document",
         "check_details": [
             {"check_method": "data", "organization": check.get("source", "DOPA"), "txn": check.get("reference"),
-             "time": iso(check.get("checked_at", case.created_at))},
-            {"check_method": "pvr", "organization": organisation, "txn": case.id, "time": iso(case.decided_at)},
+             "time": iso_utc(check.get("checked_at", case.created_at))},
+            {"check_method": "pvr", "organization": organisation, "txn": case.id, "time": iso_utc(case.decided_at)},
         ],
-        "time": iso(case.decided_at),
+        "time": iso_utc(case.decided_at),
         "document_details": {"type": "idcard", "issuer": CARD_ISSUER},
     }]
 

@@ -5,7 +5,6 @@ deletion audited (``proofing.purged``) and noted in the case record."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import uuid
 
@@ -84,6 +83,3 @@ def purge_for_account(db, account_id: str, now: int) -> int:
 def fraud_evidence(case: ProofingCase) -> bool:
     return bool(case.flagged) or (case.decision or {}).get("reason") == "suspected_fraud"
 
-
-def data_url(content: bytes, media_type: str) -> str:
-    return f"data:{media_type};base64,{base64.b64encode(content).decode()}"
