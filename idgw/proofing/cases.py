@@ -23,7 +23,7 @@ from sqlalchemy import and_, func, or_, select, update
 
 from idgw.audit import record as audit
 from idgw.proofing import record
-from idgw.storage.models import LoginSession
+from idgw.storage.models import Account, LoginSession
 from idgw.storage.proofing import ProofingCase, ProofingConsent
 from policies.levels import IAL
 
@@ -165,7 +165,10 @@ def awaiting_second(db, *, limit: int = 100) -> list[ProofingCase]:
 
 
 def claim(db, case_id: str, officer: Officer, *, now: int) -> ProofingCase:
-    """Atomic: of two officers claiming one case, exactly one gets it; the other gets ``claimed``."""
+    """Atomic: of two officers claiming one case, exactly one gets it; the other gets ``claimed``.
+    Nobody proofs themselves (``own_case``)."""
+    if own_case(db, db.get(ProofingCase, case_id), officer):
+        raise CaseError("own_case", 403)
     result = db.execute(update(ProofingCase).where(ProofingCase.id == case_id, ProofingCase.state == "queued")
                         .values(state="claimed", claimed_by=officer.account_id, claimed_at=now,
                                 version=ProofingCase.version + 1))
@@ -178,6 +181,17 @@ def claim(db, case_id: str, officer: Officer, *, now: int) -> ProofingCase:
     record.append(db, case.id, "claimed", at=now, actor=_officer(officer))
     audit(db, "proofing.claimed", at=now, actor=officer.account_id, session_id=officer.session_id, case=case.id)
     return case
+
+
+def own_case(db, case: ProofingCase | None, officer: Officer) -> bool:
+    """Whether the officer would be proofing themselves: the case is their account's, or the card
+    in it carries the citizen ID of their account."""
+    if case is None:
+        return False
+    if case.account_id == officer.account_id:
+        return True
+    own_id = db.scalar(select(Account.citizen_id).where(Account.id == officer.account_id))
+    return own_id is not None and own_id == (case.card or {}).get("citizen_id")
 
 
 def held_by(case: ProofingCase | None, officer: Officer) -> ProofingCase:
@@ -300,6 +314,8 @@ def second_decision(db, case: ProofingCase, officer: Officer, *, outcome: str, r
     first = case.first_decision or {}
     if first.get("by") == officer.account_id:
         raise CaseError("same_officer", 403)
+    if own_case(db, case, officer):
+        raise CaseError("own_case", 403)
     note = note.strip()[:1000]
     if outcome == "approve":
         if not note:

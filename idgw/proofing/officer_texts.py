@@ -71,6 +71,8 @@ add_messages({
                                        "ต้องให้เจ้าหน้าที่คนอื่นตรวจ",
                                  "en": "You made the first decision on this case, so you cannot be its second "
                                        "officer. Another officer must review it."},
+    "officer_err_own_case": {"th": "ท่านตรวจเรื่องการยืนยันตัวตนของตนเองไม่ได้ ต้องให้เจ้าหน้าที่คนอื่นตรวจ",
+                             "en": "You cannot check your own identity. Another officer must take this case."},
     "officer_err_identity_in_use": {"th": "อนุมัติไม่ได้: เลขประจำตัวประชาชนบนบัตรนี้เป็นของบัญชีอื่นอยู่แล้ว "
                                           "ไม่ได้เปลี่ยนแปลงอะไร กรุณาปฏิเสธหรือส่งเรื่องให้ผู้ดูแลระบบตรวจสอบ",
                                     "en": "Cannot approve: this card's citizen ID already belongs to another "
