@@ -182,9 +182,10 @@ async def card_check(iid: str, request: Request, gw=Depends(gateway_of),
         if errors:
             return _card_page(gw, request, ia, db, locale, values=values,
                               errors={k: t(v, locale) for k, v in errors.items()}, status=400)
-        if intake.identity_in_use(db, card.citizen_id, account.id):
+        conflict = intake.card_conflict(db, card.citizen_id, account)
+        if conflict:
             return _card_page(gw, request, ia, db, locale, values=values, status=409,
-                              error=t("pf_card_in_use", locale, help=gw.settings.help_desk))
+                              error=t(conflict, locale, help=gw.settings.help_desk))
         wait = intake.spend_check(db, account_id=account.id, now=now)
         if wait:
             return _card_page(gw, request, ia, db, locale, values=values, status=429,

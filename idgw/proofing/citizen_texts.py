@@ -79,6 +79,10 @@ MESSAGES = {
     "pf_card_in_use": {"th": "บัตรนี้ผูกกับบัญชีอื่นแล้ว โปรดเข้าสู่ระบบด้วยบัญชีนั้น หรือติดต่อ {help}",
                        "en": "This ID card is already linked to another account. Sign in with that account, "
                              "or contact {help}."},
+    "pf_card_not_yours": {"th": "บัญชีนี้ผูกกับเลขประจำตัวประชาชนอื่นอยู่แล้ว จึงยืนยันตัวตนด้วยบัตรใบนี้ไม่ได้ "
+                                "หากข้อมูลในบัญชีผิด โปรดติดต่อ {help}",
+                          "en": "This account already belongs to another citizen ID, so this card cannot confirm "
+                                "it. If the account's details are wrong, contact {help}."},
     "pf_camera_title": {"th": "ตรวจกล้องก่อนเข้าคิว", "en": "Check your camera"},
     "pf_camera_intro": {"th": "อนุญาตให้เว็บไซต์ใช้กล้อง แล้วจัดใบหน้าให้อยู่ในกรอบภาพ เห็นชัดทั้งใบหน้า",
                         "en": "Allow the camera, then place your whole face inside the frame."},

@@ -21,7 +21,8 @@ EVIDENCE_NAME = "officer_video"
 
 
 class IdentityInUse(Exception):
-    """The card's citizen ID already belongs to another account: approving would merge two people."""
+    """The card's citizen ID already belongs to another account, or the account to another citizen
+    ID: approving would merge or swap identities."""
 
 
 def evidence_for(case: ProofingCase, *, issuer: str) -> list[dict]:
@@ -49,7 +50,7 @@ def raise_identity(db, case: ProofingCase, *, issuer: str, now: int) -> None:
     account = db.get(Account, case.account_id, with_for_update=True)
     card = case.card
     other = owner_of(db, card["citizen_id"])
-    if other is not None and other != account.id:
+    if (other is not None and other != account.id) or account.citizen_id not in (None, card["citizen_id"]):
         raise IdentityInUse(card["citizen_id"])
     if IAL.parse(case.grant_ial) > IAL.parse(account.ial):
         account.ial = case.grant_ial

@@ -86,9 +86,14 @@ def parse_card(form: dict) -> tuple[CardData | None, dict[str, str]]:
     return CardData(citizen_id=cid, birthdate=born, laser_code=laser, **names), {}
 
 
-def identity_in_use(db, citizen_id: str, account_id: str) -> bool:
+def card_conflict(db, citizen_id: str, account: Account) -> str | None:
+    """Why this card cannot be proofed for this account, as a message key: another account holds
+    its citizen ID, or this account already holds another one (an identity is never swapped for
+    another by proofing); None when it can."""
+    if account.citizen_id is not None and account.citizen_id != citizen_id:
+        return "pf_card_not_yours"
     other = db.scalar(select(Account.id).where(Account.citizen_id == citizen_id))
-    return other is not None and other != account_id
+    return "pf_card_in_use" if other is not None and other != account.id else None
 
 
 def spend_check(db, *, account_id: str, now: int) -> int:

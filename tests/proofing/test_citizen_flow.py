@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from idgw.proofing import cases, evidence
 from idgw.storage.models import Account, AuditEvent, Interaction
 from idgw.storage.proofing import ProofingCase, ProofingConsent, ProofingMedia
+from providers.simulators.citizens import DEMO_CITIZENS
 from tests.flow import Browser, authorize_url, callback_params, exchange, raise_page, register, rp_client
 from tests.proofing.citizen_world import REVOKED, SOMCHAI, card_form, case_id_of
 
@@ -215,3 +216,24 @@ def test_odd_card_input_is_a_form_error_never_a_crash(proofing_world):
                 {"citizen_id": "１３４５９５１５９７６７１"}, {"laser_code": "JT" + "1" * 500}):
         answer = browser.submit(card, **{**card_form(SOMCHAI), **odd})
         assert answer.status_code == 400 and 'name="laser_code"' in answer.text, (odd, answer.status_code)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_proofing_never_swaps_the_account_s_citizen_id(proofing_world):
+    """An account that already holds a citizen ID (e.g. from ThaiD) cannot be proofed with someone
+    else's valid card: refused before the check, nothing opened, the account's ID unchanged."""
+    gateway = proofing_world.gateway
+    somying = next(c for c in DEMO_CITIZENS if c["given_name_en"] == "Somying")
+    reg = register(gateway, policy={"min_ial": "2.2", "justification": None}, citizen_id=somying["pid"])
+    rp = rp_client(gateway, reg, scope="openid profile")
+    browser = Browser(gateway)
+    browser.http.cookies.set("idgw_lang", "en")
+    url, *_ = authorize_url(gateway, rp)
+    page = browser.login(browser.follow(browser.get(url)), reg.username)
+    card = consent_and_card_page(browser, page)
+    refused = browser.submit(card, **card_form(SOMCHAI))
+    assert refused.status_code == 409 and "already belongs to another citizen ID" in refused.text
+    assert browser.submit(card, **card_form(somying)).status_code == 200  # their own card is fine
+    with gateway.db() as db:
+        assert db.get(Account, reg.account_id).citizen_id == somying["pid"]
+        assert db.scalar(select(func.count()).select_from(ProofingCase)) == 1
