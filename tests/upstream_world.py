@@ -88,11 +88,13 @@ def upstream_href(html: str, name: str) -> str:
     return match.group(1)
 
 
-def wait_until(condition, *, timeout: float = 10, every: float = 0.1):
+def wait_until(condition, *, timeout: float = 10, every: float = 0.1, what: str = "condition"):
+    """``condition()``'s first truthy value, polled every ``every`` s; AssertionError naming ``what``
+    after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
         time.sleep(every)
-    raise AssertionError("condition not met in time")
+    raise AssertionError(f"{what} not met in time" if what == "condition" else f"timed out waiting for {what}")

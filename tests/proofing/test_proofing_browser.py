@@ -25,6 +25,7 @@ from tests.flow import PASSWORD, demo_service
 from tests.proofing.citizen_world import SOMCHAI, card_form, running_world
 from tests.proofing.fakecam import write_y4m
 from tests.proofing.world import officer_client
+from tests.upstream_world import wait_until
 
 FPS = 10
 
@@ -42,13 +43,7 @@ def cameras(tmp_path_factory):
 
 
 def wait_for(predicate, *, timeout: float = 20.0, every: float = 0.25, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_until(predicate, timeout=timeout, every=every, what=what)
 
 
 def case_of(gateway, account_id: str) -> ProofingCase | None:
