@@ -1,6 +1,6 @@
 """Run the simulators on their own:
 
-    python -m providers.simulators --thaid-port 8100 --ndid-port 8200 \
+    python -m providers.simulators --thaid-port 8100 --ndid-port 8200 --dbd-port 8400 \
         --gateway-callback-base http://127.0.0.1:8000
 
 A port of 0 leaves that simulator off. The ThaiD-style provider accepts one client
@@ -15,6 +15,7 @@ import signal
 import threading
 
 from providers.simulators.citizens import DEMO_CITIZENS
+from providers.simulators.dbd import DEMO_COMPANIES, create_dbd_app
 from providers.simulators.ndid import DEMO_IDPS, create_ndid_app
 from providers.simulators.server import ServerThread
 from providers.simulators.thaid import create_thaid_app
@@ -26,6 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--thaid-port", type=int, default=8100)
     parser.add_argument("--ndid-port", type=int, default=8200)
+    parser.add_argument("--dbd-port", type=int, default=8400, help="DBD-style juristic-person registry")
     parser.add_argument("--thaid-issuer", help="default http://<host>:<thaid-port>")
     parser.add_argument("--thaid-client-id", default="idgw")
     parser.add_argument("--thaid-client-secret", default="idgw-thaid-demo-secret")
@@ -48,6 +50,10 @@ def main(argv: list[str] | None = None) -> None:
         servers.append(ServerThread(app, host=args.host, port=args.ndid_port).start())
         print(f"NDID simulator: http://{args.host}:{args.ndid_port} (IdP app at /idp-app; IdPs "
               f"{', '.join(i['idp_id'] for i in DEMO_IDPS)})")
+    if args.dbd_port:
+        servers.append(ServerThread(create_dbd_app(control=args.control), host=args.host, port=args.dbd_port).start())
+        print(f"DBD registry simulator: http://{args.host}:{args.dbd_port} (companies "
+              f"{', '.join(c['juristic_id'] + ' ' + c['name_en'] for c in DEMO_COMPANIES)})")
     print("Demo citizens: " + ", ".join(f"{c['pid']} {c['given_name']} {c['family_name']}" for c in DEMO_CITIZENS))
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
