@@ -22,6 +22,8 @@ from idgw.authn import Registry
 from idgw.authn.totp import RecoveryCodeAuthenticator, TOTPAuthenticator
 from idgw.authn.webauthn import WebAuthnAuthenticator
 from idgw.clock import Clock
+from idgw.delegation import use as delegation_use
+from idgw.delegation.runtime import DelegationRuntime
 from idgw.httpio import BodyError, RejectNul
 from idgw.oidc import routes as oidc_routes
 from idgw.oidc.backchannel import BackchannelLogout
@@ -145,6 +147,7 @@ class Gateway:
     upstreams: dict
     backchannel: BackchannelLogout
     proofing: ProofingRuntime
+    delegation: DelegationRuntime
 
     @staticmethod
     def client_ip(request: Request) -> str:
@@ -179,7 +182,9 @@ def build_gateway(settings: Settings, *, clock: Clock | None = None) -> Gateway:
         db.commit()
     keys.refresh(force=True)
     provider = Provider(settings=settings, keys=keys, clock=clock,
-                        pairwise_salt=instance_secret(sm, "pairwise_salt"))
+                        pairwise_salt=instance_secret(sm, "pairwise_salt"),
+                        acting=delegation_use.acting, mandate_use=delegation_use.use,
+                        exchange=delegation_use.exchange)
     authenticators = Registry()
     authenticators.register(TOTPAuthenticator(sealer=Sealer(derive_key(settings.secret_key, "totp-at-rest"))))
     authenticators.register(RecoveryCodeAuthenticator())
@@ -189,7 +194,8 @@ def build_gateway(settings: Settings, *, clock: Clock | None = None) -> Gateway:
                    pages=Pages(settings), authenticators=authenticators,
                    upstreams=load_upstreams(settings.providers_file),
                    backchannel=BackchannelLogout(sessionmaker=sm, provider=provider, clock=clock),
-                   proofing=ProofingRuntime.build(settings))
+                   proofing=ProofingRuntime.build(settings),
+                   delegation=DelegationRuntime.build(settings, sessionmaker=sm, provider=provider, clock=clock))
 
 
 def settle_heap() -> None:

@@ -93,6 +93,10 @@ class Settings:
     # reference-photo service (providers.dopa); empty: video proofing is not offered.
     card_check_url: str = ""
     card_check_timeout: int = 5
+    # Delegation of authority (idgw.delegation). company_registry_url: the DBD-style juristic-person
+    # registry (providers.dbd); empty: only people delegate (companies cannot be looked up).
+    company_registry_url: str = ""
+    company_registry_timeout: int = 5
     # The IAL an officer's approval grants: 2.1-2.3, never 3 (a video call to the citizen's own
     # device is remote attended proofing, capped at IAL2 by NIST SP 800-63A-4).
     proofing_grant_ial: str = "2.2"
@@ -160,6 +164,9 @@ class Settings:
         if self.card_check_url and not self.dev and urlsplit(self.card_check_url).scheme != "https":
             # Its answers raise identities and its photos are biometric data: never over plain http.
             raise SettingsError("IDGW_CARD_CHECK_URL must use https outside dev mode")
+        if self.company_registry_url and not self.dev and urlsplit(self.company_registry_url).scheme != "https":
+            # Its answers decide who may bind a company: never over plain http.
+            raise SettingsError("IDGW_COMPANY_REGISTRY_URL must use https outside dev mode")
         if self.proofing_grant_ial not in {"2.1", "2.2", "2.3"}:
             raise SettingsError("IDGW_PROOFING_GRANT_IAL must be 2.1, 2.2 or 2.3 (remote attended proofing "
                                 "never reaches IAL 3)")

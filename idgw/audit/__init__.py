@@ -63,6 +63,17 @@ EVENTS = frozenset(
         "proofing.expired",
         "proofing.purged",
         "proofing.consent_withdrawn",
+        "delegation.created",
+        "delegation.approved",
+        "delegation.effective",
+        "delegation.accepted",
+        "delegation.used",
+        "delegation.revoked",
+        "delegation.expired",
+        "delegation.rules_changed",
+        "token.exchanged",
+        "security_event.delivered",
+        "security_event.failed",
     }
 )
 

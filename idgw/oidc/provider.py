@@ -36,6 +36,7 @@ from sqlalchemy import bindparam, insert, select, update
 
 from idgw import audit
 from idgw.assurance import current_policy
+from idgw.oidc.acting import Acting, ActingLookup, Exchange, MandateUse, act_claim
 from idgw.oidc.client_auth import (
     ASSERTION_LEEWAY,
     CLIENT_ASSERTION_ALGS,
@@ -122,12 +123,16 @@ class GrantSubject:
     # The interaction this code completes: its code is derived from it, so that a repeated
     # submit of the same interaction answers with the same (single-use) code, never a second one.
     code_seed: str | None = None
+    # Acting for another under a delegation (idgw.oidc.acting): the mandate and the act named.
+    mandate_id: str | None = None
+    mandate_act: str | None = None
 
     @classmethod
     def of(cls, row) -> GrantSubject:
         """From a stored code or token row."""
         return cls(account_id=row.account_id, session_id=row.session_id, auth_time=row.auth_time, acr=row.acr,
                    amr=list(row.amr), ial=row.ial, aal=row.aal, claims=row.claims,
+                   mandate_id=row.mandate_id, mandate_act=row.mandate_act,
                    # rows issued before releases were recorded: what their scopes showed at consent
                    release=tuple(row.release) if row.release is not None else tuple(sorted(scope_items(row.scope))))
 
@@ -279,6 +284,7 @@ class AuthorizationCodeGrant(oauth2_grants.AuthorizationCodeGrant):
             code_challenge=data["code_challenge"], code_challenge_method=data["code_challenge_method"],
             auth_time=subject.auth_time, acr=subject.acr, amr=list(subject.amr), ial=subject.ial,
             aal=subject.aal, claims=subject.claims, release=list(subject.release),
+            mandate_id=subject.mandate_id, mandate_act=subject.mandate_act,
             created_at=now, expires_at=now + server.settings.code_ttl,
         )
         db.add(row)
@@ -330,6 +336,11 @@ class AuthorizationCodeGrant(oauth2_grants.AuthorizationCodeGrant):
         if claimed is None:
             self._replayed(db, row, now)
             raise InvalidGrantError("Invalid 'code' in request.")
+        # Acting for another: the mandate must still be in effect, and a single-use one is used up now.
+        if claimed.mandate_id and not server.use_mandate(db, mandate_id=claimed.mandate_id,
+                                                         account_id=claimed.account_id, client_id=claimed.client_id,
+                                                         act=claimed.mandate_act, now=now):
+            raise InvalidGrantError("The delegation this sign-in acts under is no longer in effect.")
         audit.record(db, "code.redeemed", at=now, actor=row.account_id, client_id=row.client_id,
                      session_id=row.session_id, ip=current_ip.get())
         return GrantSubject.of(claimed)
@@ -373,6 +384,10 @@ class RefreshTokenGrant(oauth2_grants.RefreshTokenGrant):
             return None
         if row.rotated_at is not None:
             self._reused(db, row, now)
+            return None
+        # Acting for another: a revoked, expired or used-up delegation issues nothing more.
+        if row.mandate_id and server.acting_for(db, subject=GrantSubject.of(row), client_id=row.client_id,
+                                                purpose="issue") is None:
             return None
         return TokenModel(row)
 
@@ -521,17 +536,18 @@ class Introspection(_TokenTypeHint, IntrospectionEndpoint):
             return {"active": False}
         db = current_db.get()
         client = db.get(Client, row.client_id)
+        # RFC 7662 §2.2 allows more: what userinfo would answer with this token, nothing beyond.
+        who = self.server.identity(client=client, subject=GrantSubject.of(row), target="userinfo", scope=row.scope)
+        if who is None:  # acting under a delegation that ended
+            return {"active": False}
         return {
             "active": True, "client_id": row.client_id, "scope": row.scope,
             "token_type": "Bearer" if row.kind == "access" else "refresh_token",
-            "sub": self.server.subject_for(client=client, account_id=row.account_id),
             "exp": row.expires_at, "iat": row.issued_at, "iss": self.server.settings.issuer,
             "aud": row.client_id, "auth_time": row.auth_time, "acr": row.acr, "amr": row.amr,
             "ial": row.ial, "aal": row.aal,
             **({"jti": row.jti} if row.jti else {}),
-            # RFC 7662 §2.2 allows more: what userinfo would answer with this token, nothing beyond.
-            **self.server.released(client_id=row.client_id, subject=GrantSubject.of(row), target="userinfo",
-                                   scope=row.scope),
+            **who,
         }
 
 
@@ -566,8 +582,14 @@ class Provider(AuthorizationServer):
     """Authlib's authorization server with our storage. Request objects come from
     ``idgw.oidc.adapter``; every call runs with ``current_db`` set."""
 
-    def __init__(self, *, settings: Settings, keys: KeyStore, clock, pairwise_salt: bytes) -> None:
+    def __init__(self, *, settings: Settings, keys: KeyStore, clock, pairwise_salt: bytes,
+                 acting: ActingLookup | None = None, mandate_use: MandateUse | None = None,
+                 exchange: Exchange | None = None) -> None:
         super().__init__(scopes_supported=SCOPES_SUPPORTED)
+        # Delegation of authority, handed in by app.py (idgw.oidc.acting): without it no grant acts for another.
+        self._acting = acting
+        self._mandate_use = mandate_use
+        self.exchange = exchange
         self.settings = settings
         self._code_key = derive_key(settings.secret_key, "authorization-code")
         self.keys = keys
@@ -578,6 +600,10 @@ class Provider(AuthorizationServer):
         self.register_token_generator("default", self._generate_token)
         self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), OpenIDCode(self)])
         self.register_grant(RefreshTokenGrant)
+        if exchange is not None:
+            from idgw.oidc.exchange import TokenExchangeGrant
+
+            self.register_grant(TokenExchangeGrant)
         self.register_endpoint(Introspection)
         self.register_endpoint(Revocation)
         self.register_client_auth_method(JWTBearerClientAssertion.CLIENT_AUTH_METHOD, PrivateKeyJWT(self))
@@ -642,12 +668,15 @@ class Provider(AuthorizationServer):
         client_id = request.client.get_client_id()
         if request.authorization_code is not None:
             family_id = request.authorization_code.row.id
-        else:
+        elif request.refresh_token is not None:
             family_id = request.refresh_token.row.family_id
+        else:  # token exchange: a grant of its own
+            family_id = str(uuid.uuid4())
         common = dict(family_id=family_id, client_id=client_id, account_id=subject.account_id,
                       session_id=subject.session_id, scope=token.get("scope", ""), auth_time=subject.auth_time,
                       acr=subject.acr, amr=list(subject.amr), ial=subject.ial, aal=subject.aal,
-                      claims=subject.claims, release=list(subject.release), issued_at=now)
+                      claims=subject.claims, release=list(subject.release), issued_at=now,
+                      mandate_id=subject.mandate_id, mandate_act=subject.mandate_act)
         rows = [dict(id=str(uuid.uuid4()), kind="access", token_hash=sha256_hex(token["access_token"]),
                      jti=token.pop("_jti"), expires_at=now + self.settings.access_token_ttl, **common)]
         if "refresh_token" in token:
@@ -688,8 +717,11 @@ class Provider(AuthorizationServer):
         scope = client.get_allowed_scope(scope)
         now = self.clock.now()
         jti = random_token(18)
+        who = self.identity(client=client.row, subject=user, target=None, scope=scope)
+        if who is None:
+            raise InvalidGrantError("The delegation this grant acts under is no longer in effect.")
         claims = {
-            "iss": self.settings.issuer, "sub": self.subject_for(client=client.row, account_id=user.account_id),
+            "iss": self.settings.issuer, **who,
             "aud": client.get_client_id(), "client_id": client.get_client_id(), "iat": now,
             "exp": now + self.settings.access_token_ttl, "jti": jti, "scope": scope,
             "auth_time": user.auth_time, "acr": user.acr, "amr": list(user.amr), "sid": user.session_id,
@@ -708,14 +740,15 @@ class Provider(AuthorizationServer):
         alg = client.row.id_token_signed_response_alg or "ES256"
         signer = self.keys.signer(alg)
         now = self.clock.now()
+        who = self.identity(client=client.row, subject=subject, target="id_token", scope=scope)
+        if who is None:
+            raise InvalidGrantError("The delegation this grant acts under is no longer in effect.")
         claims = {
-            "iss": self.settings.issuer, "sub": self.subject_for(client=client.row, account_id=subject.account_id),
-            "aud": client.get_client_id(), "iat": now, "exp": now + self.settings.id_token_ttl,
+            "iss": self.settings.issuer, "aud": client.get_client_id(), "iat": now,
+            "exp": now + self.settings.id_token_ttl,
             "auth_time": subject.auth_time, "acr": subject.acr, "amr": list(subject.amr),
-            "sid": subject.session_id, "ial": subject.ial, "aal": subject.aal,
+            "sid": subject.session_id, "ial": subject.ial, "aal": subject.aal, **who,
         }
-        claims.update(self.released(client_id=client.get_client_id(), subject=subject, target="id_token",
-                                    scope=scope))
         if nonce:
             claims["nonce"] = nonce
         if access_token:
@@ -734,6 +767,33 @@ class Provider(AuthorizationServer):
             return {}
         return claims_for(release=subject.release, target=target, account=account, scope=scope,
                           policy=current_policy(db, client_id))
+
+    def acting_for(self, db, *, subject: GrantSubject, client_id: str, purpose: str = "read") -> Acting | None:
+        """Whom a grant under a delegation is about, or None when the delegation no longer allows it."""
+        if self._acting is None:
+            return None
+        return self._acting(db, mandate_id=subject.mandate_id, account_id=subject.account_id, client_id=client_id,
+                            act=subject.mandate_act, now=self.clock.now(), purpose=purpose)
+
+    def use_mandate(self, db, **kwargs) -> bool:
+        return self._mandate_use is not None and self._mandate_use(db, **kwargs)
+
+    def identity(self, *, client: Client, subject: GrantSubject, target: str | None, scope: str) -> dict | None:
+        """Who a token or response is about: ``sub`` and the claims released to ``target``
+        (``id_token``, ``userinfo``, or None for an access token); acting under a delegation,
+        ``sub`` is the principal and ``act`` and ``delegation`` say who acts and how
+        (``idgw.oidc.acting``). None when that delegation no longer allows it."""
+        released = self.released(client_id=client.client_id, subject=subject, target=target,
+                                 scope=scope) if target else {}
+        if not subject.mandate_id:
+            return {"sub": self.subject_for(client=client, account_id=subject.account_id), **released}
+        acting = self.acting_for(current_db.get(), subject=subject, client_id=client.client_id)
+        if acting is None:
+            return None
+        return {"sub": self.subject_for(client=client, account_id=acting.principal),
+                "act": act_claim(acting, sub_of=lambda key: self.subject_for(client=client, account_id=key),
+                                 released=released),
+                "delegation": acting.claim}
 
     def verify_own_jwt(self, token: str, *, typ: str | None = None, check_exp: bool = True) -> dict:
         """Verify a JWT we signed (signature, alg allow-list, iss, optionally typ and exp).

@@ -241,10 +241,9 @@ def router(gw) -> APIRouter:
             client = db.get(Client, row.client_id)
             if client is None or db.get(Account, row.account_id) is None:
                 return None
-            # What the person agreed to release to userinfo for this grant, nothing more.
-            return {"sub": provider.subject_for(client=client, account_id=row.account_id),
-                    **provider.released(client_id=client.client_id, subject=GrantSubject.of(row), target="userinfo",
-                                        scope=row.scope)}
+            # What the person agreed to release to userinfo for this grant, nothing more (None: the
+            # delegation the grant acts under ended).
+            return provider.identity(client=client, subject=GrantSubject.of(row), target="userinfo", scope=row.scope)
 
         result = await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
         if result is None:

@@ -40,6 +40,8 @@ class Client(Base):
     # for clients registered before sectors (keyed by client_id, as they always were).
     sector_identifier: Mapped[str | None] = mapped_column(String(255))
     sector_identifier_uri: Mapped[str | None] = mapped_column(Text)
+    # RFC 8935 push delivery of Security Event Tokens (delegation revoked): where the gateway POSTs them.
+    security_event_uri: Mapped[str | None] = mapped_column(Text)
 
 
 class Account(Base):
@@ -134,6 +136,9 @@ class AuthorizationCode(Base):
     claims: Mapped[dict | None] = mapped_column(JSON)  # the parsed `claims` request parameter
     # What the person agreed to release for this grant ("userinfo/email", ...; idgw.release).
     release: Mapped[list | None] = mapped_column(JSON)
+    # The delegation the person acts under (idgw.delegation), and the act named, if any.
+    mandate_id: Mapped[str | None] = mapped_column(String(36))
+    mandate_act: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
     redeemed_at: Mapped[int | None] = mapped_column(BigInteger)
@@ -163,6 +168,8 @@ class Token(Base):
     aal: Mapped[str] = mapped_column(String(4), default="1", server_default="1")
     claims: Mapped[dict | None] = mapped_column(JSON)
     release: Mapped[list | None] = mapped_column(JSON)
+    mandate_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    mandate_act: Mapped[str | None] = mapped_column(String(64))
     issued_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
     rotated_at: Mapped[int | None] = mapped_column(BigInteger)
@@ -399,4 +406,5 @@ class AuditEvent(Base):
 
 
 # Officer video proofing's tables share this metadata (one migration history).
+from idgw.storage import delegation as _delegation  # noqa: E402,F401
 from idgw.storage import proofing as _proofing  # noqa: E402,F401
