@@ -22,7 +22,11 @@ from idgw.authn import Registry
 from idgw.authn.totp import RecoveryCodeAuthenticator, TOTPAuthenticator
 from idgw.authn.webauthn import WebAuthnAuthenticator
 from idgw.clock import Clock
+from idgw.delegation import admin_pages as delegation_admin
+from idgw.delegation import login_pages as delegation_login
+from idgw.delegation import pages as delegation_pages
 from idgw.delegation import use as delegation_use
+from idgw.delegation import verify_pages as delegation_verify
 from idgw.delegation.runtime import DelegationRuntime
 from idgw.httpio import BodyError, RejectNul
 from idgw.oidc import routes as oidc_routes
@@ -217,10 +221,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         sender = asyncio.create_task(gw.backchannel.run(), name="backchannel-logout")
         # ...and ending abandoned proofing cases.
         sweeper = asyncio.create_task(proofing_call.sweep(gw), name="proofing-sweeper")
+        # ...and telling e-services that a delegation ended (Security Event Tokens).
+        events = asyncio.create_task(gw.delegation.events.run(), name="security-events")
         try:
             yield
         finally:
-            for task in (sender, sweeper):
+            for task in (sender, sweeper, events):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -243,6 +249,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(proofing_citizen.router(gw))  # /interaction/{iid}/proofing..., /proofing/...
     app.include_router(proofing_officer.router(gw))  # /officer/...
     proofing_call.install(app, gw)  # /proofing/ws/{case}, the officer's live checks
+    app.include_router(delegation_pages.router)  # /delegations/...
+    app.include_router(delegation_verify.router)  # /delegations/verify..., /delegations/{id}/print
+    app.include_router(delegation_admin.router)  # /admin/services/{client_id}/delegation
+    app.include_router(delegation_login.router)  # /interaction/{iid}/acting
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
     app.mount("/proofing/static", StaticFiles(directory=Path(__file__).parent / "proofing" / "static"),
               name="proofing-static")
