@@ -64,6 +64,7 @@ from providers.base import (
     normalise_level,
     valid_citizen_id,
 )
+from providers.ndid_dsign import DocumentApprovals
 
 log = logging.getLogger(__name__)
 
@@ -131,9 +132,10 @@ class AnswerProgress:
         return self.errored > 0 and self.rejected == 0 and self.waiting_for >= self.needed - self.accepted > 0
 
 
-class NDIDUpstream:
+class NDIDUpstream(DocumentApprovals):
     """One configured NDID relying-party node. Construction does no I/O. Thread-safe: request state
-    lives in the callers' state dicts; the IdP catalogue cache and the HTTP client are guarded by locks."""
+    lives in the callers' state dicts; the IdP catalogue cache and the HTTP client are guarded by locks.
+    Document approvals (``begin_document_approval``, ``complete_document_approval``): ``providers.ndid_dsign``."""
 
     type = "ndid"
     mode = "async"
@@ -198,6 +200,16 @@ class NDIDUpstream:
         The state records what was asked (mode, floors, min_idp, idp_id_list, timeout) so that
         ``complete`` can check the node's copy of the request against it; ``reference_id`` (what to
         show the citizen) and ``expires_at`` (the deadline) are for the waiting page."""
+        return self._create(citizen_id=citizen_id, min_ial=min_ial, min_aal=min_aal, callback_url=callback_url,
+                            request_message=request_message, reference_id=reference_id)
+
+    def _create(self, *, citizen_id: str, min_ial: str, min_aal: str, callback_url: str, request_message: str,
+                reference_id: str | None, request_type: str | None = None, min_idp: int | None = None,
+                idp_id_list: list[str] | None = None, extra_state: dict | None = None) -> Pending:
+        """``begin`` for any request type (rp.yaml ``request_type``, sent only when not None); ``min_idp``
+        and ``idp_id_list`` default to the configuration; ``extra_state`` is merged into the state."""
+        min_idp = self.min_idp if min_idp is None else min_idp
+        idp_id_list = list(self.idp_id_list if idp_id_list is None else idp_id_list)
         # Domain brief §3: namespace citizen_id is checksum validated by the platform; fail early here.
         if self.namespace == "citizen_id" and not valid_citizen_id(citizen_id):
             raise UpstreamError("invalid_citizen_id", "citizen ID fails the checksum")
@@ -218,15 +230,17 @@ class NDIDUpstream:
             "mode": self.request_mode,
             "reference_id": reference_id,
             "callback_url": callback_url,
-            "idp_id_list": self.idp_id_list,
+            "idp_id_list": idp_id_list,
             "data_request_list": [],  # identity only: no data from authoritative sources
             "request_message": request_message,
             # rp.yaml: min_ial / min_aal are JSON numbers from the Thai vocabulary.
             "min_ial": level_as_number(floor_ial),
             "min_aal": level_as_number(floor_aal),
-            "min_idp": self.min_idp,
+            "min_idp": min_idp,
             "request_timeout": self.request_timeout,
         }
+        if request_type is not None:
+            body["request_type"] = request_type
         if self.node_id:
             body["node_id"] = self.node_id
         url = f"{self.api_base}/rp/requests/{quote(self.namespace, safe='')}/{quote(citizen_id, safe='')}"
@@ -241,11 +255,12 @@ class NDIDUpstream:
             # rp.yaml: the RP MUST keep initial_salt for later auditing.
             "initial_salt": initial_salt, "namespace": self.namespace, "identifier": citizen_id,
             # What we asked for: complete() refuses a node view of the request that differs.
-            "mode": self.request_mode, "min_ial": floor_ial, "min_aal": floor_aal, "min_idp": self.min_idp,
-            "idp_id_list": list(self.idp_id_list), "request_timeout": self.request_timeout,
+            "mode": self.request_mode, "min_ial": floor_ial, "min_aal": floor_aal, "min_idp": min_idp,
+            "idp_id_list": idp_id_list, "request_timeout": self.request_timeout, "request_type": request_type,
             "callback_url": callback_url, "created_at": now, "expires_at": expires_at,
             # The node's view (refresh) and the callbacks' hints (handle_callback).
             "node": None, "node_read_at": None, "completed_at": None, "hint": None, "hint_seen": 0,
+            **(extra_state or {}),
         }
         return Pending(request_id=request_id, reference_id=reference_id, expires_at=expires_at, state=state)
 
@@ -359,9 +374,21 @@ class NDIDUpstream:
         raise their own code (rejected, complicated, errored, timed_out); called while the node still
         calls the request open, this cancels it (``rejected``). A completed request needs ``min_idp``
         distinct IdPs whose answer passes ``_acceptable``; otherwise the most telling refusal is raised
-        (unknown_idp, idp_max_exceeded, invalid_signature, ial_too_low, aal_too_low, else errored)."""
+        (unknown_idp, idp_max_exceeded, invalid_signature, ial_too_low, aal_too_low, else errored).
+        A request of another type (a document approval, ``providers.ndid_dsign``) is never a sign-in:
+        ``state_mismatch``."""
         if not isinstance(state, dict) or state.get("provider") != self.name:
             raise UpstreamError("state_mismatch", "state of another provider")
+        if state.get("request_type") is not None:
+            raise UpstreamError("state_mismatch", f"a {state['request_type']} request is not a sign-in")
+        state = self._settle(state)
+        now = int(self._clock())
+        self._check_outcome(state, now=now)
+        return self._identity(state, state["node"], now=now)
+
+    def _settle(self, state: dict) -> dict:
+        """Close the request, then read the node (waiting, bounded, until it shows the close): the
+        state ``complete`` and ``complete_document_approval`` decide from."""
         closing = self._close(state)
         state = self.refresh(state=state)
         if closing:
@@ -375,7 +402,7 @@ class NDIDUpstream:
                     break
                 time.sleep(delay)
                 state = self.refresh(state=state)
-        return self._decide(state, now=int(self._clock()))
+        return state
 
     def cancel(self, *, state: dict) -> bool:
         """The citizen gave up waiting: close the request at the node (``POST /rp/request_close``)
@@ -409,7 +436,8 @@ class NDIDUpstream:
 
     # -- internals ---------------------------------------------------------------------------------------
 
-    def _decide(self, state: dict, *, now: int) -> UpstreamIdentity:
+    def _check_outcome(self, state: dict, *, now: int) -> None:
+        """Raise unless the node's view is the request we created and it completed."""
         view = state["node"]
         if not view.get("known"):
             raise UpstreamError("errored", "the platform does not know this request (create failed?)"
@@ -428,11 +456,10 @@ class NDIDUpstream:
                 raise UpstreamError("timed_out", "NDID request timed out")
             raise UpstreamError("rejected", f"request closed by the relying party before any outcome "
                                             f"(node status {ndid_status})")
-        return self._identity(state, view, now=now)
 
     def _mismatch(self, state: dict, view: dict) -> str | None:
         """What makes the node's request differ from the one ``begin`` created, or None."""
-        for key in ("request_id", "mode", "min_ial", "min_aal", "min_idp"):
+        for key in ("request_id", "mode", "min_ial", "min_aal", "min_idp", "request_type"):
             if view.get(key) != state.get(key):
                 return f"{key} {view.get(key)!r} instead of {state.get(key)!r}"
         if self.node_id and view.get("requester_node_id") != self.node_id:
@@ -442,6 +469,26 @@ class NDIDUpstream:
     def _identity(self, state: dict, view: dict, *, now: int) -> UpstreamIdentity:
         """Domain brief §3: count only acceptable answers, one per IdP; the identity carries the lowest
         levels among the answers counted."""
+        accepted, catalogue = self._accepted(state, view)
+        counted = list(accepted.values())
+        ial = min((a["ial"] for a in counted), key=IAL_LEVELS.index)
+        aal = min((a["aal"] for a in counted), key=AAL_LEVELS.index)
+        return UpstreamIdentity(
+            provider=self.name, issuer=self.api_base, subject=state["identifier"], citizen_id=state["identifier"],
+            claims={}, ial=ial, aal=aal, amr=self.amr, auth_time=int(state.get("completed_at") or now),
+            raw_levels={
+                "idp_ids": list(accepted),
+                "responses": [{"idp_id": a["idp_id"], "ial": a["raw_ial"], "aal": a["raw_aal"], "status": a["status"],
+                               "valid_signature": a["valid_signature"], "valid_ial": a["valid_ial"]} for a in counted],
+                "idp_max": {i: [catalogue[i]["max_ial"], catalogue[i]["max_aal"]] for i in accepted},
+                "mode": state["mode"], "min_ial": state["min_ial"], "min_aal": state["min_aal"],
+                "request_id": state["request_id"], "initial_salt": state["initial_salt"],
+            },
+        )
+
+    def _accepted(self, state: dict, view: dict) -> tuple[dict[str, dict], dict[str, dict]]:
+        """(idp_id → its first acceptable answer, the IdP catalogue used); fewer than ``min_idp`` such
+        IdPs raises the most telling refusal."""
         candidates = [a for a in view.get("response_list") or []
                       if a.get("status") == "accept" and a.get("error_code") is None]
         catalogue = self._catalogue_for({a["idp_id"] for a in candidates if a.get("idp_id")}) if candidates else {}
@@ -458,21 +505,7 @@ class NDIDUpstream:
                 if code in reasons:
                     raise UpstreamError(code, f"NDID answers refused ({', '.join(sorted(set(reasons)))})")
             raise UpstreamError("errored", "NDID completed without enough acceptable answers")
-        counted = list(accepted.values())
-        ial = min((a["ial"] for a in counted), key=IAL_LEVELS.index)
-        aal = min((a["aal"] for a in counted), key=AAL_LEVELS.index)
-        return UpstreamIdentity(
-            provider=self.name, issuer=self.api_base, subject=state["identifier"], citizen_id=state["identifier"],
-            claims={}, ial=ial, aal=aal, amr=self.amr, auth_time=int(state.get("completed_at") or now),
-            raw_levels={
-                "idp_ids": list(accepted),
-                "responses": [{"idp_id": a["idp_id"], "ial": a["raw_ial"], "aal": a["raw_aal"], "status": a["status"],
-                               "valid_signature": a["valid_signature"], "valid_ial": a["valid_ial"]} for a in counted],
-                "idp_max": {i: [catalogue[i]["max_ial"], catalogue[i]["max_aal"]] for i in accepted},
-                "mode": state["mode"], "min_ial": state["min_ial"], "min_aal": state["min_aal"],
-                "request_id": state["request_id"], "initial_salt": state["initial_salt"],
-            },
-        )
+        return accepted, catalogue
 
     def _acceptable(self, state: dict, view: dict, answer: dict, catalogue: dict[str, dict]) -> str | None:
         """Why an ``accept`` answer does not count (an error code), or None when it counts:
@@ -612,6 +645,7 @@ def _node_view(answer: dict) -> dict:
         "min_idp": min_idp if type(min_idp) is int else None,
         "idp_id_list": [i for i in idp_id_list if _text(i)] if isinstance(idp_id_list, list) else None,
         "requester_node_id": _text(answer.get("requester_node_id")),
+        "request_type": _text(answer.get("request_type")),
         "response_list": [_answer(r) for r in responses if isinstance(r, dict)] if isinstance(responses, list) else [],
     }
 

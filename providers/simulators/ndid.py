@@ -27,6 +27,25 @@ accept below the request's min_ial/min_aal or above the IdP's registered max_ial
 computes valid_ial against the identity's IAL at that IdP. Every checksum-valid citizen ID counts
 as onboarded at every simulated IdP.
 
+Request types (``request_type`` in the create body, ``core/common/create_request.js``): absent is an
+identity request; ``dsign.dcontract`` (the only type registered on this simulated chain, ``GET
+/utility/request_types``) asks the IdP to approve documents; any other string is 20091
+INVALID_REQUEST_TYPE, a non-string or empty one 20003 (the v6 body schema: string, minLength 1). For
+``dsign.dcontract`` every line of ``request_message`` that starts with http:// or https:// is a
+document URL (``core/idp/contract_request.js`` ``extractURLFromRequestMessage``); when an IdP answers
+accept, the simulator, as that IdP's node, fetches each one and compares the SHA-256 (hex) of the body
+with the text after the URL's last "/" (lower-cased, as ``checkContractHash`` does). Any failure
+(unreachable, not 200, a redirect, over ``DOCUMENT_MAX_BYTES``, slower than ``DOCUMENT_FETCH_TIMEOUT``,
+hash mismatch) turns the accept into an error answer with IdP code 31000, the code the platform's IdP
+node answers with (``IDP_ERROR_CODE_DOCUMENT_INTEGRITY_FAILED``). Differences from the platform, on
+purpose: the node checks when it *receives* the request (``core/idp/index.js``), the simulator when the
+IdP answers accept (so a test can change the document in between); the node follows redirects and has
+no size cap, the simulator refuses both; a ``dsign.dcontract`` request whose message has no URL line
+is refused at creation with 20003 BODY_VALIDATION_FAILED (the platform accepts it and every IdP node
+then answers 31000, ``checkContractHash`` fails "No contract url"; ndid-error/type.js has no code for
+this, and 20074 REQUEST_MESSAGE_NEEDED means a missing message in identity-management consent
+requests). Each check is kept in the request's ``document_checks`` (``GET /_sim/requests/{id}``).
+
 Error answers use NDID's ``{error: {code, message}}`` shape with the platform's own codes
 (``ndid-error/type.js``, listed in ``../shared/data/ndid-error-codes.tsv``), e.g. 20045 duplicate
 reference id, 20025 request is closed.
@@ -41,6 +60,7 @@ import base64
 import copy
 import hashlib
 import html
+import re
 import secrets
 import time
 import uuid
@@ -84,7 +104,8 @@ FAULTS = {
                          "timed out, as on the real platform (the RP node writes them to the chain at close)",
     "close_delay": "seconds after its 202 before a close takes effect (a block commit on the real platform)",
     "idp_answers": "{idp_id: 'accept' | 'reject' | <IdP error code>}: those IdPs answer every new request by "
-                   "themselves as soon as it is created (accept at the IdP's identity IAL and maximum AAL)",
+                   "themselves as soon as it is created (accept at the IdP's identity IAL and maximum AAL; "
+                   "for dsign.dcontract an accept first checks the documents, as in the IdP app)",
 }
 CHAIN_ID = "sim-chain"
 RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
@@ -94,6 +115,15 @@ RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
 IDP_ERROR_CODES = {1000: ("ข้อผิดพลาดของ IdP", "IdP error"),
                    10101: ("IdP ไม่มีข้อมูลตัวตนนี้", "unknown identity at this IdP")}
 IDP_ERROR_CODE = 1000  # the IdP app's default "report an error" code
+# core/idp/contract_request.js IDP_ERROR_CODE_DOCUMENT_INTEGRITY_FAILED: what an IdP node answers when a
+# dsign.dcontract document cannot be fetched or its SHA-256 differs from its URL.
+DOCUMENT_INTEGRITY_FAILED = 31000
+ANSWER_ERROR_CODES = {**IDP_ERROR_CODES, DOCUMENT_INTEGRITY_FAILED: ("IdP ตรวจสอบเอกสารไม่ผ่าน",
+                                                                     "the IdP could not verify the document")}
+DCONTRACT_REQUEST_TYPE = "dsign.dcontract"  # main-server/src/config.js dcontractConfig.dcontractRequestType
+REQUEST_TYPES = (DCONTRACT_REQUEST_TYPE,)  # registered on the simulated chain (NDID's add_request_type)
+DOCUMENT_FETCH_TIMEOUT = 5.0  # seconds for the whole fetch of one document (the platform's default: 30)
+DOCUMENT_MAX_BYTES = 1024 * 1024
 
 
 class NDIDSimulator:
@@ -142,7 +172,7 @@ class NDIDSimulator:
             "status": "pending", "closed": False, "timed_out": False, "response_list": [],
             "block_height": self._next_height(), "close_attempts": [], "callbacks": [], "last_status": None,
             "requester_node_id": body.get("node_id") or self.rp_node_id, "created": True,
-            "status_queries": 0,
+            "status_queries": 0, "request_type": body.get("request_type"), "document_checks": [],
         }
         record["creation_block_height"] = record["block_height"]
         self.requests[request_id] = record
@@ -161,7 +191,7 @@ class NDIDSimulator:
             self._deliver(record, record["callback_url"], result)
             if success:
                 self._send_status(record)
-                self._auto_answer(record)
+                await self._auto_answer(record)
 
         return JSONResponse({"request_id": request_id, "initial_salt": record["initial_salt"]}, status_code=202,
                             background=BackgroundTask(announce))
@@ -183,6 +213,14 @@ class NDIDSimulator:
             return 20003, "callback_url must be an http(s) URL"
         if not isinstance(body.get("request_message"), str):
             return 20003, "request_message is required"
+        request_type = body.get("request_type")
+        if request_type is not None:
+            if not isinstance(request_type, str) or not request_type:
+                return 20003, "request_type must be a non-empty string"  # BODY_VALIDATION_FAILED (v6 schema)
+            if request_type not in REQUEST_TYPES:
+                return 20091, "request_type is not registered on the platform"  # INVALID_REQUEST_TYPE
+            if request_type == DCONTRACT_REQUEST_TYPE and not document_urls(body["request_message"]):
+                return 20003, "a dsign.dcontract request_message needs a line with the document's http(s) URL"
         for field, levels, code in (("min_ial", IAL_LEVELS, 20094), ("min_aal", AAL_LEVELS, 20095)):
             value = body.get(field)
             if isinstance(value, bool) or not isinstance(value, int | float):
@@ -276,7 +314,8 @@ class NDIDSimulator:
             "request_timeout": record["request_timeout"], "idp_id_list": list(record["idp_id_list"]),
             "data_request_list": [], "request_message_hash": record["request_message_hash"],
             "response_list": responses, "closed": record["closed"], "timed_out": record["timed_out"],
-            "mode": record["mode"], "request_type": None, "requester_node_id": record["requester_node_id"],
+            "mode": record["mode"], "request_type": record["request_type"],
+            "requester_node_id": record["requester_node_id"],
             "status": record["status"], "creation_block_height": f"{CHAIN_ID}:{record['creation_block_height']}",
         }
 
@@ -390,7 +429,8 @@ class NDIDSimulator:
                         f'{html.escape(_masked(record["identifier"]))}</a> · '
                         f'รหัสอ้างอิง · Reference <strong class="reference">'
                         f'{short_reference(record["reference_id"])}</strong> · '
-                        f'{html.escape(record["request_message"][:80])} · {left} s</li>')
+                        + ('อนุมัติเอกสาร · document approval · ' if _is_dcontract(record) else '')
+                        + f'{html.escape(record["request_message"][:80])} · {left} s</li>')
         body = ("<p>คำขอยืนยันตัวตนที่รอคำตอบ · Identity requests waiting for an answer</p>"
                 + (f"<ul>{''.join(rows)}</ul>" if rows else "<p>ไม่มีคำขอ · No requests.</p>"))
         return _page("แอป IdP (จำลอง) · IdP app (simulated)", body)
@@ -415,6 +455,18 @@ class NDIDSimulator:
         left = max(0, int(record["created_at"] + record["request_timeout"] - time.time()))
         error_options = "".join(f'<option value="{code}">{code}: {th} · {en}</option>'
                                 for code, (th, en) in IDP_ERROR_CODES.items())
+        approve = "ยืนยัน · Approve"
+        documents = ""
+        if _is_dcontract(record):
+            # The person must be able to read what they approve: each document the IdP will check, as a link.
+            approve = "อนุมัติเอกสาร · Approve the document"
+            links = "".join(f'<li><a class="document" href="{html.escape(url)}" target="_blank" '
+                            f'rel="noopener noreferrer">{html.escape(url)}</a></li>'
+                            for url in document_urls(record["request_message"]))
+            documents = ('<p class="request-type"><strong>คำขออนุมัติเอกสาร · Document approval request</strong>: '
+                         'การยืนยันหมายถึงท่านอนุมัติเอกสารต่อไปนี้ โปรดอ่านก่อนยืนยัน · Approving means you approve '
+                         'the documents below; please read them first.</p>'
+                         f'<ul class="documents">{links}</ul>')
         body = (
             f'<p>เลขประจำตัวประชาชน · Citizen ID: {html.escape(_masked(record["identifier"]))}</p>'
             # The short reference the service shows on its waiting page (providers.ndid.short_reference of
@@ -422,14 +474,14 @@ class NDIDSimulator:
             f'<p>รหัสอ้างอิง · Reference: <strong class="reference">{short_reference(record["reference_id"])}'
             f'</strong></p>'
             f'<blockquote class="request-message" style="white-space:pre-wrap">'
-            f'{html.escape(record["request_message"])}</blockquote>'
+            f'{html.escape(record["request_message"])}</blockquote>{documents}'
             f'<p>ระดับขั้นต่ำ · Minimum: IAL {record["min_ial"]}, AAL {record["min_aal"]} · '
             f'เหลือเวลา · time left: {left} s</p>'
             f'<form method="post" action="{html.escape(request_id)}/respond">'
             f'<label>IdP <select name="idp_id">{idp_options}</select></label><br>'
             f'<label>IAL <select name="ial">{ial_options}</select></label> '
             f'<label>AAL <select name="aal">{aal_options}</select></label><br>'
-            f'<button type="submit" name="action" value="accept">ยืนยัน · Approve</button> '
+            f'<button type="submit" name="action" value="accept">{approve}</button> '
             f'<button type="submit" name="action" value="reject">ปฏิเสธ · Reject</button><br>'
             f'<label>รหัสข้อผิดพลาด · Error code <select name="error_code">{error_options}</select></label><br>'
             f'<button type="submit" name="action" value="error">แจ้งข้อผิดพลาด · Report an error</button></form>'
@@ -444,27 +496,52 @@ class NDIDSimulator:
             return _page("คำขอสิ้นสุดแล้ว · Request finished", "", status=409)
         form = await request.form()
         code = str(form.get("error_code", IDP_ERROR_CODE))
-        return self._respond(record, idp_id=str(form.get("idp_id", "")), action=str(form.get("action", "")),
-                             ial=str(form.get("ial", "")), aal=str(form.get("aal", "")),
-                             error_code=int(code) if code.isdigit() else -1)
+        return await self._answer(record, idp_id=str(form.get("idp_id", "")), action=str(form.get("action", "")),
+                                  ial=str(form.get("ial", "")), aal=str(form.get("aal", "")),
+                                  error_code=int(code) if code.isdigit() else -1)
 
-    def _auto_answer(self, record: dict) -> None:
+    async def _auto_answer(self, record: dict) -> None:
         """The ``idp_answers`` fault: IdPs that answer a new request by themselves."""
         for idp_id, what in dict(self.faults.get("idp_answers") or {}).items():
             if not self._open(record) or idp_id not in self.idps:
                 continue
             idp = self.idps[idp_id]
             if what in ("accept", "reject"):
-                self._respond(record, idp_id=idp_id, action=what, ial=idp["identity_ial"], aal=idp["max_aal"],
-                              error_code=IDP_ERROR_CODE)
+                await self._answer(record, idp_id=idp_id, action=what, ial=idp["identity_ial"], aal=idp["max_aal"],
+                                   error_code=IDP_ERROR_CODE)
             else:
-                self._respond(record, idp_id=idp_id, action="error", ial="", aal="",
-                              error_code=what if type(what) is int else IDP_ERROR_CODE)
+                await self._answer(record, idp_id=idp_id, action="error", ial="", aal="",
+                                   error_code=what if type(what) is int else IDP_ERROR_CODE)
+
+    async def _answer(self, record: dict, *, idp_id: str, action: str, ial: str, aal: str,
+                      error_code: int) -> Response:
+        """``_respond``, but for a ``dsign.dcontract`` accept the IdP's node first checks the documents
+        (``check_documents``, awaited so the event loop keeps serving); if they fail, the IdP's answer
+        is the error 31000 instead. The request may end while the documents are fetched: then nothing
+        is recorded (409)."""
+        problem = None
+        if action == "accept" and _is_dcontract(record) and self._may_answer(record, idp_id):
+            problem = await check_documents(record["request_message"])
+            record["document_checks"].append({"idp_id": idp_id, "problem": problem, "checked_at": time.time()})
+            if problem:
+                action, error_code = "error", DOCUMENT_INTEGRITY_FAILED
+        if not self._open(record):
+            return _page("คำขอสิ้นสุดแล้ว · Request finished", "", status=409)
+        page = self._respond(record, idp_id=idp_id, action=action, ial=ial, aal=aal, error_code=error_code)
+        if problem and page.status_code == 200:
+            return _page("ตรวจสอบเอกสารไม่ผ่าน · The document could not be verified",
+                         f"<p>IdP ตอบข้อผิดพลาด {DOCUMENT_INTEGRITY_FAILED} แทนการอนุมัติ · The IdP answered error "
+                         f"{DOCUMENT_INTEGRITY_FAILED} instead of an approval: {html.escape(problem)}</p>")
+        return page
+
+    @staticmethod
+    def _may_answer(record: dict, idp_id: str) -> bool:
+        return idp_id in record["idp_id_list"] and all(a["idp_id"] != idp_id for a in record["response_list"])
 
     def _respond(self, record: dict, *, idp_id: str, action: str, ial: str, aal: str,
                  error_code: int) -> Response:
         """One IdP's answer to an open request, checked as the platform checks it."""
-        if idp_id not in record["idp_id_list"] or any(a["idp_id"] == idp_id for a in record["response_list"]):
+        if not self._may_answer(record, idp_id):
             return _page("ตอบไม่ได้ · Cannot answer", "<p>IdP นี้ไม่ได้รับคำขอหรือตอบไปแล้ว · "
                                                        "This IdP was not asked or has answered.</p>", status=400)
         if action not in ("accept", "reject", "error"):
@@ -472,7 +549,7 @@ class NDIDSimulator:
         idp = self.idps[idp_id]
         checked = record["mode"] in (2, 3)  # the platform checks signature and IAL only where identity is known
         if action == "error":
-            if error_code not in IDP_ERROR_CODES:
+            if error_code not in ANSWER_ERROR_CODES:
                 return _page("ตอบไม่ได้ · Cannot answer", "<p>error_code</p>", status=400)
             answer: dict[str, Any] = {"idp_id": idp_id, "error_code": error_code}
         else:
@@ -533,6 +610,10 @@ class NDIDSimulator:
         async def idp_nodes(min_ial: str | None = None, min_aal: str | None = None) -> Response:
             return self.idp_nodes(min_ial, min_aal)
 
+        @app.get("/utility/request_types")
+        async def request_types(prefix: str | None = None) -> Response:
+            return JSONResponse([t for t in REQUEST_TYPES if not prefix or t.startswith(prefix)])
+
         @app.get("/")
         async def home() -> Response:
             return RedirectResponse("idp-app", status_code=303)
@@ -578,6 +659,52 @@ def create_ndid_app(*, idps: tuple[dict, ...] = DEMO_IDPS, control: bool = False
                     faults: dict | None = None) -> FastAPI:
     """An NDID-style platform; ``app.state.simulator`` is its ``NDIDSimulator``."""
     return NDIDSimulator(idps=idps, control=control, faults=faults).app
+
+
+def document_urls(request_message: str) -> list[str]:
+    """The document URLs of a ``dsign.dcontract`` message, as the IdP node finds them
+    (``core/idp/contract_request.js`` ``extractURLFromRequestMessage``): the trimmed message split on
+    runs of newlines, the lines that start with http:// or https:// (case-sensitive), trimmed."""
+    lines = re.split(r"\n+", request_message.strip()) if isinstance(request_message, str) else []
+    return [line.strip() for line in lines if re.match(r"https?://", line)]
+
+
+async def check_documents(request_message: str) -> str | None:
+    """What an IdP node finds wrong with the documents of a ``dsign.dcontract`` message, or None when
+    every one is intact (``checkContractHash``: all URLs fetched concurrently; each must answer 200
+    and the SHA-256 hex of its body must equal the text after the URL's last "/", lower-cased). No
+    URL at all is a failure too. Never raises."""
+    urls = document_urls(request_message)
+    if not urls:
+        return "no document URL in the request message"
+    problems = await asyncio.gather(*(_document_problem(url) for url in urls))
+    return next((p for p in problems if p), None)
+
+
+async def _document_problem(url: str) -> str | None:
+    digest, size = hashlib.sha256(), 0
+    try:
+        async with asyncio.timeout(DOCUMENT_FETCH_TIMEOUT), \
+                httpx.AsyncClient(timeout=DOCUMENT_FETCH_TIMEOUT, follow_redirects=False) as client, \
+                client.stream("GET", url) as response:
+            if response.status_code != 200:
+                return f"{url}: HTTP {response.status_code}"
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > DOCUMENT_MAX_BYTES:
+                    return f"{url}: larger than {DOCUMENT_MAX_BYTES} bytes"
+                digest.update(chunk)
+    except TimeoutError:
+        return f"{url}: no answer within {DOCUMENT_FETCH_TIMEOUT} s"
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        return f"{url}: unreachable ({type(exc).__name__})"
+    if digest.hexdigest() != url.split("/")[-1].lower():
+        return f"{url}: SHA-256 of the document differs from the URL"
+    return None
+
+
+def _is_dcontract(record: dict) -> bool:
+    return record.get("request_type") == DCONTRACT_REQUEST_TYPE
 
 
 def _public(record: dict) -> dict:
