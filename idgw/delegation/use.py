@@ -143,3 +143,25 @@ def exchange(db, *, mandate_id: str | None, account_id: str, audience: str, act:
         raise MandateError("mandate_used", status=403)
     return Acting(principal=principal_key(row), actors=actors_of(db, row),
                   claim=claim_for(row, client_id=audience, act=act), mandate_id=row.id)
+
+
+def login_choice(db, *, chosen: dict | None, session_id: str, account: Account, client_id: str, act: str | None,
+                 delegation_allowed: bool, now: int) -> tuple[str, list[Mandate] | Mandate | None]:
+    """What the sign-in does about acting for another, after the person authenticated:
+    ``("self", None)`` (the service does not allow delegation, or the person holds no mandate
+    for it, or chose themselves), ``("ask", mandates)`` (the choice page), ``("mandate", row)``
+    (acting under the mandate chosen, still usable) or ``("gone", None)`` (the mandate chosen
+    stopped meanwhile: ask again). ``chosen`` is what the choice page recorded for this session."""
+    if not delegation_allowed:
+        return "self", None
+    if chosen and chosen.get("session_id") == session_id:
+        if chosen.get("mandate") is None:
+            return "self", None
+        try:
+            row = check_use(db, mandate_id=chosen["mandate"], account_id=account.id, client_id=client_id, act=act,
+                            now=now)
+        except MandateError:
+            return "gone", None
+        return "mandate", row
+    options = usable_mandates(db, account=account, client_id=client_id, act=act, now=now)
+    return ("ask", options) if options else ("self", None)

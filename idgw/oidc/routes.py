@@ -160,6 +160,10 @@ def validate_authorization_request(gw, areq: AdaptedRequest, *, has_session: boo
         preferred = [] if essential else [a.value for a in acr_alternatives(claimed)]
     except (ClaimsRequestError, LevelError) as exc:
         raise refuse("invalid_request", str(exc)) from None
+    # Delegation (docs/delegation.md): the act the person is about to do, from the service's catalogue.
+    delegation_act = data.get("delegation_act")
+    if delegation_act is not None and not re.fullmatch(r"[a-z][a-z0-9_.-]{0,63}", delegation_act):
+        raise refuse("invalid_request", "delegation_act must be an act code of the service's catalogue")
     policy = current_policy(current_db.get(), grant.client.get_client_id())
     allowed = grant.client.get_allowed_scope(" ".join(scopes)).split()
     if "citizen_id" in allowed and not (policy and policy.release_citizen_id):
@@ -168,7 +172,8 @@ def validate_authorization_request(gw, areq: AdaptedRequest, *, has_session: boo
     params = {k: v for k, v in data.items() if k in _KEPT_PARAMS}
     params["scope"] = " ".join(allowed)
     requested = {"acr": [a.value for a in alternatives], "acr_preferred": preferred, "essential": bool(essential),
-                 "max_age": int(data["max_age"]) if "max_age" in data else None, "claims": claims}
+                 "max_age": int(data["max_age"]) if "max_age" in data else None, "claims": claims,
+                 "delegation_act": delegation_act}
     return params, requested
 
 

@@ -16,6 +16,9 @@ from sqlalchemy import bindparam, select
 from idgw import audit
 from idgw.account.consents import access_lasts
 from idgw.assurance import current_policy
+from idgw.delegation.choice import options as acting_options
+from idgw.delegation.choice import principal_words
+from idgw.delegation.use import login_choice, usable_mandates
 from idgw.login.interaction import finish, open_interaction, repeated
 from idgw.login.raising import accepted_upstreams
 from idgw.login.sessions import load_session
@@ -180,6 +183,24 @@ def advance(gw, db, ia: Interaction, request: Request, now: int, *, cookie_value
     if step.kind == "factor":
         return factor_page(gw, db, ia, request, now, kind=step.factors[0], step=step, account=account,
                            session=session, client=client, set_cookie=set_cookie, error=error, browser=browser)
+    acting = None
+    if step.kind in ("consent", "done"):
+        # Delegation of authority: for myself, or on behalf of someone whose mandate covers this service.
+        act = (ia.params.get("requested") or {}).get("delegation_act")
+        what, found = login_choice(db, chosen=progress.get("acting"), session_id=session.id, account=account,
+                                   client_id=ia.client_id, act=act,
+                                   delegation_allowed=bool(policy and policy.delegation_allowed), now=now)
+        if what in ("ask", "gone") and "none" in (params.get("prompt") or "").split():
+            what, found = "self", None  # prompt=none: no page; the person acts for themselves
+        if what in ("ask", "gone"):
+            # A chosen mandate that stopped meanwhile is said, never silently replaced by "myself".
+            rows = found or usable_mandates(db, account=account, client_id=ia.client_id, act=act, now=now)
+            return Outcome(page="delegation_choose.html", ui_locales=ui, cookie=set_cookie, context=dict(
+                action=f"/interaction/{ia.id}/acting", client_name=client.name, gone=what == "gone",
+                csrf_token=pages.csrf_token(browser, f"acting:{ia.id}"), account_name=display_name(account, locale),
+                options=acting_options(db, rows, client_id=ia.client_id, locale=locale),
+                cancel_url=f"/interaction/{ia.id}/cancel", cancel_csrf=pages.csrf_token(browser, f"cancel:{ia.id}")))
+        acting = found if what == "mandate" else None
     if step.kind == "consent":
         locale = pages.locale(request, ui)
         scopes = [t(f"scope_{s}", locale) for s in params["scope"].split() if f"scope_{s}" in _SCOPE_KEYS]
@@ -192,6 +213,7 @@ def advance(gw, db, ia: Interaction, request: Request, now: int, *, cookie_value
                                     extra_claims=[t(f"claim_{c}", locale) for c in shown["extra"]],
                                     verified_claims=[t(f"claim_{c}", locale) for c in shown["verified"]],
                                     ial=account.ial, account_name=display_name(account, locale),
+                                    acting_for=principal_words(acting, locale) if acting else None,
                                     auth_time=format_datetime(session.auth_time, locale),
                                     lasts=access_lasts(scope=params["scope"], settings=settings, locale=locale),
                                     cancel_url=f"/interaction/{ia.id}/cancel",
@@ -203,7 +225,8 @@ def advance(gw, db, ia: Interaction, request: Request, now: int, *, cookie_value
     subject = GrantSubject(account_id=session.account_id, session_id=session.id, auth_time=session.auth_time,
                            acr=step.acr, amr=list(session.amr), ial=session.ial, aal=session.aal,
                            claims=(ia.params.get("requested") or {}).get("claims"), release=step.release,
-                           code_seed=ia.id)
+                           code_seed=ia.id, mandate_id=acting.id if acting else None,
+                           mandate_act=(ia.params.get("requested") or {}).get("delegation_act") if acting else None)
     return Outcome(redirect=issue_code(gw, params=params, subject=subject), cookie=set_cookie)
 
 
