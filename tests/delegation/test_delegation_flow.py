@@ -7,45 +7,22 @@ verifier)."""
 from __future__ import annotations
 
 import httpx
-from jose import jwt as jose_jwt
 
 from idgw.delegation import mandates
 from idgw.storage.delegation import Mandate
-from idgw.storage.models import Account, Client
-from tests.delegation.world import MALEE, SOMCHAI, SOMYING, citizen, delegable_service, person_mandate
-from tests.flow import authorize_url, callback_params, exchange, form_fields, rp_client
-
-
-def _sub(gateway, client_id: str, key: str) -> str:
-    with gateway.db() as db:
-        return gateway.gw.provider.subject_for(client=db.get(Client, client_id), account_id=key)
-
-
-def _sign_in_acting(gateway, service, delegate, *, choice: str | None, act: str | None = "vat_filing"):
-    """The delegate's browser through /authorize: the choice page (answered with ``choice``, or
-    asserted absent when None), consent, and the code; returns (tokens, rp, choice page text)."""
-    rp = rp_client(gateway, service, scope="openid profile offline_access")
-    url, _state, _nonce, verifier = authorize_url(gateway, rp, **({"delegation_act": act} if act else {}))
-    b = delegate.browser
-    page = b.follow(b.get(url))
-    choice_text = None
-    if choice is None:
-        assert 'name="acting"' not in page.text
-    else:
-        assert page.status_code == 200 and 'name="acting"' in page.text, page.text[:500]
-        choice_text = page.text
-        action, hidden = form_fields(page.text)
-        page = b.follow(b.http.post(action, data={**hidden, "acting": choice}))
-    if 'value="allow"' in page.text:
-        page = b.consent(page)
-    params = callback_params(page)
-    return exchange(gateway, rp, params["code"], verifier), rp, choice_text
-
-
-def _decode(gateway, token: str, audience: str) -> dict:
-    jwks = httpx.get(gateway.url + "/jwks.json").json()
-    return jose_jwt.decode(token, jwks, algorithms=["ES256"], audience=audience, issuer=gateway.url,
-                           options={"verify_at_hash": False})
+from idgw.storage.models import Account
+from tests.delegation.world import (
+    MALEE,
+    SOMCHAI,
+    SOMYING,
+    citizen,
+    decode,
+    delegable_service,
+    person_mandate,
+    sign_in_acting,
+    sub_of,
+)
+from tests.flow import authorize_url, form_fields, rp_client
 
 
 def test_person_to_person_delegation_end_to_end(gateway):
@@ -53,16 +30,16 @@ def test_person_to_person_delegation_end_to_end(gateway):
     a, b = citizen(gateway, SOMCHAI), citizen(gateway, SOMYING)
     mandate_id = person_mandate(gateway, a, b, client_id=service.client_id)
 
-    tokens, rp, page = _sign_in_acting(gateway, service, b, choice=mandate_id)
+    tokens, rp, page = sign_in_acting(gateway, service, b, choice=mandate_id)
     assert "สมชาย ใจดี" in page or "Somchai Jaidee" in page  # the principal is named on the choice page
-    principal_sub, actor_sub = _sub(gateway, service.client_id, a.account_id), _sub(gateway, service.client_id,
+    principal_sub, actor_sub = sub_of(gateway, service.client_id, a.account_id), sub_of(gateway, service.client_id,
                                                                                     b.account_id)
-    id_token = _decode(gateway, tokens["id_token"], service.client_id)
+    id_token = decode(gateway, tokens["id_token"], service.client_id)
     assert id_token["sub"] == principal_sub != actor_sub
     assert id_token["act"]["sub"] == actor_sub
     assert id_token["delegation"]["id"] == mandate_id and id_token["delegation"]["acts"] == ["vat_filing"]
     assert id_token["delegation"]["principal"]["type"] == "natural_person"
-    access = _decode(gateway, tokens["access_token"], service.client_id)
+    access = decode(gateway, tokens["access_token"], service.client_id)
     assert access["sub"] == principal_sub and access["act"] == {"sub": actor_sub}
     assert access["delegation"]["id"] == mandate_id
 
@@ -77,7 +54,7 @@ def test_person_to_person_delegation_end_to_end(gateway):
     assert intro["delegation"]["id"] == mandate_id
 
     refreshed = rp.refresh_token(gateway.url + "/token", refresh_token=tokens["refresh_token"])
-    assert _decode(gateway, refreshed["access_token"], service.client_id)["act"]["sub"] == actor_sub
+    assert decode(gateway, refreshed["access_token"], service.client_id)["act"]["sub"] == actor_sub
 
     # The principal revokes: at once, every token under it stops.
     with gateway.db() as db:
@@ -95,8 +72,8 @@ def test_person_to_person_delegation_end_to_end(gateway):
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
 
     # Signing in again: no choice page any more, the delegate acts for themselves.
-    tokens, _rp, _ = _sign_in_acting(gateway, service, b, choice=None)
-    assert "act" not in _decode(gateway, tokens["id_token"], service.client_id)
+    tokens, _rp, _ = sign_in_acting(gateway, service, b, choice=None)
+    assert "act" not in decode(gateway, tokens["id_token"], service.client_id)
 
 
 def test_for_myself_gives_no_act_and_other_services_offer_no_choice(gateway):
@@ -104,20 +81,20 @@ def test_for_myself_gives_no_act_and_other_services_offer_no_choice(gateway):
     other = delegable_service(gateway)
     a, b = citizen(gateway, SOMCHAI), citizen(gateway, SOMYING)
     person_mandate(gateway, a, b, client_id=service.client_id)
-    tokens, _rp, _ = _sign_in_acting(gateway, service, b, choice="self")
-    claims = _decode(gateway, tokens["id_token"], service.client_id)
-    assert claims["sub"] == _sub(gateway, service.client_id, b.account_id) and "act" not in claims
+    tokens, _rp, _ = sign_in_acting(gateway, service, b, choice="self")
+    claims = decode(gateway, tokens["id_token"], service.client_id)
+    assert claims["sub"] == sub_of(gateway, service.client_id, b.account_id) and "act" not in claims
     # Outside the mandate's scope: the service is never offered it.
-    _sign_in_acting(gateway, other, b, choice=None)
+    sign_in_acting(gateway, other, b, choice=None)
     # An act the mandate does not cover: no choice either.
-    _sign_in_acting(gateway, service, b, choice=None, act="tax_refund")
+    sign_in_acting(gateway, service, b, choice=None, act="tax_refund")
 
 
 def test_single_use_is_used_up_by_its_token(gateway):
     service = delegable_service(gateway)
     a, b = citizen(gateway, SOMCHAI), citizen(gateway, SOMYING)
     mandate_id = person_mandate(gateway, a, b, client_id=service.client_id, single_use=True)
-    tokens, rp, _ = _sign_in_acting(gateway, service, b, choice=mandate_id)
+    tokens, rp, _ = sign_in_acting(gateway, service, b, choice=mandate_id)
     with gateway.db() as db:
         assert db.get(Mandate, mandate_id).status == "used"
     # The token issued for the act stays good until it expires; no refresh under a used mandate.
@@ -127,7 +104,7 @@ def test_single_use_is_used_up_by_its_token(gateway):
                                                       "refresh_token": tokens["refresh_token"]},
                         auth=(service.client_id, service.client_secret))
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
-    _sign_in_acting(gateway, service, b, choice=None)  # used: never offered again
+    sign_in_acting(gateway, service, b, choice=None)  # used: never offered again
 
 
 def test_a_choice_that_is_not_mine_is_refused(gateway):

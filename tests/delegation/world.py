@@ -6,12 +6,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
+from jose import jwt as jose_jwt
+
 from idgw.delegation import catalogue, mandates
 from idgw.delegation.document import sign as sign_document
 from idgw.delegation.mandates import Signer
-from idgw.storage.models import Account
+from idgw.storage.models import Account, Client
 from policies import AAL, IAL
-from tests.flow import Browser, Registered, add_service, register
+from tests.flow import (
+    Browser,
+    Registered,
+    add_service,
+    authorize_url,
+    callback_params,
+    exchange,
+    form_fields,
+    register,
+    rp_client,
+)
 
 # Demo citizens (providers/simulators/citizens.py): checksum-valid, ThaiD IAL 2.3.
 SOMCHAI = ("1345951597671", "สมชาย", "ใจดี", "Somchai", "Jaidee")
@@ -101,3 +114,35 @@ def person_mandate(gateway, principal: Citizen, delegate: Citizen, *, client_id:
         mandate_id = row.id
         db.commit()
     return mandate_id
+
+
+def sub_of(gateway, client_id: str, key: str) -> str:
+    with gateway.db() as db:
+        return gateway.gw.provider.subject_for(client=db.get(Client, client_id), account_id=key)
+
+
+def sign_in_acting(gateway, service, delegate, *, choice: str | None, act: str | None = "vat_filing"):
+    """The delegate's browser through /authorize: the choice page (answered with ``choice``, or
+    asserted absent when None), consent, and the code; returns (tokens, rp, choice page text)."""
+    rp = rp_client(gateway, service, scope="openid profile offline_access")
+    url, _state, _nonce, verifier = authorize_url(gateway, rp, **({"delegation_act": act} if act else {}))
+    b = delegate.browser
+    page = b.follow(b.get(url))
+    choice_text = None
+    if choice is None:
+        assert 'name="acting"' not in page.text
+    else:
+        assert page.status_code == 200 and 'name="acting"' in page.text, page.text[:500]
+        choice_text = page.text
+        action, hidden = form_fields(page.text)
+        page = b.follow(b.http.post(action, data={**hidden, "acting": choice}))
+    if 'value="allow"' in page.text:
+        page = b.consent(page)
+    params = callback_params(page)
+    return exchange(gateway, rp, params["code"], verifier), rp, choice_text
+
+
+def decode(gateway, token: str, audience: str) -> dict:
+    jwks = httpx.get(gateway.url + "/jwks.json").json()
+    return jose_jwt.decode(token, jwks, algorithms=["ES256"], audience=audience, issuer=gateway.url,
+                           options={"verify_at_hash": False})
