@@ -61,7 +61,8 @@ def test_exchange_for_the_delegate_acts_for_the_principal_at_the_audience(world)
     answer = _exchange(gateway, world["front"], world["token"], audience=back.client_id, delegation_act="vat_filing")
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert body["issued_token_type"] == ACCESS_TOKEN_TYPE and body["token_type"] == "Bearer" and "refresh_token" not in body
+    assert body["issued_token_type"] == ACCESS_TOKEN_TYPE and body["token_type"] == "Bearer"
+    assert "refresh_token" not in body
     claims = decode(gateway, body["access_token"], back.client_id)
     assert claims["sub"] == sub_of(gateway, back.client_id, world["a"].account_id)
     assert claims["act"] == {"sub": sub_of(gateway, back.client_id, world["b"].account_id)}
