@@ -86,6 +86,10 @@ def verify(db, *, now: int, mandate_id: str | None = None, jws: str | None = Non
     row = db.get(Mandate, mandate_id) if isinstance(mandate_id, str) and len(mandate_id) == 36 else None
     if row is None:
         return Verification(False, None, "not_found", None)
+    if m.digest(row.document) != row.document_sha256:
+        # The stored text no longer hashes to what was approved and signed: what it says (the
+        # summary is read from it) cannot be vouched for.
+        return Verification(False, None, "document_mismatch", None)
     if jws is not None and claims["document_sha256"] != row.document_sha256:
         return Verification(False, None, "document_mismatch", None)
     shown = summary(row, now=now)
