@@ -132,6 +132,10 @@ VERIFIED_LABEL = ("เข้าสู่ระบบด้วยตัวตน�
 VERIFIED_NOTE = ("งานที่ต้องยืนยันตัวตนระดับสูง (IAL 2.2) เช่น ขอรับเงินสวัสดิการ",
                  "Services that need a verified identity (IAL 2.2), such as a benefit claim:")
 VERIFIED_HREF = "/login?verified=1"
+DELEGATION_LABEL = ("ยื่นแบบภาษีมูลค่าเพิ่ม (ในนามตนเองหรือผู้มอบอำนาจ)", "File a VAT return (for myself or someone I act for)")
+DELEGATION_NOTE = ("ผู้ที่ได้รับมอบอำนาจ (หนังสือมอบอำนาจอิเล็กทรอนิกส์) เลือกได้ว่าจะดำเนินการในนามของใคร",
+                   "People holding an electronic delegation of authority choose whom they act for:")
+DELEGATION_HREF = "/login?act=vat_filing"
 
 
 # What a person is told when the gateway answers the sign-in with an error (OIDC Core §3.1.2.6).
@@ -202,7 +206,7 @@ def create_demo_app(*, issuer: str, client_id: str, client_secret: str, base_url
         return request.cookies.get("demo_rp") or secrets.token_urlsafe(16)
 
     async def start_login(request: Request, *, return_to: str = "/", acr_values: str | None = None,
-                          max_age: str | None = None):
+                          max_age: str | None = None, delegation_act: str | None = None):
         meta = await metadata()
         verifier = secrets.token_urlsafe(48)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
@@ -221,6 +225,8 @@ def create_demo_app(*, issuer: str, client_id: str, client_secret: str, base_url
             params["acr_values"] = acr_values
         if max_age is not None:
             params["max_age"] = max_age
+        if delegation_act:
+            params["delegation_act"] = delegation_act  # the act about to be done (delegation of authority)
         response = RedirectResponse(f"{meta['authorization_endpoint']}?{httpx.QueryParams(params)}", status_code=303)
         response.set_cookie("demo_rp", browser, httponly=True, samesite="lax")
         return response
@@ -287,9 +293,17 @@ def create_demo_app(*, issuer: str, client_id: str, client_secret: str, base_url
         rows = "".join(f'<tr><th scope="row">{html.escape(k)}</th>'
                        f"<td><code>{html.escape(json.dumps(v, ensure_ascii=False))}</code></td></tr>"
                        for k, v in claims.items())
+        acting = ""
+        if isinstance(claims.get("act"), dict) and isinstance(claims.get("delegation"), dict):
+            # RFC 8693 act: someone acts for the principal (sub); the delegation claim says for whom and what.
+            principal = claims["delegation"].get("principal") or {}
+            names = principal.get("name") or {}
+            acting = (f'<p class="status" role="status">{bi("ดำเนินการในนามของ", "Acting on behalf of")}: '
+                      f'<strong>{html.escape(str(names.get("th") or ""))} / {html.escape(str(names.get("en") or ""))}'
+                      f"</strong> ({html.escape(', '.join(map(str, claims['delegation'].get('acts') or [])))})</p>")
         caption = bi("ID token ที่ตรวจลายมือชื่อแล้ว", "Verified ID token") + (f" ({html.escape(alg)})" if alg else "")
         body = (f'<p class="status" role="status">{bi("ลงชื่อเข้าใช้สำเร็จ", "Signed in")}'
-                + (f": <strong>{html.escape(name)}</strong>" if name else "") + "</p>"
+                + (f": <strong>{html.escape(name)}</strong>" if name else "") + "</p>" + acting +
                 f"<p>{bi(*TEXTS['submit_needs'])}</p>"
                 f'<form method="post" action="/submit"><button type="submit">'
                 f"{bi('ยื่นคำขอ (ต้องใช้ AAL 2.1)', 'Submit a request (needs AAL 2.1)')}</button></form>"
@@ -316,7 +330,9 @@ def create_demo_app(*, issuer: str, client_id: str, client_secret: str, base_url
     def start_page(notice: str = "") -> HTMLResponse:
         return page(NAME, notice + f"<p>{bi('กรุณาเข้าสู่ระบบก่อนยื่นคำขอ', 'Please sign in before submitting a request.')}"
                     f'</p><p class="actions">{sign_in_button()}</p><p>{bi(*VERIFIED_NOTE)}</p>'
-                    f'<p class="actions">{sign_in_button(VERIFIED_LABEL, secondary=True, href=VERIFIED_HREF)}</p>')
+                    f'<p class="actions">{sign_in_button(VERIFIED_LABEL, secondary=True, href=VERIFIED_HREF)}</p>'
+                    f"<p>{bi(*DELEGATION_NOTE)}</p>"
+                    f'<p class="actions">{sign_in_button(DELEGATION_LABEL, secondary=True, href=DELEGATION_HREF)}</p>')
 
     @app.get("/demo.css", include_in_schema=False)
     async def stylesheet():
@@ -347,7 +363,10 @@ def create_demo_app(*, issuer: str, client_id: str, client_secret: str, base_url
         # "verified=1": the service asks for a verified identity (IAL 2.2); a citizen below it is
         # offered a way to raise it (ThaiD, NDID, or a video call with an officer).
         verified = request.query_params.get("verified") == "1"
-        return await start_login(request, acr_values=VERIFIED_ACR if verified else None)
+        # "act=vat_filing": the citizen is about to file a VAT return, for themselves or for someone
+        # who delegated it to them (the gateway offers the choice).
+        act = "vat_filing" if request.query_params.get("act") == "vat_filing" else None
+        return await start_login(request, acr_values=VERIFIED_ACR if verified else None, delegation_act=act)
 
     @app.post("/submit")
     async def submit(request: Request):
