@@ -24,6 +24,7 @@ from idgw.authn.webauthn import WebAuthnAuthenticator
 from idgw.clock import Clock
 from idgw.delegation import admin_pages as delegation_admin
 from idgw.delegation import login_pages as delegation_login
+from idgw.delegation import ndid_approval as delegation_ndid
 from idgw.delegation import pages as delegation_pages
 from idgw.delegation import use as delegation_use
 from idgw.delegation import verify_pages as delegation_verify
@@ -253,6 +254,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(delegation_verify.router)  # /delegations/verify..., /delegations/{id}/print
     app.include_router(delegation_admin.router)  # /admin/services/{client_id}/delegation
     app.include_router(delegation_login.router)  # /interaction/{iid}/acting
+    app.include_router(delegation_ndid.router)  # /delegations/{id}/ndid..., /delegations/document/{sha256}
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
     app.mount("/proofing/static", StaticFiles(directory=Path(__file__).parent / "proofing" / "static"),
               name="proofing-static")
