@@ -1,0 +1,95 @@
+"""The words of a service's delegation settings page (``idgw.delegation.admin_pages``), in Thai and
+English, and the refusals of ``idgw.delegation.catalogue`` worded for an admin (``refusal``).
+Keys begin with ``dla_``."""
+
+from __future__ import annotations
+
+from idgw.delegation.model import MAX_DEPTH_LIMIT, SIGN_FLOOR_AAL, SIGN_FLOOR_IAL, MandateError
+from idgw.web.i18n import add_messages, t
+
+add_messages({
+    "dla_link": {"th": "การมอบอำนาจในบริการนี้: ระดับการลงนามและรายการเรื่องที่มอบอำนาจได้",
+                 "en": "Delegation at this service: signing levels and the acts that may be delegated"},
+    "dla_title": {"th": "การมอบอำนาจทางอิเล็กทรอนิกส์", "en": "Electronic delegation of authority"},
+    "dla_back": {"th": "นโยบายระดับความน่าเชื่อถือของบริการนี้", "en": "This service's assurance policy"},
+    "dla_policy": {"th": "นโยบายของบริการ", "en": "The service's policy"},
+    "dla_allowed": {"th": "นโยบายปัจจุบันเปิดให้ประชาชนมอบอำนาจให้ผู้อื่นทำการแทนในบริการนี้",
+                    "en": "The current policy lets citizens delegate acts at this service to someone else."},
+    "dla_not_allowed": {"th": "นโยบายปัจจุบันไม่เปิดให้มอบอำนาจในบริการนี้ ค่าด้านล่างจะมีผลเมื่อนโยบายเปิดให้มอบอำนาจ",
+                        "en": "The current policy does not allow delegation at this service. The settings below "
+                              "apply once it does."},
+    "dla_no_policy": {"th": "บริการนี้ยังไม่มีนโยบาย จึงยังมอบอำนาจไม่ได้",
+                      "en": "This service has no policy yet, so nothing can be delegated there."},
+    "dla_allowed_where": {"th": "การเปิดหรือปิดการมอบอำนาจเป็นส่วนหนึ่งของนโยบายของบริการ "
+                                "(คำสั่ง idgw policy set {client_id} --delegation-allowed)",
+                          "en": "Allowing delegation is part of the service's policy "
+                                "(idgw policy set {client_id} --delegation-allowed)."},
+    "dla_rules": {"th": "เงื่อนไขการมอบอำนาจ", "en": "Delegation rule"},
+    "dla_rules_intro": {"th": "ผู้มอบอำนาจ (หรือกรรมการของนิติบุคคล) ต้องลงนามที่ระดับเหล่านี้เป็นอย่างน้อย "
+                              "และไม่ต่ำกว่าระดับขั้นต่ำของบริการ",
+                        "en": "A principal (or a company's director) signs at these levels at least, and never below "
+                              "the service's own floors."},
+    "dla_sign_ial": {"th": "IAL ขั้นต่ำของผู้ลงนาม", "en": "Signer's minimum IAL"},
+    "dla_sign_aal": {"th": "AAL ขั้นต่ำของผู้ลงนาม", "en": "Signer's minimum AAL"},
+    "dla_any_act": {"th": "อนุญาตให้มอบอำนาจ “ทุกเรื่อง” ของบริการนี้",
+                    "en": "Allow delegating “any act” at this service"},
+    "dla_stamp": {"th": "ต้องชำระอากรแสตมป์ผ่านระบบ e-Stamp Duty ก่อนลงนาม",
+                  "en": "The stamp duty must be paid through e-Stamp Duty before signing"},
+    "dla_max_depth": {"th": "มอบอำนาจช่วงต่อได้กี่ทอด (0 คือห้ามมอบอำนาจช่วง)",
+                      "en": "How many times it may be sub-delegated (0: never)"},
+    "dla_save_rules": {"th": "บันทึกเงื่อนไข", "en": "Save the rule"},
+    "dla_acts": {"th": "เรื่องที่มอบอำนาจได้", "en": "Acts that may be delegated"},
+    "dla_acts_none": {"th": "ยังไม่มีรายการ ประชาชนจะเลือกมอบอำนาจเป็นรายเรื่องได้เมื่อเพิ่มรายการแล้ว",
+                      "en": "None yet. Citizens can delegate named acts once some are added."},
+    "dla_code": {"th": "รหัส", "en": "Code"},
+    "dla_name_th": {"th": "ชื่อภาษาไทย", "en": "Thai name"},
+    "dla_name_en": {"th": "ชื่อภาษาอังกฤษ", "en": "English name"},
+    "dla_added_by": {"th": "เพิ่มโดย", "en": "Added by"},
+    "dla_retire": {"th": "เลิกใช้", "en": "Retire"},
+    "dla_retire_help": {"th": "เรื่องที่เลิกใช้จะมอบอำนาจใหม่ไม่ได้ แต่การมอบอำนาจที่ลงนามไปแล้วยังคงเดิม",
+                        "en": "A retired act cannot be named in new delegations; those already signed keep it."},
+    "dla_add": {"th": "เพิ่มเรื่อง", "en": "Add an act"},
+    "dla_code_hint": {"th": "ตัวอักษรภาษาอังกฤษตัวเล็ก ตัวเลข และ _ . - ขึ้นต้นด้วยตัวอักษร ไม่เกิน 64 ตัว เช่น vat_filing",
+                      "en": "Lower-case letters, digits and _ . -, starting with a letter, at most 64; "
+                            "e.g. vat_filing"},
+    "dla_done_rules": {"th": "บันทึกเงื่อนไขแล้ว", "en": "Rule saved."},
+    "dla_done_added": {"th": "เพิ่มเรื่องแล้ว", "en": "Act added."},
+    "dla_done_retired": {"th": "เลิกใช้เรื่องนี้แล้ว", "en": "Act retired."},
+    "dla_errors": {"th": "ยังไม่ได้บันทึก", "en": "Nothing was saved"},
+    # refusals of idgw.delegation.catalogue, by MandateError.code
+    "dla_err_unknown_service": {"th": "ไม่พบบริการนี้", "en": "There is no such service."},
+    "dla_err_invalid_level": {"th": "ระดับที่เลือกไม่ถูกต้อง", "en": "That is not a level."},
+    "dla_err_sign_level_too_low": {"th": "ผู้ลงนามต้องมีระดับอย่างน้อย IAL {ial} และ AAL {aal}",
+                                   "en": "Signers need at least IAL {ial} and AAL {aal}."},
+    "dla_err_max_depth_invalid": {"th": "จำนวนทอดของการมอบอำนาจช่วงต้องเป็น 0 ถึง {limit}",
+                                  "en": "Sub-delegation depth must be 0 to {limit}."},
+    "dla_err_act_code_invalid": {"th": "รหัสต้องเป็นตัวอักษรภาษาอังกฤษตัวเล็ก ตัวเลข และ _ . - ขึ้นต้นด้วยตัวอักษร "
+                                       "ไม่เกิน 64 ตัว",
+                                 "en": "The code must be lower-case letters, digits and _ . -, starting with a "
+                                       "letter, at most 64 characters."},
+    "dla_err_act_name_required": {"th": "ต้องมีทั้งชื่อภาษาไทยและภาษาอังกฤษ แต่ละชื่อไม่เกิน 200 ตัวอักษร",
+                                  "en": "Give both a Thai and an English name, each at most 200 characters."},
+    "dla_err_act_exists": {"th": "มีเรื่องรหัส “{code}” อยู่แล้ว", "en": "There is already an act “{code}”."},
+    "dla_err_act_unknown": {"th": "ไม่มีเรื่องรหัส “{code}” ที่ยังใช้อยู่", "en": "There is no current act “{code}”."},
+    "dla_err_other": {"th": "ทำรายการไม่ได้ ({code})", "en": "Not done ({code})."},
+})
+
+#: The levels the rule form offers (never below SIGN_FLOOR_*: catalogue.set_rules refuses them).
+SIGN_IALS = ("2.1", "2.2", "2.3", "3")
+SIGN_AALS = ("2.1", "2.2", "3")
+DEPTHS = tuple(range(MAX_DEPTH_LIMIT + 1))
+
+
+def refusal(exc: MandateError, locale: str) -> str:
+    """A catalogue refusal in ``locale``, from its code and params."""
+    params = exc.params
+    if exc.code == "sign_level_too_low":
+        return t("dla_err_sign_level_too_low", locale, ial=params.get("ial", SIGN_FLOOR_IAL.value),
+                 aal=params.get("aal", SIGN_FLOOR_AAL.value))
+    if exc.code == "max_depth_invalid":
+        return t("dla_err_max_depth_invalid", locale, limit=params.get("limit", MAX_DEPTH_LIMIT))
+    if exc.code in ("act_exists", "act_unknown"):
+        return t(f"dla_err_{exc.code}", locale, code=params.get("code_", ""))
+    if exc.code in ("unknown_service", "invalid_level", "act_code_invalid", "act_name_required"):
+        return t(f"dla_err_{exc.code}", locale)
+    return t("dla_err_other", locale, code=exc.code)
