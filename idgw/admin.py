@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 
 from idgw import audit, jsontext
 from idgw.oidc.client_auth import jwks_problems
+from idgw.oidc.exchange import GRANT_TYPE as TOKEN_EXCHANGE
 from idgw.oidc.keys import SUPPORTED_ALGS
-from idgw.oidc.provider import SCOPES_SUPPORTED, TOKEN_AUTH_METHODS
+from idgw.oidc.provider import CONFIDENTIAL_AUTH_METHODS, SCOPES_SUPPORTED, TOKEN_AUTH_METHODS
 from idgw.security import hash_password, random_token, sha256_hex
 from idgw.storage.models import Account, Client
 
@@ -89,9 +90,13 @@ def add_client(db, *, name: str, redirect_uris: list[str], post_logout_redirect_
                id_token_alg: str = "ES256", subject_type: str = "pairwise", jwks: dict | None = None,
                jwks_uri: str | None = None, client_id: str | None = None, client_secret: str | None = None,
                backchannel_logout_uri: str | None = None, backchannel_logout_session_required: bool = False,
-               sector_identifier_uri: str | None = None, fetch=None,
-               now: int, actor: str = "cli", dev: bool = False) -> NewClient:
-    """Register an e-service. The secret is returned once and stored only as a hash."""
+               sector_identifier_uri: str | None = None, security_event_uri: str | None = None,
+               token_exchange: bool = False, fetch=None, now: int, actor: str = "cli", dev: bool = False) -> NewClient:
+    """Register an e-service. The secret is returned once and stored only as a hash.
+    ``security_event_uri``: where the gateway pushes Security Event Tokens (RFC 8935; a delegation
+    the service received tokens under ended). ``token_exchange``: the service's back end may
+    exchange a person's token for one acting on someone's behalf at another service (RFC 8693),
+    a confidential client only."""
     if not redirect_uris:
         raise AdminError("at least one redirect URI is required")
     for uri in [*redirect_uris, *(post_logout_redirect_uris or [])]:
@@ -99,6 +104,9 @@ def add_client(db, *, name: str, redirect_uris: list[str], post_logout_redirect_
     if backchannel_logout_uri:
         # Back-Channel Logout 1.0 §2.2: absolute, may have a query, never a fragment.
         _check_redirect_uri(backchannel_logout_uri, dev=dev, what="backchannel_logout_uri")
+    if security_event_uri:
+        # RFC 8935 §2: an absolute URL the transmitter POSTs to; https as for the logout URI.
+        _check_redirect_uri(security_event_uri, dev=dev, what="security_event_uri")
     sector = None
     if subject_type == "pairwise":
         sector = sector_of(redirect_uris=redirect_uris, sector_identifier_uri=sector_identifier_uri, dev=dev,
@@ -115,6 +123,9 @@ def add_client(db, *, name: str, redirect_uris: list[str], post_logout_redirect_
     _check_client_keys(jwks=jwks, jwks_uri=jwks_uri, dev=dev)
     if auth_method == "private_key_jwt" and not (jwks or jwks_uri):
         raise AdminError("private_key_jwt needs --jwks or --jwks-uri")
+    if token_exchange and auth_method not in CONFIDENTIAL_AUTH_METHODS:
+        # RFC 8693 §2.1: the exchange acts for another person, so the caller must authenticate.
+        raise AdminError("token exchange is for confidential clients only (not auth method none)")
     client_id = client_id or _new_client_id()
     # The first character a letter or digit: "-x" would read as an option to `idgw client show`
     # (and most CLIs), "~x" as a home directory to a shell.
@@ -128,13 +139,16 @@ def add_client(db, *, name: str, redirect_uris: list[str], post_logout_redirect_
     db.add(Client(
         client_id=client_id, name=name, secret_hash=sha256_hex(secret) if secret else None,
         redirect_uris=list(redirect_uris), post_logout_redirect_uris=list(post_logout_redirect_uris or []),
-        token_endpoint_auth_method=auth_method, grant_types=["authorization_code", "refresh_token"],
+        token_endpoint_auth_method=auth_method,
+        grant_types=["authorization_code", "refresh_token", *([TOKEN_EXCHANGE] if token_exchange else [])],
         scope=scope, id_token_signed_response_alg=id_token_alg, subject_type=subject_type, jwks=jwks,
         jwks_uri=jwks_uri, created_at=now, backchannel_logout_uri=backchannel_logout_uri or None,
         backchannel_logout_session_required=bool(backchannel_logout_session_required),
         sector_identifier=sector, sector_identifier_uri=sector_identifier_uri or None,
+        security_event_uri=security_event_uri or None,
     ))
-    audit.record(db, "client.created", at=now, actor=actor, client_id=client_id, auth_method=auth_method)
+    audit.record(db, "client.created", at=now, actor=actor, client_id=client_id, auth_method=auth_method,
+                 token_exchange=bool(token_exchange))
     return NewClient(client_id=client_id, client_secret=secret)
 
 
@@ -157,6 +171,8 @@ def client_info(row: Client) -> dict:
         "backchannel_logout_uri": row.backchannel_logout_uri,
         "backchannel_logout_session_required": bool(row.backchannel_logout_session_required),
         "sector_identifier": row.sector_identifier, "sector_identifier_uri": row.sector_identifier_uri,
+        "security_event_uri": row.security_event_uri, "grant_types": list(row.grant_types or []),
+        "token_exchange": TOKEN_EXCHANGE in (row.grant_types or []),
     }
 
 

@@ -34,11 +34,13 @@ app.add_typer(keys_app, name="keys")
 
 
 def _register_policy_commands() -> None:
+    from idgw.cli_delegation import delegation_app
     from idgw.cli_policy import policy_app
     from idgw.cli_proofing import proofing_app
 
     app.add_typer(policy_app, name="policy")
     app.add_typer(proofing_app, name="proofing")
+    app.add_typer(delegation_app, name="delegation")
 
 DEMO_CLIENT_ID = "demo-eservice"
 DEMO_USER = ("somchai", "demo-password-1234")
@@ -176,6 +178,10 @@ def client_add(
     sector_identifier_uri: str | None = typer.Option(
         None, help="https URL of a JSON array of this service's redirect URIs: its host is the pairwise sector "
                    "(needed when the redirect URIs are on several hosts)"),
+    security_event_uri: str | None = typer.Option(
+        None, help="Where the gateway POSTs Security Event Tokens (RFC 8935), e.g. a delegation ended"),
+    token_exchange: bool = typer.Option(
+        False, help="The service's back end may exchange tokens to act for a principal (RFC 8693; confidential only)"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Register an e-service. The secret is printed once and never stored in clear."""
@@ -203,7 +209,8 @@ def client_add(
                              jwks=jwks, jwks_uri=jwks_uri, client_id=client_id,
                              backchannel_logout_uri=backchannel_logout_uri,
                              backchannel_logout_session_required=backchannel_logout_session_required,
-                             sector_identifier_uri=sector_identifier_uri, now=int(time.time()), dev=settings.dev)
+                             sector_identifier_uri=sector_identifier_uri, security_event_uri=security_event_uri,
+                             token_exchange=token_exchange, now=int(time.time()), dev=settings.dev)
         except AdminError as exc:
             _fail(str(exc))
         db.commit()
