@@ -343,6 +343,8 @@ def test_pages_in_english_and_thai(gateway):
     assert "In effect" in english and f"{year} " in english and "(UTC+7)" in english
     detail = somying.browser.get(f"/delegations/{mandate_id}?lang=en").text
     assert "Delegation details" in detail and "Give up this delegation" in detail and "provisional" in detail
+    account = somchai.browser.get("/account")
+    assert account.status_code == 200 and '<a href="/delegations">' in account.text  # reached from the account page
     thai = somchai.browser.get("/delegations?lang=th").text
     assert '<html lang="th">' in thai and "การมอบอำนาจที่ฉันให้" in thai and f"{year + 543}" in thai
     # A POST answers in the language chosen (cookie)
