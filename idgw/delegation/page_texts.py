@@ -35,7 +35,7 @@ MESSAGES = {
     "dgp_any_act": {"th": "ทุกเรื่องในบริการนี้", "en": "any act at this service"},
     "dgp_yes": {"th": "ใช่", "en": "Yes"},
     "dgp_no": {"th": "ไม่ใช่", "en": "No"},
-    "dgp_single_use": {"th": "ใช้ได้ครั้งเดียว", "en": "Single use"},
+    "dgp_single_use": {"th": "จำนวนครั้งที่ใช้ได้", "en": "Uses"},
     "dgp_single_use_yes": {"th": "ใช้ได้ครั้งเดียว (สิ้นสุดเมื่อดำเนินการแล้วหนึ่งครั้ง)",
                            "en": "Single use: it ends once the act is done"},
     "dgp_single_use_no": {"th": "ใช้ได้หลายครั้งภายในระยะเวลา", "en": "Several uses within the dates"},
