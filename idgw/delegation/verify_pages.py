@@ -128,9 +128,8 @@ def _verify_page(gw, request: Request, *, browser: str, result=None, mandate_id:
     locale = gw.pages.locale(request)
     verdict = None
     if result is not None:
-        found, view = result
-        verdict = {"valid": found.valid, "reason": t(f"dlv_reason_{found.reason}", locale) if found.reason else None,
-                   "status": t(f"dlv_status_{found.status}", locale) if found.status and found.valid else None}
+        found = result[0]
+        verdict = {"valid": found.valid, "reason": t(f"dlv_reason_{found.reason}", locale) if found.reason else None}
     response = gw.pages.render(request, "delegation_verify.html", status=status, verdict=verdict,
                                d=result[1] if result else None, mandate_id=mandate_id[:64],
                                csrf_token=gw.pages.csrf_token(browser, PURPOSE))
@@ -145,9 +144,9 @@ def _rate_limited_page(gw, request: Request, wait: int) -> Response:
     return response
 
 
-def _json_error(status: int, error: str, description: str | None = None, *, headers: dict | None = None,
-                **extra) -> JSONResponse:
-    body = {"valid": False, "error": error, **({"error_description": description} if description else {}), **extra}
+def _json_error(status: int, error: str, description: str | None = None, *,
+                headers: dict | None = None) -> JSONResponse:
+    body = {"valid": False, "error": error, **({"error_description": description} if description else {})}
     return JSONResponse(body, status_code=status, headers={**NO_STORE, **(headers or {})})
 
 

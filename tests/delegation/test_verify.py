@@ -13,9 +13,11 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from joserfc.jwk import ECKey
 
+from idgw.delegation import mandates
 from idgw.delegation import model as m
 from idgw.oidc.keys import Signer
 from idgw.storage.delegation import Mandate
+from idgw.storage.models import Account
 from tests.delegation.world import MALEE, SOMCHAI, SOMYING, citizen, delegable_service, person_mandate
 
 # What a refusal must never show: the principal's name, its masked or full ID, the delegate's.
@@ -144,6 +146,27 @@ def test_bad_documents_refused_with_their_reason_only(gateway):
             db.commit()
         _refused(http.get(f"/delegations/verify.json?id={mandate_id}"), "document_mismatch")
         _refused(http.get(f"/delegations/verify?id={mandate_id}"), "document_mismatch")
+
+
+def test_an_unsigned_draft_is_not_valid_and_shows_nothing(gateway):
+    service = delegable_service(gateway)
+    a = citizen(gateway, SOMCHAI)
+    with gateway.db() as db:
+        now = gateway.clock.now()
+        row = mandates.create(db, creator=db.get(Account, a.account_id), principal_kind="person",
+                              delegate_citizen_id=SOMYING[0], scope=[(service.client_id, ["vat_filing"])],
+                              single_use=False, valid_from=now, valid_until=now + 86400, subdelegation_allowed=False,
+                              now=now)
+        draft_id = row.id
+        db.commit()
+    with _anonymous(gateway) as http:
+        answer = http.get(f"/delegations/verify.json?id={draft_id}")
+        assert answer.status_code == 200 and answer.json() == {"valid": False, "status": "draft",
+                                                               "reason": "not_signed", "delegation": None}
+        page = http.get(f"/delegations/verify?id={draft_id}")
+        assert "ยังลงนามไม่ครบ" in page.text and 'id="delegation"' not in page.text
+        for private in PRIVATE:
+            assert private not in page.text and private not in answer.text
 
 
 def test_malformed_and_oversized_json_refused(gateway):
