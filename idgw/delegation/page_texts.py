@@ -177,6 +177,7 @@ MESSAGES = {
     "dgp_decline_confirm": {"th": "ยืนยันการปฏิเสธ", "en": "Decline it"},
     "dgp_cancel": {"th": "ยกเลิก กลับไปหน้ารายละเอียด", "en": "Cancel: back to the details"},
     "dgp_revoked_done": {"th": "เพิกถอนแล้ว", "en": "Revoked."},
+    "dgp_declined_done": {"th": "ท่านปฏิเสธการมอบอำนาจนี้แล้ว", "en": "You declined this delegation."},
     "dgp_accepted_done": {"th": "ท่านยอมรับการมอบอำนาจแล้ว มีผลใช้บังคับ",
                           "en": "You accepted it: the delegation is in effect."},
 }

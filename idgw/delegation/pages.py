@@ -56,7 +56,7 @@ from providers.dbd import CompanyLookupError
 
 router = APIRouter()
 DONE = {"signed": "dgp_done_signed", "accepted": "dgp_accepted_done", "revoked": "dgp_revoked_done",
-        "declined": "dgp_revoked_done"}
+        "declined": "dgp_declined_done"}
 
 
 def gateway_of(request: Request):

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from idgw.delegation import model as m
-from idgw.delegation.page_errors import CODES
-from idgw.delegation.page_logic import day_of
+from idgw.delegation.model import MandateError
+from idgw.delegation.page_errors import CODES, mandate_error_text
+from idgw.delegation.page_logic import IDENTITY, SIGN_IN, day_end, day_of, day_start, fit_to_parent, signing_gate
 from idgw.storage.delegation import Mandate, MandateApproval
+from policies import AAL, IAL
 from providers.simulators.dbd import DEMO_COMPANY_ID
 from tests.delegation.world import MALEE, PRASERT, SOMCHAI, SOMYING, citizen, delegable_service, person_mandate
 from tests.flow import Browser
@@ -325,7 +327,9 @@ def test_the_delegate_declines_from_the_list(gateway):
     assert refused.status_code == 403 and "เฉพาะผู้รับมอบอำนาจเท่านั้น" in refused.text
     assert status_of(gateway, mandate_id) == m.AWAITING_ACCEPTANCE
     held = somying.browser.get("/delegations").text
-    assert somying.browser.http.post(action, data=form_fields(held, action)).status_code == 303
+    declined = somying.browser.http.post(action, data=form_fields(held, action))
+    assert declined.status_code == 303
+    assert "ท่านปฏิเสธการมอบอำนาจนี้แล้ว" in somying.browser.get(declined.headers["location"]).text
     with gateway.db() as db:
         row = db.get(Mandate, mandate_id)
         assert row.status == m.REVOKED and row.revoke_reason == "declined"
@@ -362,3 +366,36 @@ def test_every_mandate_error_code_has_words():
     raised |= {f"mandate_{why}" for why in ("not_yet_valid", "not_signed", "not_accepted", "revoked", "expired",
                                             "used")}  # use.check_use: f"mandate_{model.usable(...)}"
     assert raised and raised <= CODES, sorted(raised - CODES)
+
+
+def test_every_error_text_fills_in_both_languages():
+    params = dict(client_id="svc", act="vat_filing", status_="effective", code_="vat_filing", ial="2.2", aal="2.1",
+                  amount=30, limit=3, detail="x")
+    acts = {"svc": {"vat_filing": {"th": "ยื่นแบบภาษีมูลค่าเพิ่ม", "en": "File a VAT return"}}}
+    for code in CODES:
+        for locale in ("th", "en"):
+            text = mandate_error_text(MandateError(code, **params), locale, service_names={"svc": "e-Tax"},
+                                      act_names=acts)
+            assert text and "{" not in text and code not in text, (code, locale, text)
+    words = mandate_error_text(MandateError("act_not_in_catalogue", **params), "en", service_names={"svc": "e-Tax"},
+                               act_names=acts)
+    assert words == "“File a VAT return” is not an act e-Tax lets you delegate."
+
+
+def test_the_signing_gate_and_the_days_of_a_window():
+    need = (IAL("2.1"), AAL("2.1"))
+    now = 1_800_000_000
+    gate = dict(need=need, now=now, come_back="/delegations/x")
+    assert signing_gate(session_ial=IAL("2.3"), session_aal=AAL("2.2"), auth_time=now - 300, **gate) is None
+    low = signing_gate(session_ial=IAL("1.2"), session_aal=AAL("2.2"), auth_time=now - 999, **gate)
+    assert low.kind == IDENTITY and low.redirect is None  # signing in again here would not raise it
+    for aal, age in (("1", 0), ("2.2", 301)):
+        stale = signing_gate(session_ial=IAL("2.3"), session_aal=AAL(aal), auth_time=now - age, **gate)
+        assert stale.kind == SIGN_IN and stale.redirect == "/signin?next=/delegations/x&aal=2.1"
+    # 30 June 2025 in Thailand runs from 00:00 to 23:59:59 UTC+7
+    start, end = day_start(date(2025, 6, 30)), day_end(date(2025, 6, 30))
+    assert (start, end - start) == (1751216400, 86399) and day_of(end) == date(2025, 6, 30)
+    assert fit_to_parent(valid_from=start, valid_until=end, parent_from=start + 600, parent_until=end - 600) == (
+        start + 600, end - 600)
+    assert fit_to_parent(valid_from=start, valid_until=end + 86400, parent_from=start + 600,
+                         parent_until=end - 600) == (start + 600, end + 86400)  # wider is refused, not narrowed
