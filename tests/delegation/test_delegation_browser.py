@@ -1,7 +1,8 @@
 """The delegation pages as people use them, in Debian's Chromium: a citizen on a phone (Thai)
 makes a delegation through the form (a mistake first, shown in words with focus on the list of
 mistakes), reviews and signs it; the delegate at a desk (English) accepts it from their list; the
-citizen opens the revoke confirmation. Every page state passes axe (WCAG 2.1 A/AA), reflows at
+citizen opens the revoke confirmation; someone below the identity level signing needs gets the
+level page. Every page state passes axe (WCAG 2.1 A/AA), reflows at
 390 px and logs nothing to the console (no CSP refusal: the pages have no inline script).
 
 Set ``IDGW_SCREENSHOTS=<dir>`` to keep a PNG of each page state (for checking the layout by eye).
@@ -20,7 +21,7 @@ from idgw.delegation import model as m
 from idgw.delegation.page_logic import day_of
 from idgw.storage.delegation import Mandate
 from tests.a11y import PHONE_WIDTH, a11y_context, check_a11y
-from tests.delegation.world import SOMCHAI, SOMYING, citizen, delegable_service
+from tests.delegation.world import MALEE, SOMCHAI, SOMYING, citizen, delegable_service
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -33,9 +34,9 @@ def a11y(page, what: str) -> None:
         page.screenshot(path=str(Path(folder) / (re.sub(r"\W+", "-", what) + ".png")), full_page=True)
 
 
-def signed_in_page(browser, gateway, person, *, locale: str, width: int | None, problems: list):
-    """A browser context holding ``person``'s fresh ThaiD session (IAL 2.3, AAL 2.2)."""
-    who = citizen(gateway, person)
+def signed_in_page(browser, gateway, person, *, locale: str, width: int | None, problems: list, ial: str = "2.3"):
+    """A browser context holding ``person``'s fresh ThaiD session (IAL ``ial``, AAL 2.2)."""
+    who = citizen(gateway, person, ial=ial)
     context = a11y_context(browser, locale=locale, width=width)
     context.add_cookies([{"name": gateway.gw.settings.cookie_name, "value": who.cookie, "url": gateway.url},
                          {"name": "idgw_lang", "value": locale, "url": gateway.url}])
@@ -108,4 +109,18 @@ def test_citizen_makes_and_signs_a_delegation_and_the_delegate_accepts_it(browse
     page.get_by_role("heading", level=1, name="รายละเอียดการมอบอำนาจ").wait_for()
     other.close()
     context.close()
+
+    # Someone whose sign-in is below the identity level signing needs gets the level page
+    low, low_page = signed_in_page(browser, gateway, MALEE, locale="en", width=PHONE_WIDTH, problems=problems,
+                                   ial="1.2")
+    low_page.goto(gateway.url + "/delegations/new")
+    low_page.get_by_label("The delegate's citizen ID (13 digits)").fill(SOMYING[0])
+    low_page.get_by_label("File a VAT return").check()
+    low_page.get_by_label("Valid until").fill((today + timedelta(days=3)).isoformat())
+    low_page.get_by_role("button", name="Review before signing").click()
+    low_page.get_by_role("button", name="Sign", exact=True).click()
+    low_page.get_by_role("heading", level=1, name="A higher identity level is needed to sign").wait_for()
+    assert "IAL 1.2" in low_page.locator("main").inner_text()
+    a11y(low_page, "identity level too low, en, phone")
+    low.close()
     assert not problems, problems
