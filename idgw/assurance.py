@@ -194,22 +194,36 @@ EXPORT_FIELDS = ("needs_verified_identity", "proofing_impacts", "authentication_
                  "citizen_id_legal_basis", "delegation_allowed", "release_verified_claims", "justification")
 
 
+def policy_fields(row) -> dict:
+    """A stored policy version as the fields of ``PolicyInput`` (what an export writes)."""
+    a = row.assessment
+    return {
+        "needs_verified_identity": a["needs_verified_identity"],
+        "proofing_impacts": a["proofing_impacts"], "authentication_impacts": a["authentication_impacts"],
+        "min_ial": row.min_ial, "min_aal": row.min_aal, "max_age": row.max_age,
+        "allowed_providers": row.allowed_providers, "allowed_authenticators": row.allowed_authenticators,
+        "release_citizen_id": row.release_citizen_id, "citizen_id_legal_basis": row.citizen_id_legal_basis,
+        "delegation_allowed": row.delegation_allowed, "release_verified_claims": row.release_verified_claims,
+        "justification": row.justification,
+    }
+
+
+def set_delegation_allowed(db, *, client_id: str, allowed: bool, actor: str, now: int):
+    """A new policy version that differs from the current one only in whether delegation is allowed."""
+    row = current_row(db, client_id)
+    if row is None:
+        raise PolicyChangeError(f"service {client_id} has no policy yet", code="no_client", client_id=client_id)
+    data = PolicyInput(**{**policy_fields(row), "delegation_allowed": allowed})
+    return set_policy(db, client_id=client_id, data=data, actor=actor, now=now)
+
+
 def export_yaml(db) -> str:
     services = []
     for client in db.scalars(select(Client).order_by(Client.client_id)):
         row = current_row(db, client.client_id)
         if row is None:
             continue
-        a = row.assessment
-        services.append({
-            "client_id": client.client_id, "needs_verified_identity": a["needs_verified_identity"],
-            "proofing_impacts": a["proofing_impacts"], "authentication_impacts": a["authentication_impacts"],
-            "min_ial": row.min_ial, "min_aal": row.min_aal, "max_age": row.max_age,
-            "allowed_providers": row.allowed_providers, "allowed_authenticators": row.allowed_authenticators,
-            "release_citizen_id": row.release_citizen_id, "citizen_id_legal_basis": row.citizen_id_legal_basis,
-            "delegation_allowed": row.delegation_allowed, "release_verified_claims": row.release_verified_claims,
-            "justification": row.justification,
-        })
+        services.append({"client_id": client.client_id, **policy_fields(row)})
     return yaml.safe_dump({"idgw_policies": 1, "services": services}, allow_unicode=True, sort_keys=False)
 
 

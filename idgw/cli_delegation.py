@@ -168,28 +168,12 @@ def verify_command(mandate_id: str | None = typer.Option(None, "--id", help="The
             _fail(f"--jws-file {jws_file}: {exc.strerror or type(exc).__name__}")
         except UnicodeDecodeError:
             _fail(f"--jws-file {jws_file}: not UTF-8 text")
-    settings, db = _db(secret_key=jws is not None)
+    settings, db = _db(secret_key=False)
     with db:
-        verify_jwt = _own_jwt_verifier(settings) if jws is not None else None
-        found = verify(db, now=int(time.time()), mandate_id=mandate_id, jws=jws, verify_jwt=verify_jwt)
+        found = verify(db, now=int(time.time()), issuer=settings.issuer, mandate_id=mandate_id, jws=jws)
     typer.echo(json.dumps({"valid": found.valid, "status": found.status, "reason": found.reason,
                            "delegation": found.summary}, ensure_ascii=False, indent=2))
     if not found.valid:
         raise typer.Exit(1)
 
 
-def _own_jwt_verifier(settings):
-    """The gateway's own JWT check (``Provider.verify_own_jwt``: its published keys, its issuer)."""
-    from idgw.cli import _secret_key_opens_keys
-    from idgw.clock import Clock
-    from idgw.oidc.keys import KeyStore
-    from idgw.oidc.provider import Provider
-    from idgw.security import Sealer, derive_key
-    from idgw.storage.db import make_engine, make_sessionmaker
-
-    sm = make_sessionmaker(make_engine(settings.database_url))
-    keys = KeyStore(sessionmaker=sm, sealer=Sealer(derive_key(settings.secret_key, "jwk-at-rest")), clock=Clock(),
-                    max_token_ttl=settings.max_token_ttl)
-    with _secret_key_opens_keys():
-        keys.refresh(force=True)
-    return Provider(settings=settings, keys=keys, clock=Clock(), pairwise_salt=b"").verify_own_jwt

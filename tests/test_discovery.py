@@ -10,7 +10,8 @@ def test_discovery_document_is_complete_and_self_consistent(gateway):
         assert meta[f"{name}_endpoint"].startswith(gateway.url + "/")
     assert meta["jwks_uri"] == gateway.url + "/jwks.json"
     assert meta["response_types_supported"] == ["code"]
-    assert meta["grant_types_supported"] == ["authorization_code", "refresh_token"]
+    assert meta["grant_types_supported"] == ["authorization_code", "refresh_token",
+                                             "urn:ietf:params:oauth:grant-type:token-exchange"]
     assert meta["code_challenge_methods_supported"] == ["S256"]
     assert meta["authorization_response_iss_parameter_supported"] is True
     assert set(meta["token_endpoint_auth_methods_supported"]) == {

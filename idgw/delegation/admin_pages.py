@@ -15,7 +15,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from idgw.assurance import current_policy
+from idgw.assurance import PolicyChangeError, current_policy, set_delegation_allowed
 from idgw.delegation import catalogue
 from idgw.delegation.admin_texts import DEPTHS, SIGN_AALS, SIGN_IALS, refusal
 from idgw.delegation.model import MandateError
@@ -26,7 +26,7 @@ from idgw.web.i18n import t
 from idgw.web.staff import gated_response, staff_gate
 
 router = APIRouter()
-DONE = ("rules", "added", "retired")
+DONE = ("rules", "added", "retired", "allowed", "stopped")
 
 
 def gateway_of(request: Request):
@@ -162,5 +162,22 @@ async def retire_act(client_id: str, request: Request, gw=Depends(gateway_of)) -
         except MandateError as exc:
             return page_context(gw, request, db, client, error=refusal(exc, locale), error_form="retire"), exc.status
         return _changed(client.client_id, "retired")
+
+    return await _admin_work(gw, request, client_id, work, form=form)
+
+
+@router.post("/admin/services/{client_id}/delegation/allowed", include_in_schema=False)
+async def set_allowed(client_id: str, request: Request, gw=Depends(gateway_of)) -> Response:
+    """Allow or stop delegation to the service: a new version of its policy (audited as
+    ``policy.changed``); stopping it ends the choice at sign-in and the use of every mandate for it."""
+    form = await gw.pages.read_form(request)
+    allowed = form.get("allowed") == "1"
+
+    def work(db, now, client, admin):
+        try:
+            set_delegation_allowed(db, client_id=client.client_id, allowed=allowed, actor=admin.username, now=now)
+        except PolicyChangeError:
+            return gw.pages.error(request, "err_not_found", status=404)
+        return _changed(client.client_id, "allowed" if allowed else "stopped")
 
     return await _admin_work(gw, request, client_id, work, form=form)

@@ -20,10 +20,14 @@ add_messages({
                               "apply once it does."},
     "dla_no_policy": {"th": "บริการนี้ยังไม่มีนโยบาย จึงยังมอบอำนาจไม่ได้",
                       "en": "This service has no policy yet, so nothing can be delegated there."},
-    "dla_allowed_where": {"th": "การเปิดหรือปิดการมอบอำนาจเป็นส่วนหนึ่งของนโยบายของบริการ "
-                                "(คำสั่ง idgw policy set {client_id} --delegation-allowed)",
-                          "en": "Allowing delegation is part of the service's policy "
-                                "(idgw policy set {client_id} --delegation-allowed)."},
+    "dla_allow": {"th": "เปิดให้มอบอำนาจสำหรับบริการนี้", "en": "Allow delegation to this service"},
+    "dla_stop": {"th": "ปิดการมอบอำนาจสำหรับบริการนี้ (หนังสือมอบอำนาจที่มีอยู่จะใช้ที่บริการนี้ไม่ได้ทันที)",
+                 "en": "Stop delegation to this service (existing delegations stop working here at once)"},
+    "dla_allowed_where": {"th": "การเปิดหรือปิดเป็นฉบับใหม่ของนโยบายของบริการ (บันทึกในประวัติและบันทึกการตรวจสอบ)",
+                          "en": "Allowing or stopping it makes a new version of the service's policy (kept in its "
+                                "history and the audit log)."},
+    "dla_done_allowed": {"th": "เปิดให้มอบอำนาจแล้ว", "en": "Delegation is now allowed."},
+    "dla_done_stopped": {"th": "ปิดการมอบอำนาจแล้ว", "en": "Delegation is now stopped."},
     "dla_rules": {"th": "เงื่อนไขการมอบอำนาจ", "en": "Delegation rule"},
     "dla_rules_intro": {"th": "ผู้มอบอำนาจ (หรือกรรมการของนิติบุคคล) ต้องลงนามที่ระดับเหล่านี้เป็นอย่างน้อย "
                               "และไม่ต่ำกว่าระดับขั้นต่ำของบริการ",

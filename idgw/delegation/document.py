@@ -16,8 +16,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from sqlalchemy import select
+
 from idgw.delegation import model as m
+from idgw.oidc.keys import SUPPORTED_ALGS
 from idgw.storage.delegation import Mandate, MandateApproval
+from idgw.storage.models import SigningKey
 
 TYP = "delegation+jwt"
 MAX_JWS_LENGTH = 64 * 1024
@@ -68,15 +75,34 @@ def summary(row: Mandate, *, now: int) -> dict:
     }
 
 
-def verify(db, *, now: int, mandate_id: str | None = None, jws: str | None = None, verify_jwt=None) -> Verification:
-    """Check a mandate by id, or a JWS (``verify_jwt(token, typ=..., check_exp=False) -> claims``,
-    raising ``ValueError`` for a bad signature). A JWS whose content differs from the record (an
-    altered copy signed by nobody, or a document swapped) is not valid, whatever it says."""
+def every_key(db) -> dict:
+    """The public keys of every signing key the gateway ever had, as a JWKS. A delegation runs for
+    years, longer than a retired key stays in ``/jwks.json`` (the longest token lifetime), so its
+    document is checked against these (``/delegations/keys.json``)."""
+    return {"keys": [row.public_jwk for row in db.scalars(select(SigningKey).order_by(SigningKey.created_at))]}
+
+
+def check_signature(db, token: str, *, issuer: str) -> dict:
+    """The claims of a delegation JWS signed by one of the gateway's keys (any, ever) for ``issuer``,
+    with ``typ`` ``delegation+jwt``; ``ValueError`` otherwise (``alg=none`` never verifies)."""
+    try:
+        decoded = jwt.decode(token, KeySet.import_key_set(every_key(db)), algorithms=list(SUPPORTED_ALGS))
+    except (JoseError, ValueError, TypeError) as exc:
+        raise ValueError("signature or format invalid") from exc
+    if decoded.header.get("typ") != TYP or decoded.claims.get("iss") != issuer:
+        raise ValueError("not a delegation of this gateway")
+    return decoded.claims
+
+
+def verify(db, *, now: int, issuer: str, mandate_id: str | None = None, jws: str | None = None) -> Verification:
+    """Check a mandate by id, or a JWS (its signature with ``check_signature``). A JWS whose content
+    differs from the record (an altered copy signed by nobody, or a document swapped) is not valid,
+    whatever it says."""
     if jws is not None:
         if not isinstance(jws, str) or len(jws) > MAX_JWS_LENGTH:
             return Verification(False, None, "signature_invalid", None)
         try:
-            claims = verify_jwt(jws.strip(), typ=TYP, check_exp=False)
+            claims = check_signature(db, jws.strip(), issuer=issuer)
         except ValueError:
             return Verification(False, None, "signature_invalid", None)
         content = claims.get("mandate")

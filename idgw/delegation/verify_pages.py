@@ -58,7 +58,7 @@ def _checked(gw, request: Request, *, mandate_id: str | None = None, jws: str | 
                      window=gw.settings.rate_window, now=now)
         if wait:
             return wait, None
-        found = verify(db, now=now, mandate_id=mandate_id, jws=jws, verify_jwt=gw.provider.verify_own_jwt)
+        found = verify(db, now=now, issuer=gw.settings.issuer, mandate_id=mandate_id, jws=jws)
         return 0, (found, summary_view(db, found.summary, locale=locale, now=now) if found.valid else None)
 
     return in_transaction(gw.sessionmaker, gw.client_ip(request), work)

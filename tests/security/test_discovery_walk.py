@@ -290,13 +290,21 @@ def test_response_types_and_modes_as_advertised(gateway):
 
 def test_grant_types_as_advertised(gateway):
     meta = discovery(gateway)
-    known = {"authorization_code", "refresh_token"}  # both walked by the auth-method test above
+    # the first two walked by the auth-method test above; token exchange by
+    # tests/delegation/test_token_exchange.py (it needs a delegation), and refused here to a
+    # client not registered for it
+    exchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+    known = {"authorization_code", "refresh_token", exchange}
     assert set(meta["grant_types_supported"]) <= known, "an advertised grant type is not walked"
     client = new_client(gateway, "client_secret_basic", None)
     tok = tokens_for(gateway, meta, client)
     r = client.post(meta["token_endpoint"], {"grant_type": "refresh_token", "refresh_token": tok["refresh_token"]},
                     meta)
     assert r.status_code == 200, r.text
+    r = client.post(meta["token_endpoint"], {"grant_type": exchange, "subject_token": r.json()["access_token"],
+                                             "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+                                             "audience": client.reg.client_id}, meta)
+    assert r.status_code == 400 and r.json()["error"] == "unauthorized_client", r.text
     others = {"password", "client_credentials", "implicit", "urn:ietf:params:oauth:grant-type:jwt-bearer",
               "urn:ietf:params:oauth:grant-type:device_code", "urn:ietf:params:oauth:grant-type:token-exchange",
               "urn:openid:params:grant-type:ciba"}
