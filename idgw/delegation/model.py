@@ -66,9 +66,9 @@ STAMP_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_.-]{3,63}")
 
 
 class MandateError(ValueError):
-    """A refused delegation operation. ``code`` names the reason (snake_case, the key of the
-    Thai/English text in ``idgw.delegation.texts``); ``status`` the HTTP status a page or API answers
-    with; ``params`` fill the text."""
+    """A refused delegation operation. ``code`` names the reason (snake_case; its Thai/English
+    text is in ``idgw.delegation.page_errors.CODES``, and a test checks every code has one);
+    ``status`` the HTTP status a page or API answers with; ``params`` fill the text."""
 
     def __init__(self, code: str, *, status: int = 400, **params) -> None:
         super().__init__(code)

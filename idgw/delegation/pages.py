@@ -29,6 +29,7 @@ from idgw.delegation import page_texts as _texts  # noqa: F401  (registers the p
 from idgw.delegation.document import sign as sign_document
 from idgw.delegation.mandates import Signer
 from idgw.delegation.model import MandateError
+from idgw.delegation.ndid_approval import ndid_offer
 from idgw.delegation.page_forms import create_draft, form_page
 from idgw.delegation.page_logic import IDENTITY, identity_routes, signing_gate
 from idgw.delegation.page_views import (
@@ -109,6 +110,7 @@ def detail_page(gw, request: Request, db, row: Mandate, account: Account, role: 
     current = m.status_at(status=row.status, valid_until=row.valid_until, now=now)
     need_ial, need_aal = catalogue.required_levels(db, m.scope_of(row.scope))
     return render(gw, request, "delegation_detail.html", status=status, id=row.id, error=error, notice=notice,
+                  ndid_offer=ndid_offer(gw),
                   status_words=t(f"dgp_status_{current}", locale), doc=document_view(names, row, locale=locale),
                   approvals=approvals_view(db, row, locale=locale),
                   missing=missing_view(db, row, status=current, locale=locale),

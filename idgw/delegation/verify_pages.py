@@ -22,7 +22,7 @@ from idgw import jsontext
 from idgw.delegation import catalogue, mandates
 from idgw.delegation import model as m
 from idgw.delegation import verify_texts as _texts  # noqa: F401  (registers the pages' words)
-from idgw.delegation.document import MAX_JWS_LENGTH, Verification, verify
+from idgw.delegation.document import MAX_JWS_LENGTH, Verification, every_key, verify
 from idgw.httpio import BodyError, media_type, read_body
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
@@ -286,3 +286,14 @@ async def print_page(mandate_id: str, request: Request, gw=Depends(gateway_of)) 
     if state == "missing":
         return gw.pages.error(request, "err_not_found", status=404)
     return gw.pages.render(request, "delegation_print.html", d=view)
+
+
+@router.get("/delegations/keys.json", include_in_schema=False)
+async def every_signing_key(gw=Depends(gateway_of)) -> Response:
+    """Every public key that ever signed for the gateway (JWKS), for checking a delegation's signed
+    document offline after its key left ``/jwks.json``."""
+    def work():
+        return every_key(current_db.get())
+
+    keys = await in_transaction(gw.sessionmaker, None, work)
+    return JSONResponse(keys, headers={"Cache-Control": "public, max-age=300"})

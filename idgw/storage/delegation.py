@@ -55,7 +55,8 @@ class Mandate(Base):
     __table_args__ = (Index("ix_mandates_delegate", "delegate_citizen_id", "status"),
                       Index("ix_mandates_principal_account", "principal_account_id"),
                       Index("ix_mandates_juristic", "principal_juristic_id"),
-                      Index("ix_mandates_parent", "parent_id"))
+                      Index("ix_mandates_parent", "parent_id"),
+                      Index("ix_mandates_document", "document_sha256"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     model: Mapped[str] = mapped_column(String(64))  # idgw.delegation.model.MODEL_VERSION at creation

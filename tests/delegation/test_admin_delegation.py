@@ -137,3 +137,26 @@ def test_non_admins_anonymous_and_forms_without_their_token_are_refused(gateway)
                              ).status_code == 403
     assert _rules(gateway, service.client_id) == catalogue.Rules()
     assert _codes(gateway, service.client_id) == ["tax_refund", "vat_filing"]
+
+
+def test_admin_stops_and_allows_delegation_as_a_policy_version(gateway):
+    from idgw.assurance import current_policy
+    from tests.delegation.world import SOMCHAI, SOMYING, citizen, person_mandate, sign_in_acting
+
+    service = delegable_service(gateway)
+    a, b = citizen(gateway, SOMCHAI), citizen(gateway, SOMYING)
+    person_mandate(gateway, a, b, client_id=service.client_id)
+    base = f"{gateway.url}/admin/services/{service.client_id}/delegation"
+    with _admin(gateway) as http:
+        page = http.post(base + "/allowed", data={"csrf_token": _token(http.get(base)), "allowed": "0"})
+        assert page.status_code == 200 and 'id="policy-allows" class="error"' in page.text
+        with gateway.db() as db:
+            assert current_policy(db, service.client_id).delegation_allowed is False
+            assert db.query(AuditEvent).filter(AuditEvent.name == "policy.changed",
+                                               AuditEvent.actor == "admin.malai").count() == 1
+        sign_in_acting(gateway, service, b, choice=None)  # stopped: nobody is offered to act for another
+        refused = http.post(base + "/allowed", data={"allowed": "1"})  # no CSRF token
+        assert refused.status_code == 403
+        page = http.post(base + "/allowed", data={"csrf_token": _token(http.get(base)), "allowed": "1"})
+        assert 'id="policy-allows" class="ok"' in page.text
+    sign_in_acting(gateway, service, b, choice="self")  # allowed again: the choice is back

@@ -223,3 +223,25 @@ def test_print_page_for_the_people_concerned_only(gateway):
         answer = http.get(f"/delegations/{mandate_id}/print")
         assert answer.status_code == 303
         assert answer.headers["location"] == f"/signin?next=/delegations/{mandate_id}/print"
+
+
+def test_a_signed_document_still_verifies_after_its_key_left_the_jwks(gateway):
+    _service, _a, _b, mandate_id, jws = _world(gateway)
+    kid = _header_kid(jws)
+    with gateway.db() as db:
+        gateway.gw.keys.rotate(db, actor="test")
+        db.commit()
+    gateway.clock.advance(gateway.gw.settings.max_token_ttl + 60)  # the retired key is no longer published
+    gateway.gw.keys.refresh(force=True)
+    assert kid not in {k["kid"] for k in httpx.get(gateway.url + "/jwks.json").json()["keys"]}
+    assert kid in {k["kid"] for k in httpx.get(gateway.url + "/delegations/keys.json").json()["keys"]}
+    answer = httpx.post(gateway.url + "/delegations/verify.json", json={"jws": jws})
+    assert answer.status_code == 200 and answer.json()["valid"] is True, answer.text
+
+
+def _header_kid(jws: str) -> str:
+    import base64
+    import json
+
+    head = jws.split(".")[0]
+    return json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))["kid"]

@@ -83,6 +83,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_mandates_delegate', ['delegate_citizen_id', 'status'], unique=False)
         batch_op.create_index('ix_mandates_juristic', ['principal_juristic_id'], unique=False)
         batch_op.create_index('ix_mandates_parent', ['parent_id'], unique=False)
+        batch_op.create_index('ix_mandates_document', ['document_sha256'], unique=False)
         batch_op.create_index('ix_mandates_principal_account', ['principal_account_id'], unique=False)
 
     op.create_table('security_event_deliveries',
@@ -163,6 +164,7 @@ def downgrade() -> None:
     with op.batch_alter_table('mandates', schema=None) as batch_op:
         batch_op.drop_index('ix_mandates_principal_account')
         batch_op.drop_index('ix_mandates_parent')
+        batch_op.drop_index('ix_mandates_document')
         batch_op.drop_index('ix_mandates_juristic')
         batch_op.drop_index('ix_mandates_delegate')
 
