@@ -412,9 +412,11 @@ def ensure_demo(settings: Settings, *, rp_base: str) -> tuple[str, str]:
     return DEMO_CLIENT_ID, secret_file.read_text().strip()
 
 
-def start_simulators(*, gateway_url: str, thaid_port: int, ndid_port: int, dopa_port: int = 0) -> Path:
-    """Start the ThaiD-style and NDID-style simulators (and the DOPA-style card check when ``dopa_port``)
-    in this process and write the providers file that points the gateway at them; returns its path."""
+def start_simulators(*, gateway_url: str, thaid_port: int, ndid_port: int, dopa_port: int = 0,
+                     dbd_port: int = 0) -> Path:
+    """Start the ThaiD-style and NDID-style simulators (and the DOPA-style card check when ``dopa_port``,
+    the DBD-style company registry when ``dbd_port``) in this process and write the providers file that
+    points the gateway at them; returns its path."""
     import yaml
 
     from providers.simulators.dopa import create_dopa_app
@@ -429,6 +431,10 @@ def start_simulators(*, gateway_url: str, thaid_port: int, ndid_port: int, dopa_
     ServerThread(create_ndid_app(), port=ndid_port).start()
     if dopa_port:
         ServerThread(create_dopa_app(), port=dopa_port).start()
+    if dbd_port:
+        from providers.simulators.dbd import create_dbd_app
+
+        ServerThread(create_dbd_app(), port=dbd_port).start()
     path = Path("var/providers.yaml")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump({"providers": [
@@ -444,7 +450,7 @@ def start_simulators(*, gateway_url: str, thaid_port: int, ndid_port: int, dopa_
 
 @app.command()
 def demo(port: int = 8000, rp_port: int = 8001, thaid_port: int = 8100, ndid_port: int = 8200,
-         dopa_port: int = 8300) -> None:
+         dopa_port: int = 8300, dbd_port: int = 8400) -> None:
     """Everything for a first look: dev settings, migrated SQLite, keys, a demo e-service and citizen,
     and the ThaiD, NDID and DOPA-style simulators."""
     import asyncio
@@ -462,8 +468,10 @@ def demo(port: int = 8000, rp_port: int = 8001, thaid_port: int = 8100, ndid_por
     os.environ.setdefault("IDGW_ISSUER", f"http://localhost:{port}")
     if "IDGW_PROVIDERS_FILE" not in os.environ:
         os.environ["IDGW_PROVIDERS_FILE"] = str(start_simulators(
-            gateway_url=os.environ["IDGW_ISSUER"], thaid_port=thaid_port, ndid_port=ndid_port, dopa_port=dopa_port))
+            gateway_url=os.environ["IDGW_ISSUER"], thaid_port=thaid_port, ndid_port=ndid_port, dopa_port=dopa_port,
+            dbd_port=dbd_port))
         os.environ.setdefault("IDGW_CARD_CHECK_URL", f"http://127.0.0.1:{dopa_port}")
+        os.environ.setdefault("IDGW_COMPANY_REGISTRY_URL", f"http://127.0.0.1:{dbd_port}")
     settings = _settings()
     upgrade(settings.database_url)
     rp_base = f"http://localhost:{rp_port}"
@@ -471,6 +479,12 @@ def demo(port: int = 8000, rp_port: int = 8001, thaid_port: int = 8100, ndid_por
     from idgw.demo_staff import DEMO_OFFICER, ensure_demo_officer
 
     officer_secret = ensure_demo_officer(settings, lambda: _session(settings))
+    from idgw.demo_delegation import ensure_demo_delegation
+    from providers.dbd import DbdRegistry
+
+    registry = (DbdRegistry(base_url=settings.company_registry_url, timeout=settings.company_registry_timeout)
+                if settings.company_registry_url else None)
+    ensure_demo_delegation(settings, lambda: _session(settings), client_id=client_id, registry=registry)
     with _secret_key_opens_keys():
         gateway = create_app(settings)
     rp = create_demo_app(issuer=settings.issuer, client_id=client_id, client_secret=secret, base_url=rp_base)
@@ -485,7 +499,10 @@ def demo(port: int = 8000, rp_port: int = 8001, thaid_port: int = 8100, ndid_por
     typer.echo(f"  DOPA card check (simulated): {os.environ.get('IDGW_CARD_CHECK_URL', '(not started)')}"
                f"  fictitious laser codes: {lasers}")
     typer.echo(f"  Officer console: {settings.issuer}/officer  as {DEMO_OFFICER[0]} / {DEMO_OFFICER[1]}, app secret "
-               f"{officer_secret} (current code: idgw proofing officer-code)\n")
+               f"{officer_secret} (current code: idgw proofing officer-code)")
+    typer.echo(f"  Delegation:   {settings.issuer}/delegations  two drafts to sign: Somchai -> Somying (1101700123456),"
+               f" and Example Trading Co., Ltd. (0105564001230; Somchai and Somying jointly) -> Prasert "
+               f"(5701200987653); sign in with ThaiD (simulated)\n")
 
     async def main():
         servers = [uvicorn.Server(uvicorn.Config(gateway, host="127.0.0.1", port=port, access_log=False,
