@@ -20,8 +20,10 @@ import pytest
 from idgw.delegation import model as m
 from idgw.delegation.page_logic import day_of
 from idgw.storage.delegation import Mandate
+from idgw.storage.models import Client
 from tests.a11y import PHONE_WIDTH, a11y_context, check_a11y
-from tests.delegation.world import MALEE, SOMCHAI, SOMYING, citizen, delegable_service
+from tests.delegation.world import MALEE, SOMCHAI, SOMYING, citizen, with_catalogue
+from tests.flow import demo_service
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -46,8 +48,12 @@ def signed_in_page(browser, gateway, person, *, locale: str, width: int | None, 
     return context, page
 
 
-def test_citizen_makes_and_signs_a_delegation_and_the_delegate_accepts_it(browser, gateway):
-    delegable_service(gateway)
+def test_citizen_makes_and_signs_a_delegation_and_the_delegate_accepts_it_and_acts(browser, gateway):
+    # The demo e-service (a real relying party on loopback) accepts delegation for its acts.
+    rp_base, rp_server = demo_service(gateway, delegation_allowed=True)
+    with gateway.db() as db:
+        client_id = db.query(Client).one().client_id  # the only e-service
+    with_catalogue(gateway, client_id)
     problems: list[str] = []
     today = day_of(gateway.clock.now())
     context, page = signed_in_page(browser, gateway, SOMCHAI, locale="th", width=PHONE_WIDTH, problems=problems)
@@ -99,6 +105,24 @@ def test_citizen_makes_and_signs_a_delegation_and_the_delegate_accepts_it(browse
     a11y(delegate_page, "accepted, en, desktop")
     with gateway.db() as db:
         assert db.get(Mandate, mandate_id).status == m.EFFECTIVE
+
+    # ...and uses it: at the e-service, "File a VAT return" asks whom she acts for.
+    delegate_page.goto(rp_base + "/login?act=vat_filing")
+    delegate_page.get_by_role("heading", level=1, name="Who are you acting for?").wait_for()
+    a11y(delegate_page, "acting choice, en, desktop")
+    delegate_page.get_by_label(re.compile("^On behalf of Somchai Jaidee")).check()
+    delegate_page.get_by_role("button", name="Continue").click()
+    if delegate_page.get_by_role("button", name="Allow").count():
+        assert "You are acting on behalf of Somchai Jaidee" in delegate_page.locator("main").inner_text()
+        delegate_page.get_by_role("button", name="Allow").click()
+    delegate_page.get_by_text("Acting on behalf of").wait_for()
+    shown = delegate_page.locator("main").inner_text()
+    assert "สมชาย ใจดี / Somchai Jaidee" in shown and "(vat_filing)" in shown
+    # The verified ID token the service shows carries the act and delegation claims.
+    claims = {row.locator("th").inner_text(): row.locator("td").inner_text()
+              for row in delegate_page.locator("tbody tr").all()}
+    assert mandate_id in claims["delegation"] and '"sub"' in claims["act"]
+    rp_server.should_exit = True
 
     # The principal can end it, after a confirmation that says what stops
     page.goto(f"{gateway.url}/delegations/{mandate_id}")

@@ -75,15 +75,21 @@ def delegable_service(gateway, *, like: Registered | None = None, acts=ACTS, any
     policy = {"delegation_allowed": True, **(policy or {})}
     reg = add_service(gateway, like=like, policy=policy, **options) if like else register(gateway, policy=policy,
                                                                                             **options)
+    with_catalogue(gateway, reg.client_id, acts=acts, any_act=any_act, stamp_required=stamp_required,
+                   max_depth=max_depth)
+    return reg
+
+
+def with_catalogue(gateway, client_id: str, *, acts=ACTS, any_act: bool = False, stamp_required: bool = False,
+                   max_depth: int = 1) -> None:
+    """``acts`` in the service's catalogue and its delegation rule (signing at IAL 2.1 / AAL 2.1)."""
     with gateway.db() as db:
         now = gateway.clock.now()
         for code, th, en in acts:
-            catalogue.add_act(db, client_id=reg.client_id, code=code, name_th=th, name_en=en, actor="test-admin",
-                              now=now)
-        catalogue.set_rules(db, client_id=reg.client_id, sign_ial="2.1", sign_aal="2.1", any_act_allowed=any_act,
+            catalogue.add_act(db, client_id=client_id, code=code, name_th=th, name_en=en, actor="test-admin", now=now)
+        catalogue.set_rules(db, client_id=client_id, sign_ial="2.1", sign_aal="2.1", any_act_allowed=any_act,
                             stamp_duty_required=stamp_required, max_depth=max_depth, actor="test-admin", now=now)
         db.commit()
-    return reg
 
 
 def signer_of(db, account_id: str, *, now: int, ial: str = "2.3", aal: str = "2.2") -> Signer:
