@@ -10,7 +10,7 @@ import httpx
 
 from idgw.delegation import mandates
 from idgw.storage.delegation import Mandate
-from idgw.storage.models import Account
+from idgw.storage.models import Account, AuditEvent
 from tests.delegation.world import (
     MALEE,
     SOMCHAI,
@@ -74,6 +74,18 @@ def test_person_to_person_delegation_end_to_end(gateway):
     # Signing in again: no choice page any more, the delegate acts for themselves.
     tokens, _rp, _ = sign_in_acting(gateway, service, b, choice=None)
     assert "act" not in decode(gateway, tokens["id_token"], service.client_id)
+
+    # The audit log tells the story, each event naming who acted and for whom.
+    with gateway.db() as db:
+        events = [(e.name, e.actor, e.on_behalf_of) for e in db.query(AuditEvent).filter(
+            AuditEvent.name.like("delegation.%"), AuditEvent.name != "delegation.rules_changed")
+            .order_by(AuditEvent.id)]
+    assert events == [("delegation.created", a.account_id, a.account_id),
+                      ("delegation.approved", a.account_id, a.account_id),
+                      ("delegation.accepted", b.account_id, a.account_id),
+                      ("delegation.effective", b.account_id, a.account_id),
+                      ("delegation.used", b.account_id, a.account_id),  # the code redeemed (not the refresh)
+                      ("delegation.revoked", a.account_id, a.account_id)]
 
 
 def test_for_myself_gives_no_act_and_other_services_offer_no_choice(gateway):

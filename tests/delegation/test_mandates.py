@@ -9,7 +9,7 @@ from idgw.delegation import mandates
 from idgw.delegation import model as m
 from idgw.delegation.model import MandateError
 from idgw.storage.delegation import Mandate
-from idgw.storage.models import Account
+from idgw.storage.models import Account, AuditEvent
 from tests.delegation.world import (
     MALEE,
     SOMCHAI,
@@ -153,6 +153,7 @@ def test_use_refused_before_acceptance_after_expiry_and_when_revoked(gateway):
         db.commit()
     with gateway.db() as db:
         assert {r.status for r in db.query(Mandate)} == {m.EXPIRED}
+        assert db.query(AuditEvent).filter(AuditEvent.name == "delegation.expired").count() == 2
         with pytest.raises(MandateError) as err:
             mandates.accept(db, row=db.get(Mandate, pending), account=db.get(Account, b.account_id),
                             now=gateway.clock.now())
