@@ -13,10 +13,8 @@ clears that company's fault, or every fault when given without a juristic ID.
 
 from __future__ import annotations
 
-import asyncio
 import html
 import secrets
-import threading
 import time
 from typing import Any
 
@@ -25,6 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 
 from providers.dbd import SigningRule
 from providers.simulators.citizens import citizen_by_pid
+from providers.simulators.faults import FaultBoard
 
 FAULTS = {
     "timeout": "answer only after timeout_delay seconds (30 by default): longer than any sane client waits",
@@ -74,60 +73,19 @@ def _reference() -> str:
     return "DBD-SIM-" + secrets.token_hex(8).upper()
 
 
-class DbdSimulator:
+class DbdSimulator(FaultBoard):
     """In-memory DBD-style registry; ``app`` is the FastAPI application serving it."""
+
+    FAULTS = tuple(FAULTS)
 
     def __init__(self, *, companies: tuple[dict, ...] = DEMO_COMPANIES, control: bool = False,
                  timeout_delay: float = 30.0) -> None:
         self.companies = {c["juristic_id"]: c for c in companies}
         self.control = control
-        self.timeout_delay = timeout_delay
-        self._faults: dict[str | None, str] = {}  # juristic ID (None: every company) -> fault
-        self._lock = threading.Lock()
-        self._released = threading.Event()
-        self.requests = 0  # seen by tests
-        self.stalled = 0  # requests held by the timeout fault right now
+        super().__init__(timeout_delay=timeout_delay)
         self.app = self._build_app()
 
-    # -- faults -----------------------------------------------------------------------------------------
-
-    def set_fault(self, fault: str, juristic_id: str | None = None) -> None:
-        if fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}")
-        with self._lock:
-            if fault != "none":
-                self._faults[juristic_id] = fault
-            elif juristic_id is None:
-                self._faults.clear()
-            else:
-                self._faults.pop(juristic_id, None)
-
-    def clear_faults(self) -> None:
-        self.set_fault("none")
-
-    def faults(self) -> dict[str, str]:
-        with self._lock:
-            return {("*" if k is None else k): v for k, v in self._faults.items()}
-
-    def fault_for(self, juristic_id: str) -> str | None:
-        with self._lock:
-            return self._faults.get(juristic_id) or self._faults.get(None)
-
-    def release(self) -> None:
-        """End every ``timeout`` stall now (call before stopping the server); later stalls are skipped too."""
-        self._released.set()
-
-    async def _stall(self, request: Request) -> None:
-        # Polls, so that a client giving up (or ``release``) ends the stall and the server can stop quickly.
-        deadline = time.monotonic() + self.timeout_delay
-        self.stalled += 1
-        try:
-            while time.monotonic() < deadline and not self._released.is_set():
-                if await request.is_disconnected():
-                    return
-                await asyncio.sleep(0.05)
-        finally:
-            self.stalled -= 1
+    # -- faults (FaultBoard: set_fault, clear_faults, faults, fault_for, release, _stall) ---------------
 
     # -- protocol ---------------------------------------------------------------------------------------
 

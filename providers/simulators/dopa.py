@@ -21,17 +21,16 @@ import asyncio
 import os
 import re
 import secrets
-import threading
 import time
 import unicodedata
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from providers.dopa import LASER_PATTERN, MISMATCH_FIELDS
 from providers.simulators.citizens import DEMO_CITIZENS
+from providers.simulators.faults import FaultBoard
 
 FAULTS = {
     "revoked": "the card counts as revoked (card_revoked when the data match)",
@@ -60,60 +59,19 @@ def _reference() -> str:
     return "SIM-" + secrets.token_hex(8).upper()
 
 
-class DopaSimulator:
+class DopaSimulator(FaultBoard):
     """In-memory DOPA-style service; ``app`` is the FastAPI application serving it."""
+
+    FAULTS = tuple(FAULTS)
 
     def __init__(self, *, citizens: tuple[dict, ...] = DEMO_CITIZENS, faces_dir: str | Path | None = None,
                  timeout_delay: float = 30.0) -> None:
         self.citizens = {c["pid"]: c for c in citizens}
         self.faces_dir = Path(faces_dir or os.environ.get("IDGW_DEMO_FACES_DIR") or DEFAULT_FACES_DIR).resolve()
-        self.timeout_delay = timeout_delay
-        self._faults: dict[str | None, str] = {}  # citizen ID (None: every citizen) -> fault
-        self._lock = threading.Lock()
-        self._released = threading.Event()
-        self.requests = 0  # seen by tests
-        self.stalled = 0  # requests held by the timeout fault right now
+        super().__init__(timeout_delay=timeout_delay)
         self.app = self._build_app()
 
-    # -- faults -----------------------------------------------------------------------------------------
-
-    def set_fault(self, fault: str, citizen_id: str | None = None) -> None:
-        if fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}")
-        with self._lock:
-            if fault != "none":
-                self._faults[citizen_id] = fault
-            elif citizen_id is None:
-                self._faults.clear()
-            else:
-                self._faults.pop(citizen_id, None)
-
-    def clear_faults(self) -> None:
-        self.set_fault("none")
-
-    def faults(self) -> dict[str, str]:
-        with self._lock:
-            return {("*" if k is None else k): v for k, v in self._faults.items()}
-
-    def fault_for(self, citizen_id: Any) -> str | None:
-        with self._lock:
-            return self._faults.get(citizen_id if isinstance(citizen_id, str) else None) or self._faults.get(None)
-
-    def release(self) -> None:
-        """End every ``timeout`` stall now (call before stopping the server); later stalls are skipped too."""
-        self._released.set()
-
-    async def _stall(self, request: Request) -> None:
-        # Polls, so that a client giving up (or ``release``) ends the stall and the server can stop quickly.
-        deadline = time.monotonic() + self.timeout_delay
-        self.stalled += 1
-        try:
-            while time.monotonic() < deadline and not self._released.is_set():
-                if await request.is_disconnected():
-                    return
-                await asyncio.sleep(0.05)
-        finally:
-            self.stalled -= 1
+    # -- faults (FaultBoard: set_fault, clear_faults, faults, fault_for, release, _stall) ---------------
 
     async def _transport_fault(self, request: Request, fault: str | None, garbage: Response) -> Response | None:
         if fault == "timeout":
