@@ -1,7 +1,8 @@
-"""``idgw delegation ...`` and the client registration options for delegation, with the real command
-in a subprocess on SQLite and PostgreSQL: the act catalogue and rule, expiry, verification by number
-and by signed document (exit 1 when not valid); ``add_client``'s security_event_uri and
-token_exchange, with their refusals."""
+"""``idgw delegation ...`` and the client registration options for delegation, with the real
+command (its typer application, in this process, with the environment a shell would give it; one
+test runs the installed entry point in a subprocess) on SQLite and PostgreSQL: the act catalogue
+and rule, expiry, verification by number and by signed document (exit 1 when not valid);
+``add_client``'s security_event_uri and token_exchange, with their refusals."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from idgw.admin import AdminError, add_client, client_info
 from idgw.delegation import catalogue
@@ -24,12 +27,41 @@ from tests.delegation.world import SOMCHAI, SOMYING, citizen, delegable_service,
 SECRET = "test-secret-key-0123456789abcdef0123456789"
 
 
-def idgw(database_url, *args, dev=True, issuer="http://example.org"):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IDGW_")}
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _env(database_url, *, dev=True, issuer="http://example.org") -> dict:
+    env = {k: None for k in os.environ if k.startswith("IDGW_")}  # nothing from the caller's shell
     env.update(IDGW_DATABASE_URL=database_url, IDGW_SECRET_KEY=SECRET, IDGW_ISSUER=issuer)
     if dev:
         env["IDGW_DEV"] = "1"
-    return subprocess.run([sys.executable, "-m", "idgw", *args], capture_output=True, text=True, env=env, timeout=120)
+    return env
+
+
+def idgw(database_url, *args, dev=True, issuer="http://example.org") -> Ran:
+    """``idgw ARGS`` as a shell would run it: the same typer application, its exit code and both
+    streams (in this process: a new interpreter per command cost a second each)."""
+    from idgw.cli import app
+
+    result = CliRunner().invoke(app, list(args), env=_env(database_url, dev=dev, issuer=issuer))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return Ran(result.exit_code, result.stdout, result.stderr)
+
+
+def test_the_installed_command_runs_delegation(database_url):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDGW_")}
+    env.update({k: v for k, v in _env(database_url).items() if v is not None})
+    from idgw.storage.db import upgrade
+
+    upgrade(database_url)
+    result = subprocess.run([sys.executable, "-m", "idgw", "delegation", "expire"], capture_output=True, text=True,
+                            env=env, timeout=120)
+    assert result.returncode == 0, (result.stdout, result.stderr)
 
 
 def ok(result):
