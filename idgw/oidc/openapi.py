@@ -146,7 +146,7 @@ def openapi_document(*, issuer: str, https: bool) -> dict:
                 "400": _oauth_error("invalid_request, invalid_client (no client, or an unknown one, named in the "
                                     "body), invalid_grant, "
                                     "unauthorized_client, unsupported_grant_type, invalid_scope, "
-                                    "unsupported_token_type.", headers=_NO_STORE),
+                                    "unsupported_token_type, invalid_target (token exchange).", headers=_NO_STORE),
                 "401": _oauth_error("invalid_client when the Authorization header was used, or when no "
                                     "method authenticated a known client (RFC 6749 §5.2: the challenge names Basic).",
                                     headers={**_NO_STORE, "WWW-Authenticate": {
@@ -169,6 +169,20 @@ def openapi_document(*, issuer: str, https: bool) -> dict:
                             "scope": {"type": "string", "description": "At most the scope granted."},
                             **token_common},
              "required": ["grant_type", "refresh_token"]},
+            {"type": "object", "title": "token_exchange",
+             "description": "RFC 8693 for a registered back end: a person's access token issued to this client, "
+                            "exchanged for a token acting for the principal of a delegation they hold at "
+                            "`audience` (docs/delegation.md).",
+             "properties": {"grant_type": {"const": "urn:ietf:params:oauth:grant-type:token-exchange"},
+                            "subject_token": {"type": "string"},
+                            "subject_token_type": {"const": "urn:ietf:params:oauth:token-type:access_token"},
+                            "audience": {"type": "string", "description": "The client_id of the e-service."},
+                            "requested_token_type": {"const": "urn:ietf:params:oauth:token-type:access_token"},
+                            "delegation_act": {"type": "string", "pattern": "^[a-z][a-z0-9_.-]{0,63}$"},
+                            "delegation_id": {"type": "string"},
+                            "scope": {"type": "string", "description": "At most the subject token's scope."},
+                            **token_common},
+             "required": ["grant_type", "subject_token", "subject_token_type", "audience"]},
         ],
     }
     token_hint_form = {
@@ -338,7 +352,8 @@ def openapi_document(*, issuer: str, https: bool) -> dict:
                     "type": "object", "required": ["access_token", "token_type", "expires_in", "scope"],
                     "properties": {"access_token": {"type": "string"}, "token_type": {"const": "Bearer"},
                                    "expires_in": {"type": "integer"}, "scope": {"type": "string"},
-                                   "id_token": {"type": "string"}, "refresh_token": {"type": "string"}}},
+                                   "id_token": {"type": "string"}, "refresh_token": {"type": "string"},
+                                   "issued_token_type": {"type": "string"}}},
                 "Introspection": {
                     "type": "object", "required": ["active"],
                     "properties": {"active": {"type": "boolean"}, "client_id": {"type": "string"},
