@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -85,7 +86,7 @@ def due_query(table: Table, *, batch: int):
     )
 
 
-class PushSender(Generic[N]):
+class PushSender(ABC, Generic[N]):
     """Sends the rows of ``table``. Subclasses set the class attributes and implement ``notice``,
     ``post`` and ``audit_of`` (and ``outcome`` when success or refusal reads differently)."""
 
@@ -117,17 +118,17 @@ class PushSender(Generic[N]):
 
     # -- what a subclass says -------------------------------------------------------------------
 
+    @abstractmethod
     def notice(self, db, row, *, client: Client, uri: str, now: int) -> N:
         """The notice for a leased ``row`` of ``client``, its token signed now."""
-        raise NotImplementedError
 
+    @abstractmethod
     def post(self, http: httpx.Client, notice: N) -> httpx.Response:
         """One attempt to deliver ``notice``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def audit_of(self, notice: N) -> dict[str, Any]:
         """``on_behalf_of``, ``client_id`` and the other members every audit record of it carries."""
-        raise NotImplementedError
 
     def outcome(self, response: httpx.Response) -> Outcome:
         return judged(response)
