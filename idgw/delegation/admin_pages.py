@@ -23,14 +23,11 @@ from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
 from idgw.storage.models import Client
 from idgw.web.i18n import t
+from idgw.web.pages import gateway_of
 from idgw.web.staff import gated_response, staff_gate
 
 router = APIRouter()
 DONE = ("rules", "added", "retired", "allowed", "stopped")
-
-
-def gateway_of(request: Request):
-    return request.app.state.gateway
 
 
 def page_path(client_id: str) -> str:

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy import select, union
 
-from idgw.delegation.use import principal_key
+from idgw.delegation.mandates import principal_key
 from idgw.oidc.push import Outcome, PushSender, judged
 from idgw.security import random_token
 from idgw.storage.delegation import Mandate, SecurityEventDelivery

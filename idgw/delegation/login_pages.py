@@ -12,8 +12,8 @@ from idgw.delegation.use import usable_mandates
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
-from idgw.proofing.runtime import gateway_of
 from idgw.storage.models import Account
+from idgw.web.pages import gateway_of
 from idgw.web.steps import Outcome, advance, load_interaction, respond
 
 router = APIRouter()

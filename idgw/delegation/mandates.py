@@ -106,7 +106,7 @@ def create(db, *, creator: Account, principal_kind: str, delegate_citizen_id: st
         valid_until=valid_until, subdelegation_allowed=bool(subdelegation_allowed), stamp_duty=stamp, status=m.DRAFT,
         created_by=creator.id, created_at=now, document=document, document_sha256=m.digest(document), **principal_ids)
     db.add(row)
-    audit.record(db, "delegation.created", at=now, actor=creator.id, on_behalf_of=_principal_ref(row),
+    audit.record(db, "delegation.created", at=now, actor=creator.id, on_behalf_of=principal_key(row),
                  mandate_id=row.id, parent_id=row.parent_id, kind=row.principal_kind,
                  services=[i.client_id for i in checked], single_use=row.single_use)
     return row
@@ -142,8 +142,9 @@ def _stamp(db, scope: tuple[ScopeItem, ...], *, reference: str | None, receipt: 
     return {"reference": ref, "receipt": rec, "amount": m.stamp_duty_amount(scope), "currency": "THB"}
 
 
-def _principal_ref(row: Mandate) -> str:
-    """The principal as the audit log names it: an account id, or ``juristic:<id>``."""
+def principal_key(row: Mandate) -> str:
+    """The principal as the audit log names it and its ``sub`` is derived from (pairwise per
+    sector like anyone's): the person's account id, or ``juristic:<13-digit id>`` for a company."""
     return row.principal_account_id if row.principal_kind == "person" else f"juristic:{row.principal_juristic_id}"
 
 
@@ -172,6 +173,26 @@ def _holder_of_parent(db, row: Mandate) -> str | None:
     return parent.delegate_account_id if parent else None
 
 
+def may_sign(db, *, row: Mandate, account: Account, now: int) -> dict:
+    """``signers_needed`` for ``row`` when ``account`` may approve it now (the "who" and "when" of
+    ``approve``; the levels are the sign-in's, checked there); ``MandateError`` otherwise. A
+    company director is judged by the stored rule here and by the registry's fresh answer in
+    ``approve``."""
+    current = m.status_at(status=row.status, valid_until=row.valid_until, now=now)
+    if current not in (m.DRAFT, m.AWAITING_SIGNATURES):
+        raise MandateError("not_awaiting_signature", status=409, status_=current)
+    if not account.citizen_id:
+        raise MandateError("principal_unverified", status=403)
+    needed = signers_needed(db, row)
+    if account.citizen_id in needed["approved"]:
+        raise MandateError("already_approved", status=409)
+    if needed["kind"] == "company" and account.citizen_id not in needed["rule"].directors:
+        raise MandateError("not_a_director", status=403)
+    if needed["kind"] == "person" and needed["account_id"] != account.id:
+        raise MandateError("not_the_signer", status=403)
+    return needed
+
+
 def approve(db, *, row: Mandate, signer: Signer, document_sha256: str, now: int, sign, sealed: bool = False,
             company: Company | None = None, method: str = "session", reference: str | None = None) -> Mandate:
     """Record ``signer``'s approval of exactly the document they saw (``document_sha256``). A
@@ -180,22 +201,15 @@ def approve(db, *, row: Mandate, signer: Signer, document_sha256: str, now: int,
     (``company``). The approval needs the levels of ``catalogue.required_levels`` from a sign-in
     at most ``FRESH_SECONDS`` old. When the approvals satisfy the rule the gateway signs the
     document (``sign(row, approvals) -> jws``) and the mandate awaits the delegate's acceptance."""
-    current = m.status_at(status=row.status, valid_until=row.valid_until, now=now)
-    if current not in (m.DRAFT, m.AWAITING_SIGNATURES):
-        raise MandateError("not_awaiting_signature", status=409, status_=current)
+    account = signer.account
+    needed = may_sign(db, row=row, account=account, now=now)
     if document_sha256 != row.document_sha256:
         raise MandateError("document_changed", status=409)
-    account = signer.account
     need_ial, need_aal = catalogue.required_levels(db, m.scope_of(row.scope))
     if signer.ial < need_ial or signer.aal < need_aal:
         raise MandateError("level_too_low", status=403, ial=need_ial.value, aal=need_aal.value)
     if now - signer.auth_time > m.FRESH_SECONDS:
         raise MandateError("not_fresh", status=403, ial=need_ial.value, aal=need_aal.value)
-    if not account.citizen_id:
-        raise MandateError("principal_unverified", status=403)
-    needed = signers_needed(db, row)
-    if account.citizen_id in needed["approved"]:
-        raise MandateError("already_approved", status=409)
     if needed["kind"] == "company":
         if company is None or company.juristic_id != row.principal_juristic_id:
             raise MandateError("company_unavailable", status=503)
@@ -214,7 +228,7 @@ def approve(db, *, row: Mandate, signer: Signer, document_sha256: str, now: int,
                            aal=signer.aal.value, auth_time=signer.auth_time, sealed=bool(sealed),
                            document_sha256=document_sha256, reference=reference, at=now))
     db.flush()
-    audit.record(db, "delegation.approved", at=now, actor=account.id, on_behalf_of=_principal_ref(row),
+    audit.record(db, "delegation.approved", at=now, actor=account.id, on_behalf_of=principal_key(row),
                  mandate_id=row.id, role=role, method=method, ial=signer.ial.value, aal=signer.aal.value,
                  sealed=bool(sealed))
     after = signers_needed(db, row)
@@ -237,9 +251,9 @@ def accept(db, *, row: Mandate, account: Account, now: int) -> Mandate:
     row.delegate_account_id = account.id
     row.accepted_at = row.effective_at = now
     row.status = m.EFFECTIVE
-    audit.record(db, "delegation.accepted", at=now, actor=account.id, on_behalf_of=_principal_ref(row),
+    audit.record(db, "delegation.accepted", at=now, actor=account.id, on_behalf_of=principal_key(row),
                  mandate_id=row.id)
-    audit.record(db, "delegation.effective", at=now, actor=account.id, on_behalf_of=_principal_ref(row),
+    audit.record(db, "delegation.effective", at=now, actor=account.id, on_behalf_of=principal_key(row),
                  mandate_id=row.id, valid_from=row.valid_from, valid_until=row.valid_until)
     return row
 
@@ -284,7 +298,7 @@ def _revoke_tree(db, *, row: Mandate, actor: str, now: int, reason: str) -> list
             continue
         current.status, current.revoked_at, current.revoked_by, current.revoke_reason = m.REVOKED, now, actor, why
         revoked.append(current.id)
-        audit.record(db, "delegation.revoked", at=now, actor=actor, on_behalf_of=_principal_ref(current),
+        audit.record(db, "delegation.revoked", at=now, actor=actor, on_behalf_of=principal_key(current),
                      mandate_id=current.id, reason=why)
         todo.extend((child, "parent_revoked") for child in db.scalars(select(Mandate).where(
             Mandate.parent_id == current.id)))
@@ -301,7 +315,7 @@ def expire_due(db, *, now: int, limit: int = 500) -> int:
                            .limit(limit)))
     for row in rows:
         row.status, row.expired_at = m.EXPIRED, now
-        audit.record(db, "delegation.expired", at=now, on_behalf_of=_principal_ref(row), mandate_id=row.id)
+        audit.record(db, "delegation.expired", at=now, on_behalf_of=principal_key(row), mandate_id=row.id)
     return len(rows)
 
 

@@ -4,7 +4,7 @@
 * ``GET /delegations/document/{sha256}``: the canonical document of the mandate open for
   signatures with that SHA-256, for the IdP node to fetch and hash. No sign-in; 404 otherwise.
 * ``POST /delegations/{id}/ndid`` (CSRF purpose ``ndid:{id}``): someone who may sign now
-  (``may_sign``) opens a request for their own citizen ID at the mandate's levels; the attempt (an
+  (``mandates.may_sign``) opens a request for their own citizen ID at the mandate's levels; the attempt (an
   ``UpstreamAttempt``, provider ``ndid-dsign:<upstream>``) is bound to the browser and the account.
   Then the waiting page ``/delegations/{id}/ndid/{attempt}``, its ``/status`` JSON (polled by
   ``static/ndid_wait.js``) and ``/cancel``.
@@ -59,7 +59,7 @@ from idgw.storage.delegation import Mandate
 from idgw.storage.models import Account, UpstreamAttempt
 from idgw.web.i18n import t
 from idgw.web.ndid_pages import READING, close_quietly, reading
-from idgw.web.pages import BROWSER_COOKIE
+from idgw.web.pages import BROWSER_COOKIE, gateway_of
 from policies import AAL, IAL
 from providers import UpstreamError
 from providers.dbd import CompanyLookupError
@@ -78,10 +78,6 @@ GRACE = 300  # seconds an attempt row outlives the request's own deadline
 MANDATE, SEALED, JURISTIC, OUTCOME = "gateway_mandate", "gateway_sealed", "gateway_juristic_id", "gateway_outcome"
 
 
-def gateway_of(request: Request):
-    return request.app.state.gateway
-
-
 def _lookup(secret: str) -> str:
     return f"{KIND}cb:{sha256_hex(secret)}"
 
@@ -95,24 +91,6 @@ def ndid_upstream(gw):
 def ndid_offer(gw) -> bool:
     """Whether the detail page offers "Approve with my NDID app"."""
     return ndid_upstream(gw) is not None
-
-
-def may_sign(db, *, row: Mandate, account: Account, now: int) -> dict:
-    """``signers_needed`` for ``row`` when ``account`` may approve it now: the "who" checks of
-    ``mandates.approve`` (the levels come from the IdP's answer); ``MandateError`` otherwise."""
-    current = m.status_at(status=row.status, valid_until=row.valid_until, now=now)
-    if current not in OPEN:
-        raise MandateError("not_awaiting_signature", status=409, status_=current)
-    if not account.citizen_id:
-        raise MandateError("principal_unverified", status=403)
-    needed = mandates.signers_needed(db, row)
-    if account.citizen_id in needed["approved"]:
-        raise MandateError("already_approved", status=409)
-    if needed["kind"] == "company" and account.citizen_id not in needed["rule"].directors:
-        raise MandateError("not_a_director", status=403)
-    if needed["kind"] == "person" and needed["account_id"] != account.id:
-        raise MandateError("not_the_signer", status=403)
-    return needed
 
 
 @router.get("/delegations/document/{sha256}", include_in_schema=False)
@@ -155,7 +133,7 @@ async def start(mandate_id: uuid.UUID, request: Request, gw=Depends(gateway_of))
             return error_page(gw, request, t("dgn_not_offered" if row else "err_not_found", locale), status=404,
                           key=key if row else None)
         try:
-            needed = may_sign(db, row=row, account=account, now=now)
+            needed = mandates.may_sign(db, row=row, account=account, now=now)
         except MandateError as err:
             return error_page(gw, request, outcome_words({"code": err.code}, locale), status=err.status, key=key)
         if spend(db, bucket="delegation-ndid", ip=ip, limit=gw.settings.rate_per_ip, window=gw.settings.rate_window,

@@ -50,7 +50,7 @@ from idgw.oidc.provider import current_db
 from idgw.storage.delegation import Mandate
 from idgw.storage.models import Account
 from idgw.web.i18n import t
-from idgw.web.pages import BROWSER_COOKIE
+from idgw.web.pages import BROWSER_COOKIE, gateway_of
 from idgw.web.raising import needs_in_words
 from policies import AAL, IAL
 from providers.dbd import CompanyLookupError
@@ -58,10 +58,6 @@ from providers.dbd import CompanyLookupError
 router = APIRouter()
 DONE = {"signed": "dgp_done_signed", "accepted": "dgp_accepted_done", "revoked": "dgp_revoked_done",
         "declined": "dgp_declined_done"}
-
-
-def gateway_of(request: Request):
-    return request.app.state.gateway
 
 
 # -- shared steps ------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from idgw import audit
 from idgw.assurance import current_policy
 from idgw.delegation import model as m
-from idgw.delegation.mandates import _principal_ref, load
+from idgw.delegation.mandates import load, principal_key
 from idgw.delegation.model import MandateError
 from idgw.oidc.acting import Acting
 from idgw.storage.delegation import Mandate
@@ -21,12 +21,6 @@ from idgw.storage.models import Account
 
 READ = "read"  # userinfo, introspection: tokens already issued
 ISSUE = "issue"  # a new token (code redemption, refresh, exchange)
-
-
-def principal_key(row: Mandate) -> str:
-    """What the principal's ``sub`` is derived from (pairwise per sector like anyone's): the
-    person's account id, or ``juristic:<13-digit id>`` for a company."""
-    return row.principal_account_id if row.principal_kind == "person" else f"juristic:{row.principal_juristic_id}"
 
 
 def usable_mandates(db, *, account: Account, client_id: str, act: str | None, now: int) -> list[Mandate]:
@@ -117,7 +111,7 @@ def use(db, *, mandate_id: str, account_id: str, client_id: str, act: str | None
                           .values(status=m.USED, used_at=now)).rowcount
         if done != 1:
             return False
-    audit.record(db, "delegation.used", at=now, actor=account_id, on_behalf_of=_principal_ref(row),
+    audit.record(db, "delegation.used", at=now, actor=account_id, on_behalf_of=principal_key(row),
                  client_id=client_id, mandate_id=row.id, act=act, single_use=row.single_use)
     return True
 

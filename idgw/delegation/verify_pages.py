@@ -31,6 +31,7 @@ from idgw.ratelimit import spend
 from idgw.storage.delegation import Mandate
 from idgw.storage.models import Account, Client
 from idgw.web.i18n import format_datetime, t
+from idgw.web.pages import gateway_of
 from providers.dbd import Company, SigningRule
 
 router = APIRouter()
@@ -39,10 +40,6 @@ PURPOSE = "delegation-verify"
 FORM_LIMIT = MAX_JWS_LENGTH + MAX_JWS_LENGTH // 4
 JSON_LIMIT = MAX_JWS_LENGTH + 1024
 NO_STORE = {"Cache-Control": "no-store"}
-
-
-def gateway_of(request: Request):
-    return request.app.state.gateway
 
 
 # -- verification --------------------------------------------------------------------------------

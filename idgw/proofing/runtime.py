@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from fastapi import Request
 
 from idgw.security import Sealer, derive_key
+from idgw.web.pages import gateway_of  # noqa: F401
 from providers.dopa import DopaCardCheck
 
 
@@ -42,10 +43,6 @@ class ProofingRuntime:
             await self._card.aclose()
         if self.hub is not None:
             await self.hub.close_all()
-
-
-def gateway_of(request: Request):
-    return request.app.state.gateway
 
 
 def runtime_of(request: Request) -> ProofingRuntime:
