@@ -4,8 +4,9 @@ Keys begin with ``dla_``."""
 
 from __future__ import annotations
 
-from idgw.delegation.model import MAX_DEPTH_LIMIT, SIGN_FLOOR_AAL, SIGN_FLOOR_IAL, MandateError
-from idgw.web.i18n import add_messages, t
+from idgw.delegation.model import MAX_DEPTH_LIMIT, MandateError
+from idgw.delegation.page_errors import mandate_error_text
+from idgw.web.i18n import add_messages
 
 add_messages({
     "dla_link": {"th": "การมอบอำนาจในบริการนี้: ระดับการลงนามและรายการเรื่องที่มอบอำนาจได้",
@@ -60,22 +61,6 @@ add_messages({
     "dla_done_added": {"th": "เพิ่มเรื่องแล้ว", "en": "Act added."},
     "dla_done_retired": {"th": "เลิกใช้เรื่องนี้แล้ว", "en": "Act retired."},
     "dla_errors": {"th": "ยังไม่ได้บันทึก", "en": "Nothing was saved"},
-    # refusals of idgw.delegation.catalogue, by MandateError.code
-    "dla_err_unknown_service": {"th": "ไม่พบบริการนี้", "en": "There is no such service."},
-    "dla_err_invalid_level": {"th": "ระดับที่เลือกไม่ถูกต้อง", "en": "That is not a level."},
-    "dla_err_sign_level_too_low": {"th": "ผู้ลงนามต้องมีระดับอย่างน้อย IAL {ial} และ AAL {aal}",
-                                   "en": "Signers need at least IAL {ial} and AAL {aal}."},
-    "dla_err_max_depth_invalid": {"th": "จำนวนทอดของการมอบอำนาจช่วงต้องเป็น 0 ถึง {limit}",
-                                  "en": "Sub-delegation depth must be 0 to {limit}."},
-    "dla_err_act_code_invalid": {"th": "รหัสต้องเป็นตัวอักษรภาษาอังกฤษตัวเล็ก ตัวเลข และ _ . - ขึ้นต้นด้วยตัวอักษร "
-                                       "ไม่เกิน 64 ตัว",
-                                 "en": "The code must be lower-case letters, digits and _ . -, starting with a "
-                                       "letter, at most 64 characters."},
-    "dla_err_act_name_required": {"th": "ต้องมีทั้งชื่อภาษาไทยและภาษาอังกฤษ แต่ละชื่อไม่เกิน 200 ตัวอักษร",
-                                  "en": "Give both a Thai and an English name, each at most 200 characters."},
-    "dla_err_act_exists": {"th": "มีเรื่องรหัส “{code}” อยู่แล้ว", "en": "There is already an act “{code}”."},
-    "dla_err_act_unknown": {"th": "ไม่มีเรื่องรหัส “{code}” ที่ยังใช้อยู่", "en": "There is no current act “{code}”."},
-    "dla_err_other": {"th": "ทำรายการไม่ได้ ({code})", "en": "Not done ({code})."},
 })
 
 #: The levels the rule form offers (never below SIGN_FLOOR_*: catalogue.set_rules refuses them).
@@ -85,15 +70,5 @@ DEPTHS = tuple(range(MAX_DEPTH_LIMIT + 1))
 
 
 def refusal(exc: MandateError, locale: str) -> str:
-    """A catalogue refusal in ``locale``, from its code and params."""
-    params = exc.params
-    if exc.code == "sign_level_too_low":
-        return t("dla_err_sign_level_too_low", locale, ial=params.get("ial", SIGN_FLOOR_IAL.value),
-                 aal=params.get("aal", SIGN_FLOOR_AAL.value))
-    if exc.code == "max_depth_invalid":
-        return t("dla_err_max_depth_invalid", locale, limit=params.get("limit", MAX_DEPTH_LIMIT))
-    if exc.code in ("act_exists", "act_unknown"):
-        return t(f"dla_err_{exc.code}", locale, code=params.get("code_", ""))
-    if exc.code in ("unknown_service", "invalid_level", "act_code_invalid", "act_name_required"):
-        return t(f"dla_err_{exc.code}", locale)
-    return t("dla_err_other", locale, code=exc.code)
+    """A catalogue refusal in ``locale``: the words the citizen's pages use for that code."""
+    return mandate_error_text(exc, locale)

@@ -86,26 +86,26 @@ def test_refusals_are_worded_and_keep_what_was_typed(gateway):
         token = _token(http.get(base))
         page = http.post(base + "/rules", data={"csrf_token": token, "sign_ial": "1.1", "sign_aal": "2.2",
                                                 "stamp_required": "1", "max_depth": "0"})
-        assert page.status_code == 400 and "ผู้ลงนามต้องมีระดับอย่างน้อย IAL 2.1 และ AAL 2.1" in page.text
+        assert page.status_code == 400 and "ระดับการลงนามต้องไม่ต่ำกว่า IAL 2.1 / AAL 2.1" in page.text
         assert 'id="rules-error"' in page.text and 'name="stamp_required" value="1" checked' in page.text
         assert "<option selected>0</option>" in page.text and "<option selected>2.2</option>" in page.text
         page = http.post(base + "/rules", data={"csrf_token": token, "sign_ial": "2.1", "sign_aal": "2.5",
                                                 "max_depth": "1"})
-        assert page.status_code == 400 and "ระดับที่เลือกไม่ถูกต้อง" in page.text
+        assert page.status_code == 400 and "ระดับที่ระบุไม่ถูกต้อง" in page.text
         page = http.post(base + "/acts", data={"csrf_token": token, "code": "VAT Filing", "name_th": "ภาษี",
                                                "name_en": "Tax"})
-        assert page.status_code == 400 and "รหัสต้องเป็นตัวอักษรภาษาอังกฤษตัวเล็ก" in page.text
+        assert page.status_code == 400 and "รหัสเรื่องต้องขึ้นต้นด้วยตัวอักษรภาษาอังกฤษตัวเล็ก" in page.text
         assert 'value="VAT Filing"' in page.text and 'value="ภาษี"' in page.text and 'id="add-error"' in page.text
         page = http.post(base + "/acts", data={"csrf_token": token, "code": "vat_filing", "name_th": "ซ้ำ",
                                                "name_en": "Again"})
-        assert page.status_code == 409 and "มีเรื่องรหัส “vat_filing” อยู่แล้ว" in page.text
+        assert page.status_code == 409 and "มีเรื่อง vat_filing ในรายการแล้ว" in page.text
         page = http.post(base + "/acts", data={"csrf_token": token, "code": "new_act", "name_th": "ใหม่"})
-        assert page.status_code == 400 and "ต้องมีทั้งชื่อภาษาไทยและภาษาอังกฤษ" in page.text
+        assert page.status_code == 400 and "โปรดตั้งชื่อเรื่องทั้งภาษาไทยและภาษาอังกฤษ" in page.text
         page = http.post(base + "/rules?lang=en", data={"csrf_token": token, "sign_ial": "2.1", "sign_aal": "2.1",
                                                          "max_depth": "7"})
-        assert page.status_code == 400 and "Sub-delegation depth must be 0 to 3." in page.text
+        assert page.status_code == 400 and "The sub-delegation depth must be between 0 and 3." in page.text
         page = http.post(base + "/acts/retire?lang=en", data={"csrf_token": token, "code": "no_such"})
-        assert page.status_code == 404 and "There is no current act “no_such”." in page.text
+        assert page.status_code == 404 and "There is no act no_such in the catalogue." in page.text
         assert _codes(gateway, service.client_id) == ["tax_refund", "vat_filing"]
         assert _rules(gateway, service.client_id) == catalogue.Rules()  # as delegable_service set it
         assert http.get(f"{gateway.url}/admin/services/nosuchclient/delegation").status_code == 404

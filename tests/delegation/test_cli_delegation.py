@@ -77,12 +77,12 @@ def test_acts_and_rules(gateway, database_url):
     ok(idgw(database_url, "delegation", "acts", "add", cid, "vat_amend", "--name-th", "ยื่นแบบเพิ่มเติม",
             "--name-en", "File an amended return"))
     bad = idgw(database_url, "delegation", "acts", "add", cid, "VAT Amend", "--name-th", "ก", "--name-en", "A")
-    assert bad.returncode == 1 and "The code must be lower-case letters" in bad.stderr
+    assert bad.returncode == 1 and "An act code starts with a lowercase letter" in bad.stderr
     again = idgw(database_url, "delegation", "acts", "add", cid, "vat_amend", "--name-th", "ก", "--name-en", "A")
-    assert again.returncode == 1 and "There is already an act “vat_amend”." in again.stderr
+    assert again.returncode == 1 and "The act vat_amend is already in the catalogue." in again.stderr
     ok(idgw(database_url, "delegation", "acts", "retire", cid, "tax_refund"))
     gone = idgw(database_url, "delegation", "acts", "retire", cid, "tax_refund")
-    assert gone.returncode == 1 and "There is no current act “tax_refund”." in gone.stderr
+    assert gone.returncode == 1 and "There is no act tax_refund in the catalogue." in gone.stderr
     text = ok(idgw(database_url, "delegation", "acts", "list", cid)).stdout
     assert text.splitlines() == ["vat_amend\tยื่นแบบเพิ่มเติม\tFile an amended return",
                                  "vat_filing\tยื่นแบบภาษีมูลค่าเพิ่ม\tFile a VAT return"]
@@ -96,9 +96,9 @@ def test_acts_and_rules(gateway, database_url):
     assert changed == {**shown, "sign_ial": "2.3", "any_act_allowed": True, "stamp_duty_required": True,
                        "max_depth": 2}
     ok(idgw(database_url, "delegation", "rules", cid, "--no-stamp-required"))
-    for args, words in ((["--sign-ial", "1.1"], "Signers need at least IAL 2.1 and AAL 2.1."),
-                        (["--sign-aal", "9"], "That is not a level."),
-                        (["--max-depth", "4"], "Sub-delegation depth must be 0 to 3.")):
+    for args, words in ((["--sign-ial", "1.1"], "Signing levels may not be below IAL 2.1 / AAL 2.1."),
+                        (["--sign-aal", "9"], "That level is not valid."),
+                        (["--max-depth", "4"], "The sub-delegation depth must be between 0 and 3.")):
         refused = idgw(database_url, "delegation", "rules", cid, *args)
         assert refused.returncode == 1 and words in refused.stderr, refused.stderr
     assert idgw(database_url, "delegation", "rules", "nosuchclient", "--sign-ial", "2.2").returncode == 1
