@@ -22,6 +22,12 @@ from idgw.authn import Registry
 from idgw.authn.totp import RecoveryCodeAuthenticator, TOTPAuthenticator
 from idgw.authn.webauthn import WebAuthnAuthenticator
 from idgw.clock import Clock
+from idgw.console import audit_pages as console_audit
+from idgw.console import changes_pages as console_changes
+from idgw.console import keys_pages as console_keys
+from idgw.console import services_pages as console_services
+from idgw.console import staff_pages as console_staff
+from idgw.console import upstreams_pages as console_upstreams
 from idgw.delegation import admin_pages as delegation_admin
 from idgw.delegation import login_pages as delegation_login
 from idgw.delegation import ndid_approval as delegation_ndid
@@ -241,6 +247,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(web_logout.router(gw))  # /logout, /
     app.include_router(web_raising.router(gw))
     app.include_router(web_signin.router(gw))
+    # The console before the policy pages: /admin/services/new is not a service called "new".
+    app.include_router(console_changes.router)  # /admin (the console's home), /admin/changes...
+    app.include_router(console_services.router)  # /admin/services/new, /admin/services/{id}/settings...
+    app.include_router(console_staff.router)  # /admin/staff...
+    app.include_router(console_keys.router)  # /admin/keys...
+    app.include_router(console_upstreams.router)  # /admin/upstreams...
+    app.include_router(console_audit.router)  # /admin/audit...
     app.include_router(web_admin.router(gw))
     app.include_router(web_account.router(gw, staff_floor=web_signin.STAFF_POLICY.min_aal))
     app.include_router(web_passkeys.router(gw))

@@ -97,6 +97,17 @@ class Settings:
     # registry (providers.dbd); empty: only people delegate (companies cannot be looked up).
     company_registry_url: str = ""
     company_registry_timeout: int = 5
+    # Admin console (idgw.console): how long a four-eyes change request waits for a second admin.
+    four_eyes_ttl: int = 24 * 3600
+    # Audit log (idgw.audit). Events older than audit_retention_days are removed by `idgw purge`,
+    # leaving a signed checkpoint at the cut (730 days: the longest a Thai authority may order
+    # traffic data kept, Computer Crime Act s.26). audit_checkpoint_interval: how often `idgw
+    # serve` signs each chain's head. audit_file: a JSON-lines copy of every event as it happens;
+    # audit_syslog: udp://host:port or tcp://host:port for an RFC 5424 collector.
+    audit_retention_days: int = 730
+    audit_checkpoint_interval: int = 300
+    audit_file: str = ""
+    audit_syslog: str = ""
     # The IAL an officer's approval grants: 2.1-2.3, never 3 (a video call to the citizen's own
     # device is remote attended proofing, capped at IAL2 by NIST SP 800-63A-4).
     proofing_grant_ial: str = "2.2"

@@ -1,15 +1,16 @@
 """The audit log: a closed list of event names (noun.past_verb), written in the caller's
-transaction so an event exists exactly when the change it records does."""
+transaction so an event exists exactly when the change it records does, each a link of a hash
+chain (``idgw.audit.chain``) so that an edit, deletion, insertion or reordering is detectable."""
 
 from __future__ import annotations
 
-from sqlalchemy import event, insert
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from idgw.storage.models import AuditEvent
+from idgw.audit import chain, sinks
 
-_INSERT = insert(AuditEvent.__table__)
 _PENDING = "idgw_audit_pending"  # Session.info key: events waiting for the commit
+_WRITTEN = "idgw_audit_written"  # ... and events written by the commit, for the sinks
 
 EVENTS = frozenset(
     {
@@ -74,6 +75,24 @@ EVENTS = frozenset(
         "token.exchanged",
         "security_event.delivered",
         "security_event.failed",
+        "data.purged",
+        "client.updated",
+        "client.disabled",
+        "client.enabled",
+        "client.secret_rotated",
+        "role.granted",
+        "role.removed",
+        "account.disabled",
+        "account.enabled",
+        "keys.removed",
+        "change.requested",
+        "change.approved",
+        "change.rejected",
+        "change.cancelled",
+        "change.expired",
+        "audit.checkpointed",
+        "audit.cut",
+        "audit.exported",
     }
 )
 
@@ -97,26 +116,35 @@ def record(
     """Append one event in ``db``'s transaction (an ORM session or a connection); the caller
     commits. Never put secrets in ``detail``.
 
-    On a session the events wait in the session and are written at commit, all in one Core
-    INSERT (no ORM unit of work; a token request records two); a rollback drops them with the
-    rest of the transaction. On a connection the event is written at once."""
+    On a session the events wait in the session and are written at commit, appended to one chain
+    in one Core INSERT (no ORM unit of work; a token request records two), and handed to the
+    configured sinks once the commit succeeded; a rollback drops them with the rest of the
+    transaction. On a connection the event is appended at once (and sent to the sinks then)."""
     if name not in EVENTS:
         raise UnknownAuditEventError(f"unknown audit event {name!r}")
-    row = {"at": at, "name": name, "actor": actor, "on_behalf_of": on_behalf_of, "client_id": client_id,
+    row = {"at": int(at), "name": name, "actor": actor, "on_behalf_of": on_behalf_of, "client_id": client_id,
            "session_id": session_id, "ip": ip, "detail": detail}
     if isinstance(db, Session):
         if not db.in_transaction():
             db.begin()  # so that a rollback or close ends it, and the events with it (no I/O yet)
         db.info.setdefault(_PENDING, []).append(row)
     else:
-        db.execute(_INSERT, row)
+        sinks.send(db.engine, chain.append(db, [row]))
 
 
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
     rows = session.info.pop(_PENDING, None)
     if rows:
-        session.connection().execute(_INSERT, rows)
+        conn = session.connection()
+        session.info[_WRITTEN] = (conn.engine, chain.append(conn, rows))
+
+
+@event.listens_for(Session, "after_commit")
+def _send_written(session: Session) -> None:
+    written = session.info.pop(_WRITTEN, None)
+    if written:
+        sinks.send(*written)
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -124,4 +152,5 @@ def _drop_pending(session: Session, transaction) -> None:
     # Rolled back or closed without a commit: the events go with the transaction.
     if transaction.parent is None:
         session.info.pop(_PENDING, None)
+        session.info.pop(_WRITTEN, None)
 

@@ -42,6 +42,8 @@ class Client(Base):
     sector_identifier_uri: Mapped[str | None] = mapped_column(Text)
     # RFC 8935 push delivery of Security Event Tokens (delegation revoked): where the gateway POSTs them.
     security_event_uri: Mapped[str | None] = mapped_column(Text)
+    # Set while an admin has disabled the service: no sign-in, no token, no refresh for it.
+    disabled_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Account(Base):
@@ -68,6 +70,8 @@ class Account(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    # Set while an admin has disabled the account: it cannot sign in, its sessions are ended.
+    disabled_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class LoginSession(Base):
@@ -391,8 +395,13 @@ class InstanceSecret(Base):
 
 
 class AuditEvent(Base):
+    """One audit event, a link of a hash chain (idgw.audit.chain): ``hash`` = SHA-256 over the
+    event's canonical content and ``prev_hash`` (the hash of the event before it in ``chain``);
+    ``seq`` numbers the chain's events from 1 without gaps."""
+
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_name_at", "name", "at"),)
+    __table_args__ = (Index("ix_audit_name_at", "name", "at"), Index("ix_audit_at", "at"),
+                      UniqueConstraint("chain", "seq", name="uq_audit_chain_seq"))
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     at: Mapped[int] = mapped_column(BigInteger)
@@ -403,8 +412,13 @@ class AuditEvent(Base):
     session_id: Mapped[str | None] = mapped_column(String(36))
     ip: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    chain: Mapped[str] = mapped_column(String(16), default="0", server_default="0")
+    seq: Mapped[int] = mapped_column(BigInteger)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 # Officer video proofing's tables share this metadata (one migration history).
+from idgw.storage import console as _console  # noqa: E402,F401
 from idgw.storage import delegation as _delegation  # noqa: E402,F401
 from idgw.storage import proofing as _proofing  # noqa: E402,F401

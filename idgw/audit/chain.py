@@ -1,0 +1,94 @@
+"""The audit log as hash chains (tamper evidence).
+
+Each event is a link: ``hash = SHA-256(canonical JSON of the event's content and prev_hash)``,
+``prev_hash`` the hash of the event before it in the same chain (``GENESIS`` for the first), and
+``seq`` numbers the chain's events 1, 2, 3 ... without gaps. Editing an event breaks its own hash;
+deleting one leaves a gap and a broken link; inserting or reordering events breaks the links.
+Someone who rewrites a whole chain's tail (recomputing every hash) is caught by the signed
+checkpoints (``idgw.audit.checkpoints``) and the copies already sent to a sink.
+
+Writers append under a lock on their chain's head row (``audit_heads``): one UPDATE takes the row
+lock (PostgreSQL) or is made under the single write lock (SQLite: transactions BEGIN IMMEDIATE),
+moves ``seq`` on and returns the previous head; the events are inserted after it and the head's
+hash is set, all in the writer's transaction. So concurrent transactions and several gateway
+instances on one database extend a chain one after another and never fork it. The lock is taken
+at commit and held only for the commit, and there are ``CHAINS`` chains (a writer picks one at
+random), so writers rarely wait for each other.
+
+The canonical content (version 1) is the JSON object of ``CONTENT_FIELDS`` plus ``prev``, with
+sorted keys, no whitespace, UTF-8 (not ASCII-escaped). ``seq`` is not hashed: the order is
+carried by the links, and ``seq`` lets a verifier name the gap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+
+from sqlalchemy import insert, text
+
+from idgw.storage.console import AuditHead
+from idgw.storage.models import AuditEvent
+
+GENESIS = "0" * 64
+CHAINS = 4  # chains "0" .. "3"; a verifier walks whatever chains the table holds
+CONTENT_FIELDS = ("chain", "at", "name", "actor", "on_behalf_of", "client_id", "session_id", "ip", "detail")
+
+_INSERT = insert(AuditEvent.__table__)
+_HEADS = AuditHead.__table__
+_MOVE = text("UPDATE audit_heads SET seq = seq + :n WHERE chain = :chain RETURNING seq, hash")
+_SET_HASH = text("UPDATE audit_heads SET hash = :h WHERE chain = :c")
+
+
+def canonical(value) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def event_hash(row: dict, prev: str) -> str:
+    """The hash of one event given the hash before it (``row`` holds ``CONTENT_FIELDS``)."""
+    content = {f: row.get(f) for f in CONTENT_FIELDS}
+    if content["detail"] is None:
+        content["detail"] = {}
+    content["prev"] = prev
+    return hashlib.sha256(canonical(content)).hexdigest()
+
+
+def pick_chain() -> str:
+    return str(random.randrange(CHAINS))  # noqa: S311 - spreading writers, not a secret
+
+
+def _move_head(conn, chain: str, n: int) -> tuple[int, str]:
+    """Lock ``chain``'s head and reserve ``n`` sequence numbers: (last reserved seq, previous hash)."""
+    got = conn.execute(_MOVE, {"n": n, "chain": chain}).first()
+    if got is None:  # a chain not used before: create its head (a racing writer may have just done so)
+        conn.execute(_upsert_head(conn), {"chain": chain, "seq": 0, "hash": GENESIS})
+        got = conn.execute(_MOVE, {"n": n, "chain": chain}).first()
+    return int(got[0]), got[1]
+
+
+def _upsert_head(conn):
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(_HEADS).on_conflict_do_nothing(index_elements=["chain"])
+
+
+def append(conn, rows: list[dict], *, chain: str | None = None) -> list[dict]:
+    """Append ``rows`` (audit events without chain fields) to one chain in ``conn``'s transaction;
+    returns them with ``chain``, ``seq``, ``prev_hash`` and ``hash`` filled in."""
+    chain = chain or pick_chain()
+    last, prev = _move_head(conn, chain, len(rows))
+    seq = last - len(rows)
+    linked = []
+    for row in rows:
+        seq += 1
+        row = {**row, "chain": chain, "seq": seq, "prev_hash": prev}
+        if row.get("detail") is None:
+            row["detail"] = {}
+        row["hash"] = prev = event_hash(row, row["prev_hash"])
+        linked.append(row)
+    conn.execute(_INSERT, linked)
+    conn.execute(_SET_HASH, {"c": chain, "h": prev})
+    return linked

@@ -1,0 +1,5 @@
+"""Admin console pages (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
