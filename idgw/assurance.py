@@ -161,8 +161,9 @@ def describe(row: ServicePolicyVersion | None) -> dict | None:
             "assessment": row.assessment}
 
 
-def set_policy(db, *, client_id: str, data: PolicyInput, actor: str, now: int) -> ServicePolicyVersion:
-    """Store a new current version for ``client_id``; the caller commits."""
+def set_policy(db, *, client_id: str, data: PolicyInput, actor: str, now: int, **detail) -> ServicePolicyVersion:
+    """Store a new current version for ``client_id``; the caller commits. ``detail``: more for the
+    audit event (a four-eyes approval names its request and the requester: idgw.console.policy_change)."""
     if db.get(Client, client_id) is None:
         raise PolicyChangeError(f"no client {client_id}", code="no_client", client_id=client_id)
     assessment, policy = compute(data)
@@ -184,7 +185,7 @@ def set_policy(db, *, client_id: str, data: PolicyInput, actor: str, now: int) -
     before = describe(previous)
     audit.record(db, "policy.changed", at=now, actor=actor, client_id=client_id,
                  before={k: v for k, v in (before or {}).items() if k != "assessment"} or None,
-                 after={k: v for k, v in describe(row).items() if k != "assessment"})
+                 after={k: v for k, v in describe(row).items() if k != "assessment"}, **detail)
     return row
 
 
