@@ -19,12 +19,10 @@ from dataclasses import dataclass
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import select
 
 from idgw.delegation import model as m
-from idgw.oidc.keys import SUPPORTED_ALGS
+from idgw.oidc.keys import SUPPORTED_ALGS, every_public_key
 from idgw.storage.delegation import Mandate, MandateApproval
-from idgw.storage.models import SigningKey
 
 TYP = "delegation+jwt"
 MAX_JWS_LENGTH = 64 * 1024
@@ -79,7 +77,7 @@ def every_key(db) -> dict:
     """The public keys of every signing key the gateway ever had, as a JWKS. A delegation runs for
     years, longer than a retired key stays in ``/jwks.json`` (the longest token lifetime), so its
     document is checked against these (``/delegations/keys.json``)."""
-    return {"keys": [row.public_jwk for row in db.scalars(select(SigningKey).order_by(SigningKey.created_at))]}
+    return every_public_key(db)
 
 
 def check_signature(db, token: str, *, issuer: str) -> dict:

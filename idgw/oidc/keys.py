@@ -109,6 +109,12 @@ def _new_row(kty: str, sealer: Sealer, now: int) -> SigningKey:
     )
 
 
+def every_public_key(db) -> dict:
+    """The public keys of every signing key the gateway ever had, as a JWKS (retired and
+    unpublished ones too): what verifies a document or an audit checkpoint signed years ago."""
+    return {"keys": [row.public_jwk for row in db.scalars(select(SigningKey).order_by(SigningKey.created_at))]}
+
+
 class KeyStore:
     """Thread-safe cache of the signing keys. ``refresh`` re-reads the table at most every
     ``recheck`` seconds so a rotation done by another process (``idgw keys rotate``) is picked up."""
