@@ -130,11 +130,11 @@ def export(since: str = typer.Option(None, "--since", help="7d, 24h, epoch secon
     start = parse_since(since, now=now)
     settings = _db_settings()
     sm = make_sessionmaker(make_engine(settings.database_url))
-    if sign:
-        _sign_heads(settings, sm)
     with sm() as db:
         record(db, "audit.exported", at=now, actor="cli", since=start, format=fmt)
         db.commit()
+    if sign:  # after the export's own event, so that the export ends at a signed checkpoint
+        _sign_heads(settings, sm)
     out = output.open("w", encoding="utf-8") if output else sys.stdout
     try:
         with sm() as db:

@@ -142,12 +142,14 @@ def _row(e: AuditEvent) -> dict:
 
 
 def rows_of(db, chain: str, after: int) -> Iterator[dict]:
-    last_seq, last_id = after, 0
+    """The events of ``chain`` after seq ``after``, in (seq, id) order, read in batches."""
+    last_seq, last_id = after, None
     while True:
-        batch = list(db.scalars(select(AuditEvent).where(
-            AuditEvent.chain == chain,
-            (AuditEvent.seq > last_seq) | ((AuditEvent.seq == last_seq) & (AuditEvent.id > last_id)))
-            .order_by(AuditEvent.seq, AuditEvent.id).limit(BATCH)))
+        past = AuditEvent.seq > last_seq
+        if last_id is not None:  # events sharing a seq (inserted ones) are each read once
+            past = past | ((AuditEvent.seq == last_seq) & (AuditEvent.id > last_id))
+        batch = list(db.scalars(select(AuditEvent).where(AuditEvent.chain == chain, past)
+                                .order_by(AuditEvent.seq, AuditEvent.id).limit(BATCH)))
         if not batch:
             return
         for e in batch:
