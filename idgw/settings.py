@@ -15,6 +15,10 @@ PLACEHOLDER_SECRET = "dev-only-insecure-secret-change-me-0000000000"
 _PLACEHOLDERS = {PLACEHOLDER_SECRET, "", "changeme", "change-me", "secret"}
 
 
+#: Integer settings for which 0 means "off" (the others must be at least 1).
+_MAY_BE_ZERO = {"purge_interval"}
+
+
 class SettingsError(ValueError):
     """A setting is missing or unsafe; the message names the environment variable."""
 
@@ -108,6 +112,11 @@ class Settings:
     audit_checkpoint_interval: int = 300
     audit_file: str = ""
     audit_syslog: str = ""
+    # Removing rows nothing needs any more (idgw.purge): `idgw serve` purges every purge_interval
+    # seconds (0: never; `idgw purge` still does); sessions are kept session_retention_days after
+    # they ended or expired.
+    purge_interval: int = 3600
+    session_retention_days: int = 30
     # The IAL an officer's approval grants: 2.1-2.3, never 3 (a video call to the citizen's own
     # device is remote attended proofing, capped at IAL2 by NIST SP 800-63A-4).
     proofing_grant_ial: str = "2.2"
@@ -207,7 +216,7 @@ class Settings:
             if f.type in ("bool", bool):
                 values[f.name] = _bool(raw, key)
             elif f.type in ("int", int):
-                values[f.name] = _int(raw, key)
+                values[f.name] = _int(raw, key, minimum=0 if f.name in _MAY_BE_ZERO else 1)
             else:
                 values[f.name] = raw
         values.update(overrides)
