@@ -33,6 +33,16 @@ def _apply_limits(row: LoginSession) -> None:
     row.idle_timeout = limit.idle
 
 
+class AccountDisabledError(Exception):
+    """An administrator disabled the account (``accounts.disabled_at``): no sign-in, whatever the
+    method (password, passkey, an upstream), starts a session for it (``create_session``, the one
+    place every sign-in goes through). Answered by ``idgw.web.refusals.account_disabled``."""
+
+    def __init__(self, account_id: str) -> None:
+        super().__init__(f"account {account_id} is disabled")
+        self.account_id = account_id
+
+
 def kinds(session: LoginSession) -> set[str]:
     """The factor kinds used in this session (for the AAL rules)."""
     return {f["kind"] for f in session.factors or [] if f.get("kind")}
@@ -45,7 +55,9 @@ def create_session(db, *, account: Account, factor: str, amr: list[str], now: in
     """A new session with a new random id (never reuse the pre-login id: session fixation,
     ASVS V7.2). The AAL follows from the factor used, or, for an upstream sign-in, is the
     (IAL, AAL) the upstream asserted (``assurance``). Returns the row and the cookie value
-    (only its hash is stored)."""
+    (only its hash is stored). ``AccountDisabledError`` for a disabled account."""
+    if account.disabled_at is not None:
+        raise AccountDisabledError(account.id)
     ial = account.ial
     if assurance is not None:
         ial, aal = IAL(assurance[0]), AAL(assurance[1])

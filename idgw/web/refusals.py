@@ -9,6 +9,9 @@ username that failed as often gets the same answer (``idgw.login.password`` docs
 
 from __future__ import annotations
 
+from fastapi.responses import JSONResponse
+
+from idgw.web.errors import machine_path
 from idgw.web.i18n import add_messages, t
 
 #: From this many seconds on a wait is said in minutes (rounded up, so never too short).
@@ -25,6 +28,10 @@ add_messages({
                        "en": "Signing in with this username is blocked after too many failed attempts. If your "
                              "account is locked or you cannot sign in, contact {help_desk}."},
     "refused_help_desk": {"th": "ศูนย์ช่วยเหลือ", "en": "the help desk"},
+    "refused_disabled": {"th": "บัญชีนี้ถูกปิดใช้งานโดยผู้ดูแลระบบ จึงเข้าสู่ระบบไม่ได้ "
+                               "หากท่านคิดว่าเป็นความผิดพลาด กรุณาติดต่อ {help_desk}",
+                         "en": "This account has been disabled by an administrator, so it cannot sign in. "
+                               "If you think this is a mistake, contact {help_desk}."},
 })
 
 
@@ -44,3 +51,23 @@ def refusal_text(outcome, *, locale: str, help_desk: str) -> str:
         return t("refused_locked", locale, help_desk=help_desk.strip() or t("refused_help_desk", locale))
     return t(outcome.error or "invalid_credentials", locale)
 
+
+
+def disabled_text(*, locale: str, help_desk: str) -> str:
+    """The message for a sign-in to an account an administrator disabled."""
+    return t("refused_disabled", locale, help_desk=help_desk.strip() or t("refused_help_desk", locale))
+
+
+def account_disabled(pages):
+    """Exception handler (``idgw.app``) for ``idgw.login.sessions.AccountDisabledError``: the
+    sign-in was to a disabled account, so no session was made (its transaction rolled back): a
+    page that says so (403), or JSON for a machine path."""
+    async def handler(request, exc):
+        if machine_path(request.url.path):
+            return JSONResponse({"error": "account_disabled", "error_description": "this account is disabled"},
+                                status_code=403, headers={"Cache-Control": "no-store"})
+        locale = pages.locale(request)
+        return pages.render(request, "error.html", status=403, code="account_disabled",
+                            message=disabled_text(locale=locale, help_desk=pages.settings.help_desk))
+
+    return handler

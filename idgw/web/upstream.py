@@ -39,6 +39,7 @@ from idgw.storage.models import Client, Interaction, UpstreamAttempt
 from idgw.upstream import resolve_account, start_session
 from idgw.web.errors import back_link
 from idgw.web.i18n import add_messages, t
+from idgw.web.refusals import disabled_text
 from policies import AAL, IAL, LevelError
 from providers import UpstreamError, valid_citizen_id
 from providers.ndid import short_reference
@@ -201,6 +202,12 @@ def sign_in(gw, db, request: Request, *, ia: Interaction, attempt: UpstreamAttem
         audit.record(db, "upstream.failed", at=now, ip=ip, client_id=ia.client_id, provider=identity.provider,
                      code="link_needs_sign_in")
         return needs_local(gw, request, ia)
+    if resolution.account.disabled_at is not None:  # an administrator disabled it: no session
+        finished(attempt, "account_disabled")
+        audit.record(db, "upstream.failed", at=now, ip=ip, client_id=ia.client_id, provider=identity.provider,
+                     code="account_disabled")
+        return Failure(disabled_text(locale=locale_of(gw, request, ia), help_desk=gw.settings.help_desk),
+                       "account_disabled", status=403, ui_locales=ui_of(ia), links=links(gw, db, request, ia))
     session, cookie = start_session(db, old_cookie=request.cookies.get(cookie_name),
                                     account=resolution.account, identity=identity, now=now, ip=ip,
                                     client_id=ia.client_id, user_agent=request.headers.get("user-agent"))
