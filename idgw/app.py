@@ -36,6 +36,7 @@ from idgw.delegation import use as delegation_use
 from idgw.delegation import verify_pages as delegation_verify
 from idgw.delegation.runtime import DelegationRuntime
 from idgw.httpio import BodyError, RejectNul
+from idgw.login.sessions import AccountDisabledError
 from idgw.oidc import routes as oidc_routes
 from idgw.oidc.backchannel import BackchannelLogout
 from idgw.oidc.endpoints import OAuthEndpoints
@@ -63,6 +64,7 @@ from idgw.web import upstream as web_upstream
 from idgw.web.cookies import Cookies
 from idgw.web.errors import http_error, nul_refused, unexpected
 from idgw.web.pages import Pages
+from idgw.web.refusals import account_disabled
 
 # ASVS 5.0 V3.4: no inline script anywhere, no framing, no MIME sniffing, no referrer leaks.
 SECURITY_HEADERS = [
@@ -276,6 +278,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_exception_handler(BodyError, gw.pages.body_refused)
     app.add_exception_handler(ClientDisconnect, gw.pages.body_refused)
     app.add_exception_handler(StarletteHTTPException, http_error(gw.pages))  # 404, 405: a page or JSON
+    app.add_exception_handler(AccountDisabledError, account_disabled(gw.pages))  # a sign-in to a disabled account
     app.add_exception_handler(Exception, unexpected(gw.pages))
 
     @app.get("/healthz", include_in_schema=False)
