@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from idgw.assurance import reachable
 from idgw.settings import Settings
-from idgw.storage.models import AuditEvent
+from idgw.storage.models import Account, AuditEvent
 from providers import load_providers
 from tests.a11y import a11y_context, check_a11y
 from tests.conftest import start_gateway
@@ -99,11 +99,13 @@ def test_reasons_errors_and_dates_in_the_pages_language(gateway):
         assert bad.status_code == 400 and "ค่าที่ส่งมาไม่ถูกต้อง" in bad.text and "computed-ial" not in bad.text
         with gateway.db() as db:
             assert not db.scalars(select(AuditEvent).where(AuditEvent.name == "policy.changed")).all()
-        # saved with a justification: the stored policy's reasons are worded again on every visit
+        # saved with a justification: waits for a second admin (four eyes), who approves it; the
+        # stored policy's reasons are worded again on every visit
         page = form_post(http, page, action="save", min_aal="1",
                          justification="เจ้าหน้าที่ภายในเท่านั้น มีมาตรการชดเชยตามบันทึกที่ 12/2569",
                          **questionnaire(financial="moderate"))
-        assert page.status_code == 200 and 'id="current-aal">1<' in page.text
+        assert page.status_code == 200 and 'id="pending-change"' in page.text and "current-aal" not in page.text
+        approve_pending(gateway, reg.client_id)
         page = http.get(gateway.url + f"/admin/services/{reg.client_id}")
         assert f"AAL 2 เพราะผลกระทบด้าน “{FINANCE_TH}” อยู่ในระดับปานกลาง" in page.text
         # history dates: Buddhist era in Thai, Christian era in English
@@ -113,6 +115,18 @@ def test_reasons_errors_and_dates_in_the_pages_language(gateway):
         en = http.get(gateway.url + f"/admin/services/{reg.client_id}?lang=en")
         assert re.search(rf"<td>\d\d \w+ {year} \d\d:\d\d \(UTC\+7\)</td>", en.text)
         assert "IAL 2 because the impact on “Financial loss or agency liability” is moderate" in en.text
+
+
+def approve_pending(gateway, client_id: str) -> None:
+    """A second admin approves the lowering waiting for ``client_id`` (idgw.console.four_eyes)."""
+    from idgw.console import four_eyes, policy_change
+
+    second = make_admin(gateway, username="admin.second")
+    with gateway.db() as db:
+        request = four_eyes.pending_for(db, kind=policy_change.KIND, target=client_id, now=gateway.clock.now())
+        approver = db.scalar(select(Account).where(Account.username == second))
+        four_eyes.approve(db, request_id=request.id, approver=approver, now=gateway.clock.now())
+        db.commit()
 
 
 def test_no_identity_needed_and_all_low_reasons(gateway):
@@ -218,6 +232,8 @@ def test_the_justification_rule_in_chromium(browser, gateway):
         assert len(db.scalars(select(AuditEvent).where(AuditEvent.name == "policy.changed")).all()) == 1
     field.fill("ผู้ใช้เป็นเจ้าหน้าที่ภายใน มีมาตรการชดเชยตามบันทึกที่ 12/2569")
     page.get_by_role("button", name="บันทึกนโยบาย").click()
-    assert page.get_by_role("status").inner_text() == "บันทึกแล้ว"
-    assert page.locator("#current-aal").inner_text() == "1"
+    # below the computed floor: it waits for a second admin (four eyes); the floor stays
+    assert page.get_by_role("status").inner_text().startswith("ยังไม่มีผล: การกำหนดต่ำกว่าผลประเมินต้องรอผู้ดูแลระบบคนที่สอง")
+    assert page.locator("#current-aal").inner_text() == "2.1"
+    assert page.locator("#pending-change").is_visible()
     context.close()

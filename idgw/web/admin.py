@@ -27,8 +27,11 @@ from idgw.assurance import (
     current_row,
     history,
     reachable,
-    set_policy,
 )
+from idgw.console import policy_change
+from idgw.console.changes_texts import refusal as change_refusal
+from idgw.console.four_eyes import FourEyesError
+from idgw.console.gate import change_gate
 from idgw.login.raising import accepted_upstreams
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
@@ -252,6 +255,7 @@ def router(gw) -> APIRouter:
                     needs_identity=needs_identity, ial_values=IAL.VALUES, aal_values=AAL.VALUES,
                     form=form if form is not None else form_defaults, message=message, error=error,
                     warning=warning, min_justification=MIN_JUSTIFICATION,
+                    pending_change=policy_change.pending_view(db, client.client_id, now=gw.clock.now(), locale=locale),
                     csrf_token=pages.csrf_token(browser, f"admin:{client.client_id}"))
 
     @r.get("/admin/services/{client_id}", include_in_schema=False)
@@ -281,7 +285,7 @@ def router(gw) -> APIRouter:
         def work():
             db = current_db.get()
             now = gw.clock.now()
-            outcome = gate(db, request, now, role="admin")
+            outcome = change_gate(gw, db, request, now)  # a fresh sign-in
             if outcome[0] != "ok":
                 return outcome, None, 200
             if not csrf_ok:
@@ -299,7 +303,7 @@ def router(gw) -> APIRouter:
                 # the page edits the floors; the other policy fields are kept as they are
                 **_kept_fields(current_row(db, client_id)))
             try:
-                assessment, _policy = compute(data)
+                assessment, policy = compute(data)
             except PolicyChangeError as exc:
                 # the floors computed from the answers, when the answers themselves are valid
                 try:
@@ -312,9 +316,15 @@ def router(gw) -> APIRouter:
                                                 message=policy_error_text(exc, locale), error=True), 400
             if form.get("action") != "save":
                 return outcome, service_context(db, client, request, form=form, assessment=assessment), 200
-            set_policy(db, client_id=client_id, data=data, actor=outcome[2].username, now=now)
+            try:  # below the computed floors: a change request, for a second admin (four eyes)
+                done, _row = policy_change.save(db, client=client, data=data, assessment=assessment, policy=policy,
+                                                admin=outcome[2], now=now, ttl=settings.four_eyes_ttl)
+            except FourEyesError as exc:
+                return outcome, service_context(db, client, request, form=form, assessment=assessment,
+                                                message=change_refusal(exc, locale), error=True), exc.status
+            message = t("admin_saved" if done == "saved" else "chg_policy_requested", locale)
             return outcome, service_context(db, client, request, form=None, assessment=assessment,
-                                            message=t("admin_saved", locale)), 200
+                                            message=message), 200
 
         outcome, context, status = await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
         if outcome[0] == "csrf":
