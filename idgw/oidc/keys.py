@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 import time
+import weakref
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -115,6 +116,17 @@ def every_public_key(db) -> dict:
     return {"keys": [row.public_jwk for row in db.scalars(select(SigningKey).order_by(SigningKey.created_at))]}
 
 
+_STORES: weakref.WeakSet = weakref.WeakSet()  # every KeyStore of this process (``recheck_all``)
+
+
+def recheck_all() -> None:
+    """The key table changed outside a store's own methods (a retired key's publication ended by
+    an approved four-eyes request, ``idgw.console.keys``): every store of this process re-reads it
+    at its next use instead of after up to ``recheck`` seconds (other processes: within that)."""
+    for store in list(_STORES):
+        store._checked_at = 0.0
+
+
 class KeyStore:
     """Thread-safe cache of the signing keys. ``refresh`` re-reads the table at most every
     ``recheck`` seconds so a rotation done by another process (``idgw keys rotate``) is picked up."""
@@ -134,6 +146,7 @@ class KeyStore:
         self.jwks: dict = {"keys": []}
         self.jwks_json: bytes = b'{"keys":[]}'
         self.public_keyset = KeySet([])
+        _STORES.add(self)
 
     # -- administration ---------------------------------------------------------------------
     def ensure(self, db) -> bool:
