@@ -27,6 +27,7 @@ add_messages({
         "en": "Lower the floors of “{name}” ({client_id}) below its assessment: {changes} "
               "(computed: IAL {computed_ial}, AAL {computed_aal})"},
     "chg_policy_none": {"th": "ยังไม่มีนโยบาย", "en": "no policy yet"},
+    "chg_policy_same": {"th": "{kind} {level} (ไม่เปลี่ยน)", "en": "{kind} {level} (unchanged)"},
 })
 
 
@@ -75,8 +76,10 @@ def describe(payload: dict, target: str, locale: str) -> str:
     before, after, computed = payload.get("before"), payload["after"], payload["computed"]
     changes = []
     for kind, key in (("IAL", "ial"), ("AAL", "aal")):
-        was = before[key] if before else t("chg_policy_none", locale)
-        changes.append(f"{kind} {was} → {after[key]}")
+        if before and before[key] == after[key]:
+            changes.append(t("chg_policy_same", locale, kind=kind, level=after[key]))
+        else:
+            changes.append(f"{kind} {before[key] if before else t('chg_policy_none', locale)} → {after[key]}")
     return t("chg_policy_lower", locale, name=payload.get("service_name") or target, client_id=target,
              changes=", ".join(changes), computed_ial=computed["ial"], computed_aal=computed["aal"])
 

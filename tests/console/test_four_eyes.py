@@ -100,9 +100,10 @@ def test_saving_at_or_above_the_computed_floors_applies_at_once_and_lowering_wai
     assert (row.kind, row.target, row.status, row.reason) == ("policy.lower", client_id, "pending", REASON)
     assert row.expires_at == row.requested_at + gateway.gw.settings.four_eyes_ttl
     assert four_eyes.describe(row, "en") == ("Lower the floors of “บริการทดสอบ Test service” "
-                                             f"({client_id}) below its assessment: IAL 2.1 → 2.1, AAL 2.2 → 1 "
+                                             f"({client_id}) below its assessment: IAL 2.1 (unchanged), AAL 2.2 → 1 "
                                              "(computed: IAL 2.1, AAL 2.1)")
-    assert "ลดระดับขั้นต่ำของบริการ" in four_eyes.describe(row, "th")
+    thai = four_eyes.describe(row, "th")
+    assert "ลดระดับขั้นต่ำของบริการ" in thai and "IAL 2.1 (ไม่เปลี่ยน), AAL 2.2 → 1" in thai
     (requested,) = events(gateway, "change.requested")
     assert requested.actor == "admin.a" and requested.detail["change_id"] == change_id
     assert requested.detail["reason"] == REASON and requested.detail["kind"] == "policy.lower"

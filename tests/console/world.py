@@ -66,9 +66,12 @@ def staff_client(gateway, username: str, roles=("admin",), *, path: str = "/admi
     return http
 
 
-def browser_context(browser, gateway, http: httpx.Client, *, locale: str = "en"):
-    """A Chromium context holding ``http``'s cookies (its session and browser id), in ``locale``."""
-    context = browser.new_context(locale="en-US" if locale == "en" else "th-TH")
+def browser_context(browser, gateway, http: httpx.Client, *, locale: str = "en", width: int | None = None):
+    """A Chromium context holding ``http``'s cookies (its session and browser id), in ``locale``
+    (``"th"`` or ``"en"``), at ``width`` CSS pixels if given (tests.a11y.a11y_context)."""
+    from tests.a11y import a11y_context
+
+    context = a11y_context(browser, locale=locale, width=width)
     context.add_cookies([{"name": c.name, "value": c.value, "url": gateway.url} for c in http.cookies.jar])
     context.add_cookies([{"name": "idgw_lang", "value": locale, "url": gateway.url}])
     return context
