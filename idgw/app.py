@@ -232,10 +232,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         sweeper = asyncio.create_task(proofing_call.sweep(gw), name="proofing-sweeper")
         # ...and telling e-services that a delegation ended (Security Event Tokens).
         events = asyncio.create_task(gw.delegation.events.run(), name="security-events")
+        # ...and removing rows nothing needs any more (expired tokens, old sessions: idgw.purge).
+        from idgw.purge import run_purge_timer
+
+        purger = asyncio.create_task(run_purge_timer(gw.sessionmaker, gw.settings, gw.clock), name="purge")
         try:
             yield
         finally:
-            for task in (sender, sweeper, events):
+            for task in (sender, sweeper, events, purger):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
