@@ -205,6 +205,16 @@ def jwks_problems(jwks) -> list[str]:
     return problems
 
 
+def private_keys(jwks) -> list[str]:
+    """The keys of a JWKS that carry private or symmetric key material (``PRIVATE_MEMBERS``: an
+    EC or RSA key's "d", RSA's "p", "q", ..., an oct key's "k"), each named as ``jwks_problems``
+    names it. Such a JWKS is refused at registration (``jwks_problems`` says why per key): the
+    private key has left the service and must be replaced, not registered."""
+    keys = jwks.get("keys") if isinstance(jwks, dict) else None
+    return [_key_name(data, i) for i, data in enumerate(keys if isinstance(keys, list) else [])
+            if isinstance(data, dict) and any(m in data for m in PRIVATE_MEMBERS)]
+
+
 def usable_keyset(jwks, *, client_id: str) -> KeySet:
     """The keys of ``jwks`` that can verify this client's assertions; the others are logged and
     left out. Raises ``invalid_client`` if none is left."""
