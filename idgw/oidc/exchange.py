@@ -75,7 +75,7 @@ class TokenExchangeGrant(oauth2_grants.BaseGrant, oauth2_grants.TokenEndpointMix
         row = self._subject_row(db, form["subject_token"], client.get_client_id(), now)
         audience = db.get(Client, form["audience"]) if len(form["audience"]) <= 64 else None
         policy = current_policy(db, audience.client_id) if audience else None
-        if audience is None or policy is None or not policy.delegation_allowed:
+        if audience is None or audience.disabled_at is not None or policy is None or not policy.delegation_allowed:
             raise InvalidTargetError("The audience is not an e-service that accepts delegation")
         if IAL(row.ial) < policy.min_ial or AAL(row.aal) < policy.min_aal:
             raise InvalidGrantError("The person's sign-in does not meet the audience's assurance floors")

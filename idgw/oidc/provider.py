@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import uuid
 from contextvars import ContextVar
@@ -62,6 +63,9 @@ log = logging.getLogger(__name__)
 current_db: ContextVar = ContextVar("idgw_db")
 #: The client IP of that request, for audit records.
 current_ip: ContextVar = ContextVar("idgw_ip", default=None)
+#: Set while the introspection endpoint authenticates its caller: ``query_client`` then also finds
+#: a disabled client, whose tokens are all answered inactive (``Introspection``).
+_find_disabled: ContextVar[bool] = ContextVar("idgw_find_disabled", default=False)
 
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
@@ -520,7 +524,18 @@ class _TokenTypeHint:
 
 
 class Introspection(_TokenTypeHint, IntrospectionEndpoint):
+    """RFC 7662. A disabled service (``Provider.query_client``) may still authenticate here, and
+    every token it asks about is inactive: its resource servers learn that the tokens no longer
+    work (RFC 7662 §2.2), rather than a credential error they might take for their own mistake."""
+
     CLIENT_AUTH_METHODS = _authlib_methods(CONFIDENTIAL_AUTH_METHODS)
+
+    def authenticate_endpoint_client(self, request):
+        reset = _find_disabled.set(True)
+        try:
+            return super().authenticate_endpoint_client(request)
+        finally:
+            _find_disabled.reset(reset)
 
     def query_token(self, token_string, token_type_hint):
         return self.server.find_token(token_string)
@@ -536,6 +551,8 @@ class Introspection(_TokenTypeHint, IntrospectionEndpoint):
             return {"active": False}
         db = current_db.get()
         client = db.get(Client, row.client_id)
+        if client is None or client.disabled_at is not None:  # the service is disabled: nothing of it works
+            return {"active": False}
         # RFC 7662 §2.2 allows more: what userinfo would answer with this token, nothing beyond.
         who = self.server.identity(client=client, subject=GrantSubject.of(row), target="userinfo", scope=row.scope)
         if who is None:  # acting under a delegation that ended
@@ -642,12 +659,22 @@ class Provider(AuthorizationServer):
 
     # -- Authlib hooks -------------------------------------------------------------------------
     def query_client(self, client_id):
+        """The client of every OIDC endpoint (/authorize, the code's issue, /token, /revoke,
+        /introspect). A disabled one (``clients.disabled_at``, set in the admin console) is no
+        client while it is disabled: /authorize shows the person an error page and never
+        redirects to it (RFC 6749 §4.1.2.1: the client identifier is not valid now, so its
+        redirect URI is not one to send anyone to; a service is often disabled because its site
+        cannot be trusted), and /token and /revoke answer ``invalid_client`` (so refresh stops
+        too). Only /introspect still finds it, to answer its tokens inactive (``Introspection``).
+        Enabling it again restores all of it: nothing was revoked."""
         # Visible ASCII, at most 64: anything else is no client and never reaches the database
         # (a NUL in a PostgreSQL text parameter is an error, not a miss).
         if not plausible_client_id(client_id):
             return None
         row = current_db.get().connection().execute(SELECT_CLIENT, {"p_client_id": client_id}).first()
-        return ClientModel(row) if row else None
+        if row is None or (row.disabled_at is not None and not _find_disabled.get()):
+            return None
+        return ClientModel(row)
 
     def send_signal(self, name, *args, **kwargs):
         return None
@@ -827,8 +854,10 @@ class Provider(AuthorizationServer):
         looked up before the assertion's signature is checked, so anyone can make a request that
         names the client, and each read holds a worker thread for up to the fetch's deadline."""
         now = self.clock.now()
-        # Keyed by registration time too, so a re-registered client never gets stale keys.
-        cache_key = f"{client.client_id}@{client.created_at}"
+        # Keyed by registration time and by the registered keys too, so a re-registered client, or
+        # one whose JWKS or jwks_uri an admin changed, never gets stale keys.
+        registered = sha256_hex(json.dumps(client.jwks, sort_keys=True)) if client.jwks else client.jwks_uri
+        cache_key = f"{client.client_id}@{client.created_at}@{registered}"
         cached = self._client_keysets.get(cache_key)
         if cached and cached[0] > now:
             if isinstance(cached[1], str):
@@ -882,7 +911,6 @@ JWKS_FETCH_DEADLINE = 5.0
 def _fetch_jwks(uri: str):
     """The JSON at a client's jwks_uri: 3 seconds per connect or read and ``JWKS_FETCH_DEADLINE``
     for the body, no redirects, at most ``MAX_JWKS_BYTES``."""
-    import json
     import time
 
     import httpx

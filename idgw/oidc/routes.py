@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from idgw.assurance import current_policy
 from idgw.oidc.adapter import AdaptedRequest, in_transaction
 from idgw.oidc.claims import ClaimsRequestError, parse_claims_parameter, requested_acr
-from idgw.oidc.client_auth import CLIENT_ASSERTION_ALGS
+from idgw.oidc.client_auth import CLIENT_ASSERTION_ALGS, plausible_client_id
 from idgw.oidc.keys import SUPPORTED_ALGS
 from idgw.oidc.provider import (
     CONFIDENTIAL_AUTH_METHODS,
@@ -101,6 +101,14 @@ def _page_key_for(error: OAuth2Error) -> str:
     return "err_invalid_request"
 
 
+def _disabled(client_id) -> bool:
+    """Whether ``client_id`` names a registered service that an admin has disabled."""
+    if not plausible_client_id(client_id):
+        return False
+    client = current_db.get().get(Client, client_id)
+    return client is not None and client.disabled_at is not None
+
+
 def validate_authorization_request(gw, areq: AdaptedRequest, *, has_session: bool) -> dict:
     """Validate with Authlib (client, redirect URI, response type, PKCE, nonce, scope), then our
     own rules. Runs with ``current_db`` set. Returns the parameters to keep for the interaction
@@ -110,8 +118,11 @@ def validate_authorization_request(gw, areq: AdaptedRequest, *, has_session: boo
     try:
         grant = provider.get_consent_grant(areq, end_user=True if has_session else None)
     except OAuth2Error as err:
+        page_key = _page_key_for(err)
+        if err.error == "invalid_client" and _disabled(data.get("client_id")):
+            page_key = "err_service_disabled"  # Provider.query_client: a page, never a redirect
         raise AuthorizeError(err.error, err.description or err.error, redirect_uri=err.redirect_uri,
-                             state=data.get("state"), page_key=_page_key_for(err)) from None
+                             state=data.get("state"), page_key=page_key) from None
     except ValueError:
         # Authlib builds its error from the request (e.g. an unregistered redirect_uri or a
         # response_type with '"' or non-ASCII in it) and then refuses its own description
@@ -245,7 +256,7 @@ def router(gw) -> APIRouter:
                     or row.token_hash != sha256_hex(access_token) or row.expires_at <= gw.clock.now():
                 return None
             client = db.get(Client, row.client_id)
-            if client is None or db.get(Account, row.account_id) is None:
+            if client is None or client.disabled_at is not None or db.get(Account, row.account_id) is None:
                 return None
             # What the person agreed to release to userinfo for this grant, nothing more (None: the
             # delegation the grant acts under ended).

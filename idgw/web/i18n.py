@@ -64,6 +64,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "err_unexpected": {"th": "ระบบขัดข้องชั่วคราว กรุณาลองใหม่อีกครั้ง",
                        "en": "Something went wrong on our side. Please try again."},
     "err_unknown_client": {"th": "ไม่รู้จักบริการที่ส่งคำขอมา", "en": "The requesting service is not registered."},
+    "err_service_disabled": {"th": "บริการที่ส่งคำขอมาถูกปิดใช้งานชั่วคราวโดยผู้ดูแลระบบ จึงเข้าสู่ระบบเพื่อใช้บริการนี้ไม่ได้ในขณะนี้",
+                             "en": "The requesting service has been disabled by the gateway's administrators, so "
+                                   "you cannot sign in to it at the moment."},
     "err_redirect_uri": {"th": "ที่อยู่สำหรับส่งกลับ (redirect_uri) ไม่ได้ลงทะเบียนไว้",
                          "en": "The return address (redirect_uri) is not registered for this service."},
     "err_interaction_expired": {"th": "คำขอเข้าสู่ระบบนี้หมดอายุแล้ว", "en": "This sign-in request has expired."},

@@ -42,7 +42,7 @@ add_messages({
 })
 
 # Read on every interaction step: plain column reads, no ORM objects.
-_CLIENT_NAME = select(Client.name).where(Client.client_id == bindparam("p_client_id"))
+_CLIENT_NAME = select(Client.name, Client.disabled_at).where(Client.client_id == bindparam("p_client_id"))
 
 
 _UNLOADED = object()
@@ -132,6 +132,8 @@ def advance(gw, db, ia: Interaction, request: Request, now: int, *, cookie_value
     if ia.client_id is None:
         return local_step(db, ia, session, now, set_cookie=set_cookie)
     client = db.execute(_CLIENT_NAME, {"p_client_id": ia.client_id}).first()
+    if client.disabled_at is not None:  # disabled by an admin during this sign-in (Provider.query_client)
+        return Outcome(error_key="err_service_disabled", status=403, cookie=set_cookie)
     account = db.get(Account, session.account_id) if session else None
     policy = current_policy(db, ia.client_id)  # read once per step
     step = decide_for(gw, db, ia, session, account, now, policy=policy)
