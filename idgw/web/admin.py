@@ -199,6 +199,7 @@ def router(gw) -> APIRouter:
             for client in db.scalars(select(Client).order_by(Client.name)):
                 current = current_row(db, client.client_id)
                 rows.append({"client_id": client.client_id, "name": client.name,
+                             "disabled": client.disabled_at is not None,  # the console's settings page says why
                              "ial": current.min_ial if current else None, "aal": current.min_aal if current else None})
             return outcome, rows
 
