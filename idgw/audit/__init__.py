@@ -125,6 +125,10 @@ def record(
     row = {"at": int(at), "name": name, "actor": actor, "on_behalf_of": on_behalf_of, "client_id": client_id,
            "session_id": session_id, "ip": ip, "detail": detail}
     if isinstance(db, Session):
+        if db.in_nested_transaction():
+            # The pending events belong to the outer transaction: a rolled-back savepoint would
+            # not take them with it. Record after the savepoint, or roll back the whole transaction.
+            raise RuntimeError("audit events cannot be recorded inside a savepoint (begin_nested)")
         if not db.in_transaction():
             db.begin()  # so that a rollback or close ends it, and the events with it (no I/O yet)
         db.info.setdefault(_PENDING, []).append(row)

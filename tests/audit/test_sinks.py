@@ -133,3 +133,12 @@ def test_a_full_queue_drops_copies_and_counts_them():
     assert dispatcher.dropped >= 3
     slow.gate.set()
     dispatcher.close()
+
+
+@SQLITE
+def test_an_event_inside_a_savepoint_is_refused(world):
+    # A rolled-back savepoint would not take a pending event with it: refuse rather than mislead.
+    with world.db() as db:
+        db.begin()
+        with db.begin_nested(), pytest.raises(RuntimeError, match="savepoint"):
+            audit.record(db, "login.failed", at=1_800_000_000, actor="x")
