@@ -165,6 +165,9 @@ def test_edit_rotate_disable_and_enable(gateway):
         page = http.get(base + "/settings")
         page = form_post(http, page, form="/disable")
         assert "ปิดใช้งานตั้งแต่" in page.text and client_row(gateway, reg.client_id).disabled_at
+        listing = http.get(gateway.url + "/admin/services").text
+        listed = re.search(rf"<tr class=\"disabled\">.*?{re.escape(reg.client_id)}.*?</tr>", listing, re.S)
+        assert listed and "ปิดใช้งาน" in listed.group(0)  # the list says so
         stopped = browser.login(login, reg.username)
         assert stopped.status_code == 403 and "ปิดใช้งาน" in stopped.text
         # disabled: /authorize is an error page (no redirect to the service), the token endpoint
@@ -214,11 +217,12 @@ def test_delete_takes_a_second_admin(gateway):
         with pytest.raises(four_eyes.FourEyesError) as own:
             four_eyes.approve(db, request_id=request_id, approver=requester, now=gateway.clock.now())
         assert own.value.code == "own_request"
-    make_staff(gateway, "admin.somying", passkey=False)
-    with gateway.db() as db:
-        second = db.scalar(select(Account).where(Account.username == "admin.somying"))
-        four_eyes.approve(db, request_id=request_id, approver=second, now=gateway.clock.now())
-        db.commit()
+    # a second admin approves it on /admin/changes: the service is gone
+    with closing(staff_client(gateway, "admin.somying", path="/admin/changes")) as second:
+        changes = second.get(gateway.url + "/admin/changes?lang=en")
+        assert f"Delete the e-service “กรมทดสอบ Test agency” ({reg.client_id})" in changes.text
+        approved = form_post(second, changes, form=f"/{request_id}/approve")
+        assert approved.status_code == 200 and 'id="changes-message"' in approved.text, approved.text[:500]
     assert client_row(gateway, reg.client_id) is None
     refused = token_call(gateway, reg, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
     assert refused.status_code == 401
