@@ -90,7 +90,8 @@ def test_deleted_last_events_are_named_by_the_head(world):
 
 def _forge(after: AuditEvent, seq: int) -> dict:
     row = {"chain": "0", "seq": seq, "at": after.at, "name": "account.unlocked", "actor": "intruder",
-           "on_behalf_of": None, "client_id": None, "session_id": None, "ip": None, "detail": {}, "prev_hash": after.hash}
+           "on_behalf_of": None, "client_id": None, "session_id": None, "ip": None, "detail": {},
+           "prev_hash": after.hash}
     row["hash"] = event_hash(row, after.hash)
     return row
 
