@@ -18,6 +18,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from idgw import __version__
+from idgw.audit import sinks as audit_sinks
+from idgw.audit import timer as audit_timer
 from idgw.authn import Registry
 from idgw.authn.totp import RecoveryCodeAuthenticator, TOTPAuthenticator
 from idgw.authn.webauthn import WebAuthnAuthenticator
@@ -187,6 +189,8 @@ def build_gateway(settings: Settings, *, clock: Clock | None = None) -> Gateway:
         # Authlib refuses http URIs unless told; dev mode on loopback only (settings.validate).
         os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
     engine = make_engine(settings.database_url)
+    # Audit events committed through this engine are copied to the configured sinks (file, syslog).
+    audit_sinks.attach(engine, audit_sinks.build(settings))
     sm = make_sessionmaker(engine)
     keys = KeyStore(sessionmaker=sm, sealer=Sealer(derive_key(settings.secret_key, "jwk-at-rest")), clock=clock,
                     max_token_ttl=settings.max_token_ttl)
@@ -236,13 +240,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         from idgw.purge import run_purge_timer
 
         purger = asyncio.create_task(run_purge_timer(gw.sessionmaker, gw.settings, gw.clock), name="purge")
+        # ...and signing the audit chains' heads (idgw.audit.checkpoints).
+        signer = asyncio.create_task(audit_timer.run_checkpoints(gw), name="audit-checkpoints")
         try:
             yield
         finally:
-            for task in (sender, sweeper, events, purger):
+            for task in (sender, sweeper, events, purger, signer):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            dispatcher = audit_sinks.attached(gw.engine)
+            if dispatcher is not None:
+                await asyncio.to_thread(dispatcher.close)  # what was committed reaches the sinks
             await gw.proofing.aclose()
 
     app = FastAPI(title="idgw", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,

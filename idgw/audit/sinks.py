@@ -167,7 +167,11 @@ def attach(engine, dispatcher: Dispatcher | None) -> None:
     engine._idgw_audit_sinks = dispatcher
 
 
+def attached(engine) -> Dispatcher | None:
+    return getattr(engine, "_idgw_audit_sinks", None)
+
+
 def send(engine, rows: list[dict]) -> None:
-    dispatcher = getattr(engine, "_idgw_audit_sinks", None)
+    dispatcher = attached(engine)
     if dispatcher is not None and rows:
         dispatcher.send(rows)
