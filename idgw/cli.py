@@ -34,6 +34,7 @@ app.add_typer(keys_app, name="keys")
 
 
 def _register_policy_commands() -> None:
+    from idgw.cli_audit import audit_app
     from idgw.cli_delegation import delegation_app
     from idgw.cli_policy import policy_app
     from idgw.cli_proofing import proofing_app
@@ -41,6 +42,7 @@ def _register_policy_commands() -> None:
     app.add_typer(policy_app, name="policy")
     app.add_typer(proofing_app, name="proofing")
     app.add_typer(delegation_app, name="delegation")
+    app.add_typer(audit_app, name="audit")
 
 DEMO_CLIENT_ID = "demo-eservice"
 DEMO_USER = ("somchai", "demo-password-1234")
@@ -367,6 +369,27 @@ def keys_rotate() -> None:
         db.commit()
     typer.echo("new signing keys: " + ", ".join(kids))
     typer.echo(f"previous public keys stay published for {settings.max_token_ttl} s")
+
+
+@app.command("purge")
+def purge_command(as_json: bool = typer.Option(False, "--json", help="the counts as one JSON object")) -> None:
+    """Remove the rows nothing needs any more (expired codes, tokens and sign-in state, old
+    sessions and delivered notices; idgw.purge) and show how many went from each table."""
+    from idgw.purge import purge
+    from idgw.storage.db import make_engine, make_sessionmaker
+
+    settings = _db_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        removed = purge(make_sessionmaker(engine), now=int(time.time()), settings=settings)
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps(removed))
+        return
+    width = max(len(name) for name in [*removed, "total"])
+    for name, count in [*removed.items(), ("total", sum(removed.values()))]:
+        typer.echo(f"{name:<{width}}  {count:>9}")
 
 
 def ensure_demo(settings: Settings, *, rp_base: str) -> tuple[str, str]:
