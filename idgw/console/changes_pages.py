@@ -23,7 +23,7 @@ from idgw.console import (
     policy_change,  # noqa: F401  (registers the policy.lower kind)
 )
 from idgw.console.changes_texts import STATUSES, refusal, time_left
-from idgw.console.gate import AUDIT_ROLES, change_gate, gated_response, view_gate
+from idgw.console.gate import AUDIT_ROLES, change_gate, gated_response, gated_work, view_gate
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
 from idgw.storage.console import ChangeRequest
@@ -80,18 +80,13 @@ def changes_context(gw, request: Request, db, now: int, admin) -> dict:
 
 @router.get("/admin", include_in_schema=False)
 async def home(request: Request, gw=Depends(gateway_of)) -> Response:
-    def run():
-        db, now = current_db.get(), gw.clock.now()
-        outcome = view_gate(gw, db, request, now, roles=AUDIT_ROLES)
-        if outcome[0] != "ok":
-            return outcome, None
-        roles = list(outcome[2].roles or [])
+    def work(db, now, me):
+        roles = list(me.roles or [])
         waiting = len(four_eyes.pending(db, now=now)) if "admin" in roles else None
-        return outcome, dict(sections=sections(roles), waiting=waiting, me=outcome[2].username,
-                             auditor_only="admin" not in roles)
+        return dict(sections=sections(roles), waiting=waiting, me=me.username, auditor_only="admin" not in roles)
 
-    outcome, context = await in_transaction(gw.sessionmaker, gw.client_ip(request), run)
-    return gated_response(gw, request, outcome) or gw.pages.render(request, "console_home.html", **context)
+    ok, context = await gated_work(gw, request, work, here="/admin", roles=AUDIT_ROLES)
+    return gw.pages.render(request, "console_home.html", **context) if ok else context
 
 
 async def changes_page(gw, request: Request, *, message: str | None = None, error: str | None = None,

@@ -4,12 +4,16 @@ additionally needs a fresh sign-in, at most ``FRESH`` seconds old, so a session 
 cannot be used to change the gateway.
 
 ``view_gate``/``change_gate`` run inside the caller's transaction; ``gated_response`` turns their
-outcome into the page's answer outside it (None: go on)."""
+outcome into the page's answer outside it (None: go on); ``gated_work`` does all three around one
+transaction, for the console's pages."""
 
 from __future__ import annotations
 
 from fastapi import Request
+from fastapi.responses import Response
 
+from idgw.oidc.adapter import in_transaction
+from idgw.oidc.provider import current_db
 from idgw.web.signin import STAFF_POLICY
 from idgw.web.staff import gated_response, staff_gate
 from policies import IAL, ServicePolicy
@@ -38,4 +42,31 @@ def _gate(gw, db, request, now, *, roles, policy):
     return outcome
 
 
-__all__ = ["AUDIT_ROLES", "CHANGE_POLICY", "FRESH", "change_gate", "gated_response", "view_gate"]
+async def gated_work(gw, request: Request, work, *, here: str, form: dict | None = None, purpose: str | None = None,
+                     roles: tuple[str, ...] = ("admin",)) -> tuple[bool, object]:
+    """Run ``work(db, now, admin)`` in one transaction behind the gate: ``view_gate`` for a page,
+    ``change_gate`` and the CSRF token for ``purpose`` when there is a ``form``. Returns
+    (True, ``work``'s answer), or (False, the Response for a visitor the gate stops or a form
+    without its token: nothing of ``work`` ran)."""
+    csrf_ok = form is None or gw.pages.check_csrf(request, form, purpose)
+    gate = view_gate if form is None else change_gate
+
+    def run():
+        db, now = current_db.get(), gw.clock.now()
+        outcome = gate(gw, db, request, now, roles=roles)
+        if outcome[0] != "ok":
+            return outcome, None
+        if not csrf_ok:
+            return ("csrf",), None
+        return outcome, work(db, now, outcome[2])
+
+    outcome, answer = await in_transaction(gw.sessionmaker, gw.client_ip(request), run)
+    if outcome[0] == "csrf":
+        return False, gw.pages.error(request, "err_csrf", status=403)
+    blocked: Response | None = gated_response(gw, request, outcome, here=here)
+    if blocked is not None:
+        return False, blocked
+    return True, answer
+
+
+__all__ = ["AUDIT_ROLES", "CHANGE_POLICY", "FRESH", "change_gate", "gated_response", "gated_work", "view_gate"]

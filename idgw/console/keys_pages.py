@@ -14,10 +14,8 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from idgw.console import keys as console_keys
-from idgw.console.gate import change_gate, gated_response, view_gate
+from idgw.console.gate import gated_work
 from idgw.console.keys_texts import DONE, days, refusal, rotate_soon_text, state_text, ttl_words
-from idgw.oidc.adapter import in_transaction
-from idgw.oidc.provider import current_db
 from idgw.web.i18n import t
 from idgw.web.pages import gateway_of
 
@@ -38,24 +36,8 @@ def page_context(gw, request: Request, db, now: int, *, message: str | None = No
 
 
 async def _admin_work(gw, request: Request, work, *, form: dict | None = None):
-    """``work(db, now, admin)`` for an admin in one transaction (a POST through the change gate,
-    with the page's CSRF token): the gate's answer, a refusal, or ``work``'s."""
-    csrf_ok = form is None or gw.pages.check_csrf(request, form, PURPOSE)
-    gate = view_gate if form is None else change_gate
-
-    def run():
-        db, now = current_db.get(), gw.clock.now()
-        outcome = gate(gw, db, request, now)
-        if outcome[0] != "ok":
-            return outcome, None
-        if not csrf_ok:
-            return ("csrf",), None
-        return outcome, work(db, now, outcome[2])
-
-    outcome, answer = await in_transaction(gw.sessionmaker, gw.client_ip(request), run)
-    if outcome[0] == "csrf":
-        return outcome, gw.pages.error(request, "err_csrf", status=403)
-    return outcome, gated_response(gw, request, outcome, here=PAGE) or answer
+    """``work(db, now, admin)`` behind the console's gate (``idgw.console.gate.gated_work``)."""
+    return await gated_work(gw, request, work, here=PAGE, form=form, purpose=PURPOSE)
 
 
 def _render(gw, request, answer) -> Response:
@@ -81,7 +63,7 @@ async def rotate(request: Request, gw=Depends(gateway_of)) -> Response:
     form = await gw.pages.read_form(request)
     outcome, answer = await _admin_work(gw, request, lambda db, now, admin: console_keys.rotate(
         db, keys=gw.keys, actor=admin.username), form=form)
-    if outcome[0] != "ok" or isinstance(answer, Response):
+    if not outcome or isinstance(answer, Response):
         return answer
     await run_in_threadpool(gw.keys.refresh, force=True)  # sign with the new keys, publish them, now
     return RedirectResponse(f"{PAGE}?done=rotated&kids={quote(', '.join(answer))}", status_code=303)

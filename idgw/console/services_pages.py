@@ -22,11 +22,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from idgw.admin import DEFAULT_SCOPE, SECRET_AUTH_METHODS, AdminError, _new_client_id
 from idgw.console import four_eyes, services
-from idgw.console.gate import change_gate, gated_response, view_gate
+from idgw.console.gate import gated_work
 from idgw.console.services_texts import field_of, refusal
-from idgw.oidc.adapter import in_transaction
 from idgw.oidc.keys import SUPPORTED_ALGS
-from idgw.oidc.provider import SCOPES_SUPPORTED, TOKEN_AUTH_METHODS, current_db
+from idgw.oidc.provider import SCOPES_SUPPORTED, TOKEN_AUTH_METHODS
 from idgw.storage.models import Client
 from idgw.web.i18n import t
 from idgw.web.pages import gateway_of
@@ -86,28 +85,11 @@ def settings_context(gw, request: Request, db, row: Client, now: int, *, values:
 
 
 async def _console(gw, request: Request, work, *, here: str, form: dict | None = None, what: str | None = None):
-    """Run ``work(db, now, admin)`` in one transaction behind the gate: ``view_gate`` for a page,
-    ``change_gate`` and the CSRF token (for ``what``) for a form (``form``). ``work`` answers with
-    a Response or (template, context, status)."""
-    csrf_ok = form is None or gw.pages.check_csrf(request, form, what)
-    gate = view_gate if form is None else change_gate
-
-    def run():
-        db, now = current_db.get(), gw.clock.now()
-        outcome = gate(gw, db, request, now)
-        if outcome[0] != "ok":
-            return outcome, None
-        if not csrf_ok:
-            return ("csrf",), None
-        return outcome, work(db, now, outcome[2])
-
-    outcome, answer = await in_transaction(gw.sessionmaker, gw.client_ip(request), run)
-    if outcome[0] == "csrf":
-        return gw.pages.error(request, "err_csrf", status=403)
-    blocked = gated_response(gw, request, outcome, here=here)
-    if blocked is not None:
-        return blocked
-    if isinstance(answer, Response):
+    """Run ``work(db, now, admin)`` in one transaction behind the console's gate
+    (``idgw.console.gate.gated_work``; a form needs the CSRF token for ``what``). ``work`` answers
+    with a Response or (template, context, status)."""
+    ok, answer = await gated_work(gw, request, work, here=here, form=form, purpose=what)
+    if not ok or isinstance(answer, Response):
         return answer
     template, context, status = answer
     return gw.pages.render(request, template, status=status, **context)

@@ -16,10 +16,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from idgw.console import staff
-from idgw.console.gate import change_gate, gated_response, view_gate
+from idgw.console.gate import gated_work
 from idgw.console.staff_texts import DONE, refusal, role_name
-from idgw.oidc.adapter import in_transaction
-from idgw.oidc.provider import current_db
 from idgw.storage.models import Account
 from idgw.web.i18n import t
 from idgw.web.pages import gateway_of
@@ -51,33 +49,19 @@ def person_context(gw, request: Request, db, account: Account, admin: Account, n
 
 
 async def _person_work(gw, request: Request, account_id: str, work, *, form: dict | None = None) -> Response:
-    """Run ``work(db, now, account, admin)`` for an admin in one transaction; a POST (``form``)
-    through the change gate and with the page's CSRF token. ``work`` answers a Response or
-    (template context, status)."""
-    csrf_ok = form is None or gw.pages.check_csrf(request, form, purpose(account_id))
-    gate = view_gate if form is None else change_gate
+    """Run ``work(db, now, account, admin)`` behind the console's gate (``gated_work``: a POST
+    through the change gate and with the page's CSRF token), the account locked for a change.
+    ``work`` answers a Response or (template context, status)."""
 
-    def run():
-        db, now = current_db.get(), gw.clock.now()
-        outcome = gate(gw, db, request, now)
-        if outcome[0] != "ok":
-            return outcome, None
-        if not csrf_ok:
-            return ("csrf",), None
+    def on_account(db, now, admin):
         account = db.get(Account, account_id, with_for_update=form is not None)
         if account is None:
-            return ("missing",), None
-        return outcome, work(db, now, account, outcome[2])
+            return gw.pages.error(request, "err_not_found", status=404)
+        return work(db, now, account, admin)
 
-    outcome, answer = await in_transaction(gw.sessionmaker, gw.client_ip(request), run)
-    if outcome[0] == "csrf":
-        return gw.pages.error(request, "err_csrf", status=403)
-    if outcome[0] == "missing":
-        return gw.pages.error(request, "err_not_found", status=404)
-    blocked = gated_response(gw, request, outcome, here=person_path(account_id))
-    if blocked is not None:
-        return blocked
-    if isinstance(answer, Response):
+    ok, answer = await gated_work(gw, request, on_account, here=person_path(account_id), form=form,
+                                  purpose=purpose(account_id))
+    if not ok or isinstance(answer, Response):
         return answer
     context, status = answer
     return gw.pages.render(request, "console_staff_person.html", status=status, **context)
@@ -92,17 +76,10 @@ async def staff_list(request: Request, gw=Depends(gateway_of)) -> Response:
     q = (request.query_params.get("q") or "").strip()[:200]
     locale = gw.pages.locale(request)
 
-    def run():
-        db, now = current_db.get(), gw.clock.now()
-        outcome = view_gate(gw, db, request, now)
-        if outcome[0] != "ok":
-            return outcome, None
-        return outcome, (staff.staff(db, now=now), staff.find(db, q, now=now) if q else [])
-
-    outcome, found = await in_transaction(gw.sessionmaker, gw.client_ip(request), run)
-    blocked = gated_response(gw, request, outcome, here=LIST)
-    if blocked is not None:
-        return blocked
+    ok, found = await gated_work(gw, request, lambda db, now, admin: (
+        staff.staff(db, now=now), staff.find(db, q, now=now) if q else []), here=LIST)
+    if not ok:
+        return found
     members, results = found
     return gw.pages.render(request, "console_staff.html", members=members, results=results, q=q,
                            role_names={r: role_name(r, locale) for r in staff.STAFF_ROLES})
