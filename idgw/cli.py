@@ -499,9 +499,10 @@ def demo(port: int = 8000, rp_port: int = 8001, thaid_port: int = 8100, ndid_por
     upgrade(settings.database_url)
     rp_base = f"http://localhost:{rp_port}"
     client_id, secret = ensure_demo(settings, rp_base=rp_base)
-    from idgw.demo_staff import DEMO_OFFICER, ensure_demo_officer
+    from idgw.demo_staff import DEMO_OFFICER, ensure_demo_admins, ensure_demo_officer
 
     officer_secret = ensure_demo_officer(settings, lambda: _session(settings))
+    admins = ensure_demo_admins(settings, lambda: _session(settings))
     from idgw.demo_delegation import ensure_demo_delegation
     from providers.dbd import DbdRegistry
 
@@ -523,6 +524,10 @@ def demo(port: int = 8000, rp_port: int = 8001, thaid_port: int = 8100, ndid_por
                f"  fictitious laser codes: {lasers}")
     typer.echo(f"  Officer console: {settings.issuer}/officer  as {DEMO_OFFICER[0]} / {DEMO_OFFICER[1]}, app secret "
                f"{officer_secret} (current code: idgw proofing officer-code)")
+    typer.echo(f"  Admin console: {settings.issuer}/admin  as " + " or ".join(
+        f"{name} / {password} (app secret {secret})" for name, password, secret in admins)
+        + "; two admins, for four-eyes changes (current code: idgw proofing officer-code --who NAME; staff "
+        "pages need AAL 2.2: after the first sign-in add a passkey on /account)")
     typer.echo(f"  Delegation:   {settings.issuer}/delegations  two drafts to sign: Somchai -> Somying (1101700123456),"
                f" and Example Trading Co., Ltd. (0105564001230; Somchai and Somying jointly) -> Prasert "
                f"(5701200987653); sign in with ThaiD (simulated)\n")

@@ -60,11 +60,13 @@ def show(case_id: str) -> None:
 
 
 @proofing_app.command("officer-code")
-def officer_code() -> None:
-    """The demo officer's current authenticator-app code (`make run` only: var/demo-officer-totp)."""
-    from idgw.demo_staff import SECRET_FILE, current_code
+def officer_code(who: str = typer.Option("officer", "--who", help="the demo staff account: officer, "
+                                         "admin.somsak or admin.malee")) -> None:
+    """A demo staff account's current authenticator-app code (`make run` only: var/demo-*-totp)."""
+    from idgw.demo_staff import current_code, secret_file
 
-    if not SECRET_FILE.exists():
-        typer.echo("no demo officer here: start the demo with `make run` first", err=True)
+    path = secret_file(who)
+    if not path.exists():
+        typer.echo(f"no demo staff account {who!r} here: start the demo with `make run` first", err=True)
         raise typer.Exit(2)
-    typer.echo(current_code(SECRET_FILE.read_text().strip()))
+    typer.echo(current_code(path.read_text().strip()))
