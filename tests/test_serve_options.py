@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
@@ -12,6 +11,7 @@ import uvicorn
 
 from idgw.cli import proxy_options
 from idgw.settings import Settings
+from tests.conftest import free_port
 
 
 async def echo_client(scope, receive, send):
@@ -23,9 +23,7 @@ async def echo_client(scope, receive, send):
 
 
 def _serve(options: dict):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(echo_client, host="127.0.0.1", port=port, log_level="warning",
                                            lifespan="off", **options))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -15,6 +15,7 @@ from idgw import audit
 from idgw.audit import sinks
 from idgw.settings import Settings
 from tests.audit.world import make_world
+from tests.conftest import free_port
 
 SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -75,10 +76,7 @@ def test_syslog_over_udp_is_rfc5424(world):
 
 @SQLITE
 def test_syslog_over_tcp_uses_octet_counting_and_survives_a_collector_that_is_down(world):
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    listener.close()  # nobody listens yet: the events stay in the database, the sink counts a failure
+    port = free_port()  # nobody listens yet: the events stay in the database, the sink counts a failure
     dispatcher = attach(world, Settings(audit_syslog=f"tcp://127.0.0.1:{port}"))
     with world.db() as db:
         audit.record(db, "login.failed", at=1_800_000_000, actor="lost.copy")
