@@ -57,8 +57,10 @@ def claims_of(jws: str, keys: KeySet) -> dict:
     return decoded.claims
 
 
-def problem(row: dict, keys: KeySet, *, issuer: str | None = None) -> str | None:
+def problem(row: dict, keys: KeySet | None, *, issuer: str | None = None) -> str | None:
     """Why a checkpoint (``row``: chain, seq, hash, kind, jws) cannot be trusted, or None."""
+    if keys is None:
+        return "no public key to check its signature with"
     try:
         claims = claims_of(row["jws"], keys)
     except ValueError as exc:

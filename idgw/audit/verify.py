@@ -70,6 +70,11 @@ class Report:
                 "problems": [vars(p) for p in self.problems]}
 
 
+def _keyset(jwks: dict | None) -> KeySet | None:
+    """The keys to check checkpoints with (None: there are none, so no checkpoint can verify)."""
+    return KeySet.import_key_set(jwks) if jwks and jwks.get("keys") else None
+
+
 def _where(row: dict) -> str:
     return f"event id {row.get('id')} (chain {row['chain']}, seq {row['seq']})"
 
@@ -106,7 +111,7 @@ def walk(chain: str, rows: Iterable[dict], *, prev: str, seq: int, locate: Calla
     return last, None
 
 
-def _check_anchors(chain: str, marks: list[dict], hash_at: Callable[[int], str | None], keys: KeySet,
+def _check_anchors(chain: str, marks: list[dict], hash_at: Callable[[int], str | None], keys: KeySet | None,
                    report: ChainReport, *, issuer: str | None, after: int) -> Problem | None:
     """Each signed checkpoint past the chain's start must match the event at its place."""
     for mark in marks:
@@ -128,17 +133,16 @@ def _check_anchors(chain: str, marks: list[dict], hash_at: Callable[[int], str |
     return None
 
 
-def _cut(marks: list[dict], keys: KeySet, issuer: str | None) -> dict | None:
+def _cut(marks: list[dict], keys: KeySet | None, issuer: str | None) -> dict | None:
     cuts = [m for m in marks if m["kind"] == "cut" and checkpoints.problem(m, keys, issuer=issuer) is None]
     return max(cuts, key=lambda m: m["seq"]) if cuts else None
 
 
 # -- in the database ------------------------------------------------------------------------
 
-def _row(e: AuditEvent) -> dict:
-    return {"id": e.id, "chain": e.chain, "seq": e.seq, "at": e.at, "name": e.name, "actor": e.actor,
-            "on_behalf_of": e.on_behalf_of, "client_id": e.client_id, "session_id": e.session_id, "ip": e.ip,
-            "detail": e.detail, "prev_hash": e.prev_hash, "hash": e.hash}
+_T = AuditEvent.__table__
+_COLUMNS = [_T.c[name] for name in ("id", "chain", "seq", "at", "name", "actor", "on_behalf_of", "client_id",
+                                    "session_id", "ip", "detail", "prev_hash", "hash")]
 
 
 def rows_of(db, chain: str, after: int) -> Iterator[dict]:
@@ -148,19 +152,18 @@ def rows_of(db, chain: str, after: int) -> Iterator[dict]:
         past = AuditEvent.seq > last_seq
         if last_id is not None:  # events sharing a seq (inserted ones) are each read once
             past = past | ((AuditEvent.seq == last_seq) & (AuditEvent.id > last_id))
-        batch = list(db.scalars(select(AuditEvent).where(AuditEvent.chain == chain, past)
-                                .order_by(AuditEvent.seq, AuditEvent.id).limit(BATCH)))
+        # Core rows, not ORM objects: the walk reads every event once and changes none.
+        batch = [dict(r) for r in db.execute(select(*_COLUMNS).where(AuditEvent.chain == chain, past)
+                                             .order_by(AuditEvent.seq, AuditEvent.id).limit(BATCH)).mappings()]
         if not batch:
             return
-        for e in batch:
-            yield _row(e)
-        last_seq, last_id = batch[-1].seq, batch[-1].id
-        db.expunge_all()
+        yield from batch
+        last_seq, last_id = batch[-1]["seq"], batch[-1]["id"]
 
 
 def verify_database(db, *, keys: dict, issuer: str | None = None) -> Report:
     """Walk every chain in the database (``keys``: a JWKS of every key the gateway ever had)."""
-    keyset = KeySet.import_key_set(keys)
+    keyset = _keyset(keys)
     report = Report()
     heads = {h.chain: (h.seq, h.hash) for h in db.scalars(select(AuditHead))}
     chains = sorted(set(heads) | set(db.scalars(select(AuditEvent.chain).distinct())))
@@ -232,7 +235,7 @@ def verify_export(lines: Iterable[str], *, keys: dict | None = None) -> Report:
     """Verify an export offline. ``keys``: the gateway's published keys, from a trusted source
     (default: the keys the export carries, which prove only that the file is self-consistent)."""
     header, events, marks, trailer = read_export(lines)
-    keyset = KeySet.import_key_set(keys or header.get("keys") or {"keys": []})
+    keyset = _keyset(keys or header.get("keys"))
     issuer = header.get("issuer")
     report = Report()
     for chain in sorted(set(events) | set(marks)):

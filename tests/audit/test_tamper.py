@@ -178,3 +178,17 @@ def test_the_report_lists_every_chain(database_url):
     with w.db() as db:
         assert sum(c["events"] for c in report["chains"].values()) == db.scalar(select(func.count(AuditEvent.id)))
     assert json.dumps(report)  # serialisable
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_database_without_signing_keys_still_verifies(database_url):
+    from idgw import audit
+    from idgw.storage.db import make_engine, make_sessionmaker
+    from tests.conftest import migrated
+
+    migrated(database_url)  # no gateway ever started here: no signing key, no checkpoint
+    with make_sessionmaker(make_engine(database_url))() as db:
+        audit.record(db, "account.created", at=1_800_000_000, actor="cli")
+        db.commit()
+    code, report = verify(type("W", (), {"url": database_url})())
+    assert code == 0 and report["ok"]
