@@ -19,7 +19,7 @@ import typer
 
 audit_app = typer.Typer(help="The tamper-evident audit log: verify, export, checkpoint.", no_args_is_help=True)
 
-_RELATIVE = re.compile(r"^(\d+)([dhm])$")
+_RELATIVE = re.compile(r"^([0-9]+)([dhm])$")
 
 
 def parse_since(value: str | None, *, now: int) -> int | None:
@@ -30,7 +30,7 @@ def parse_since(value: str | None, *, now: int) -> int | None:
     m = _RELATIVE.match(value)
     if m:
         return now - int(m.group(1)) * {"d": 86400, "h": 3600, "m": 60}[m.group(2)]
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return int(value)
     try:
         moment = datetime.fromisoformat(value)

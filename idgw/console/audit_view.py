@@ -82,7 +82,7 @@ class Asked:
 def parse_day(value: str) -> date:
     """``YYYY-MM-DD``; a year of 2400 or more is Buddhist era (พ.ศ.), else Gregorian."""
     parts = value.split("-")
-    if len(parts) != 3 or not all(p.isdigit() for p in parts) or len(parts[0]) != 4:
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() for p in parts) or len(parts[0]) != 4:
         raise ValueError(value)
     year, month, day = (int(p) for p in parts)
     if year >= 2400:
@@ -122,7 +122,8 @@ def read_filters(params: Mapping[str, str], *, now: int) -> Asked:
         errors.append(("event", "unknown_event"))
     before = (params.get("before") or "").strip()
     if before:
-        if before.isdigit() and 0 < int(before) < 2**63:
+        # ASCII digits only: "²" is a digit to str.isdigit but not to int()
+        if before.isascii() and before.isdigit() and 0 < int(before) < 2**63:
             asked.before = int(before)
         else:
             errors.append(("before", "bad_cursor"))

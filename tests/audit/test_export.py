@@ -111,8 +111,9 @@ def test_since_accepts_relative_iso_and_epoch_times():
     assert parse_since(None, now=NOW) is None
 
 
-def test_a_bad_since_is_a_clear_error(world):
-    result = idgw(world.url, "audit", "export", "--since", "last tuesday")
+@pytest.mark.parametrize("since", ["last tuesday", "²", "٣d"])
+def test_a_bad_since_is_a_clear_error(world, since):
+    result = idgw(world.url, "audit", "export", "--since", since)
     assert result.exit_code == 2 and "--since" in result.output
 
 
