@@ -16,7 +16,7 @@ _PLACEHOLDERS = {PLACEHOLDER_SECRET, "", "changeme", "change-me", "secret"}
 
 
 #: Integer settings for which 0 means "off" (the others must be at least 1).
-_MAY_BE_ZERO = {"purge_interval"}
+_MAY_BE_ZERO = {"purge_interval", "refresh_grace"}
 
 
 class SettingsError(ValueError):
@@ -132,6 +132,15 @@ class Settings:
     turn_urls: str = ""
     turn_secret: str = ""
     turn_ttl: int = 7200  # longer than proofing_max_wait plus a call: a credential is checked at allocation
+    # Refresh rotation (RFC 9700 §4.14.2): a refresh token presented again by the same client within
+    # refresh_grace seconds of its rotation, while the pair issued for it is still unused, gets a
+    # fresh pair (the unused one revoked) instead of counting as reuse: the answer was lost. 0: off.
+    refresh_grace: int = 10
+    # Operations (idgw.observe, docs/operations.md). metrics_token: the bearer token a Prometheus
+    # scraper sends to /metrics (empty: /metrics answers 404). log_format: json (one object per
+    # line, with the request id) or text.
+    metrics_token: str = ""
+    log_format: str = "json"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -193,6 +202,12 @@ class Settings:
         cues = [c.strip() for c in self.proofing_cues.split(",") if c.strip()]
         if not cues or not set(cues) <= {"turn_left", "turn_right", "blink", "hand"}:
             raise SettingsError("IDGW_PROOFING_CUES must name one or more of turn_left, turn_right, blink, hand")
+        if self.log_format not in {"json", "text"}:
+            raise SettingsError("IDGW_LOG_FORMAT must be json or text")
+        if self.metrics_token and len(self.metrics_token) < 32 and not self.dev:
+            raise SettingsError("IDGW_METRICS_TOKEN must be a random value of at least 32 characters")
+        if self.refresh_grace > 60:
+            raise SettingsError("IDGW_REFRESH_GRACE must be at most 60 seconds")
         if self.turn_urls and not self.turn_secret:
             raise SettingsError("IDGW_TURN_SECRET is needed with IDGW_TURN_URLS (time-limited TURN credentials)")
         for name, most in (("body_timeout", 300), ("header_timeout", 300), ("keep_alive_timeout", 300),
