@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from idgw import __version__
+from idgw import __version__, health, observe
 from idgw.audit import sinks as audit_sinks
 from idgw.audit import timer as audit_timer
 from idgw.authn import Registry
@@ -47,6 +47,7 @@ from idgw.oidc.provider import ENDPOINT_PATHS, Provider
 from idgw.proofing import call as proofing_call
 from idgw.proofing import citizen_pages as proofing_citizen
 from idgw.proofing import officer_pages as proofing_officer
+from idgw.proofing import signals as proofing_signals
 from idgw.proofing.runtime import ProofingRuntime
 from idgw.security import Sealer, derive_key
 from idgw.settings import Settings
@@ -242,10 +243,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         purger = asyncio.create_task(run_purge_timer(gw.sessionmaker, gw.settings, gw.clock), name="purge")
         # ...and signing the audit chains' heads (idgw.audit.checkpoints).
         signer = asyncio.create_task(audit_timer.run_checkpoints(gw), name="audit-checkpoints")
+        # ...and hearing what other instances decided about proofing cases (idgw.proofing.signals).
+        signals = asyncio.create_task(proofing_signals.run(gw), name="proofing-signals")
         try:
             yield
         finally:
-            for task in (sender, sweeper, events, purger, signer):
+            for task in (sender, sweeper, events, purger, signer, signals):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -294,9 +297,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_exception_handler(AccountDisabledError, account_disabled(gw.pages))  # a sign-in to a disabled account
     app.add_exception_handler(Exception, unexpected(gw.pages))
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz():
-        return {"status": "ok"}
+    app.include_router(health.router)  # /healthz, /readyz
 
     # Served ahead of routing, inside the security headers: token, introspection, revocation...
     app.add_middleware(OAuthEndpoints, gateway=gw)
@@ -306,4 +307,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(Cookies, https=settings.cookie_secure, browser_ids=gw.pages.browser_ids)
     app.add_middleware(RejectNul, answer=nul_refused(gw.pages))
     app.add_middleware(SecurityHeaders, https=settings.cookie_secure)
+    observe.install(app, gw)  # /metrics, request ids and request metrics (outermost)
     return app

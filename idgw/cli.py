@@ -134,15 +134,20 @@ def proxy_options(settings) -> dict:
 
 
 @app.command()
-def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = typer.Option(1, min=1, max=64)) -> None:
-    """Run the gateway (migrates the database first)."""
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = typer.Option(1, min=1, max=64),
+          migrate: bool = typer.Option(True, "--migrate/--no-migrate",
+                                       help="bring the schema to the newest version first (--no-migrate: a "
+                                            "separate `idgw db upgrade` job does it; /readyz says not ready "
+                                            "until it has)")) -> None:
+    """Run the gateway (migrates the database first, unless --no-migrate)."""
     import uvicorn
 
     from idgw.server import server_options
     from idgw.storage.db import upgrade
 
     settings = _settings()
-    upgrade(settings.database_url)
+    if migrate:
+        upgrade(settings.database_url)
     proxies = proxy_options(settings)
     options = server_options(settings)  # header cap and deadline, keep-alive and shutdown timeouts
     if workers == 1:

@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: Execution option for a session that only reads: ``db.connection(execution_options=READ_ONLY)``.
@@ -88,8 +89,28 @@ def alembic_config(url: str):
     return cfg
 
 
+#: pg_advisory_lock key held while migrating: instances started together migrate one at a time.
+MIGRATION_LOCK = 0x1D6A_0016
+
+
 def upgrade(url: str) -> None:
-    """Bring the database schema to the newest migration (idempotent)."""
+    """Bring the database schema to the newest migration (idempotent). On PostgreSQL, under a
+    session advisory lock: two instances (or a migration job and an instance) started at once
+    migrate one after the other; the second finds the schema at head and does nothing."""
     from alembic import command
 
-    command.upgrade(alembic_config(url), "head")
+    if not normalise_url(url).startswith("postgresql"):
+        command.upgrade(alembic_config(url), "head")
+        return
+    engine = create_engine(normalise_url(url), poolclass=NullPool)
+    try:
+        with engine.connect() as lock:
+            lock.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
+            lock.commit()
+            try:
+                command.upgrade(alembic_config(url), "head")
+            finally:
+                lock.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
+                lock.commit()
+    finally:
+        engine.dispose()
