@@ -75,7 +75,7 @@ def verify(file: Path = typer.Option(None, "--file", help="Verify an export (JSO
             typer.echo("note: checkpoints checked against the keys inside the export; pass --keys with the "
                        "gateway's published keys to prove who signed them", err=True)
     else:
-        from idgw.cli import _db_settings, _session
+        from idgw.cli_common import _db_settings, _session
         from idgw.oidc.keys import every_public_key
 
         settings = _db_settings()
@@ -106,7 +106,7 @@ def _sign_heads(settings, sm) -> int:
 @audit_app.command("checkpoint")
 def checkpoint() -> None:
     """Sign each chain's head now (``idgw serve`` does it every IDGW_AUDIT_CHECKPOINT_INTERVAL s)."""
-    from idgw.cli import _db_settings
+    from idgw.cli_common import _db_settings
     from idgw.storage.db import make_engine, make_sessionmaker
 
     settings = _db_settings(secret_key=True)
@@ -122,7 +122,7 @@ def export(since: str = typer.Option(None, "--since", help="7d, 24h, epoch secon
     """Stream the audit events (and signed checkpoints) as JSON lines."""
     from idgw.audit import export as exporter
     from idgw.audit import record
-    from idgw.cli import _db_settings
+    from idgw.cli_common import _db_settings
     from idgw.oidc.keys import every_public_key
     from idgw.storage.db import make_engine, make_sessionmaker
 

@@ -16,7 +16,7 @@ delegation_app.add_typer(acts_app, name="acts")
 
 
 def _db(*, secret_key: bool = False):
-    from idgw.cli import _db_settings, _session
+    from idgw.cli_common import _db_settings, _session
 
     settings = _db_settings(secret_key=secret_key)
     return settings, _session(settings)

@@ -83,7 +83,7 @@ def policy_set(
 ) -> None:
     """Store a new policy version for an e-service (audited as policy.changed)."""
     from idgw.assurance import PolicyChangeError, describe, set_policy
-    from idgw.cli import _db_settings, _session
+    from idgw.cli_common import _db_settings, _session
 
     data = _input(impact, auth_impact, needs_verified_identity, min_ial=min_ial, min_aal=min_aal, max_age=max_age,
                   allowed_providers=allow_provider or None, release_citizen_id=release_citizen_id,
@@ -104,7 +104,7 @@ def policy_set(
 def policy_show(client_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
     """The current policy and its history."""
     from idgw.assurance import describe, history
-    from idgw.cli import _db_settings, _session
+    from idgw.cli_common import _db_settings, _session
 
     with _session(_db_settings()) as db:
         rows = [{**describe(r), "set_at": iso_time(r.set_at)} for r in history(db, client_id)]
@@ -131,7 +131,7 @@ def iso_time(epoch: int) -> str:
 def policy_export(path: Path | None = typer.Argument(None)) -> None:
     """Write every current policy as YAML (to a file or standard output)."""
     from idgw.assurance import export_yaml
-    from idgw.cli import _db_settings, _session
+    from idgw.cli_common import _db_settings, _session
 
     with _session(_db_settings()) as db:
         text = export_yaml(db)
@@ -145,7 +145,7 @@ def policy_export(path: Path | None = typer.Argument(None)) -> None:
 def policy_import(path: Path, actor: str = typer.Option("cli")) -> None:
     """Load policies from YAML; the whole file is validated first and a bad file changes nothing."""
     from idgw.assurance import PolicyChangeError, import_yaml
-    from idgw.cli import _db_settings, _session
+    from idgw.cli_common import _db_settings, _session
 
     with _session(_db_settings()) as db:
         try:

@@ -11,7 +11,7 @@ proofing_app = typer.Typer(help="Officer video proofing: evidence retention and 
 
 
 def _db():
-    from idgw.cli import _db_settings, _session
+    from idgw.cli_common import _db_settings, _session
 
     return _session(_db_settings())
 
