@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse, Response
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
-from idgw.proofing import analysis, cases, media_store
+from idgw.proofing import analysis, cases, media_store, signals
 from idgw.proofing.ice import ice_servers
 from idgw.proofing.media import MediaHub
 from idgw.proofing.officers import officer_gate, officer_json_gate
@@ -98,22 +98,23 @@ async def settle_leave(gw, participant: Participant) -> None:
         case = db.get(ProofingCase, participant.case_id)
         if case is None:
             return None
+        # The other side is told through idgw.proofing.signals, once this is committed: with sticky
+        # routing its socket is in this process, but it need not be (docs/proofing.md).
         if participant.role == "officer" and case.state == "claimed" and case.claimed_by == participant.account_id:
             cases.release(db, case, now=now, reason="officer_disconnected",
                           officer=cases.Officer(participant.account_id, ""))
+            signals.publish(db, case.id, "released", to="citizen")
             return "released"
         # Only a call is ended: a queued citizen's page holds no socket (after a release or a hand
         # over it reloads into the queue view and keeps polling); an abandoned queue is the sweeper's.
         if participant.role == "citizen" and case.state == "claimed":
             cases.expire(db, case, now=now, reason="citizen_left")
+            signals.publish(db, case.id, "expired", to="officer")
             return "expired"
         return case.state if case.state in cases.FINAL else None
 
     outcome = await _in_db(gw, settle)
-    if outcome == "released":
-        await rooms.send(participant.case_id, "citizen", {"type": "event", "name": "released"})
-    elif outcome == "expired":
-        await rooms.send(participant.case_id, "officer", {"type": "event", "name": "expired"})
+    # The media lives in this process (the leaving socket's): dropped here once nobody is on the call.
     if outcome in cases.FINAL and not rooms.connected(participant.case_id, "citizen") \
             and not rooms.connected(participant.case_id, "officer"):
         await gw.proofing.hub.close(participant.case_id)
@@ -133,15 +134,13 @@ async def sweep_once(gw) -> list[str]:
         for case, reason in cases.stale_cases(db, now=now, unseen_for=UNSEEN_SECONDS):
             with contextlib.suppress(cases.CaseError):
                 cases.expire(db, case, now=now, reason=reason)
+                # Whichever instance holds the call's sockets (idgw.proofing.signals): the officer
+                # is told, a signed-out browser's call ends with it, and the media goes.
+                signals.publish(db, case.id, "expired", to="officer", close=("citizen",), drop_media=True)
                 ended.append(case.id)
         return ended
 
-    ended = await _in_db(gw, work)
-    for case_id in ended:
-        await gw.proofing.rooms.send(case_id, "officer", {"type": "event", "name": "expired"})
-        await gw.proofing.rooms.close(case_id, "citizen")  # a signed-out browser's call ends with it
-        await gw.proofing.hub.close(case_id)
-    return ended
+    return await _in_db(gw, work)
 
 
 # -- the officer's live checks ---------------------------------------------------------------------

@@ -20,7 +20,7 @@ from idgw.login.raising import Route
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
-from idgw.proofing import cases, intake
+from idgw.proofing import cases, intake, signals
 from idgw.proofing import citizen_texts as _texts  # noqa: F401  (registers the pages' words)
 from idgw.proofing.runtime import ProofingRuntime, gateway_of, runtime_of
 from idgw.storage.models import Account, Client, Interaction
@@ -283,14 +283,14 @@ async def _case_action(gw, request: Request, case_id: str, action: str) -> Respo
                 intake.keep_sign_in_alive(db, case, settings=gw.settings, now=now)
             else:
                 cases.cancel(db, case, now=now)
+                # Whoever is on the call (an officer's socket, maybe held by another instance) is
+                # told once the cancellation is committed.
+                signals.publish(db, case.id, "cancelled")
         except cases.CaseError:
             pass  # already moved on (double submit, or the case ended): the case page says where it is
         if action == "cancel" and case.interaction_id:
             return RedirectResponse(f"/interaction/{case.interaction_id}", status_code=303)
         return RedirectResponse(f"/proofing/case/{case.id}", status_code=303)
 
-    response = await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
-    if action == "cancel" and gw.proofing.rooms is not None:
-        await intake.announce(gw.proofing, case_id, "cancelled")
-    return response
+    return await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
 

@@ -202,8 +202,3 @@ def case_view(gw, db, case: ProofingCase, ia: Interaction | None, *, locale: str
         context.update(back_link(gw, db, ia, locale))
     return context
 
-
-async def announce(runtime, case_id: str, name: str, **data) -> None:
-    """Tell whoever is on the case's call (both sides) that something happened."""
-    if runtime.rooms is not None:
-        await runtime.rooms.broadcast(case_id, {"type": "event", "name": name, **data})

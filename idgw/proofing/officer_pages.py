@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
-from idgw.proofing import cases
+from idgw.proofing import cases, signals
 from idgw.proofing.cases import CaseError, Officer
 from idgw.proofing.evidence import IdentityInUse, raise_identity
 from idgw.proofing.officer_texts import call_error_texts, refusal
@@ -243,6 +243,8 @@ def decide_case(gw, db, case, officer, form, now) -> tuple[str, str]:
                        note=str(form.get("note") or ""), version=form_version(form), now=now)
     if new == "approved":
         approve(gw, db, case, now=now)
+    # The citizen's call page (its socket perhaps held by another instance) looks at once.
+    signals.publish(db, case.id, "decided", data={"state": new})
     done = {"approved": "approved", "awaiting_second": "escalated", "rejected": "rejected", "queued": "handover"}[new]
     return f"/officer?done={done}", f"officer_done_{done}"
 
@@ -343,6 +345,7 @@ async def review_decision(gw, request: Request, case_id: str) -> Response:
                                     version=form_version(form), now=now)
         if new == "approved":
             approve(gw, db, case, now=now)
+        signals.publish(db, case.id, "decided", data={"state": new})
         return RedirectResponse(f"/officer?done={'review_approved' if new == 'approved' else 'rejected'}",
                                 status_code=303)
 
