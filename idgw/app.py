@@ -37,6 +37,7 @@ from idgw.delegation import pages as delegation_pages
 from idgw.delegation import use as delegation_use
 from idgw.delegation import verify_pages as delegation_verify
 from idgw.delegation.runtime import DelegationRuntime
+from idgw.health import Health
 from idgw.httpio import BodyError, RejectNul
 from idgw.login.sessions import AccountDisabledError
 from idgw.oidc import routes as oidc_routes
@@ -53,6 +54,7 @@ from idgw.security import Sealer, derive_key
 from idgw.settings import Settings
 from idgw.storage.db import make_engine, make_sessionmaker
 from idgw.storage.models import InstanceSecret
+from idgw.storage.probe import require_writable
 from idgw.upstream import load_upstreams
 from idgw.web import account as web_account
 from idgw.web import admin as web_admin
@@ -65,7 +67,7 @@ from idgw.web import signin as web_signin
 from idgw.web import static_routes as web_static
 from idgw.web import upstream as web_upstream
 from idgw.web.cookies import Cookies
-from idgw.web.errors import http_error, nul_refused, unexpected
+from idgw.web.errors import DatabaseOutage, http_error, nul_refused, unexpected
 from idgw.web.pages import Pages
 from idgw.web.refusals import account_disabled
 
@@ -164,6 +166,7 @@ class Gateway:
     backchannel: BackchannelLogout
     proofing: ProofingRuntime
     delegation: DelegationRuntime
+    health: Health | None = None  # readiness and the database-outage account (idgw.health)
 
     @staticmethod
     def client_ip(request: Request) -> str:
@@ -190,6 +193,9 @@ def build_gateway(settings: Settings, *, clock: Clock | None = None) -> Gateway:
         # Authlib refuses http URIs unless told; dev mode on loopback only (settings.validate).
         os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
     engine = make_engine(settings.database_url)
+    # A SQLite file this process cannot write stops start-up here, naming the file
+    # (DatabaseStartError), rather than at the first sign-in.
+    require_writable(engine)
     # Audit events committed through this engine are copied to the configured sinks (file, syslog).
     audit_sinks.attach(engine, audit_sinks.build(settings))
     sm = make_sessionmaker(engine)
@@ -208,12 +214,13 @@ def build_gateway(settings: Settings, *, clock: Clock | None = None) -> Gateway:
     authenticators.register(RecoveryCodeAuthenticator())
     authenticators.register(WebAuthnAuthenticator(rp_id=settings.rp_id, rp_name="idgw", origin=settings.origin,
                                                   aal3_aaguids=settings.aal3_aaguid_set))
+    upstreams = load_upstreams(settings.providers_file)
     return Gateway(settings=settings, clock=clock, engine=engine, sessionmaker=sm, keys=keys, provider=provider,
-                   pages=Pages(settings), authenticators=authenticators,
-                   upstreams=load_upstreams(settings.providers_file),
+                   pages=Pages(settings), authenticators=authenticators, upstreams=upstreams,
                    backchannel=BackchannelLogout(sessionmaker=sm, provider=provider, clock=clock),
                    proofing=ProofingRuntime.build(settings),
-                   delegation=DelegationRuntime.build(settings, sessionmaker=sm, provider=provider, clock=clock))
+                   delegation=DelegationRuntime.build(settings, sessionmaker=sm, provider=provider, clock=clock),
+                   health=Health(database_url=settings.database_url, keys=keys, upstreams=upstreams))
 
 
 def settle_heap() -> None:
@@ -306,6 +313,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # Cookies as the browser sees them: __Host- names on https, only gateway-issued browser ids.
     app.add_middleware(Cookies, https=settings.cookie_secure, browser_ids=gw.pages.browser_ids)
     app.add_middleware(RejectNul, answer=nul_refused(gw.pages))
+    # The database unavailable anywhere inside (pages, the token endpoint...): 503 and one log line.
+    app.add_middleware(DatabaseOutage, gateway=gw)
     app.add_middleware(SecurityHeaders, https=settings.cookie_secure)
     observe.install(app, gw)  # /metrics, request ids and request metrics (outermost)
     return app

@@ -1,7 +1,13 @@
 """Answers for requests no handler should see, in each endpoint's own format: a Thai/English page
 for people, JSON for machines (security review item 17: the back-channel endpoints never answer
 HTML, and nothing a client sends is answered with a bare 500). Also the ways back an error page
-offers (``back_to_service``, ``back_link``): no page is a dead end (issue 12)."""
+offers (``back_to_service``, ``back_link``): no page is a dead end (issue 12).
+
+When the database cannot serve (``idgw.storage.probe.unavailable``: PostgreSQL down or
+unreachable, SQLite read-only or locked), every request is answered 503 with ``Retry-After``: a
+Thai/English "temporarily unavailable" page for people, ``temporarily_unavailable`` JSON for
+machines (``DatabaseOutage``); the outage is logged in one line (``idgw.health.Outage``), not a
+traceback per request, and the next request after the database returns is served as usual."""
 
 from __future__ import annotations
 
@@ -11,7 +17,9 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from idgw.health import RETRY_AFTER
 from idgw.storage.models import Client, Interaction
+from idgw.storage.probe import error_name, unavailable
 from idgw.web.i18n import add_messages, t
 
 #: Paths called by e-services, platforms and scripts rather than people.
@@ -31,6 +39,13 @@ add_messages({
                                 "กรุณากลับไปที่บริการนั้นแล้วเริ่มใหม่",
                           "en": "The address may be mistyped, or the page has moved or no longer exists. If you "
                                 "came from a government e-service, go back to it and start again."},
+    "unavailable_title": {"th": "ระบบขัดข้องชั่วคราว", "en": "Temporarily unavailable"},
+    "unavailable_body": {"th": "ขณะนี้ระบบยืนยันตัวตนให้บริการไม่ได้ชั่วคราว การเข้าสู่ระบบที่ท่านทำค้างไว้ยังอยู่ "
+                               "กรุณาลองใหม่อีกครั้งในอีกสักครู่",
+                         "en": "The sign-in service cannot answer for a moment. A sign-in you have started is "
+                               "kept: please try again in a few moments."},
+    "unavailable_post": {"th": "หากท่านส่งแบบฟอร์มไว้ กรุณากลับไปหน้าก่อนหน้าแล้วส่งอีกครั้ง",
+                         "en": "If you had sent a form, go back to the previous page and send it again."},
 })
 
 
@@ -131,12 +146,73 @@ def http_error(pages):
     return handler
 
 
+def unavailable_answer(pages, request: Request) -> Response:
+    """503 with ``Retry-After``: the OAuth error JSON (``temporarily_unavailable``) for machine
+    paths and callers that ask for JSON only, else the Thai/English page (both languages on it:
+    the page says the same whichever language was chosen, the other one below it)."""
+    if machine_path(request.url.path) or wants_json(request):
+        response = _json(503, "temporarily_unavailable",
+                         "the service is temporarily unavailable; try again in a few seconds")
+    else:
+        locale = pages.locale(request)
+        other = "en" if locale == "th" else "th"
+        retry = None
+        if request.method in ("GET", "HEAD"):  # the same address again; never a //host link
+            path = request.url.path if not request.url.path.startswith("//") else "/"
+            retry = path + (f"?{request.url.query}" if request.url.query else "")
+        response = pages.render(request, "unavailable.html", status=503, other=other, retry_url=retry,
+                                other_text=lambda key: t(key, other))
+    response.headers["Retry-After"] = str(RETRY_AFTER)
+    return response
+
+
+class DatabaseOutage:
+    """ASGI middleware around everything that reaches the database, the token endpoint's ASGI app
+    (``idgw.oidc.endpoints.OAuthEndpoints``) included: an exception that means the database is
+    unavailable, raised before the response started, is answered by ``unavailable_answer`` and
+    counted in the gateway's ``health.outage`` (one log line per outage) instead of reaching
+    Starlette's server-error layer, which would answer 500 and log a traceback per request. Any
+    other exception passes on unchanged (a programming error stays a 500 with its traceback).
+    While an outage lasts, each request nudges a background readiness probe, which notices and
+    logs the recovery."""
+
+    def __init__(self, app, *, gateway) -> None:
+        self.app = app
+        self.gw = gateway
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def watching_send(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        health = self.gw.health
+        try:
+            await self.app(scope, receive, watching_send)
+        except Exception as error:
+            reason = unavailable(error)
+            if reason is None or started:
+                raise
+            health.outage.failed(reason, error_name(error), request=True)
+            await unavailable_answer(self.gw.pages, Request(scope))(scope, receive, send)
+        if health.outage.active:
+            health.nudge()
+
+
 def unexpected(pages):
     """The last resort for an exception no handler expected: answered 500 without detail (a page
     or JSON), so the client learns nothing of the internals. (Starlette's server-error layer still
-    re-raises it afterwards, so the server logs the traceback once.)"""
+    re-raises it afterwards, so the server logs the traceback once.) A database failure that got
+    past ``DatabaseOutage`` (raised outside it) is still answered 503, not 500."""
 
     async def handler(request: Request, exc: Exception) -> Response:
+        if unavailable(exc) is not None:
+            return unavailable_answer(pages, request)
         if machine_path(request.url.path):
             return _json(500, "server_error", "an unexpected error occurred")
         return pages.error(request, "err_unexpected", code="server_error", status=500)
