@@ -29,8 +29,10 @@ run: $(STAMP)
 	IDGW_DEV=1 $(BIN)/idgw demo
 
 ## test: every test (SQLite and a throw-away PostgreSQL, the Node openid-client RP, face_check, axe-core
-## accessibility checks in Chromium)
+## accessibility checks in Chromium); first the layering contracts of .importlinter (seconds, so a
+## broken layer fails before the 20-minute suite starts)
 test: $(STAMP) $(NODE_RP)/node_modules/.package-lock.json $(AXE)/node_modules/.package-lock.json
+	$(BIN)/lint-imports --no-cache --no-logo .importlinter
 	$(BIN)/pytest -q
 
 $(PEER)/node_modules/.package-lock.json: $(PEER)/package-lock.json

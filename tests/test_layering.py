@@ -1,34 +1,95 @@
-"""The layering the architecture asks for, checked on the source (docs/architecture.md): the leaf
-packages import nothing from the gateway, and only idgw.proofing imports face_check (the face
-checks run on media the gateway received in a call, nowhere else)."""
+"""The layering of docs/architecture.md, held by the import-linter contracts in .importlinter.
 
-import ast
+`make test` runs lint-imports before pytest; the first test runs it here too, so that plain `pytest`
+checks the layering. The others prove each contract bites: a copy of the four packages with one
+forbidden import added must make lint-imports name that contract broken and the offending module,
+so a contract that checks nothing (a typo in a module name, a layer that matches no module) fails
+here instead of passing forever."""
+
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / ".importlinter"
+PACKAGES = ("idgw", "policies", "providers", "face_check")
+LINT_IMPORTS = str(Path(sys.executable).with_name("lint-imports"))
 
 
-def imports(package: str):
-    for path in sorted((ROOT / package).rglob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module]
-            else:
-                continue
-            for name in names:
-                yield path.relative_to(ROOT).as_posix(), name.split(".")[0], name
+def lint_imports(*, cwd: Path, contract: str | None = None) -> subprocess.CompletedProcess:
+    # PYTHONPATH=cwd puts the tree under test ahead of the editable install of the real packages.
+    # --no-cache: a cache from the real tree must never answer for the copy (or the reverse).
+    args = [LINT_IMPORTS, "--no-cache", "--no-logo", str(CONFIG)]
+    if contract:
+        args += ["--contract", contract]
+    env = {**os.environ, "PYTHONPATH": str(cwd)}
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
 
 
-def test_leaf_packages_do_not_import_the_gateway():
-    for leaf in ("face_check", "policies", "providers"):
-        bad = [(f, n) for f, top, n in imports(leaf) if top == "idgw"]
-        assert bad == [], f"{leaf} imports the gateway: {bad}"
-    assert [(f, n) for f, top, n in imports("face_check") if top in ("policies", "providers")] == []
+def test_the_contracts_hold():
+    result = lint_imports(cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout, result.stdout
 
 
-def test_only_proofing_imports_face_check():
-    importers = sorted({f for f, top, _ in imports("idgw") if top == "face_check"})
-    assert importers and all(f.startswith("idgw/proofing/") for f in importers), importers
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    """A copy of the four packages' Python files (not templates, media or models: imports only)."""
+    root = tmp_path_factory.mktemp("layering")
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, root / package,
+                        ignore=lambda _dir, names: [n for n in names if n == "__pycache__"
+                                                    or ("." in n and not n.endswith(".py"))])
+    return root
+
+
+def test_the_copy_keeps_the_contracts(tree):
+    """The copy alone passes: every failure below is the added import's, not the copy's."""
+    result = lint_imports(cwd=tree)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# (contract id, file in the copy, what it imports, the module lint-imports must name)
+VIOLATIONS = [
+    ("leaves-import-no-gateway", "policies/_probe.py", "import idgw.storage\n", "policies._probe"),
+    ("leaves-import-no-gateway", "face_check/_probe.py", "from idgw import audit\n", "face_check._probe"),
+    ("leaves-independent", "face_check/_probe.py", "import policies\n", "face_check._probe"),
+    ("leaves-no-framework", "policies/_probe.py", "import sqlalchemy\n", "policies._probe"),
+    ("leaves-no-framework", "providers/_probe.py", "from fastapi import FastAPI\n", "providers._probe"),
+    ("face-check-only-from-proofing", "idgw/web/_probe.py", "import face_check\n", "idgw.web._probe"),
+    ("oidc-knows-no-login-method", "idgw/oidc/_probe.py", "from idgw.authn import totp\n", "idgw.oidc._probe"),
+    ("oidc-knows-no-login-method", "idgw/oidc/_probe.py", "import providers\n", "idgw.oidc._probe"),
+    # Indirect: idgw.purge is not forbidden itself, but it imports idgw.delegation.
+    ("oidc-knows-no-login-method", "idgw/oidc/_probe.py", "import idgw.purge\n", "idgw.oidc._probe"),
+    ("layers", "idgw/storage/_probe.py", "import idgw.audit\n", "idgw.storage._probe"),
+    ("layers", "idgw/login/_probe.py", "from idgw.web import pages\n", "idgw.login._probe"),
+    ("layers", "idgw/authn/_probe.py", "import idgw.release\n", "idgw.authn._probe"),
+    # The circle the lead broke (cli.py <-> cli_policy.py) must stay broken.
+    ("layers", "idgw/cli_common_probe.py", None, "idgw.cli_common"),
+]
+
+
+@pytest.mark.parametrize(("contract", "path", "source", "module"), VIOLATIONS,
+                         ids=[f"{c}-{m}-{i}" for i, (c, _, _, m) in enumerate(VIOLATIONS)])
+def test_a_forbidden_import_breaks_its_contract(tree, contract, path, source, module):
+    if source is None:  # re-open the circle: cli_common imports a sub-command module
+        target = tree / "idgw/cli_common.py"
+        original = target.read_text(encoding="utf-8")
+        target.write_text(original + "\nimport idgw.cli_policy  # noqa\n", encoding="utf-8")
+    else:
+        target = tree / path
+        original = None
+        target.write_text(source, encoding="utf-8")
+    try:
+        result = lint_imports(cwd=tree, contract=contract)
+    finally:
+        if original is None:
+            target.unlink()
+        else:
+            target.write_text(original, encoding="utf-8")
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "BROKEN" in result.stdout and module in result.stdout, result.stdout + result.stderr
