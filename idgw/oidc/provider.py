@@ -95,6 +95,24 @@ ROTATE_REFRESH = (
     .returning(*_TOKENS.c)
 )
 SELECT_REFRESH = select(_TOKENS).where(_TOKENS.c.token_hash == bindparam("p_hash"), _TOKENS.c.kind == "refresh")
+# The rotation grace (RefreshTokenGrant): the refresh tokens issued for a rotated one, found
+# within its family; the successor revoked only while still unused, so of two retries sent at
+# once exactly one wins; and the access tokens issued with it.
+SELECT_CHILDREN = select(_TOKENS.c.id, _TOKENS.c.rotated_at, _TOKENS.c.revoked_at).where(
+    _TOKENS.c.family_id == bindparam("p_family"), _TOKENS.c.parent_id == bindparam("p_parent"),
+    _TOKENS.c.kind == "refresh")
+REVOKE_SUCCESSOR = (
+    update(_TOKENS)
+    .where(_TOKENS.c.id == bindparam("p_id"), _TOKENS.c.rotated_at.is_(None), _TOKENS.c.revoked_at.is_(None))
+    .values(revoked_at=bindparam("p_now"))
+    .returning(_TOKENS.c.id)
+)
+REVOKE_SIBLING_ACCESS = (
+    update(_TOKENS)
+    .where(_TOKENS.c.family_id == bindparam("p_family"), _TOKENS.c.parent_id == bindparam("p_parent"),
+           _TOKENS.c.kind == "access", _TOKENS.c.revoked_at.is_(None))
+    .values(revoked_at=bindparam("p_now"))
+)
 INSERT_TOKENS = insert(_TOKENS)
 
 
@@ -368,13 +386,38 @@ class OpenIDCode(oidc_grants.OpenIDCode):
 
 
 class RefreshTokenGrant(oauth2_grants.RefreshTokenGrant):
+    """Rotation on every use, reuse detection, and a short grace for a lost response.
+
+    A rotated refresh token presented again is reuse: the family is revoked (RFC 9700 §4.14.2).
+    But a rotation committed whose response never arrived (the client or a proxy timed out, the
+    gateway was killed between the commit and the answer) would then cost the person the whole
+    grant, once the client retried with the token it still holds. So, as RFC 9700 §4.14.2
+    allows, the rotated token presented again by the same client within ``refresh_grace``
+    seconds of its rotation, while the refresh token issued for it has never been used, gets a
+    fresh pair from the same grant; the unused successor (and the access token issued with it)
+    is revoked: there is still one live pair, and the window is measured from the rotation, so
+    retries do not extend it.
+
+    Once per rotation: after a grace re-issue the old token answers ``invalid_grant`` (nothing
+    revoked), so two retries sent at once get one pair between them (the successor is revoked by
+    one conditional UPDATE, which exactly one wins), and a third party presenting the old token
+    later gets nothing. Anything else stays reuse: after the grace, or once the successor (or the
+    pair the grace issued) has been used.
+
+    The revoked successor presented afterwards is reuse too (the family is revoked): the grace
+    assumed its response was lost, so whoever presents it received it, and two holders of one
+    grant are exactly what reuse detection exists for (a thief who re-presented the old token in
+    the window is found out at the legitimate client's next refresh, not never)."""
+
     TOKEN_ENDPOINT_AUTH_METHODS = _authlib_methods(TOKEN_AUTH_METHODS)
     INCLUDE_NEW_REFRESH_TOKEN = True
+    #: The unused successor a grace re-issue replaces (set by authenticate_refresh_token).
+    _successor: str | None = None
 
     def authenticate_refresh_token(self, refresh_token):
         """Find the live refresh token of this client, changing nothing (the scope is checked after
-        this, and a refused request must not rotate the token: security review item 6). An already
-        rotated one is reuse: the whole family is revoked (RFC 9700 §4.14.2)."""
+        this, and a refused request must not rotate the token: security review item 6), except
+        that reuse revokes the whole family (RFC 9700 §4.14.2)."""
         server: Provider = self.server
         db = current_db.get()
         now = server.clock.now()
@@ -383,32 +426,67 @@ class RefreshTokenGrant(oauth2_grants.RefreshTokenGrant):
             return None
         row = db.connection().execute(SELECT_REFRESH, {"p_hash": token_hash}).first()
         # Another client's token is refused and left alone, so no client can revoke another's grant.
-        if row is None or row.client_id != self.request.client.get_client_id() or row.revoked_at is not None \
-                or row.expires_at <= now:
+        if row is None or row.client_id != self.request.client.get_client_id() or row.expires_at <= now:
+            return None
+        if row.revoked_at is not None:
+            if row.rotated_at is None and row.parent_id is not None:
+                # Perhaps a successor the grace replaced: its family may still live (see the class).
+                self._reused(db, row, now)
             return None
         if row.rotated_at is not None:
-            self._reused(db, row, now)
-            return None
+            self._successor = self._grace_successor(db, row, now)
+            if self._successor is None:
+                return None
         # Acting for another: a revoked, expired or used-up delegation issues nothing more.
         if row.mandate_id and server.acting_for(db, subject=GrantSubject.of(row), client_id=row.client_id,
                                                 purpose="issue") is None:
             return None
         return TokenModel(row)
 
+    def _grace_successor(self, db, row, now: int) -> str | None:
+        """For a rotated token presented again: the id of its unused successor when the grace
+        applies; otherwise None, after revoking the family when that is reuse (see the class)."""
+        grace = self.server.settings.refresh_grace
+        if grace <= 0 or now - row.rotated_at > grace:
+            self._reused(db, row, now)
+            return None
+        children = db.connection().execute(SELECT_CHILDREN, {"p_family": row.family_id, "p_parent": row.id}).all()
+        if not children or any(c.rotated_at is not None for c in children):
+            # Used already, or rotated before successors were recorded (revision 0010).
+            self._reused(db, row, now)
+            return None
+        live = [c.id for c in children if c.revoked_at is None]
+        if len(children) != 1 or len(live) != 1:
+            return None  # re-issued once already (or revoked with the rest): nothing more, nothing burnt
+        return live[0]
+
     def _reused(self, db, row, now: int) -> None:
         revoked = revoke_family(db, family_id=row.family_id, account_id=row.account_id, now=now)
-        audit.record(db, "token.reused", at=now, actor=row.account_id, client_id=row.client_id,
-                     session_id=row.session_id, ip=current_ip.get(), revoked_tokens=revoked)
+        if revoked or row.revoked_at is None:
+            audit.record(db, "token.reused", at=now, actor=row.account_id, client_id=row.client_id,
+                         session_id=row.session_id, ip=current_ip.get(), revoked_tokens=revoked)
 
     def _rotate(self) -> None:
         """Every check passed: rotate, atomically. Losing a race with a concurrent use of the
-        same token is reuse (one of the two presenters is not the legitimate client)."""
+        same token is reuse (one of the two presenters is not the legitimate client). In the
+        grace, the unused successor is revoked instead, by one conditional UPDATE: of two
+        retries at once one gets the fresh pair, the other ``invalid_grant``."""
         db = current_db.get()
         now = self.server.clock.now()
         row = self.request.refresh_token.row
         account_lock(db, account_id=row.account_id)
-        rotated = db.connection().execute(ROTATE_REFRESH, {"p_hash": row.token_hash, "p_client_id": row.client_id,
-                                                           "p_now": now}).first()
+        conn = db.connection()
+        if self._successor is not None:
+            won = conn.execute(REVOKE_SUCCESSOR, {"p_id": self._successor, "p_now": now}).first()
+            if won is None:  # a concurrent retry replaced it first, or the successor was just used
+                children = conn.execute(SELECT_CHILDREN, {"p_family": row.family_id, "p_parent": row.id}).all()
+                if any(c.rotated_at is not None for c in children):
+                    self._reused(db, row, now)
+                raise InvalidGrantError()
+            conn.execute(REVOKE_SIBLING_ACCESS, {"p_family": row.family_id, "p_parent": row.id, "p_now": now})
+            return
+        rotated = conn.execute(ROTATE_REFRESH, {"p_hash": row.token_hash, "p_client_id": row.client_id,
+                                                "p_now": now}).first()
         if rotated is None:
             self._reused(db, row, now)
             raise InvalidGrantError()
@@ -431,9 +509,11 @@ class RefreshTokenGrant(oauth2_grants.RefreshTokenGrant):
             token["id_token"] = self.server.encode_id_token(
                 client=request.client, subject=request.user, access_token=token.get("access_token"), nonce=None,
                 scope=token.get("scope") or "")
+        # A grace re-issue is still a refresh (counted as one); the detail says it replaced a pair.
         audit.record(current_db.get(), "token.refreshed", at=self.server.clock.now(),
                      actor=request.user.account_id, client_id=request.client.get_client_id(),
-                     session_id=request.user.session_id, ip=current_ip.get())
+                     session_id=request.user.session_id, ip=current_ip.get(),
+                     **({"grace": True} if self._successor is not None else {}))
         return status, token, headers
 
 
@@ -693,13 +773,15 @@ class Provider(AuthorizationServer):
         now = self.clock.now()
         subject: GrantSubject = request.user
         client_id = request.client.get_client_id()
+        parent_id = None
         if request.authorization_code is not None:
             family_id = request.authorization_code.row.id
         elif request.refresh_token is not None:
             family_id = request.refresh_token.row.family_id
+            parent_id = request.refresh_token.row.id  # the rotation grace finds this pair by it
         else:  # token exchange: a grant of its own
             family_id = str(uuid.uuid4())
-        common = dict(family_id=family_id, client_id=client_id, account_id=subject.account_id,
+        common = dict(family_id=family_id, parent_id=parent_id, client_id=client_id, account_id=subject.account_id,
                       session_id=subject.session_id, scope=token.get("scope", ""), auth_time=subject.auth_time,
                       acr=subject.acr, amr=list(subject.amr), ial=subject.ial, aal=subject.aal,
                       claims=subject.claims, release=list(subject.release), issued_at=now,

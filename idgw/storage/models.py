@@ -108,6 +108,8 @@ class Interaction(Base):
     """An authorization request waiting for the person (login, consent) before a code is issued."""
 
     __tablename__ = "interactions"
+    # The purge finds expired rows by expiry (idgw.purge), in a table of one row per sign-in.
+    __table_args__ = (Index("ix_interactions_expires", "expires_at"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     # None: a sign-in to the gateway's own pages (/signin: the account page, staff pages), whose
@@ -121,6 +123,7 @@ class Interaction(Base):
 
 class AuthorizationCode(Base):
     __tablename__ = "authorization_codes"
+    __table_args__ = (Index("ix_codes_expires", "expires_at"),)  # the purge (idgw.purge)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -154,7 +157,10 @@ class Token(Base):
 
     __tablename__ = "tokens"
     __table_args__ = (Index("ix_tokens_family", "family_id"), Index("ix_tokens_session", "session_id"),
-                      Index("ix_tokens_account", "account_id"))
+                      Index("ix_tokens_account", "account_id"),
+                      # The purge finds expired rows by expiry: at steady state the table holds
+                      # tens of millions of rotated refresh tokens (idgw.purge).
+                      Index("ix_tokens_expires", "expires_at"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     kind: Mapped[str] = mapped_column(String(10))  # access | refresh
@@ -178,6 +184,11 @@ class Token(Base):
     expires_at: Mapped[int] = mapped_column(BigInteger)
     rotated_at: Mapped[int | None] = mapped_column(BigInteger)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+    # The refresh token this pair was issued for (None: issued for a code or an exchange), so the
+    # rotation grace (idgw.oidc.provider.RefreshTokenGrant) can find the pair a lost response
+    # carried. Looked up within the family (ix_tokens_family), on the rare grace path only, so it
+    # needs no index of its own to slow down every token's insert.
+    parent_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class SigningKey(Base):
