@@ -98,6 +98,8 @@ def publish(db, case_id: str, name: str | None = None, *, to: str | None = None,
     if bind.dialect.name == "postgresql":
         db.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": text_})
         return
+    if not isinstance(db, Connection):
+        db.connection()  # the transaction whose end decides (a rollback without one would not drop it)
     _hold_until_commit(db)
     db.info.setdefault(_PENDING, []).append((bind.engine if isinstance(bind, Connection) else bind, text_))
 
