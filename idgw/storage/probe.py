@@ -190,15 +190,16 @@ def require_writable(engine: Engine) -> None:
     the gateway would start, answer its first pages and fail at the first sign-in."""
     if engine.dialect.name != "sqlite":
         return
-    with engine.connect() as conn:
-        tx = conn.begin()  # BEGIN IMMEDIATE (idgw.storage.db.make_engine)
-        try:
-            conn.exec_driver_sql("CREATE TABLE idgw_write_probe (x INTEGER)")  # rolled back: never stays
-        except exc.OperationalError as error:
-            if unavailable(error) in ("read_only", "unreachable", "io_error", "disk_full"):
-                raise DatabaseStartError(
-                    f"the SQLite database {engine.url.database} cannot be written ({error.orig}): make the file, "
-                    f"its directory and its -wal and -shm files writable by the user running idgw") from None
-            raise
-        finally:
-            tx.rollback()
+    try:
+        with engine.connect() as conn:  # opening may write already (journal_mode=WAL)
+            tx = conn.begin()  # BEGIN IMMEDIATE (idgw.storage.db.make_engine)
+            try:
+                conn.exec_driver_sql("CREATE TABLE idgw_write_probe (x INTEGER)")  # rolled back: never stays
+            finally:
+                tx.rollback()
+    except exc.OperationalError as error:
+        if unavailable(error) in ("read_only", "unreachable", "io_error", "disk_full"):
+            raise DatabaseStartError(
+                f"the SQLite database {engine.url.database} cannot be written ({error.orig}): make the file, "
+                f"its directory and its -wal and -shm files writable by the user running idgw") from None
+        raise
