@@ -16,7 +16,9 @@ alternating rounds (idgw, peer, idgw, peer ...) so machine noise hits both:
 
 then p50/p95/p99 latency of each at a fixed moderate rate (open loop, the same rate for both), and,
 in this process, idgw's ID-token signing against a raw ES256 signature of the `cryptography`
-package. Every login uses prompt=consent so both providers show their consent form every time.
+package. bench/capacity.py adds password sign-ins per core against the raw argon2id rate (each
+database) and two idgw instances on one PostgreSQL against one. Every login uses prompt=consent
+so both providers show their consent form every time.
 
 Bounded: every loop has a count limit and a time limit, every target is a loopback address, and
 every process started here is stopped at the end (also on error or Ctrl-C).
@@ -51,6 +53,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench import capacity  # noqa: E402
 from bench.httpc import (  # noqa: E402
     Connection,
     basic_auth,
@@ -219,12 +222,16 @@ def prepare_idgw_database(url: str) -> None:
 
 
 async def start_idgw(name: str, database_url: str, *, workers: int, logdir: Path, source: str | None = None,
-                     db_pid: int | None = None) -> Target:
-    """``db_pid``: the database server, whose CPU counts as the gateway's (PostgreSQL's postmaster)."""
+                     db_pid: int | None = None, issuer: str | None = None, prepare: bool = True) -> Target:
+    """``db_pid``: the database server, whose CPU counts as the gateway's (PostgreSQL's postmaster).
+    ``issuer``: another instance's, for a second instance of one deployment on the same database
+    (``prepare=False`` then: the first one registered the client and users)."""
     source = source or SOURCE
-    prepare_idgw_database(database_url)
+    if prepare:
+        prepare_idgw_database(database_url)
     port = free_port()
-    env = {**os.environ, "IDGW_DEV": "1", "IDGW_ISSUER": f"http://{HOST}:{port}", "IDGW_DATABASE_URL": database_url,
+    env = {**os.environ, "IDGW_DEV": "1", "IDGW_ISSUER": issuer or f"http://{HOST}:{port}",
+           "IDGW_DATABASE_URL": database_url,
            "IDGW_SECRET_KEY": SECRET_KEY, "IDGW_CODE_TTL": "600",
            # one load generator on one IP: the per-IP budget for anonymous writes must not apply
            "IDGW_RATE_PER_IP": "1000000000"}
@@ -812,6 +819,13 @@ def markdown(report: dict) -> str:
             peers.append(f"{m['peer']:.0f}")
         target = f"≥ {TARGETS[metric]}×" if metric in TARGETS else "—"
         lines.append(f"| {metric} ({UNITS[metric]}) | " + " | ".join(cells) + f" | {' / '.join(peers)} | {target} |")
+    if all(report["databases"][d].get("password_per_core") for d in dbs):
+        # Not against the peer: against the raw argon2id rate at the same parameters (bench/capacity.py).
+        per_core = [report["databases"][d]["password_per_core"] for d in dbs]
+        lines.append("| password sign-ins per core (/s/core; ratio and last column: raw argon2id) | "
+                     + " | ".join(f"{f['logins_per_s_per_core']:.1f} | {f['ratio']:.2f}×" for f in per_core)
+                     + " | raw " + " / ".join(f"{f['raw_verifies_per_s_per_core']:.0f}" for f in per_core)
+                     + f" | ≥ {capacity.PASSWORD_PER_CORE_TARGET}× |")
     lines += ["", "Latency at a fixed rate (open loop), milliseconds p50 / p95 / p99:", "",
               "| figure | rate | " + " | ".join(f"idgw {d}" for d in dbs) + " | peer | p99 target |",
               "|---" * (3 + len(dbs) + 1) + "|"]
@@ -832,6 +846,7 @@ def markdown(report: dict) -> str:
                       f"{s['microseconds']['joserfc_jwt_encode']} µs, raw ES256 (`cryptography`) "
                       f"{s['microseconds']['raw_es256']} µs: idgw/raw = {s['ratio_idgw_to_raw']}× "
                       f"(target ≥ 0.5×)."]
+    lines += capacity.markdown_lines(report)
     extra = report.get("workers_check")
     if extra:
         lines += ["", f"`idgw serve --workers {extra['workers']}` (same load, one round):"]
@@ -856,6 +871,7 @@ def verdicts(report: dict) -> list[str]:
             p99 = res["latency"][metric]["idgw"].get("p99")
             out.append(f"{'met ' if p99 is not None and p99 <= ms else 'MISS'}  {d:10s} {metric + ' p99':15s} "
                        f"{p99} ms (target ≤ {ms} ms)")
+    out += capacity.verdicts(report)
     s = report.get("signing")
     if s:
         out.append(f"{'met ' if s['ratio_idgw_to_raw'] >= 0.5 else 'MISS'}  ID-token signing "
@@ -922,6 +938,23 @@ async def run(args) -> dict:
             report["databases"][db] = await compare(idgw_t, peer, plan, args.metrics)
             report["databases"][db]["seconds"] = round(time.perf_counter() - t0, 1)
             idgw_t.process.stop()
+            if "login_password" in report["databases"][db]["throughput"]:
+                # Measured now, with the servers stopped, so the raw rate has the core to itself.
+                raw = capacity.raw_argon2id(PASSWORD)
+                per_core = capacity.password_per_core(report["databases"][db]["throughput"]["login_password"], raw)
+                if per_core:
+                    report["databases"][db]["password_per_core"] = {**per_core, "argon2id_raw": raw}
+                    log(f"  password/core   {per_core['logins_per_s_per_core']:.1f} sign-ins/s/core against raw "
+                        f"argon2id {raw['verifies_per_s_per_core']:.1f}/s/core ({raw['cpu_ms_per_verify']} ms): "
+                        f"ratio {per_core['ratio']:.2f} (target {capacity.PASSWORD_PER_CORE_TARGET}), "
+                        f"{per_core['cpu_ms_beyond_the_hash']} ms of CPU beyond the hash")
+            if db == "postgresql" and args.two_instances:
+                log("idgw-postgresql: two instances on one database against one")
+                t0 = time.perf_counter()
+                report["two_instances"] = await capacity.two_instances(
+                    ob=sys.modules[__name__], url=pg.create_database(), plan=plan, logdir=work,
+                    db_pid=postmaster_pid(pg))
+                report["two_instances_seconds"] = round(time.perf_counter() - t0, 1)
             if db == args.databases[0] and not args.no_sign:
                 try:
                     s = report["signing"] = signing_bench(url)
@@ -962,6 +995,8 @@ def main() -> None:
                         help="also run a short round with this many idgw workers (0: skip)")
     parser.add_argument("--quick", action="store_true", help="short rounds (smoke test)")
     parser.add_argument("--no-sign", action="store_true")
+    parser.add_argument("--no-two-instances", dest="two_instances", action="store_false",
+                        help="skip two idgw instances on one PostgreSQL against one")
     parser.add_argument("--metrics", default=",".join(THROUGHPUT),
                         help="comma-separated subset of: " + ", ".join(THROUGHPUT))
     parser.add_argument("--source", help="benchmark the idgw package in this directory instead of the working tree")
