@@ -4,7 +4,8 @@ and comes back by itself when its connection is terminated; on SQLite the signal
 this process after the commit; a signal's delivery to the rooms (send, then close, then media);
 the sockets of cases that ended while the listener was away are closed when it returns; and end
 to end, two gateways on one PostgreSQL: an officer's decision made through B reaches the citizen's
-call socket held by A, and B's sweeper closes a signed-out citizen's socket held by A."""
+call socket held by A, B's sweeper closes a signed-out citizen's socket held by A, and a citizen's
+Cancel through B reaches the officer's socket held by A."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 from types import SimpleNamespace
 
@@ -25,8 +27,8 @@ from idgw.storage.db import make_engine, make_sessionmaker
 from idgw.storage.models import LoginSession
 from idgw.storage.proofing import ProofingCase
 from tests.conftest import migrated, start_gateway
-from tests.proofing.test_call_lifecycle import claim, closed, connect, receive
-from tests.proofing.world import case_row, make_case, officer_client
+from tests.proofing.test_call_lifecycle import claim, closed, connect, cookies_of, receive
+from tests.proofing.world import case_row, citizen_browser, make_case, officer_client
 from tests.stepup import enable_second_factor
 
 CASE = "case-0123456789"
@@ -237,7 +239,7 @@ def two_gateways(postgres, monkeypatch):
 def test_a_decision_made_through_b_reaches_the_citizens_socket_on_a(two_gateways):
     a, b = two_gateways
     assert a.gw.settings.origin == b.gw.settings.origin
-    decided, signed_out = make_case(a), make_case(a)
+    decided, signed_out, cancelled = make_case(a), make_case(a), make_case(a)
     # The officer signs in through B; redirects name the issuer (A), so A knows the test's factor too.
     enable_second_factor(a, "officer.signals", factor="hwk_uv")
     officer = officer_client(b, "officer.signals")
@@ -271,6 +273,20 @@ def test_a_decision_made_through_b_reaches_the_citizens_socket_on_a(two_gateways
             assert await asyncio.to_thread(lambda: asyncio.run(call.sweep_once(b.gw))) == [signed_out.case_id]
             assert await closed(sock) == 1000
 
+        # The citizen cancels through B while the officer's socket is held by A: the officer hears it.
+        await asyncio.to_thread(claim, b, officer, cancelled.case_id)
+        async with connect(a, cancelled.case_id, cookies_of(officer)) as sock:
+            assert (await receive(sock))["role"] == "officer"
+            citizen = citizen_browser(b, cancelled)
+            page = await asyncio.to_thread(citizen.get, f"/proofing/case/{cancelled.case_id}")
+            token = re.search(r'action="/proofing/case/[^"]+/cancel">\s*<input type="hidden" name="csrf_token" '
+                              r'value="([^"]+)"', page.text)
+            assert token, page.text[:500]
+            await asyncio.to_thread(citizen.post, f"/proofing/case/{cancelled.case_id}/cancel",
+                                    data={"csrf_token": token.group(1)})
+            assert await receive(sock, "cancelled") == {"type": "event", "name": "cancelled"}
+
     asyncio.run(scenario())
+    assert case_row(a, cancelled.case_id).state == "cancelled"
     assert case_row(a, decided.case_id).state == "rejected"
     assert case_row(a, signed_out.case_id).state == "expired"
