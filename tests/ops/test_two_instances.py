@@ -10,6 +10,7 @@ once by ``idgw db upgrade``. Everything that matters is in the database, so
 - a key rotation (``idgw keys rotate``) is served by both instances' JWKS within the key store's
   recheck bound, and ID tokens signed after it verify with either instance's JWKS;
 - failed passwords sent to A and B in turn, or at once, reach the lock at the configured count once;
+- each instance keeps one connection LISTENing for proofing events (idgw.proofing.signals);
 - the audit chain is intact after all of it (``idgw audit verify``).
 """
 
@@ -295,6 +296,19 @@ def test_failed_passwords_through_both_lock_once_at_the_count(deployment, reg):
     assert (account.failed_logins, account.locked_until) == (MAX_FAILED, LOCKED_FOREVER)
     assert _locked_events(deployment, account.id) == 1
     assert _password_attempt(deployment, other, other.username, PASSWORD, at=B) == 403
+
+
+def test_each_instance_listens_for_proofing_events(deployment):
+    """``idgw serve`` starts the proofing listener (idgw.proofing.signals): one LISTEN connection per
+    process, so a case event committed through either instance reaches the sockets of both."""
+    import psycopg
+
+    from idgw.proofing import signals
+
+    with psycopg.connect(signals.conninfo(deployment.engine.url), autocommit=True) as conn:
+        listening = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
+                                 "AND datname = current_database()", (signals.APPLICATION_NAME,)).fetchone()[0]
+    assert listening == len(deployment.instances)
 
 
 def test_the_audit_chain_is_intact_after_both_wrote_to_it(deployment, reg):
