@@ -119,6 +119,8 @@ def _hold_until_commit(db) -> None:
         db.info.pop(_PENDING, None)
 
     if isinstance(db, Connection):
+        # A Connection's "commit" event comes as the commit is issued, so a commit that then fails
+        # still delivers: harmless here (the pages re-read the case), and SQLite commits rarely fail.
         sa_event.listen(db, "commit", deliver)
         sa_event.listen(db, "rollback", drop)
         return
