@@ -121,10 +121,16 @@ async def two_instances(*, ob, url: str, plan, logdir, db_pid: int | None) -> di
             cpu: dict[str, list[float]] = {"one": [], "two": []}
             errors = {"one": 0, "two": 0}
             first_errors: dict[str, str] = {}
+            # CPU of each instance during the rounds of both: proof that the second one served.
+            instance_cpu = [0.0, 0.0]
             for rnd in range(max(plan.rounds, 1)):
                 order = (("one", one), ("two", both)) if rnd % 2 == 0 else (("two", both), ("one", one))
                 for label, target in order:
+                    before = [ob.cpu_seconds([t.process.proc.pid]) for t in (one, other)]
                     out = await ob.measure_throughput(metric, target, plan)
+                    if label == "two":
+                        for i, t in enumerate((one, other)):
+                            instance_cpu[i] += ob.cpu_seconds([t.process.proc.pid]) - before[i]
                     rates[label].append(out.rate)
                     if out.cpu_ms is not None:
                         cpu[label].append(out.cpu_ms)
@@ -137,9 +143,11 @@ async def two_instances(*, ob, url: str, plan, logdir, db_pid: int | None) -> di
                               "cpu_ms_per_op": {k: round(statistics.median(v), 3) if v else None
                                                 for k, v in cpu.items()},
                               "rounds": {k: [round(x, 1) for x in v] for k, v in rates.items()},
+                              "second_instance_cpu_share": round(instance_cpu[1] / (sum(instance_cpu) or 1), 2),
                               "errors": errors, **({"first_errors": first_errors} if first_errors else {})}
             ob.log(f"  {metric:15s} two instances {med['two']:8.1f}  one {med['one']:8.1f} {ob.UNITS[metric]:9s} "
-                   f"ratio {ratio:5.2f}  rounds two {[round(x) for x in rates['two']]} "
+                   f"ratio {ratio:5.2f}  second instance's CPU share {result[metric]['second_instance_cpu_share']}  "
+                   f"rounds two {[round(x) for x in rates['two']]} "
                    f"one {[round(x) for x in rates['one']]}"
                    + (f"  ERRORS {errors} {first_errors}" if any(errors.values()) else ""))
         return result
@@ -173,7 +181,8 @@ def markdown_lines(report: dict) -> list[str]:
         for metric, f in two.items():
             lines.append(f"- {metric}: two {f['two']:.0f}/s, one {f['one']:.0f}/s: {f['ratio']:.2f}× "
                          f"(server CPU per operation {f['cpu_ms_per_op']['two']} ms against "
-                         f"{f['cpu_ms_per_op']['one']} ms; errors {f['errors']['two']} / {f['errors']['one']})")
+                         f"{f['cpu_ms_per_op']['one']} ms; the second instance's share of the gateways' CPU "
+                         f"{f['second_instance_cpu_share']:.0%}; errors {f['errors']['two']} / {f['errors']['one']})")
     return lines
 
 

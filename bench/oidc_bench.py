@@ -114,7 +114,10 @@ CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def _proc_table() -> dict[int, tuple[int, float]]:
-    """pid -> (parent pid, user+system CPU seconds) for every process (Linux /proc)."""
+    """pid -> (parent pid, CPU seconds) for every process (Linux /proc): its own user+system time
+    and that of its children that have exited (cutime+cstime). The exited children matter: a
+    PostgreSQL backend whose connection the pool closes (overflow connections close when they
+    come back) takes its CPU out of the table when it exits, and into its postmaster's cutime."""
     table = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -123,12 +126,13 @@ def _proc_table() -> dict[int, tuple[int, float]]:
             fields = (entry / "stat").read_text().rpartition(")")[2].split()
         except OSError:
             continue
-        table[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK)
+        table[int(entry.name)] = (int(fields[1]), sum(int(f) for f in fields[11:15]) / CLK_TCK)
     return table
 
 
 def cpu_seconds(roots: list[int]) -> float:
-    """CPU used so far by ``roots`` and all their descendants (server workers, database backends)."""
+    """CPU used so far by ``roots`` and all their descendants (server workers, database backends),
+    the exited ones included."""
     table = _proc_table()
     children: dict[int, list[int]] = {}
     for pid, (ppid, _) in table.items():
