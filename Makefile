@@ -50,7 +50,8 @@ bench: $(STAMP) $(PEER)/node_modules/.package-lock.json
 	$(BIN)/python bench/oidc_bench.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check idgw policies providers face_check tests
+	$(BIN)/ruff check idgw policies providers face_check tests bench
+	$(BIN)/lint-imports --no-cache --no-logo .importlinter
 
 clean:
 	rm -rf $(VENV) var $(NODE_RP)/node_modules $(AXE)/node_modules $(PEER)/node_modules
