@@ -67,6 +67,16 @@ def unavailable(error: BaseException) -> str | None:
     return None
 
 
+def log_failure(logger, message: str, error: BaseException) -> None:
+    """For background work that retries by itself (senders, timers, listeners): a database outage
+    is one WARNING line naming its class (no traceback every round while it lasts; the outage is
+    told by ``idgw.health.Outage``); anything else is logged with its traceback."""
+    if unavailable(error) is not None:
+        logger.warning("%s: database unavailable (%s)", message, error_name(error))
+    else:
+        logger.error(message, exc_info=error)
+
+
 def probe_engine(url: str) -> Engine:
     """An engine for probes only (see the module's docstring): PostgreSQL with one pooled
     connection checked before use; SQLite with a fresh connection per probe (opening a file is

@@ -18,7 +18,7 @@ from starlette.requests import Request
 
 from idgw.health import Health, wait_for_schema
 from idgw.storage.db import alembic_config, make_engine, make_sessionmaker, upgrade
-from idgw.storage.probe import DatabaseStartError, unavailable
+from idgw.storage.probe import DatabaseStartError, log_failure, unavailable
 from idgw.web.errors import unexpected
 from tests import flow
 from tests.conftest import free_port, start_gateway
@@ -164,6 +164,20 @@ def test_database_failures_are_told_from_programming_errors(tmp_path):
         raise RuntimeError("wrapped") from refused.value
     except RuntimeError as wrapped:
         assert unavailable(wrapped) == "unreachable"
+
+
+def test_background_work_logs_an_outage_in_one_line_and_a_bug_with_its_traceback(caplog):
+    nobody = create_engine(f"postgresql+psycopg://idgw@127.0.0.1:{free_port()}/x", connect_args={"connect_timeout": 2})
+    with pytest.raises(exc.OperationalError) as refused:
+        nobody.connect()
+    caplog.set_level(logging.INFO, logger="idgw.test")
+    log_failure(logging.getLogger("idgw.test"), "sending notices failed", refused.value)
+    log_failure(logging.getLogger("idgw.test"), "sending notices failed", KeyError("bug"))
+    outage, bug = caplog.records
+    assert outage.levelname == "WARNING" and outage.exc_info is None
+    assert outage.getMessage() == "sending notices failed: database unavailable (OperationalError " \
+                                  "(psycopg.OperationalError))"  # the class only: the message names the host
+    assert bug.levelname == "ERROR" and bug.exc_info[0] is KeyError
 
 
 def test_postgresql_statement_timeout_and_syntax_error(postgres):
