@@ -945,13 +945,17 @@ async def run(args) -> dict:
             if "login_password" in report["databases"][db]["throughput"]:
                 # Measured now, with the servers stopped, so the raw rate has the core to itself.
                 raw = capacity.raw_argon2id(PASSWORD)
-                per_core = capacity.password_per_core(report["databases"][db]["throughput"]["login_password"], raw)
+                per_core = capacity.password_per_core(report["databases"][db]["throughput"]["login_password"], raw,
+                                                      report["databases"][db]["throughput"].get("login_session"))
                 if per_core:
                     report["databases"][db]["password_per_core"] = {**per_core, "argon2id_raw": raw}
                     log(f"  password/core   {per_core['logins_per_s_per_core']:.1f} sign-ins/s/core against raw "
                         f"argon2id {raw['verifies_per_s_per_core']:.1f}/s/core ({raw['cpu_ms_per_verify']} ms): "
                         f"ratio {per_core['ratio']:.2f} (target {capacity.PASSWORD_PER_CORE_TARGET}), "
-                        f"{per_core['cpu_ms_beyond_the_hash']} ms of CPU beyond the hash")
+                        f"{per_core['cpu_ms_beyond_the_hash']} ms of CPU beyond the hash"
+                        + (f", password step {per_core['password_step_cpu_ms']} ms (the hash "
+                           f"{per_core['password_step_ratio']:.0%} of it)" if "password_step_cpu_ms" in per_core
+                           else ""))
             if db == "postgresql" and args.two_instances:
                 log("idgw-postgresql: two instances on one database against one")
                 t0 = time.perf_counter()

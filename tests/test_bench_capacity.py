@@ -32,6 +32,18 @@ def test_sign_ins_per_core_divide_by_the_cores_used():
     assert f["target"] == 0.9
 
 
+def test_the_password_step_is_a_password_sign_in_less_a_session_sign_in():
+    f = capacity.password_per_core({"idgw": 20.0, "cpu_ms_per_op": {"idgw": 40.0}}, RAW,
+                                   {"idgw": 80.0, "cpu_ms_per_op": {"idgw": 15.0}})
+    assert f["password_step_cpu_ms"] == 25.0
+    assert f["password_step_ratio"] == 0.8  # the 20 ms hash is 80% of the step
+    # No session figure, or a noisy one above the password sign-in: no step figure rather than a wrong one.
+    assert "password_step_cpu_ms" not in capacity.password_per_core(
+        {"idgw": 20.0, "cpu_ms_per_op": {"idgw": 40.0}}, RAW, {"idgw": 80.0, "cpu_ms_per_op": {"idgw": 41.0}})
+    assert "password_step_cpu_ms" not in capacity.password_per_core(
+        {"idgw": 20.0, "cpu_ms_per_op": {"idgw": 40.0}}, RAW, None)
+
+
 def test_no_cpu_figure_no_ratio():
     assert capacity.password_per_core({"idgw": 20.0, "cpu_ms_per_op": {"idgw": None}}, RAW) is None
     assert capacity.password_per_core({"idgw": 20.0}, RAW) is None
