@@ -61,7 +61,8 @@ def test_readiness_is_probed_once_per_second_whatever_the_polling(sqlite_gateway
         return check()
 
     health.check = counted
-    time.sleep(health.cache_seconds)  # what start_gateway's own probes left has gone stale
+    health.cache_seconds = 60  # "a second" made long enough that a slow test machine cannot cross it
+    health._answer = None  # nothing kept from start_gateway's own probes
 
     async def poll():
         async with httpx.AsyncClient(base_url=sqlite_gateway.url) as client:
@@ -70,9 +71,13 @@ def test_readiness_is_probed_once_per_second_whatever_the_polling(sqlite_gateway
 
     assert asyncio.run(poll()) == [200] * 30
     assert len(probes) == 1
-    for _ in range(5):  # polled again and again within the second: the answer is kept
+    for _ in range(5):  # polled again and again: the answer is kept
         assert httpx.get(sqlite_gateway.url + "/readyz").status_code == 200
     assert len(probes) == 1
+    kept_at, status, body = health._answer
+    health._answer = (kept_at - health.cache_seconds, status, body)  # the kept answer has aged out
+    assert httpx.get(sqlite_gateway.url + "/readyz").status_code == 200
+    assert len(probes) == 2
 
 
 def test_sqlite_that_turns_read_only_answers_503_then_recovers(sqlite_gateway, caplog):
