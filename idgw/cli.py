@@ -93,9 +93,12 @@ def db_upgrade() -> None:
 
 
 def proxy_options(settings) -> dict:
-    """uvicorn options: X-Forwarded-* only from the proxies named in IDGW_TRUSTED_PROXIES
-    (uvicorn's own default trusts 127.0.0.1, which would let any local process pick its client IP)."""
-    return {"proxy_headers": bool(settings.trusted_proxies), "forwarded_allow_ips": settings.trusted_proxies or None}
+    """uvicorn options: uvicorn's own proxy-header handling off. The gateway's outermost middleware
+    (idgw.observe.forwarded) believes X-Forwarded-For, -Proto and X-Request-ID only from the proxies
+    named in IDGW_TRUSTED_PROXIES; it needs the socket's peer for that, which uvicorn's handling
+    would already have replaced (and uvicorn's default trusts 127.0.0.1, which would let any local
+    process pick its client IP)."""
+    return {"proxy_headers": False, "forwarded_allow_ips": None}
 
 
 @app.command()
@@ -114,8 +117,11 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = typer.Option
     if migrate:
         upgrade(settings.database_url)
     proxies = proxy_options(settings)
-    options = server_options(settings)  # header cap and deadline, keep-alive and shutdown timeouts
+    options = server_options(settings)  # header cap and deadline, keep-alive and shutdown timeouts, logs
     if workers == 1:
+        # One process: its own metrics registry. An inherited PROMETHEUS_MULTIPROC_DIR would make it
+        # write metric files nobody reads and never removes.
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
         from idgw.app import create_app, settle_heap
 
         with _secret_key_opens_keys():
@@ -124,10 +130,19 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = typer.Option
         uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, server_header=False, **proxies,
                     **options)
     else:
+        from idgw.observe.metrics import private_dir, remove_dir
+
         with _secret_key_opens_keys():
             _check_secret_key(settings)
-        uvicorn.run("idgw.asgi:app", host=host, port=port, workers=workers, log_level="info", access_log=False,
-                    server_header=False, **proxies, **options)
+        # The workers' metric files, summed by a scrape at any of them: a fresh directory of this
+        # run's own (stale files of an earlier run would be counted again), set before they start.
+        metrics_dir = private_dir()
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        try:
+            uvicorn.run("idgw.asgi:app", host=host, port=port, workers=workers, log_level="info", access_log=False,
+                        server_header=False, **proxies, **options)
+        finally:
+            remove_dir(metrics_dir)
 
 
 @client_app.command("add")

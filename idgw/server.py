@@ -10,11 +10,9 @@ set of uvicorn options every way of serving uses. Limits on bodies live in ``idg
 
 from __future__ import annotations
 
-import copy
 import functools
 import logging
 
-from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 MAX_HEAD_BYTES = 16 * 1024  # request line and headers together (nginx's large buffers: 4 x 8 KiB)
@@ -120,12 +118,13 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         return f"{self.client[0]}:{self.client[1]}" if self.client else "unknown"
 
 
-def log_config() -> dict:
-    """uvicorn's logging configuration, with the gateway's own ``idgw.*`` loggers at INFO on the
-    same handler (one line per refused or abandoned request, back-channel retries)."""
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["loggers"]["idgw"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
-    return config
+def log_config(log_format: str = "text") -> dict:
+    """uvicorn's logging configuration: uvicorn's and the gateway's own ``idgw.*`` loggers at INFO
+    (one access line per request, refused or abandoned requests, back-channel retries), as JSON
+    objects or text lines, redacted (idgw.observe.logs)."""
+    from idgw.observe.logs import log_config as observed
+
+    return observed(log_format)
 
 
 def server_options(settings) -> dict:
@@ -139,5 +138,5 @@ def server_options(settings) -> dict:
         "ws_max_size": 128 * 1024,  # WebSocket messages (idgw.proofing.signalling refuses over 64 KiB itself)
         "timeout_keep_alive": settings.keep_alive_timeout,
         "timeout_graceful_shutdown": settings.shutdown_timeout,
-        "log_config": log_config(),
+        "log_config": log_config(getattr(settings, "log_format", "text")),
     }

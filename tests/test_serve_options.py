@@ -1,4 +1,5 @@
-"""`idgw serve` believes X-Forwarded-For only from IDGW_TRUSTED_PROXIES (uvicorn, real HTTP)."""
+"""`idgw serve` believes X-Forwarded-For only from IDGW_TRUSTED_PROXIES (real HTTP through uvicorn with
+the options `idgw serve` gives it, and the gateway's outermost middleware, idgw.observe, which decides)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 import uvicorn
 
 from idgw.cli import proxy_options
+from idgw.observe.forwarded import TrustedProxies
+from idgw.observe.middleware import Observe
 from idgw.settings import Settings
 from tests.conftest import free_port
 
@@ -22,9 +25,10 @@ async def echo_client(scope, receive, send):
     await send({"type": "http.response.body", "body": body})
 
 
-def _serve(options: dict):
+def _serve(options: dict, trusted: str = ""):
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(echo_client, host="127.0.0.1", port=port, log_level="warning",
+    app = Observe(echo_client, trusted=TrustedProxies(trusted))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            lifespan="off", **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -38,7 +42,7 @@ def _serve(options: dict):
                                                      ("10.0.0.0/8", "127.0.0.1")])
 def test_forwarded_for_is_believed_only_from_trusted_proxies(trusted, expected):
     settings = Settings.from_env({}, dev=True, trusted_proxies=trusted)
-    server, thread, url = _serve(proxy_options(settings))
+    server, thread, url = _serve(proxy_options(settings), settings.trusted_proxies)
     try:
         r = httpx.get(url, headers={"X-Forwarded-For": "203.0.113.9"})
         assert r.text == expected

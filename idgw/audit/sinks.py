@@ -171,7 +171,19 @@ def attached(engine) -> Dispatcher | None:
     return getattr(engine, "_idgw_audit_sinks", None)
 
 
+def listen(engine, callback) -> None:
+    """Also hand the events committed through ``engine`` to ``callback(rows)``: in the committing
+    thread, right after the commit (idgw.observe counts sign-ins and tokens from them). It must be
+    quick and must not block; an exception in it is logged, never raised into the request."""
+    engine._idgw_audit_listeners = (*getattr(engine, "_idgw_audit_listeners", ()), callback)
+
+
 def send(engine, rows: list[dict]) -> None:
     dispatcher = attached(engine)
     if dispatcher is not None and rows:
         dispatcher.send(rows)
+    for callback in getattr(engine, "_idgw_audit_listeners", ()):
+        try:
+            callback(rows)
+        except Exception:  # noqa: BLE001 - counting must never fail a committed request
+            log.exception("audit listener %r failed", callback)
