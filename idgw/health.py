@@ -27,13 +27,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from idgw.storage.probe import DatabaseStartError, DatabaseState, Schema, database_state, probe_engine
+from idgw.web.errors import RETRY_AFTER
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger("idgw.health")
 
-#: Seconds a readiness answer is reused; also the Retry-After of a 503 while the database is down.
+#: Seconds a readiness answer is reused.
 CACHE_SECONDS = 1.0
-RETRY_AFTER = 5
 #: Values of a check that count as passing ("newer": a newer release migrated the schema already).
 PASSING = {"ok", "newer"}
 

@@ -17,11 +17,13 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from idgw.health import RETRY_AFTER
 from idgw.storage.models import Client, Interaction
 from idgw.storage.probe import error_name, unavailable
 from idgw.web.i18n import add_messages, t
 
+#: Seconds a client is asked to wait (``Retry-After``) while the database is unavailable or this
+#: process is not ready (idgw.health's /readyz).
+RETRY_AFTER = 5
 #: Paths called by e-services, platforms and scripts rather than people.
 MACHINE_PREFIXES = ("/token", "/introspect", "/revoke", "/userinfo", "/jwks.json", "/.well-known/",
                     "/webauthn/", "/openapi.json")
