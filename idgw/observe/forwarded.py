@@ -80,8 +80,9 @@ class TrustedProxies:
 
 def client_from(forwarded_for: str, trusted: TrustedProxies) -> str | None:
     """The rightmost address of an X-Forwarded-For value that is not a trusted proxy (all trusted:
-    the leftmost). None when the list is empty or the hop to take is not an IP address (the proxy's
-    own address stays the client's then: nothing a client wrote is ever used as its address)."""
+    the leftmost). A hop that is not an IP address ends the walk: the trusted proxy right of it, or
+    None (the socket's peer stays the client) when it is the rightmost; text a client wrote is never
+    taken for its address."""
     hops = [hop.strip() for hop in forwarded_for.split(",")]
     chosen = None
     for hop in reversed(hops):

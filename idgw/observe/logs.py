@@ -85,13 +85,13 @@ def _timestamp(created: float) -> str:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ts (ISO-8601 UTC), level, logger, message, request_id; the access
-    line's fields; ``exc`` with the (redacted) traceback."""
+    """One JSON object per line: ts (ISO-8601 UTC), level, logger, message, request_id, pid (which
+    worker of ``--workers N``); the access line's fields; ``exc`` with the (redacted) traceback."""
 
     def format(self, record: logging.LogRecord) -> str:
         line = {"ts": _timestamp(record.created), "level": record.levelname, "logger": record.name,
                 "message": record.getMessage(),
-                "request_id": getattr(record, "request_id", None) or REQUEST_ID.get()}
+                "request_id": getattr(record, "request_id", None) or REQUEST_ID.get(), "pid": record.process}
         fields = record.__dict__
         for name in ACCESS_FIELDS:
             if name in fields:

@@ -1,0 +1,96 @@
+"""The redaction every log handler applies, and the JSON line format (unit level; the lines of a real
+`idgw serve` are checked in test_workers.py)."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from idgw.observe.logs import REQUEST_ID, JsonFormatter, Redact, TextFormatter, log_config, redact
+
+JWT = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJlLXZhbHVl"
+
+
+@pytest.mark.parametrize(("text", "gone", "kept"), [
+    (f"issued {JWT} to rp", JWT, "issued [jwt] to rp"),
+    ("Authorization: Bearer abcDEF123456789._-~+/=", "abcDEF123456789", "Bearer [redacted]"),
+    ("GET /cb?code=SplxlOBeZQQYbYS6WxSbIA&state=af0ifjsldkj", "SplxlOBeZQQYbYS6WxSbIA", "state=af0ifjsldkj"),
+    ("grant_type=refresh_token&refresh_token=tGzv3JOkF0XG5Qx2TlKWIA", "tGzv3JOkF0XG5Qx2TlKWIA",
+     "grant_type=refresh_token"),
+    ("client_id=svc&client_secret=7Fjfp0ZBr1KtDRbnfVdmIw", "7Fjfp0ZBr1KtDRbnfVdmIw", "client_id=svc"),
+    ("username=somsri&password=correct horse", "correct", "username=somsri&password=[redacted]"),
+    ('{"password": "s3cr\\"et", "username": "somsri"}', 's3cr', '"username": "somsri"'),
+    ("card JT1-2345678-90 checked", "2345678", "card [laser] checked"),
+    ("card jt1234567890 checked", "1234567890", "card [laser] checked"),
+    ("citizen 1101700123456 found", "1101700123456", "citizen *********3456 found"),
+    ("citizen 1-1017-00123-45-6 found", "00123", "citizen *********3456 found"),
+    ("error_code=timeout after 5 s", None, "error_code=timeout after 5 s"),  # not a secret's name
+    ("12 digits 110170012345 stay", None, "12 digits 110170012345 stay"),
+])
+def test_redact(text, gone, kept):
+    out = redact(text)
+    assert kept in out
+    if gone:
+        assert gone not in out
+
+
+def _logger(formatter: logging.Formatter) -> tuple[logging.Logger, io.StringIO]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(Redact())
+    handler.setFormatter(formatter)
+    logger = logging.getLogger(f"idgw.test.observe.{id(stream)}")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    return logger, stream
+
+
+def test_a_json_line_carries_the_request_id_and_a_redacted_traceback():
+    logger, stream = _logger(JsonFormatter())
+    context = REQUEST_ID.set("rid-42")
+    try:
+        try:
+            raise ValueError("password=hunter2hunter2 for 1101700123456")
+        except ValueError:
+            logger.exception("sign-in for %s failed with code=%s", "1101700123456", "abcdefghij")
+    finally:
+        REQUEST_ID.reset(context)
+    logger.info("outside a request")
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first["level"] == "ERROR" and first["logger"] == logger.name and first["request_id"] == "rid-42"
+    assert first["message"] == "sign-in for *********3456 failed with code=[redacted]"
+    assert first["ts"].endswith("Z") and first["ts"][10] == "T"
+    assert "Traceback" in first["exc"] and "ValueError" in first["exc"]
+    assert "hunter2" not in stream.getvalue() and "1101700123456" not in stream.getvalue()
+    assert second["request_id"] is None and "exc" not in second
+
+
+def test_the_access_line_fields():
+    logger, stream = _logger(JsonFormatter())
+    logger.info("GET /token 200", extra={"method": "GET", "route": "/token", "status": 200, "duration_ms": 1.25,
+                                         "client_ip": "203.0.113.9"})
+    line = json.loads(stream.getvalue())
+    assert {k: line[k] for k in ("method", "route", "status", "duration_ms", "client_ip")} == {
+        "method": "GET", "route": "/token", "status": 200, "duration_ms": 1.25, "client_ip": "203.0.113.9"}
+
+
+def test_text_lines_for_people_are_redacted_too():
+    logger, stream = _logger(TextFormatter())
+    context = REQUEST_ID.set("rid-7")
+    try:
+        logger.warning("token %s refused", JWT)
+    finally:
+        REQUEST_ID.reset(context)
+    assert stream.getvalue().strip().endswith("token [jwt] refused [rid-7]")
+
+
+def test_log_config_redacts_on_every_handler():
+    for log_format in ("json", "text"):
+        config = log_config(log_format)
+        assert all(h["filters"] == ["redact"] for h in config["handlers"].values())
+        assert {h["formatter"] for h in config["handlers"].values()} == {log_format}
+        assert config["loggers"]["idgw"]["level"] == "INFO"
