@@ -127,7 +127,8 @@ def test_a_process_killed_mid_request_leaves_nothing_half_written(site):
 
     served = site.serve("--no-migrate")
     reg = flow.register(site)
-    rp = flow.rp_client(site, reg)
+    before, _state, _nonce, before_verifier, rp, _browser = flow.login_flow(site, reg)
+    committed = flow.exchange(site, rp, before["code"], before_verifier)  # committed before the kill
     browser = flow.Browser(site)
     url, *_ = flow.authorize_url(site, rp)
     page = browser.follow(browser.get(url))
@@ -152,6 +153,7 @@ def test_a_process_killed_mid_request_leaves_nothing_half_written(site):
     site.serve("--no-migrate")  # the platform restarts it
     params, _state, _nonce, verifier, rp, _browser = flow.login_flow(site, reg, browser=flow.Browser(site))
     assert "access_token" in flow.exchange(site, rp, params["code"], verifier)
+    assert _introspect(site, reg, committed["access_token"])["active"] is True  # no committed state lost
     with site.db() as db:  # what `idgw audit verify` runs: every chain intact
         report = verify_database(db, keys=every_public_key(db))
     assert report.ok, report.problems
