@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
-import uuid
+from os import urandom
 from time import perf_counter
 
 from idgw.observe.forwarded import TrustedProxies, forwarded_request_id
@@ -51,7 +51,7 @@ class Observe:
             return await self.app(scope, receive, send)
         request_id = forwarded_request_id(scope["headers"]) if self.trusted.apply(scope) else None
         if request_id is None:
-            request_id = uuid.uuid4().hex
+            request_id = urandom(16).hex()  # 128 random bits, like a uuid4's hex (a quarter of its cost)
         context = REQUEST_ID.set(request_id)
         rid_header = (b"x-request-id", request_id.encode())
         status = 500  # unless a response starts: an exception escaping to the server's 500 page
@@ -85,9 +85,13 @@ class Observe:
                 client = scope.get("client")
                 ip = client[0] if client else None
                 duration_ms = round(seconds * 1000, 2)
-                ACCESS.info("%s %s %d %.2f ms %s", method, route, status, duration_ms, ip,
-                            extra={"method": method, "route": route, "status": status, "duration_ms": duration_ms,
-                                   "client_ip": ip})
+                # The record made here and handed to the handlers: Logger.info would first walk the
+                # stack for the caller's file and line, a third of the line's cost, and always the same.
+                ACCESS.handle(ACCESS.makeRecord(
+                    "idgw.access", logging.INFO, __file__, 0, "%s %s %d %.2f ms %s",
+                    (method, route, status, duration_ms, ip), None,
+                    extra={"method": method, "route": route, "status": status, "duration_ms": duration_ms,
+                           "client_ip": ip}))
             REQUEST_ID.reset(context)
 
     async def _metrics(self, scope, send) -> None:
