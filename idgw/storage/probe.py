@@ -10,6 +10,7 @@ for a free connection) and never holds a worker for long when the database host 
 from __future__ import annotations
 
 import sqlite3
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import create_engine, event, exc, text
@@ -67,14 +68,24 @@ def unavailable(error: BaseException) -> str | None:
     return None
 
 
+#: Seconds between two lines for the same background failure while the database stays unavailable.
+REPEAT_EVERY = 60.0
+_last_said: dict[tuple[str, str], float] = {}
+
+
 def log_failure(logger, message: str, error: BaseException) -> None:
     """For background work that retries by itself (senders, timers, listeners): a database outage
-    is one WARNING line naming its class (no traceback every round while it lasts; the outage is
-    told by ``idgw.health.Outage``); anything else is logged with its traceback."""
-    if unavailable(error) is not None:
-        logger.warning("%s: database unavailable (%s)", message, error_name(error))
-    else:
+    is one WARNING line naming its class, repeated at most every ``REPEAT_EVERY`` seconds for the
+    same logger and message (a sender polling every 2 s would otherwise write a line each round;
+    the outage itself is told by ``idgw.health.Outage``); anything else is logged with its
+    traceback every time."""
+    if unavailable(error) is None:
         logger.error(message, exc_info=error)
+        return
+    key, now = (logger.name, message), time.monotonic()
+    if now - _last_said.get(key, -REPEAT_EVERY) >= REPEAT_EVERY:
+        _last_said[key] = now
+        logger.warning("%s: database unavailable (%s)", message, error_name(error))
 
 
 def probe_engine(url: str) -> Engine:
