@@ -151,12 +151,13 @@ def _quiet(task: asyncio.Task) -> None:
         log.warning("readiness probe failed: %s", type(task.exception()).__name__)
 
 
-@router.get("/healthz")
+# HEAD too: some load balancers probe with it.
+@router.api_route("/healthz", methods=["GET", "HEAD"])
 async def healthz():
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.api_route("/readyz", methods=["GET", "HEAD"])
 async def readyz(request: Request):
     status, body = await request.app.state.gateway.health.readiness()
     headers = {"Cache-Control": "no-store"}

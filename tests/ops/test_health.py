@@ -48,6 +48,8 @@ def test_healthz_is_alive_and_readyz_names_each_check(sqlite_gateway):
     assert r.status_code == 200 and r.headers["cache-control"] == "no-store" and "retry-after" not in r.headers
     assert r.json() == {"status": "ready", "checks": {"database": "ok", "schema": "ok", "keys": "ok",
                                                       "upstreams": "ok"}}
+    assert httpx.head(sqlite_gateway.url + "/readyz").status_code == 200  # load balancers that probe with HEAD
+    assert httpx.head(sqlite_gateway.url + "/healthz").status_code == 200
 
 
 def test_readiness_is_probed_once_per_second_whatever_the_polling(sqlite_gateway):
