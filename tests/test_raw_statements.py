@@ -1,0 +1,92 @@
+"""idgw.storage.raw: the token path's statements on the driver's cursor must read and write what
+SQLAlchemy does (JSON columns both ways, ``None`` as JSON null), stay in the request's transaction,
+and fail as SQLAlchemy statements do (a DBAPIError wrapping the driver's error; a connection that
+is gone invalidated, so the pool replaces it and the outage is recognised)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import exc, select
+
+from idgw.oidc.provider import RAW_INSERT_TOKENS, RAW_SELECT_REFRESH
+from idgw.storage import probe, raw
+from idgw.storage.db import make_engine, make_sessionmaker
+from idgw.storage.models import Account, Client, Token
+from tests.conftest import migrated
+
+
+@pytest.fixture
+def sessions(database_url):
+    migrated(database_url)
+    engine = make_engine(database_url)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
+def _token_row(**over) -> dict:
+    row = {"id": "t-1", "kind": "refresh", "token_hash": "h" * 64, "jti": None, "family_id": "f-1",
+           "client_id": "c-1", "account_id": "a-1", "session_id": "s-1", "scope": "openid",
+           "auth_time": 1, "acr": "urn:idgw:ial:1.1:aal:1", "amr": raw.json_param(["pwd"]), "ial": "1.1",
+           "aal": "1", "claims": raw.json_param(None), "release": raw.json_param(["id_token/ชื่อ"]),
+           "mandate_id": None, "mandate_act": None, "issued_at": 1, "expires_at": 10**10, "rotated_at": None,
+           "revoked_at": None, "parent_id": None}
+    row.update(over)
+    return row
+
+
+def _parents(db) -> None:
+    db.add(Client(client_id="c-1", name="x", redirect_uris=["https://rp.test/cb"], token_endpoint_auth_method="none",
+                  grant_types=["authorization_code"], scope="openid", created_at=1))
+    db.add(Account(id="a-1", username="somsri", created_at=1))
+    db.flush()
+
+
+def test_rows_written_and_read_on_the_cursor_are_what_sqlalchemy_writes_and_reads(sessions):
+    with sessions() as db:
+        _parents(db)
+        raw.execute(db.connection(), RAW_INSERT_TOKENS, [_token_row()])
+        got = raw.first(db.connection(), RAW_SELECT_REFRESH, {"p_hash": "h" * 64})
+        assert got.amr == ["pwd"] and got.claims is None and got.release == ["id_token/ชื่อ"]
+        db.commit()
+    with sessions() as db:  # committed with the session's transaction; the ORM reads the same values
+        row = db.scalar(select(Token))
+        assert (row.amr, row.claims, row.release, row.expires_at) == (["pwd"], None, ["id_token/ชื่อ"], 10**10)
+        assert raw.first(db.connection(), RAW_SELECT_REFRESH, {"p_hash": "x" * 64}) is None
+
+
+def test_a_rolled_back_transaction_takes_the_cursor_writes_with_it(sessions):
+    with sessions() as db:
+        _parents(db)
+        db.commit()
+    with sessions() as db:
+        raw.execute(db.connection(), RAW_INSERT_TOKENS, [_token_row()])
+        db.rollback()
+    with sessions() as db:
+        assert db.scalar(select(Token)) is None
+
+
+def test_a_failing_statement_is_a_sqlalchemy_error_and_not_an_outage(sessions):
+    with sessions() as db:
+        # no parent rows: the foreign keys refuse it, as they would through SQLAlchemy
+        with pytest.raises(exc.IntegrityError) as caught:
+            raw.execute(db.connection(), RAW_INSERT_TOKENS, [_token_row()])
+        assert probe.unavailable(caught.value) is None and not caught.value.connection_invalidated
+        db.rollback()
+        with pytest.raises(exc.DBAPIError) as caught:
+            raw.first(db.connection(), raw.Statement("SELECT nothing FROM no_such_table", columns=("nothing",)), {})
+        assert probe.unavailable(caught.value) is None
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_connection_gone_is_invalidated_and_recognised_as_an_outage(sessions):
+    with sessions() as db:
+        pid = db.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with sessions() as other:
+            other.connection().exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+            other.commit()
+        with pytest.raises(exc.DBAPIError) as caught:
+            raw.first(db.connection(), RAW_SELECT_REFRESH, {"p_hash": "h" * 64})
+        assert caught.value.connection_invalidated and probe.unavailable(caught.value) == "unreachable"
+        db.rollback()
+    with sessions() as db:  # the pool replaced the dead connection
+        assert raw.first(db.connection(), RAW_SELECT_REFRESH, {"p_hash": "h" * 64}) is None
