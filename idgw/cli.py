@@ -123,9 +123,14 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = typer.Option
         # write metric files nobody reads and never removes.
         os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
         from idgw.app import create_app, settle_heap
+        from idgw.storage.probe import DatabaseStartError
 
-        with _secret_key_opens_keys():
-            app = create_app(settings)
+        try:
+            with _secret_key_opens_keys():
+                app = create_app(settings)
+        except DatabaseStartError as exc:  # e.g. a SQLite file this process cannot write: one line, status 2
+            typer.echo(f"configuration error: {exc}", err=True)
+            raise typer.Exit(2) from None
         settle_heap()
         uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, server_header=False, **proxies,
                     **options)

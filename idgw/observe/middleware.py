@@ -54,7 +54,7 @@ class Observe:
             request_id = urandom(16).hex()  # 128 random bits, like a uuid4's hex (a quarter of its cost)
         context = REQUEST_ID.set(request_id)
         rid_header = (b"x-request-id", request_id.encode())
-        status = 500  # unless a response starts: an exception escaping to the server's 500 page
+        status = 0  # until a response starts
         path = scope["path"]
 
         async def sending(message):
@@ -73,7 +73,13 @@ class Observe:
                 await self._metrics(scope, sending)
             else:
                 await self.app(scope, receive, sending)
+        except BaseException:
+            if not status:
+                status = 500  # escaping to the server's own 500 answer
+            raise
         finally:
+            if not status:
+                status = 499  # nginx's "client closed request": the client went away before an answer
             seconds = perf_counter() - start
             if in_flight is not None:
                 in_flight.dec()

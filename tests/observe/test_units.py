@@ -83,7 +83,7 @@ def test_without_a_metrics_token_there_is_no_metrics_endpoint():
     asyncio.run(scrape())
 
 
-def test_a_request_that_raises_counts_as_a_500():
+def test_a_request_that_raises_counts_as_a_500_and_one_never_answered_as_499():
     async def broken(scope, receive, send):
         raise RuntimeError("boom")
 
@@ -92,10 +92,22 @@ def test_a_request_that_raises_counts_as_a_500():
                                      base_url="http://gw") as client:
             await client.get("/x")
 
+    async def silent(scope, receive, send):
+        return None  # what the app does for a client that went away mid-request: nothing to answer
+
     metrics = Metrics()
     app = Observe(broken, metrics=metrics)
     asyncio.run(call())
+    async def discard(message):
+        return None
+
+    async def disconnected():
+        return {"type": "http.disconnect"}
+
+    scope = {"type": "http", "method": "GET", "path": "/x", "headers": [], "client": ("127.0.0.1", 1)}
+    asyncio.run(Observe(silent, metrics=metrics)(scope, disconnected, discard))
     assert value(_scraped(metrics), "idgw_http_requests_total", route="other", method="GET", status="500") == 1
+    assert value(_scraped(metrics), "idgw_http_requests_total", route="other", method="GET", status="499") == 1
     assert value(_scraped(metrics), "idgw_http_requests_in_flight") == 0
 
 

@@ -9,6 +9,7 @@ The gateway runs as a subprocess of ``python -m idgw serve`` on SQLite in a temp
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import select
@@ -267,7 +268,7 @@ def test_a_client_that_goes_away_mid_body_is_one_info_line(gateway_served, path)
     logged = gateway_served.log_text()[mark:]
     assert "ERROR" not in logged and "Traceback" not in logged, logged
     lines = [line for line in logged.splitlines() if "went away" in line]
-    assert len(lines) == 1 and lines[0].startswith("INFO"), logged
+    assert len(lines) == 1 and json.loads(lines[0])["level"] == "INFO", logged  # IDGW_LOG_FORMAT=json
 
 
 # -- shutdown -------------------------------------------------------------------------------------------
