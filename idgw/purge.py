@@ -86,6 +86,7 @@ from idgw.storage.models import (
     UsedAssertion,
     WebAuthnChallenge,
 )
+from idgw.storage.probe import log_failure
 
 log = logging.getLogger(__name__)
 
@@ -380,8 +381,8 @@ async def run_purge_timer(sessionmaker, settings: Settings, clock) -> None:
         except asyncio.CancelledError:
             stop.set()  # the thread ends after its current batch
             raise
-        except Exception:  # noqa: BLE001 - a database hiccup must not end the timer
-            log.exception("purge failed; the next one in about %d s", interval)
+        except Exception as error:  # noqa: BLE001 - a database hiccup must not end the timer
+            log_failure(log, f"purge failed; the next one in about {interval} s", error)
             continue
         log.info("purge removed %d rows%s", sum(removed.values()), summary(removed, prefix=": "))
 

@@ -9,6 +9,7 @@ import logging
 import random
 
 from idgw.audit import checkpoints
+from idgw.storage.probe import log_failure
 
 log = logging.getLogger("idgw.audit")
 
@@ -26,5 +27,5 @@ async def run_checkpoints(gw) -> None:
         await asyncio.sleep(interval * (0.9 + 0.2 * random.random()))  # noqa: S311 - spreading, not a secret
         try:
             await asyncio.to_thread(sign_once, gw)
-        except Exception:  # noqa: BLE001 - keep the timer alive; the next round signs what this one missed
-            log.exception("signing the audit checkpoints failed")
+        except Exception as error:  # noqa: BLE001 - keep the timer alive; the next round signs what this one missed
+            log_failure(log, "signing the audit checkpoints failed", error)

@@ -25,6 +25,7 @@ from idgw import audit
 from idgw.security import Sealer
 from idgw.storage.db import READ_ONLY
 from idgw.storage.models import SigningKey
+from idgw.storage.probe import log_failure
 
 log = logging.getLogger(__name__)
 
@@ -204,8 +205,8 @@ class KeyStore:
         except WrongSecretKeyError as exc:  # keep serving with the keys we have; say why in one line
             log.error("re-reading the signing keys failed: %s", exc)
             self._checked_at = time.monotonic()
-        except Exception:  # noqa: BLE001 - keep serving with the keys we have; retry at the next check
-            log.exception("re-reading the signing keys failed")
+        except Exception as error:  # noqa: BLE001 - keep serving with the keys we have; retry at the next check
+            log_failure(log, "re-reading the signing keys failed", error)
             self._checked_at = time.monotonic()
         finally:
             self._reloading = False

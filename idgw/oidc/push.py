@@ -33,6 +33,7 @@ from sqlalchemy import Table, bindparam, or_, select, update
 from idgw import audit
 from idgw.storage.db import READ_ONLY
 from idgw.storage.models import Client
+from idgw.storage.probe import log_failure
 
 log = logging.getLogger(__name__)
 
@@ -217,8 +218,9 @@ class PushSender(ABC, Generic[N]):
             try:
                 while await asyncio.to_thread(self.deliver_due):
                     pass
-            except Exception:  # noqa: BLE001 - a database hiccup must not end the sender
-                self.logger.exception("%s round failed", self.label)
+            except Exception as error:  # noqa: BLE001 - a database hiccup must not end the sender
+                # An outage: one line a round, not a traceback every poll (idgw.health logs the outage).
+                log_failure(self.logger, f"{self.label} round failed", error)
             try:
                 await asyncio.wait_for(self._event.wait(), timeout=self.poll_seconds)
             except TimeoutError:
