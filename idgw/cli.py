@@ -113,15 +113,16 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = typer.Option
     from idgw.server import server_options
     from idgw.storage.db import upgrade
 
+    if workers == 1:
+        # One process: its own metrics registry. An inherited PROMETHEUS_MULTIPROC_DIR (read when
+        # prometheus_client is first imported) would make it write files nobody reads or removes.
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     settings = _settings()
     if migrate:
         upgrade(settings.database_url)
     proxies = proxy_options(settings)
     options = server_options(settings)  # header cap and deadline, keep-alive and shutdown timeouts, logs
     if workers == 1:
-        # One process: its own metrics registry. An inherited PROMETHEUS_MULTIPROC_DIR would make it
-        # write metric files nobody reads and never removes.
-        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
         from idgw.app import create_app, settle_heap
         from idgw.storage.probe import DatabaseStartError
 

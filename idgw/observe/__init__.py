@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import os
 
-from idgw.audit import sinks as audit_sinks
-from idgw.observe.forwarded import TrustedProxies
-from idgw.observe.metrics import MULTIPROC_ENV, Metrics, ProofingQueue, forget_dead_workers
-from idgw.observe.middleware import METRICS_PATH, Observe
-from idgw.observe.routes import RouteNames
-
 
 def install(app, gw) -> None:
     """Count ``app``'s requests and ``gw``'s committed audit events, and wrap ``app`` in the
-    middleware (called last by idgw.app, so it is the outermost one)."""
+    middleware (called last by idgw.app, so it is the outermost one).
+
+    Imported here, not at the package's import: ``idgw serve`` reads idgw.observe.logs before it
+    decides on multiprocess mode, and prometheus_client fixes its mode when first imported."""
+    from idgw.audit import sinks as audit_sinks
+    from idgw.observe.forwarded import TrustedProxies
+    from idgw.observe.metrics import MULTIPROC_ENV, Metrics, ProofingQueue, forget_dead_workers
+    from idgw.observe.middleware import METRICS_PATH, Observe
+    from idgw.observe.routes import RouteNames
     from idgw.oidc.provider import ENDPOINT_PATHS
 
     settings = gw.settings

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.flow import PASSWORD, exchange, login_flow, register
+from tests.flow import PASSWORD, exchange, login_flow, register, wait_until
 from tests.observe.serving import METRICS_TOKEN, scrape, value
 from tests.ops.procs import Site
 
@@ -79,6 +79,9 @@ def test_one_scrape_sums_both_workers(site):
     token = exchange(site, rp, params["code"], verifier)
     rp.refresh_token(site.url + "/token", refresh_token=token["refresh_token"])
     sent = _spread(site)
+    # A worker counts a request once its answer has gone out: wait for the last ones to land.
+    assert wait_until(lambda: value(scrape(site.url), "idgw_http_request_duration_seconds_count", route="/healthz",
+                                    method="GET") >= sent)
     scraped = scrape(site.url)
     assert value(scraped, "idgw_http_requests_total", route="/healthz", method="GET", status="200") == sent
     assert value(scraped, "idgw_http_request_duration_seconds_count", route="/healthz", method="GET") == sent
@@ -95,6 +98,8 @@ def test_one_scrape_sums_both_workers(site):
 
     # Logs: JSON, one access line per request with its id, nothing secret.
     probe = httpx.get(site.url + "/healthz")
+    # The access line is written once the answer has gone out: wait for it.
+    assert wait_until(lambda: probe.headers["x-request-id"] in site.served[0].output())
     output = site.served[0].output()
     for secret in (PASSWORD, token["access_token"], token["refresh_token"], token["id_token"], params["code"],
                    CITIZEN_ID, reg.client_secret):
@@ -116,3 +121,17 @@ def test_the_metric_files_go_with_the_server(site):
     assert site.served[0].terminate() == 0
     assert not directory.exists()
     assert os.listdir(Path(site.base / "metrics")) == []
+
+
+def test_one_process_keeps_its_metrics_in_memory_whatever_the_environment_says(tmp_path):
+    inherited = tmp_path / "inherited"
+    inherited.mkdir()
+    site = Site(f"sqlite:///{tmp_path / 'idgw.db'}", tmp_path, settings={"metrics_token": METRICS_TOKEN})
+    site.env["PROMETHEUS_MULTIPROC_DIR"] = str(inherited)
+    try:
+        site.serve()
+        httpx.get(site.url + "/healthz").raise_for_status()
+        assert value(scrape(site.url), "idgw_http_requests_total", route="/healthz", method="GET", status="200") == 1
+        assert list(inherited.iterdir()) == []
+    finally:
+        site.close()
