@@ -10,6 +10,7 @@ public https one."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shlex
@@ -44,19 +45,23 @@ def _register_policy_commands() -> None:
     app.add_typer(delegation_app, name="delegation")
     app.add_typer(audit_app, name="audit")
 
+#: Seconds `idgw serve --no-migrate` waits for the schema to reach this release (the migration job).
+SCHEMA_WAIT = 300
 DEMO_CLIENT_ID = "demo-eservice"
 DEMO_USER = ("somchai", "demo-password-1234")
 
 
 @contextlib.contextmanager
 def _secret_key_opens_keys():
-    """A wrong IDGW_SECRET_KEY (it cannot open the stored signing keys) is a configuration error:
-    one line and exit status 2, not a traceback."""
+    """A wrong IDGW_SECRET_KEY (it cannot open the stored signing keys), a database this process
+    cannot write (a read-only SQLite file) or whose schema never reached this release are
+    configuration errors: one line and exit status 2, not a traceback."""
     from idgw.oidc.keys import WrongSecretKeyError
+    from idgw.storage.probe import DatabaseStartError
 
     try:
         yield
-    except WrongSecretKeyError as exc:
+    except (WrongSecretKeyError, DatabaseStartError) as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from None
 
@@ -68,9 +73,11 @@ def _check_secret_key(settings: Settings) -> None:
     from idgw.oidc.keys import KeyStore
     from idgw.security import Sealer, derive_key
     from idgw.storage.db import make_engine, make_sessionmaker
+    from idgw.storage.probe import require_writable
 
     engine = make_engine(settings.database_url)
     try:
+        require_writable(engine)  # here once, rather than a traceback in every worker
         sm = make_sessionmaker(engine)
         keys = KeyStore(sessionmaker=sm, sealer=Sealer(derive_key(settings.secret_key, "jwk-at-rest")), clock=Clock(),
                         max_token_ttl=settings.max_token_ttl)
@@ -118,20 +125,20 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = typer.Option
         # prometheus_client is first imported) would make it write files nobody reads or removes.
         os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     settings = _settings()
-    if migrate:
-        upgrade(settings.database_url)
+    with _secret_key_opens_keys():
+        if migrate:
+            upgrade(settings.database_url)
+        else:  # the migration job may still be running (docker compose starts both together): wait for it
+            from idgw.health import wait_for_schema
+
+            wait_for_schema(settings.database_url, timeout=SCHEMA_WAIT, log=lambda line: typer.echo(line, err=True))
     proxies = proxy_options(settings)
     options = server_options(settings)  # header cap and deadline, keep-alive and shutdown timeouts, logs
     if workers == 1:
         from idgw.app import create_app, settle_heap
-        from idgw.storage.probe import DatabaseStartError
 
-        try:
-            with _secret_key_opens_keys():
-                app = create_app(settings)
-        except DatabaseStartError as exc:  # e.g. a SQLite file this process cannot write: one line, status 2
-            typer.echo(f"configuration error: {exc}", err=True)
-            raise typer.Exit(2) from None
+        with _secret_key_opens_keys():  # e.g. a SQLite file this process cannot write: one line, status 2
+            app = create_app(settings)
         settle_heap()
         uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, server_header=False, **proxies,
                     **options)
@@ -525,7 +532,11 @@ def demo(port: int = 8000, rp_port: int = 8001, thaid_port: int = 8100, ndid_por
 
     async def main():
         servers = [uvicorn.Server(uvicorn.Config(gateway, host="127.0.0.1", port=port, access_log=False,
-                                                 **server_options(settings))),
+                                                 **proxy_options(settings),
+                                                 # the demo's console stays readable text unless asked
+                                                 **server_options(dataclasses.replace(
+                                                     settings, log_format=os.environ.get("IDGW_LOG_FORMAT",
+                                                                                         "text"))))),
                    uvicorn.Server(uvicorn.Config(rp, host="127.0.0.1", port=rp_port, access_log=False))]
         await asyncio.gather(*(s.serve() for s in servers))
 

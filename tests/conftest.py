@@ -156,7 +156,8 @@ def start_gateway(database_url: str, *, host: str = "127.0.0.1", port: int | Non
                                  secret_key="test-secret-key-0123456789abcdef0123456789", **overrides)
     migrated(settings.database_url)
     app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                            proxy_headers=False)  # trust is idgw.observe's (IDGW_TRUSTED_PROXIES), never uvicorn's
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
