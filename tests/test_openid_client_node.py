@@ -23,8 +23,11 @@ def served_gateway(database_url, tmp_path):
     port = free_port()
     env = {**os.environ, "IDGW_DEV": "1", "IDGW_ISSUER": f"http://127.0.0.1:{port}", "IDGW_DATABASE_URL": database_url,
            "IDGW_SECRET_KEY": "node-test-secret-0123456789abcdef0123456789"}
+    # The server's output goes to a file: a pipe nobody reads fills (64 KiB, one access line a
+    # request) and then blocks the server mid-test.
+    log = (tmp_path / "serve.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "idgw", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.time() + 30
         while True:
@@ -34,13 +37,14 @@ def served_gateway(database_url, tmp_path):
             except httpx.TransportError:
                 pass
             if time.time() > deadline or proc.poll() is not None:
-                output = proc.stdout.read() if proc.poll() is not None else ""
+                output = (tmp_path / "serve.log").read_text()
                 raise RuntimeError("idgw serve did not start: " + output)
             time.sleep(0.1)
         yield env, f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        log.close()
 
 
 def test_openid_client_completes_the_whole_flow(served_gateway):
