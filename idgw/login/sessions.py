@@ -77,7 +77,7 @@ def create_session(db, *, account: Account, factor: str, amr: list[str], now: in
     _apply_limits(row)
     db.add(row)
     audit.record(db, "session.created", at=now, actor=account.id, session_id=row.id, ip=ip,
-                 client_id=client_id, ial=row.ial, aal=row.aal, amr=list(amr))
+                 client_id=client_id, ial=row.ial, aal=row.aal, amr=list(amr), factor=factor)
     return row, cookie
 
 
