@@ -50,6 +50,9 @@ log = logging.getLogger("idgw.http")
 
 CHUNK_TIMEOUT = 5.0  # seconds one piece of a body may take to arrive (capped by the whole-body timeout)
 MAX_FORM_FIELDS = 100
+# Caps of two JSON/form bodies that people's pages take and the OpenAPI document states (idgw.oidc.openapi):
+NDID_CALLBACK_MAX = 64 * 1024  # an NDID platform callback (sign-in and delegation approvals)
+PASSKEY_OPTIONS_MAX = 2048  # {"purpose": "register|login|stepup|enrol", "context": ...}
 FORM = "application/x-www-form-urlencoded"
 
 

@@ -49,7 +49,7 @@ from idgw.delegation.ndid_texts import (
     wait_page,
     wait_path,
 )
-from idgw.httpio import BodyError, read_body
+from idgw.httpio import NDID_CALLBACK_MAX, BodyError, read_body
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
@@ -72,7 +72,7 @@ router = APIRouter()
 KIND = "ndid-dsign:"  # UpstreamAttempt.provider prefix: never a sign-in attempt
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 OPEN = (m.DRAFT, m.AWAITING_SIGNATURES)
-CALLBACK_MAX = 64 * 1024
+CALLBACK_MAX = NDID_CALLBACK_MAX
 GRACE = 300  # seconds an attempt row outlives the request's own deadline
 # Keys the gateway adds to the connector's state.
 MANDATE, SEALED, JURISTIC, OUTCOME = "gateway_mandate", "gateway_sealed", "gateway_juristic_id", "gateway_outcome"

@@ -59,6 +59,8 @@ def _query(name: str, description: str, schema: dict, *, required: bool = False)
 def openapi_document(*, issuer: str, https: bool) -> dict:
     """The document for a gateway at ``issuer`` (``https``: cookies carry the ``__Host-`` prefix)."""
     # Imported here: these modules import idgw.oidc.routes, which serves this document.
+    from idgw.httpio import NDID_CALLBACK_MAX as CALLBACK_MAX
+    from idgw.httpio import PASSKEY_OPTIONS_MAX as MAX_OPTIONS_BODY
     from idgw.oidc.adapter import MAX_AUTHORIZE_BODY, MAX_QUERY
     from idgw.oidc.client_auth import CLIENT_ID_PATTERN, PRIVATE_MEMBERS
     from idgw.oidc.endpoints import MAX_BODY
@@ -70,8 +72,6 @@ def openapi_document(*, issuer: str, https: bool) -> dict:
         TOKEN_AUTH_METHODS,
     )
     from idgw.oidc.routes import PARAMETER_CAPS, SUPPORTED_PROMPTS
-    from idgw.web.ndid_pages import CALLBACK_MAX
-    from idgw.web.passkeys import MAX_OPTIONS_BODY
 
     paths = ENDPOINT_PATHS
     browser_cookie = ("__Host-" if https else "") + "idgw_browser"

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from idgw import audit, jsontext
-from idgw.httpio import BodyError, read_body
+from idgw.httpio import NDID_CALLBACK_MAX, BodyError, read_body
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
 from idgw.storage.models import Interaction, UpstreamAttempt
@@ -41,7 +41,7 @@ from idgw.web.upstream import (
 from providers import UpstreamError
 from providers.ndid import short_reference
 
-CALLBACK_MAX = 64 * 1024
+CALLBACK_MAX = NDID_CALLBACK_MAX
 #: Seconds between reloads of the waiting page when the browser runs no script (with script,
 #: static/ndid_wait.js polls the status endpoint every few seconds instead).
 NOSCRIPT_REFRESH = 15

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from idgw import jsontext
-from idgw.httpio import BodyError, read_body
+from idgw.httpio import PASSKEY_OPTIONS_MAX, BodyError, read_body
 from idgw.login.interaction import open_interaction
 from idgw.login.raising import Route
 from idgw.login.sessions import load_session
@@ -20,7 +20,7 @@ from idgw.storage.models import Account
 from idgw.web.account import account_access
 from idgw.web.raising import decide_for
 
-MAX_OPTIONS_BODY = 2048  # {"purpose": "register|login|stepup|enrol", "context": ...}
+MAX_OPTIONS_BODY = PASSKEY_OPTIONS_MAX
 
 
 def router(gw) -> APIRouter:
