@@ -5,6 +5,7 @@ of its own making. A small tokenizer stands in for Caddy's lexer: balanced brace
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -15,13 +16,28 @@ CADDYFILE = ROOT / "deploy" / "Caddyfile"
 
 
 def lines() -> list[list[str]]:
-    """Each non-comment line as tokens (Caddy's quoting: "..." is one token)."""
-    result = []
+    """Each non-comment line as tokens (Caddy's quoting: "..." and `...` are one token each); a
+    heredoc (<<MARK ... MARK) is one token holding its text, on the line that opened it."""
+    result: list[list[str]] = []
+    heredoc: tuple[str, list[str]] | None = None
     for raw in CADDYFILE.read_text(encoding="utf-8").splitlines():
         stripped = raw.strip()
+        if heredoc is not None:
+            mark, body = heredoc
+            if stripped.split(" ")[0] == mark:
+                result[-1][-1] = "\n".join(body)
+                result[-1].extend(stripped.split()[1:])
+                heredoc = None
+            else:
+                body.append(stripped)
+            continue
         if not stripped or stripped.startswith("#"):
             continue
-        result.append([t.strip('"') for t in re.findall(r'"[^"]*"|\S+', stripped)])
+        tokens = [t[1:-1] if t[:1] in "\"`" and len(t) > 1 else t for t in re.findall(r'"[^"]*"|`[^`]*`|\S+', stripped)]
+        result.append(tokens)
+        if tokens[-1].startswith("<<"):
+            heredoc = (tokens[-1][2:], [])
+    assert heredoc is None, "an unclosed heredoc"
     return result
 
 
@@ -43,16 +59,18 @@ def blocks() -> dict[str, list[list[str]]]:
 
 
 def nested(block: list[list[str]], *opening: str, exact: bool = False) -> list[list[str]]:
-    """The lines of the first block inside ``block`` whose opening line starts with the
-    ``opening`` tokens (``exact``: is exactly them)."""
+    """The lines of the first block directly inside ``block`` (not deeper) whose opening line
+    starts with the ``opening`` tokens (``exact``: is exactly them)."""
     inside, depth = None, 0
     for tokens in block:
+        change = tokens.count("{") - tokens.count("}")
         if inside is None:
             head = tuple(tokens[:-1]) if exact else tuple(tokens[:len(opening)])
-            if head == opening and tokens[-1] == "{":
-                inside, depth = [], 1
+            if depth == 0 and head == opening and tokens[-1] == "{":
+                inside = []
+            depth += change
             continue
-        depth += tokens.count("{") - tokens.count("}")
+        depth += change
         if depth == 0:
             return inside
         inside.append(tokens)
@@ -128,3 +146,51 @@ def test_other_requests_are_not_pinned(path):
     assert ["lb_policy", "round_robin"] in nested(handle, "reverse_proxy")
     # a client cannot choose its instance by sending the header itself
     assert ["request_header", "-X-Idgw-Case"] in handle
+
+
+# --- no instance can answer -------------------------------------------------------------------------
+
+def unavailable() -> list[list[str]]:
+    errors_block = nested(site(), "handle_errors", exact=True)
+    assert ["@unavailable", "expression", "{err.status_code} in [502, 503, 504]"] in errors_block
+    return nested(errors_block, "handle", "@unavailable", exact=True)
+
+
+def test_with_no_instance_answering_the_proxy_answers_as_the_gateway_does_in_an_outage():
+    from starlette.requests import Request
+
+    from idgw.web import errors
+
+    block = unavailable()
+    assert ["header", "Retry-After", str(errors.RETRY_AFTER)] in block
+    assert ["header", "Cache-Control", "no-store"] in block
+    # machine endpoints: the gateway's own JSON answer, byte for byte
+    gateway = errors.unavailable_answer(None, Request({"type": "http", "method": "POST", "path": "/token",
+                                                       "query_string": b"", "headers": []}))
+    snippet = blocks()["(unavailable_json)"]
+    (respond,) = [t for t in snippet if t[0] == "respond"]
+    assert json.loads(respond[1]) == json.loads(gateway.body) and respond[2] == "503"
+    assert ["header", "Content-Type", "application/json"] in snippet
+    for matcher in ("@machine", "@wants_json"):
+        assert ["import", "unavailable_json"] in nested(block, "handle", matcher, exact=True)
+    # people: the outage page's words in Thai and English
+    page = nested(block, "handle", exact=True)
+    (respond,) = [t for t in page if t[0] == "respond"]
+    assert respond[-1] == "503"
+    from idgw.web.i18n import t
+
+    for key in ("unavailable_title", "unavailable_body", "unavailable_post"):
+        assert t(key, "th") in respond[1] and t(key, "en") in respond[1], key
+
+
+@pytest.mark.parametrize("path", ["/token", "/introspect", "/revoke", "/userinfo", "/jwks.json",
+                                  "/.well-known/openid-configuration", "/webauthn/options", "/openapi.json",
+                                  "/upstream/ndid/ndid-callback/abc", "/interaction/abc/status", "/authorize",
+                                  "/interaction/abc/password", "/login", "/account", "/", "/proofing/ws/x",
+                                  "/upstream/thaid/callback", "/interaction/abc/status/x"])
+def test_the_proxy_tells_machine_paths_as_the_gateway_does(path):
+    from idgw.web.errors import machine_path
+
+    (matcher,) = [t for t in unavailable() if t[:1] == ["@machine"]]
+    assert matcher[1:3] == ["path_regexp", "machine"]
+    assert bool(re.search(matcher[3], path)) == machine_path(path)
