@@ -194,3 +194,14 @@ def test_the_proxy_tells_machine_paths_as_the_gateway_does(path):
     (matcher,) = [t for t in unavailable() if t[:1] == ["@machine"]]
     assert matcher[1:3] == ["path_regexp", "machine"]
     assert bool(re.search(matcher[3], path)) == machine_path(path)
+
+
+def test_the_proxy_request_id_is_one_the_gateway_believes():
+    """Caddy's {http.request.uuid} is a UUID in its text form; the gateway keeps a trusted proxy's id
+    only if it has that shape (anything else and it makes its own, losing the link between logs)."""
+    import uuid
+
+    from idgw.observe.forwarded import forwarded_request_id
+
+    sample = str(uuid.uuid4())
+    assert forwarded_request_id([(b"x-request-id", sample.encode())]) == sample
