@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from tests.deploy.compose import (
+    COMPOSE_FILE,
     ENV_EXAMPLE,
     ROOT,
     SCHEMA,
@@ -29,7 +30,10 @@ from tests.deploy.compose import (
     schema,
 )
 
-GATEWAYS = ("gateway-1", "gateway-2")
+COMPOSE_TEXT = COMPOSE_FILE.read_text(encoding="utf-8")
+#: The gateway instances: every service named gateway-N (docs/operations.md, "Scale out"); the
+#: proxy, Prometheus and the checks below follow whatever this list holds.
+GATEWAYS = tuple(sorted(name for name in yaml.safe_load(COMPOSE_TEXT)["services"] if name.startswith("gateway-")))
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|TOKEN|_KEY$")
 REQUIRED_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):\?[^}]*\}")
 
@@ -169,7 +173,7 @@ def test_start_order_db_then_migrate_then_gateways_then_proxy():
     assert depends(services["migrate"]) == {"db": "service_healthy"}
     assert "healthcheck" in services["db"] and "pg_isready" in services["db"]["healthcheck"]["test"]
     gateways = sorted(name for name in services if name.startswith("gateway-"))
-    assert gateways == list(GATEWAYS)
+    assert gateways == list(GATEWAYS) and len(gateways) >= 2  # two at least: one may restart at a time
     for name in gateways:
         assert depends(services[name]) == {"migrate": "service_completed_successfully"}
     assert depends(services["proxy"]) == dict.fromkeys(gateways, "service_healthy")
@@ -248,6 +252,16 @@ def test_only_the_proxy_and_coturn_are_published_and_monitoring_only_on_loopback
 
 def service_or_empty(services: dict, name: str) -> dict:
     return services.get(name, {})
+
+
+def test_coturn_never_relays_to_the_docker_host():
+    document = config()
+    subnet = ipaddress.ip_network(document["networks"]["edge"]["ipam"]["config"][0]["subnet"])
+    host = next(subnet.hosts())  # docker's bridge address on the network: the host itself
+    denied = re.findall(r"--denied-peer-ip=(\S+)", document["services"]["coturn"]["command"])
+    assert str(host) in denied
+    for flag in ("--no-tcp-relay", "--no-multicast-peers", "--use-auth-secret", "--no-cli"):
+        assert flag in document["services"]["coturn"]["command"]
 
 
 def test_the_database_is_on_an_internal_network_coturn_cannot_reach():
