@@ -199,3 +199,11 @@ def test_with_no_instance_ready_the_proxy_answers_as_the_gateway_does_in_an_outa
     assert page.headers["content-type"].startswith("text/html")
     assert t("unavailable_title", "th") in page.text and t("unavailable_title", "en") in page.text
     assert re.search(r"default-src 'none'", page.headers["content-security-policy"])
+
+
+def test_the_caddy_tested_is_the_release_the_stack_runs():
+    binary = caddy_binary()
+    version = subprocess.run([binary, "version"], capture_output=True, text=True, timeout=30).stdout.split()[0]
+    image = load_compose(filled_example())["services"]["proxy"]["image"]
+    assert re.fullmatch(r"caddy:(\d+\.\d+\.\d+)-alpine", image)
+    assert version == "v" + image.split(":")[1].removesuffix("-alpine"), (version, image)
