@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from idgw.oidc import keys as oidc_keys
 from tests.conftest import free_port
 from tests.deploy.compose import (
     container_argv,
@@ -32,6 +33,7 @@ from tests.deploy.compose import (
 
 IDGW = str(Path(sys.executable).with_name("idgw"))
 READY_WITHIN = 60.0
+KEY_RECHECK = oidc_keys.KeyStore.__init__.__kwdefaults__["recheck"]
 
 
 class Stack:
@@ -147,7 +149,15 @@ def test_the_stack_starts_in_compose_order_outside_a_container(stack):
         assert documents[0]["issuer"] == f"https://{stack.values['IDGW_PUBLIC_HOST']}"
         jwks_uri = urlsplit(documents[0]["jwks_uri"])
         assert documents[0]["jwks_uri"].startswith(documents[0]["issuer"] + "/")
-        keys = [httpx.get(g.url + jwks_uri.path, timeout=5).json() for g in gateways]
+        # Started together on a new database, each instance may make the first keys itself
+        # (KeyStore.ensure takes no lock); each re-reads the key table within the store's recheck
+        # interval, after which both publish the same set.
+        deadline = time.monotonic() + KEY_RECHECK + 5
+        while True:
+            keys = [httpx.get(g.url + jwks_uri.path, timeout=5).json() for g in gateways]
+            if keys[0]["keys"] and keys[0] == keys[1] or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
         assert keys[0]["keys"] and keys[0] == keys[1]
         # Prometheus's token (the compose secret from IDGW_METRICS_TOKEN) opens /metrics; nothing else does
         token = stack.values["IDGW_METRICS_TOKEN"]
