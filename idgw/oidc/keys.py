@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc.jwk import ECKey, KeySet, RSAKey
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from idgw import audit
 from idgw.security import Sealer
@@ -117,6 +117,16 @@ def every_public_key(db) -> dict:
     return {"keys": [row.public_jwk for row in db.scalars(select(SigningKey).order_by(SigningKey.created_at))]}
 
 
+#: pg_advisory_xact_lock key taken by ensure and rotate: key creation is one at a time across
+#: instances. (SQLite needs none: every writing transaction holds the database's one write lock.)
+KEYS_LOCK = 0x1D6A_4B45
+
+
+def _lock_keys(db) -> None:
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": KEYS_LOCK})
+
+
 _STORES: weakref.WeakSet = weakref.WeakSet()  # every KeyStore of this process (``recheck_all``)
 
 
@@ -151,7 +161,10 @@ class KeyStore:
 
     # -- administration ---------------------------------------------------------------------
     def ensure(self, db) -> bool:
-        """Create the first EC and RSA keys if none is active. Returns True if it created any."""
+        """Create the first EC and RSA keys if none is active. Returns True if it created any.
+        Instances started together on a new database each run this: under the key lock only the
+        first creates keys, the others find them (two key sets were seen otherwise)."""
+        _lock_keys(db)
         now = self._clock.now()
         active = {k.kty for k in db.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None)))}
         created = False
@@ -166,6 +179,7 @@ class KeyStore:
     def rotate(self, db, *, actor: str) -> list[str]:
         """Retire the active keys and make new ones; old public keys stay published until
         ``now + max token lifetime`` (so no issued token stops verifying)."""
+        _lock_keys(db)  # two rotations at once would otherwise both retire the same keys and add two sets
         now = self._clock.now()
         old = list(db.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None))))
         for row in old:  # a wrong secret must not retire keys and seal new ones under another key
