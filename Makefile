@@ -30,10 +30,10 @@ run: $(STAMP)
 
 ## test: every test (SQLite and a throw-away PostgreSQL, the Node openid-client RP, face_check, axe-core
 ## accessibility checks in Chromium); first the layering contracts of .importlinter (seconds, so a
-## broken layer fails before the 20-minute suite starts)
+## broken layer fails before the suite starts); the suite runs in two processes (pytest-xdist)
 test: $(STAMP) $(NODE_RP)/node_modules/.package-lock.json $(AXE)/node_modules/.package-lock.json
 	$(BIN)/lint-imports --no-cache --no-logo .importlinter
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 $(PEER)/node_modules/.package-lock.json: $(PEER)/package-lock.json
 	cd $(PEER) && npm ci --silent --no-audit --no-fund
