@@ -24,6 +24,10 @@ ACCESS = logging.getLogger("idgw.access")
 log = logging.getLogger("idgw.observe")
 
 METRICS_PATH = "/metrics"
+#: Polled by proxies, orchestrators and Prometheus every few seconds: their successful answers are
+#: counted but get no access line (thousands of identical lines an hour per instance); a failure
+#: (a 503 from /readyz, a 401 at /metrics) is logged like any request.
+QUIET_PATHS = frozenset({"/healthz", "/readyz", METRICS_PATH})
 _UNAUTHORISED = (401, [(b"content-type", b"text/plain; charset=utf-8"), (b"www-authenticate", b"Bearer"),
                        (b"cache-control", b"no-store")], b"Unauthorized\n")
 _NOT_ALLOWED = (405, [(b"content-type", b"text/plain; charset=utf-8"), (b"allow", b"GET")], b"Method Not Allowed\n")
@@ -87,7 +91,7 @@ class Observe:
             method = METHODS.get(scope["method"], OTHER)
             if self.metrics is not None:
                 self.metrics.observe(route, method, status, seconds)
-            if ACCESS.isEnabledFor(logging.INFO):
+            if ACCESS.isEnabledFor(logging.INFO) and not (path in QUIET_PATHS and 200 <= status < 300):
                 client = scope.get("client")
                 ip = client[0] if client else None
                 duration_ms = round(seconds * 1000, 2)

@@ -14,6 +14,7 @@ import httpx
 from idgw.audit import sinks
 from idgw.observe.metrics import Metrics, forget_dead_workers, signin_method
 from idgw.observe.middleware import Observe
+from idgw.observe.routes import RouteNames
 from tests.observe.serving import samples, value
 
 
@@ -135,3 +136,49 @@ def test_the_live_gauges_of_dead_workers_are_dropped(tmp_path):
     forget_dead_workers(str(tmp_path))
     assert not any(tmp_path.glob("gauge_livesum_*.db"))
     assert any(tmp_path.glob("counter_*.db"))  # what it counted stays counted
+
+
+def test_probes_answered_well_leave_no_access_line_but_failures_do(caplog):
+    """/healthz, /readyz and /metrics are polled every few seconds: a 2xx answer is counted, not
+    logged; a failed probe or an unauthorised scrape is logged; any other path always is."""
+    statuses = {"/healthz": 200, "/readyz": 503, "/jwks": 200, "/nowhere": 404}
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": statuses.get(scope["path"], 200), "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    metrics = Metrics()
+    observe = Observe(app, metrics=metrics, metrics_token="t" * 32,
+                      routes=RouteNames(extra_paths=("/healthz", "/readyz", "/jwks")))
+
+    async def call(path, headers=()):
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        await observe({"type": "http", "method": "GET", "path": path, "headers": list(headers),
+                       "client": ("127.0.0.1", 1234), "scheme": "http"}, receive, send)
+        return sent[0]["status"]
+
+    async def scenario():
+        assert await call("/healthz") == 200
+        assert await call("/readyz") == 503
+        assert await call("/jwks") == 200
+        assert await call("/nowhere") == 404
+        assert await call("/metrics") == 401
+        assert await call("/metrics", [(b"authorization", b"Bearer " + b"t" * 32)]) == 200
+
+    with caplog.at_level(logging.INFO, logger="idgw.access"):
+        asyncio.run(scenario())
+    logged = [(r.route, r.status) for r in caplog.records if r.name == "idgw.access"]
+    assert ("/readyz", 503) in logged and ("/metrics", 401) in logged and ("other", 404) in logged
+    assert all(route != "/healthz" for route, _ in logged)
+    assert ("/metrics", 200) not in logged
+    assert ("/jwks", 200) in logged  # only the probes are quiet
+    scraped = _scraped(metrics)  # ...and still counted
+    assert value(scraped, "idgw_http_requests_total", route="/healthz", method="GET", status="200") == 1
+    assert value(scraped, "idgw_http_requests_total", route="/metrics", method="GET", status="200") == 1
