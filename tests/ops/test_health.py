@@ -216,6 +216,11 @@ def test_the_last_resort_handler_answers_503_for_the_database_and_500_otherwise(
     assert answer.headers["retry-after"].isdigit()
     page = asyncio.run(handler(request("/account"), down))
     assert page.status_code == 503 and "ระบบขัดข้องชั่วคราว".encode() in page.body
+    # The page's "try again" link is the same address on this host, never another host's.
+    for path, link in (("/account", 'href="/account"'), ("//evil.example/x", 'href="/"'),
+                       ("/\\evil.example/x", 'href="/"')):
+        body = asyncio.run(handler(request(path), down)).body.decode()
+        assert link in body and 'href="//' not in body and 'href="/\\' not in body, path
     bug = exc.ProgrammingError("SELEC 1", {}, psycopg.errors.SyntaxError("syntax error"))
     assert asyncio.run(handler(request("/token"), bug)).status_code == 500
     assert asyncio.run(handler(request("/account"), KeyError("x"))).status_code == 500
