@@ -37,8 +37,12 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 #: Request latency buckets, 1 ms .. 10 s.
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 METHODS = {m: m for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")}
-# How a session was created, from its first factor (``factor``) or, failing that, its amr.
-FACTOR_METHODS = {"pwd": "password", "password": "password", "webauthn": "passkey", "passkey": "passkey",
+# How a session was created, from its first factor (``factor``: the kinds of policies' AAL rules
+# that create_session records: pwd, otp, hwk, hwk_uv, hwk_uv_attested, upstream:<name>) or, failing
+# that, its amr; and which authenticator failed (authenticator.failed's ``factor``: an
+# authenticator's kind, totp, recovery, webauthn).
+FACTOR_METHODS = {"pwd": "password", "password": "password", "otp": "totp", "hwk": "passkey", "hwk_uv": "passkey",
+                  "hwk_uv_attested": "passkey", "webauthn": "passkey", "passkey": "passkey",
                   "totp": "totp", "recovery": "recovery_code", "recovery_code": "recovery_code"}
 AMR_METHODS = (("hwk", "passkey"), ("swk", "passkey"), ("pwd", "password"), ("otp", "totp"))
 UNMET_ERRORS = frozenset({"access_denied", "login_required", "interaction_required",

@@ -62,6 +62,11 @@ def test_domain_counters_clamp_every_label_to_a_closed_set():
 
 def test_the_method_of_a_session_comes_from_its_factor_then_its_amr():
     assert signin_method({"factor": "pwd", "amr": ["hwk"]}) == "password"
+    # The factors sign-ins record (idgw.authn: TOTP and recovery codes are "otp", passkeys "hwk...").
+    assert signin_method({"factor": "otp", "amr": ["otp"]}) == "totp"
+    for factor in ("hwk", "hwk_uv", "hwk_uv_attested"):
+        assert signin_method({"factor": factor, "amr": ["hwk", "user"]}) == "passkey"
+    assert signin_method({"factor": "upstream:thaid", "amr": ["pwd"]}) == "upstream"
     assert signin_method({"amr": ["otp", "pwd"]}) == "password"
     assert signin_method({"amr": ["swk"]}) == "passkey"
     assert signin_method({}) == "other"
