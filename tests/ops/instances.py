@@ -9,48 +9,22 @@ and ``at(i)`` is the same deployment seen through instance ``i`` (its ``url``)."
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from tests.conftest import free_port
+from tests.ops.procs import Served
 
 IDGW = str(Path(sys.executable).with_name("idgw"))
 SECRET_KEY = "two-instances-secret-key-0123456789abcdef-0123"
 READY_WITHIN = 60.0
 
 
-@dataclass
-class Instance:
-    port: int
-    proc: subprocess.Popen
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def log_text(self, tail: int = 4000) -> str:
-        with contextlib.suppress(OSError):
-            return self.log.read_text(errors="replace")[-tail:]
-        return ""
-
-    def stop(self) -> None:
-        """SIGTERM (a drain), then SIGKILL if it has not ended within 20 s."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+#: One instance: an ``idgw serve`` process of tests.ops.procs (SIGTERM to stop, output in a file).
+Instance = Served
 
 
 @dataclass
@@ -90,7 +64,7 @@ class Deployment:
                                         env=self.env, stdout=out, stderr=subprocess.STDOUT)
             self.instances.append(Instance(port, proc, log))
         for instance in self.instances:
-            wait_ready(instance)
+            instance.wait("/readyz", within=READY_WITHIN)
 
     def stop(self) -> None:
         for instance in self.instances:
@@ -111,19 +85,6 @@ class _Through:
     @property
     def clock(self):
         return self.deployment.clock
-
-
-def wait_ready(instance: Instance) -> None:
-    deadline = time.monotonic() + READY_WITHIN
-    while time.monotonic() < deadline:
-        if instance.proc.poll() is not None:
-            raise AssertionError(f"instance on {instance.port} exited ({instance.proc.returncode}):\n"
-                                 + instance.log_text())
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(instance.url + "/readyz", timeout=2).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise AssertionError(f"instance on {instance.port} not ready within {READY_WITHIN:.0f} s:\n" + instance.log_text())
 
 
 def deployment_env(database_url: str, **settings: str) -> dict:

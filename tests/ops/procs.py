@@ -53,9 +53,10 @@ class Served:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def output(self) -> str:
+    def output(self, tail: int | None = None) -> str:
         with contextlib.suppress(OSError):
-            return self.log.read_text(errors="replace")
+            text = self.log.read_text(errors="replace")
+            return text[-tail:] if tail else text
         return ""
 
     def wait(self, path: str = "/readyz", within: float = 60.0) -> None:
@@ -73,6 +74,13 @@ class Served:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout=within)
+
+    def stop(self) -> None:
+        """SIGTERM (a drain), then SIGKILL if it has not ended within 20 s."""
+        try:
+            self.terminate(within=20)
+        except subprocess.TimeoutExpired:
+            self.kill()
 
     def kill(self) -> None:
         if self.proc.poll() is None:

@@ -317,5 +317,5 @@ def test_the_audit_chain_is_intact_after_both_wrote_to_it(deployment, reg):
     verified = deployment.cli("audit", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     for instance in deployment.instances:
-        assert instance.proc.poll() is None, instance.log_text()
-        assert "Traceback" not in instance.log_text(100_000), instance.log_text()
+        assert instance.proc.poll() is None, instance.output(4000)
+        assert "Traceback" not in instance.output(), instance.output(4000)
