@@ -147,6 +147,10 @@ class Rooms:
         self.on_message = on_message
         self._conns: dict[tuple[str, str], _Conn] = {}
 
+    def cases(self) -> set[str]:
+        """The cases with at least one socket in this process."""
+        return {case_id for case_id, _role in self._conns}
+
     def connected(self, case_id: str, role: str) -> bool:
         return (case_id, role) in self._conns
 

@@ -221,7 +221,7 @@ async def close_ended(gw) -> list[str]:
     """Close this process's sockets (and media) of cases that ended: after the listener was away,
     the notifications of those endings are lost. Returns the case ids closed."""
     rooms = gw.proofing.rooms
-    held = sorted({case_id for case_id, _role in getattr(rooms, "_conns", {})})
+    held = sorted(rooms.cases()) if rooms is not None else []
     if not held:
         return []
 

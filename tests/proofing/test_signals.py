@@ -38,7 +38,10 @@ CASE = "case-0123456789"
 class FakeRooms:
     def __init__(self, held=()) -> None:
         self.calls: list[tuple] = []
-        self._conns = {key: object() for key in held}
+        self.held = {case_id for case_id, _role in held}
+
+    def cases(self):
+        return set(self.held)
 
     async def send(self, case_id, role, message):
         self.calls.append(("send", case_id, role, message))
