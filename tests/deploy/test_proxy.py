@@ -91,11 +91,10 @@ def loopback_caddyfile(upstreams: list[Upstream], *, http_port: int, https_port:
     return text
 
 
-@pytest.fixture(scope="module")
-def proxy(tmp_path_factory):
-    binary = caddy_binary()
-    work = tmp_path_factory.mktemp("caddy")
-    upstreams = [Upstream("a"), Upstream("b")]
+def start_caddy(work: Path, upstreams: list[Upstream]) -> tuple[subprocess.Popen, httpx.Client, int, str]:
+    """One Caddy on fresh ports, waited for until it proxies a request (at most 20 s). Returns the
+    process, a client for its HTTPS port, its HTTP port, and, if it never answered, why: the last
+    outcome seen and its log without the health checker's lines (those fill the tail every 2 s)."""
     http_port, https_port = free_port(), free_port()
     config = work / "Caddyfile"
     config.write_text(loopback_caddyfile(upstreams, http_port=http_port, https_port=https_port,
@@ -105,27 +104,61 @@ def proxy(tmp_path_factory):
                XDG_CONFIG_HOME=str(work))
     log = work / "caddy.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([binary, "run", "--config", str(config), "--adapter", "caddyfile"], env=env,
+        proc = subprocess.Popen([caddy_binary(), "run", "--config", str(config), "--adapter", "caddyfile"], env=env,
                                 stdout=out, stderr=subprocess.STDOUT)
-    client = httpx.Client(base_url=f"https://127.0.0.1:{https_port}", verify=False, timeout=15)
+    client = httpx.Client(base_url=f"https://127.0.0.1:{https_port}", verify=False, timeout=15, trust_env=False)
+    deadline = time.monotonic() + 20
+    last = "no attempt"
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            response = client.get("/anything")
+            last = f"{response.status_code} {response.text[:200]!r}"
+            if response.status_code == 200:
+                return proc, client, http_port, ""
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        time.sleep(0.2)
+    lines = [line for line in log.read_text(errors="replace").splitlines() if "health_checker" not in line]
+    why = (f"Caddy on {http_port}/{https_port} (exit {proc.poll()}); last outcome: {last}\n"
+           + "\n".join(lines)[-4000:])
+    stop(proc)
+    client.close()
+    return proc, client, http_port, why
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=10)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory):
+    caddy_binary()
+    upstreams = [Upstream("a"), Upstream("b")]
+    failures = []
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
-            with contextlib.suppress(httpx.HTTPError):
-                if client.get("/anything").status_code == 200:
-                    break
-            assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
-            time.sleep(0.2)
-        yield client, upstreams, http_port
+        # A second start on fresh ports: once in CI a Caddy ran for 30 s without answering, and its
+        # log's tail (the health checker's lines) did not say why; a port taken between the choice
+        # and the bind is the one cause a test can cure. Both reasons are reported if both fail.
+        for _ in range(2):
+            proc, client, http_port, why = start_caddy(tmp_path_factory.mktemp("caddy"), upstreams)
+            if not why:
+                break
+            failures.append(why)
+        else:
+            pytest.fail("Caddy did not start:\n\n" + "\n\n".join(failures))
+        if failures:
+            print("Caddy started at the second try; the first:", failures[0], sep="\n")
+        try:
+            yield client, upstreams, http_port
+        finally:
+            client.close()
+            stop(proc)
     finally:
-        client.close()
-        proc.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=10)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
         for upstream in upstreams:
             upstream.close()
 
