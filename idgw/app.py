@@ -192,7 +192,7 @@ def build_gateway(settings: Settings, *, clock: Clock | None = None) -> Gateway:
     if settings.dev and settings.issuer.startswith("http://"):
         # Authlib refuses http URIs unless told; dev mode on loopback only (settings.validate).
         os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, threads=settings.db_threads)
     # A SQLite file this process cannot write stops start-up here, naming the file
     # (DatabaseStartError), rather than at the first sign-in.
     require_writable(engine)

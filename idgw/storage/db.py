@@ -28,7 +28,9 @@ def normalise_url(url: str) -> str:
 CONNECT_TIMEOUT = 3
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, threads: int = 4) -> Engine:
+    """The engine for ``url``. ``threads``: how many threads run request transactions on
+    PostgreSQL (``transaction_executor``; Settings.db_threads); SQLite always has one."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -67,16 +69,20 @@ def make_engine(url: str) -> Engine:
     # flight the bench started 34 backends in 400 requests (measured with bench/ab.py on PostgreSQL,
     # 40 kept vs 10: token +17%, session sign-in +27%). 20 kept + 10 overflow per process fits two
     # instances and their listener and probe connections in PostgreSQL's default 100.
-    return create_engine(url, pool_size=20, max_overflow=10, pool_pre_ping=True,
-                         connect_args={"connect_timeout": CONNECT_TIMEOUT})
+    engine = create_engine(url, pool_size=max(20, threads), max_overflow=10, pool_pre_ping=True,
+                           connect_args={"connect_timeout": CONNECT_TIMEOUT})
+    engine._idgw_executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="idgw-db")
+    return engine
 
 
 def transaction_executor(engine: Engine | None) -> ThreadPoolExecutor | None:
-    """Where request transactions run: for SQLite one thread of the engine's own, for other
-    databases None (any pool thread). SQLite admits one writer at a time (BEGIN IMMEDIATE) and
-    makes the others poll with sleeps of 1, 2, 5, 10 ... ms; running the process's transactions
-    one after another on one thread hands the database over the moment the previous one ends,
-    with no thread woken only to wait (measured: token +11%, refresh +7% over a shared lock)."""
+    """Where request transactions run: the engine's own threads, one for SQLite, ``threads`` for
+    PostgreSQL (make_engine); None for an engine made elsewhere (then any pool thread).
+
+    SQLite admits one writer at a time (BEGIN IMMEDIATE) and makes the others poll with sleeps
+    of 1, 2, 5, 10 ... ms; running the process's transactions one after another on one thread
+    hands the database over the moment the previous one ends, with no thread woken only to wait
+    (measured: token +11%, refresh +7% over a shared lock)."""
     return getattr(engine, "_idgw_executor", None)
 
 
