@@ -23,7 +23,13 @@ import json
 from starlette.datastructures import Headers
 
 from idgw.httpio import BodyError, receive_body
-from idgw.oidc.adapter import AdaptedRequest, InvalidParametersError, build_request, in_transaction
+from idgw.oidc.adapter import (
+    AdaptedRequest,
+    InvalidParametersError,
+    build_request,
+    in_short_transaction,
+    in_transaction,
+)
 from idgw.oidc.provider import ENDPOINT_PATHS
 
 MAX_BODY = 64 * 1024
@@ -69,7 +75,9 @@ class OAuthEndpoints:
         except InvalidParametersError as exc:
             return await send_json(send, 400, {"error": "invalid_request", "error_description": str(exc)})
         client_ip = scope["client"][0] if scope.get("client") else "unknown"
-        status, body, headers = await in_transaction(self.gw.sessionmaker, client_ip, call, areq)
+        # private_key_jwt may read the client's jwks_uri over the network: not on the event loop.
+        run = in_transaction if "client_assertion" in areq.form else in_short_transaction
+        status, body, headers = await run(self.gw.sessionmaker, client_ip, call, areq)
         extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers or []
                  if k.lower() not in ("content-type", "cache-control", "pragma")]
         await send_json(send, status, body, extra)

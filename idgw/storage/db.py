@@ -14,6 +14,15 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 #: Execution option for a session that only reads: ``db.connection(execution_options=READ_ONLY)``.
 READ_ONLY_OPTION = "idgw_read_only"
 READ_ONLY = {READ_ONLY_OPTION: True}
+#: Execution option: on SQLite, take the write lock at BEGIN only if it is free at once, else raise
+#: WriteLockBusy (no waiting); see ``idgw.oidc.adapter.in_short_transaction``.
+NO_WAIT_OPTION = "idgw_no_wait"
+NO_WAIT = {NO_WAIT_OPTION: True}
+
+
+class WriteLockBusy(Exception):
+    """SQLite's write lock is held by another connection (another worker process, a command-line
+    tool, this process's transaction thread) and the transaction asked not to wait for it."""
 
 
 def normalise_url(url: str) -> str:
@@ -24,6 +33,8 @@ def normalise_url(url: str) -> str:
     return url
 
 
+#: How long a SQLite transaction waits for the write lock another connection holds.
+BUSY_TIMEOUT_MS = 30_000
 #: Seconds to wait for a new PostgreSQL connection (see make_engine).
 CONNECT_TIMEOUT = 3
 
@@ -42,7 +53,7 @@ def make_engine(url: str, *, threads: int = 4) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cur.close()
             # Let SQLAlchemy, not the driver, open transactions (see _begin_immediate).
             dbapi_conn.isolation_level = None
@@ -53,8 +64,18 @@ def make_engine(url: str, *, threads: int = 4) -> Engine:
             # when another connection wrote in between (WAL snapshot); taking the write lock at
             # BEGIN makes concurrent writers wait for busy_timeout instead. A transaction that
             # only reads (READ_ONLY) takes no lock: it must neither wait for writers nor block them.
-            if conn.get_execution_options().get(READ_ONLY_OPTION):
+            options = conn.get_execution_options()
+            if options.get(READ_ONLY_OPTION):
                 conn.exec_driver_sql("BEGIN DEFERRED")
+            elif options.get(NO_WAIT_OPTION):
+                raw = conn.connection.dbapi_connection
+                raw.execute("PRAGMA busy_timeout=0")
+                try:
+                    raw.execute("BEGIN IMMEDIATE")
+                except raw.OperationalError as exc:  # SQLITE_BUSY: "database is locked"
+                    raise WriteLockBusy(str(exc)) from None
+                finally:
+                    raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             else:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 

@@ -17,7 +17,7 @@ from idgw.login.interaction import finish, mark_signed_in, record_consent
 from idgw.login.passkey import passkey_sign_in
 from idgw.login.password import check_password, locked_outcome, precheck, record_failure, settle
 from idgw.login.sessions import add_factor, load_session, replace_session
-from idgw.oidc.adapter import InvalidParametersError, adapt, in_transaction
+from idgw.oidc.adapter import InvalidParametersError, adapt, in_short_transaction, in_transaction
 from idgw.oidc.provider import current_db
 from idgw.oidc.routes import AuthorizeError, validate_authorization_request
 from idgw.ratelimit import spend
@@ -66,7 +66,7 @@ def router(gw) -> APIRouter:
             return out
 
         try:
-            out = await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
+            out = await in_short_transaction(gw.sessionmaker, gw.client_ip(request), work)
         except AuthorizeError as err:
             if err.redirect_uri:
                 return RedirectResponse(gw.provider.authorization_error_redirect(
@@ -90,7 +90,7 @@ def router(gw) -> APIRouter:
             ia, problem = load_interaction(gw, db, iid, request, now)
             return problem or advance(gw, db, ia, request, now, cookie_value=cookie_value)
 
-        return respond(gw, request, await in_transaction(gw.sessionmaker, gw.client_ip(request), work))
+        return respond(gw, request, await in_short_transaction(gw.sessionmaker, gw.client_ip(request), work))
 
     @r.post("/interaction/{iid}/login", include_in_schema=False)
     async def login(iid: str, request: Request) -> Response:
@@ -296,7 +296,7 @@ def router(gw) -> APIRouter:
             following = advance(gw, db, ia, request, now, cookie_value=cookie_value, session=session)
             return following if following.redirect else Outcome(redirect=f"/interaction/{ia.id}")
 
-        return respond(gw, request, await in_transaction(gw.sessionmaker, ip, work))
+        return respond(gw, request, await in_short_transaction(gw.sessionmaker, ip, work))
 
 
     return r
