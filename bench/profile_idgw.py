@@ -93,8 +93,9 @@ async def run(args) -> None:
         py_spy = str(Path(sys.executable).parent / "py-spy")
         if not Path(py_spy).exists():
             py_spy = shutil.which("py-spy") or py_spy
+        rate = os.environ.get("SPY_RATE", "250")  # samples per second
         spy = subprocess.Popen([py_spy, "record",  # noqa: S603
-                                "--pid", str(target.process.proc.pid), "--rate", "250", "--format", "raw",
+                                "--pid", str(target.process.proc.pid), "--rate", rate, "--format", "raw",
                                 "--output", str(collapsed), "--nonblocking", *(["--idle"] if args.idle else ["--gil"])],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         await asyncio.sleep(1.0)
