@@ -39,7 +39,7 @@ def summarise(collapsed: Path, top: int) -> str:
     total = 0
     for line in collapsed.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        if not stack:
+        if not stack or not count.isdigit():  # a line cut short when py-spy was stopped
             continue
         n = int(count)
         total += n
