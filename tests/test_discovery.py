@@ -45,3 +45,17 @@ def test_home_page_speaks_thai_by_default_and_english_on_request(gateway):
     en = httpx.get(gateway.url + "/?lang=en")
     assert 'lang="en"' in en.text and "Government identity gateway" in en.text
     assert "idgw_lang=en" in en.headers["set-cookie"]
+
+
+def test_discovery_and_jwks_answered_from_memory_keep_every_header_of_the_first_answer(gateway):
+    """The first answer goes through every layer; later ones are replayed ahead of them
+    (app.WellKnownDocuments) and must carry the same headers, security headers included."""
+    for path in ("/.well-known/openid-configuration", "/jwks.json"):
+        answers = [httpx.get(gateway.url + path, headers={"Cookie": "idgw_browser=x"}) for _ in range(3)]
+        first, *later = answers
+        assert first.headers["x-content-type-options"] == "nosniff" and "permissions-policy" in first.headers
+        for r in later:
+            assert r.status_code == 200 and r.content == first.content
+            assert {k: v for k, v in r.headers.items() if k not in ("date", "x-request-id")} \
+                == {k: v for k, v in first.headers.items() if k not in ("date", "x-request-id")}, path
+            assert "set-cookie" not in r.headers
