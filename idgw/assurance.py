@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 import yaml
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
 from idgw import audit
+from idgw.storage import raw
 from idgw.storage.models import Client, ServicePolicyVersion
 from policies import AAL, IAL, Assessment, AssessmentError, LevelError, PolicyError, ServicePolicy, assess
 
@@ -64,8 +66,8 @@ def to_policy(row: ServicePolicyVersion) -> ServicePolicy:
         allowed_providers=frozenset(row.allowed_providers) if row.allowed_providers is not None else None,
         allowed_authenticators=(frozenset(row.allowed_authenticators)
                                 if row.allowed_authenticators is not None else None),
-        release_citizen_id=row.release_citizen_id, citizen_id_legal_basis=row.citizen_id_legal_basis,
-        delegation_allowed=row.delegation_allowed, release_verified_claims=row.release_verified_claims,
+        release_citizen_id=bool(row.release_citizen_id), citizen_id_legal_basis=row.citizen_id_legal_basis,
+        delegation_allowed=bool(row.delegation_allowed), release_verified_claims=bool(row.release_verified_claims),
     )
 
 
@@ -81,8 +83,23 @@ def current_row(db, client_id: str):
     return db.execute(_CURRENT, {"p_client_id": client_id}).first()
 
 
+_POLICY_COLUMNS = ("min_ial", "min_aal", "max_age", "allowed_providers", "allowed_authenticators",
+                   "release_citizen_id", "citizen_id_legal_basis", "delegation_allowed", "release_verified_claims")
+# What to_policy reads, on the driver's cursor (idgw.storage.raw): every authorization step reads it.
+_RAW_CURRENT = raw.Statement(
+    f"SELECT {', '.join(_POLICY_COLUMNS)} FROM {_POLICIES.name} WHERE client_id = :p_client_id "  # noqa: S608
+    "ORDER BY version DESC LIMIT 1",
+    columns=_POLICY_COLUMNS, json_columns=frozenset({"allowed_providers", "allowed_authenticators"}))
+
+
 def current_policy(db, client_id: str) -> ServicePolicy | None:
-    row = current_row(db, client_id)
+    """The service's current policy, or None. A version added in this transaction is seen."""
+    if not isinstance(db, Session):
+        row = current_row(db, client_id)
+        return to_policy(row) if row else None
+    if db.new:
+        db.flush()  # as a read through the session would (autoflush)
+    row = raw.first(db.connection(), _RAW_CURRENT, {"p_client_id": client_id})
     return to_policy(row) if row else None
 
 

@@ -8,22 +8,23 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from sqlalchemy import case
+from idgw.storage import raw
 
-from idgw.storage.db import upsert_insert
-from idgw.storage.models import Throttle
-
-_T = Throttle.__table__
+# One statement, the same on SQLite (3.35+) and PostgreSQL, run on the driver's cursor (idgw.storage.raw:
+# it is on every /authorize and every sign-in attempt).
+_SPEND = raw.Statement(
+    'INSERT INTO throttles ("key", failures, window_start) VALUES (:p_key, 1, :p_now) '
+    'ON CONFLICT ("key") DO UPDATE SET '
+    "failures = CASE WHEN excluded.window_start - throttles.window_start >= :p_window "
+    "THEN 1 ELSE throttles.failures + 1 END, "
+    "window_start = CASE WHEN excluded.window_start - throttles.window_start >= :p_window "
+    "THEN excluded.window_start ELSE throttles.window_start END "
+    "RETURNING failures, window_start", columns=("failures", "window_start"))
 
 
 def spend(db, *, bucket: str, ip: str, limit: int, window: int, now: int) -> int:
     """Count one request; 0 when it is within the budget, otherwise the seconds until the window
     starts again (for ``Retry-After``)."""
-    stmt = upsert_insert(db)(_T).values(key=f"rate:{bucket}:{ip}"[:120], failures=1, window_start=now)
-    expired = stmt.excluded.window_start - _T.c.window_start >= window
-    stmt = stmt.on_conflict_do_update(index_elements=[_T.c.key], set_={
-        "failures": case((expired, 1), else_=_T.c.failures + 1),
-        "window_start": case((expired, stmt.excluded.window_start), else_=_T.c.window_start),
-    }).returning(_T.c.failures, _T.c.window_start)
-    count, started = db.execute(stmt).one()
+    count, started = raw.first(db.connection(), _SPEND, {"p_key": f"rate:{bucket}:{ip}"[:120], "p_now": now,
+                                                          "p_window": window})
     return 0 if count <= limit else max(1, started + window - now)

@@ -23,6 +23,7 @@ from idgw.login.raising import (  # noqa: F401 (factor_routes: re-exported)
 from idgw.login.sessions import session_state
 from idgw.release import covered, is_verified, plan
 from idgw.security import sha256_hex
+from idgw.storage import raw
 from idgw.storage.db import upsert_insert
 from idgw.storage.models import Account, Consent, Interaction, LoginSession
 from policies import (
@@ -48,6 +49,18 @@ def open_interaction(db, *, iid: str, browser: str, now: int) -> tuple[Interacti
     if ia.completed_at is not None or ia.expires_at <= now or sha256_hex(browser) != ia.params.get("browser"):
         return None, "expired"
     return ia, None
+
+
+_INSERT = raw.insert_into(Interaction.__table__)
+
+
+def keep_new(db, ia: Interaction) -> None:
+    """Store a new interaction that later steps need (the first page of a sign-in): one INSERT on
+    the driver's cursor instead of the session's unit of work, once per /authorize that shows a
+    page. ``ia`` stays outside the session: the request that made it changes it no further."""
+    raw.execute(db.connection(), _INSERT, {
+        "id": ia.id, "client_id": ia.client_id, "params": raw.json_param(ia.params), "created_at": ia.created_at,
+        "expires_at": ia.expires_at, "completed_at": ia.completed_at})
 
 
 def finish(db, *, ia: Interaction, now: int, result: dict) -> bool:

@@ -13,7 +13,7 @@ from idgw import audit
 from idgw.account.consents import record_receipt
 from idgw.assurance import current_policy
 from idgw.authn import UnknownAuthenticatorError
-from idgw.login.interaction import finish, mark_signed_in, record_consent
+from idgw.login.interaction import finish, keep_new, mark_signed_in, record_consent
 from idgw.login.passkey import passkey_sign_in
 from idgw.login.password import check_password, locked_outcome, precheck, record_failure, settle
 from idgw.login.sessions import add_factor, load_session, replace_session
@@ -62,7 +62,7 @@ def router(gw) -> APIRouter:
                              created_at=now, expires_at=now + settings.interaction_ttl)
             out = advance(gw, db, ia, request, now, cookie_value=cookie, session=session, browser=browser)
             if not out.redirect:
-                db.add(ia)  # a page: later steps need it. Answered at once (a code or an error): nothing kept.
+                keep_new(db, ia)  # a page: later steps need it. Answered at once (a code or an error): nothing kept.
             return out
 
         try:

@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import bindparam, select
 
 from idgw import audit
 from idgw.account.consents import access_lasts
@@ -26,7 +25,8 @@ from idgw.oidc.provider import GrantSubject
 from idgw.oidc.routes import issue_code
 from idgw.release import SCOPE_CLAIMS, describe
 from idgw.security import sha256_hex
-from idgw.storage.models import Account, Client, Interaction
+from idgw.storage import raw
+from idgw.storage.models import Account, Interaction
 from idgw.web.errors import back_link
 from idgw.web.i18n import add_messages, format_datetime, t
 from idgw.web.raising import decide_for, raise_context, route_links, unmet_context, upstream_choices
@@ -42,7 +42,9 @@ add_messages({
 })
 
 # Read on every interaction step: plain column reads, no ORM objects.
-_CLIENT_NAME = select(Client.name, Client.disabled_at).where(Client.client_id == bindparam("p_client_id"))
+# Read at every step of every sign-in: on the driver's cursor (idgw.storage.raw).
+_CLIENT_NAME = raw.Statement("SELECT name, disabled_at FROM clients WHERE client_id = :p_client_id",
+                             columns=("name", "disabled_at"))
 
 
 _UNLOADED = object()
@@ -131,7 +133,7 @@ def advance(gw, db, ia: Interaction, request: Request, now: int, *, cookie_value
         session = load_session(db, cookie=cookie_value, now=now)
     if ia.client_id is None:
         return local_step(db, ia, session, now, set_cookie=set_cookie)
-    client = db.execute(_CLIENT_NAME, {"p_client_id": ia.client_id}).first()
+    client = raw.first(db.connection(), _CLIENT_NAME, {"p_client_id": ia.client_id})
     if client.disabled_at is not None:  # disabled by an admin during this sign-in (Provider.query_client)
         return Outcome(error_key="err_service_disabled", status=403, cookie=set_cookie)
     account = db.get(Account, session.account_id) if session else None
