@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from idgw.login.raising import (  # noqa: F401 (factor_routes: re-exported)
     ENROL_FRESH_SECONDS,
@@ -24,8 +24,7 @@ from idgw.login.sessions import session_state
 from idgw.release import covered, is_verified, plan
 from idgw.security import sha256_hex
 from idgw.storage import raw
-from idgw.storage.db import upsert_insert
-from idgw.storage.models import Account, Consent, Interaction, LoginSession
+from idgw.storage.models import Account, Interaction, LoginSession
 from policies import (
     AAL,
     IAL,
@@ -81,18 +80,32 @@ def finish(db, *, ia: Interaction, now: int, result: dict) -> bool:
     return claimed
 
 
+_SEED_CONSENT = raw.Statement(
+    'INSERT INTO consents (account_id, client_id, "scope", claims, granted_at) '
+    "VALUES (:p_account_id, :p_client_id, '', '[]', :p_now) ON CONFLICT (account_id, client_id) DO NOTHING")
+_CONSENT_WHERE = "account_id = :p_account_id AND client_id = :p_client_id"
+_READ_CONSENT = {  # PostgreSQL locks the row; SQLite runs one writer at a time anyway
+    "sqlite": raw.Statement(f'SELECT "scope", claims FROM consents WHERE {_CONSENT_WHERE}',  # noqa: S608
+                            columns=("scope", "claims"), json_columns=frozenset({"claims"})),
+    "postgresql": raw.Statement(f'SELECT "scope", claims FROM consents WHERE {_CONSENT_WHERE} FOR UPDATE',  # noqa: S608
+                                columns=("scope", "claims"), json_columns=frozenset({"claims"})),
+}
+_UPDATE_CONSENT = raw.Statement(
+    f'UPDATE consents SET "scope" = :p_scope, claims = :p_claims, granted_at = :p_now WHERE {_CONSENT_WHERE}')  # noqa: S608
+
+
 def record_consent(db, *, account_id: str, client_id: str, scope: str, release: tuple[str, ...], now: int) -> None:
     """Add what the person agreed to now (scopes and released claims) to their consent for the
     service. Safe when two submits run at once: the row is created once (INSERT ... ON CONFLICT DO
-    NOTHING) and then updated under a row lock (PostgreSQL; SQLite runs writers one at a time)."""
-    db.execute(upsert_insert(db)(Consent)
-               .values(account_id=account_id, client_id=client_id, scope="", claims=[], granted_at=now)
-               .on_conflict_do_nothing(index_elements=["account_id", "client_id"]))
-    row = db.scalar(select(Consent).where(Consent.account_id == account_id, Consent.client_id == client_id)
-                    .with_for_update().execution_options(populate_existing=True))
-    row.scope = " ".join(sorted(set(row.scope.split()) | set(scope.split())))
-    row.claims = sorted(set(row.claims or []) | set(release))
-    row.granted_at = now
+    NOTHING) and then updated under a row lock (PostgreSQL; SQLite runs writers one at a time).
+    Three statements on the driver's cursor (idgw.storage.raw): consent is on every sign-in."""
+    conn = db.connection()
+    key = {"p_account_id": account_id, "p_client_id": client_id}
+    raw.execute(conn, _SEED_CONSENT, {**key, "p_now": now})
+    row = raw.first(conn, _READ_CONSENT[conn.dialect.name], key)
+    raw.execute(conn, _UPDATE_CONSENT, {
+        **key, "p_now": now, "p_scope": " ".join(sorted(set(row.scope.split()) | set(scope.split()))),
+        "p_claims": raw.json_param(sorted(set(row.claims or []) | set(release)))})
 
 
 def repeated(db, *, iid: str, browser: str, now: int, within: int) -> dict | None:
