@@ -11,11 +11,11 @@ import uuid
 from dataclasses import dataclass
 
 import yaml
-from sqlalchemy import bindparam, event, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from idgw import audit
-from idgw.storage import raw
+from idgw.storage import memo, raw
 from idgw.storage.models import Client, ServicePolicyVersion
 from policies import AAL, IAL, Assessment, AssessmentError, LevelError, PolicyError, ServicePolicy, assess
 
@@ -93,34 +93,23 @@ _RAW_CURRENT = raw.Statement(
 
 
 _MEMO = "idgw_current_policies"
-
-
-@event.listens_for(Session, "after_flush")
-def _forget_policies(session, _context) -> None:
-    """A policy version written in a transaction is what its later reads see."""
-    if _MEMO in session.info and any(isinstance(o, ServicePolicyVersion) for o in session.new):
-        del session.info[_MEMO]
+memo.forget_on_flush(_MEMO, ServicePolicyVersion)
 
 
 def current_policy(db, client_id: str) -> ServicePolicy | None:
-    """The service's current policy, or None. Read once per transaction (a sign-in step asks for
-    it several times: the request's checks, the decision, the consent receipt); a version added
-    in this transaction (``set_policy``) is seen."""
+    """The service's current policy, or None. Read once per transaction (``idgw.storage.memo``);
+    a version written in this transaction is seen."""
     if not isinstance(db, Session):
         row = current_row(db, client_id)
         return to_policy(row) if row else None
-    memo = db.info.get(_MEMO)
-    if memo is not None and memo[0] is db.get_transaction() and client_id in memo[1]:
-        return memo[1][client_id]
+    return memo.once(db, _MEMO, client_id, lambda: _read_policy(db, client_id))
+
+
+def _read_policy(db: Session, client_id: str) -> ServicePolicy | None:
     if db.new:
         db.flush()  # as a read through the session would (autoflush)
     row = raw.first(db.connection(), _RAW_CURRENT, {"p_client_id": client_id})
-    policy = to_policy(row) if row else None
-    transaction = db.get_transaction()
-    if memo is None or memo[0] is not transaction:
-        memo = db.info[_MEMO] = (transaction, {})
-    memo[1][client_id] = policy
-    return policy
+    return to_policy(row) if row else None
 
 
 def history(db, client_id: str) -> list[ServicePolicyVersion]:

@@ -1,6 +1,6 @@
-"""``idgw.assurance.current_policy`` reads a service's policy once per transaction (a sign-in step
-asks for it several times), sees a version written in the same transaction, and never carries a
-policy from one transaction into the next."""
+"""Per-transaction memos (``idgw.storage.memo``): a service's policy and client row are read
+once per transaction (a sign-in step asks for them several times), a change written in the same
+transaction is seen, and nothing is carried from one transaction into the next."""
 
 from __future__ import annotations
 
@@ -43,3 +43,24 @@ def test_a_change_committed_elsewhere_is_seen_by_the_next_transaction(gateway):
         db.commit()
         set_policy(gateway, reg.client_id, min_aal="2.1")  # another session, committed
         assert current_policy(db, reg.client_id).min_aal == AAL("2.1")
+
+
+def test_a_client_row_is_read_once_per_transaction_and_a_change_in_it_is_seen(gateway):
+    """The same memo (idgw.storage.memo) for the client lookups of a sign-in's last step."""
+    from idgw.oidc.provider import current_db
+    from idgw.storage.models import Client
+
+    reg = register(gateway)
+    provider = gateway.gw.provider
+    with gateway.db() as db:
+        token = current_db.set(db)
+        try:
+            first = provider.query_client(reg.client_id)
+            assert provider.query_client(reg.client_id).row is first.row  # not read again
+            db.get(Client, reg.client_id).disabled_at = gateway.clock.now()  # an admin disables it...
+            db.flush()
+            assert provider.query_client(reg.client_id) is None  # ...and this transaction sees it
+            db.rollback()
+            assert provider.query_client(reg.client_id).row is not first.row  # a new transaction reads
+        finally:
+            current_db.reset(token)

@@ -54,7 +54,7 @@ from idgw.oidc.keys import SUPPORTED_ALGS, KeyStore, b64url
 from idgw.release import claims_for, scope_items
 from idgw.security import constant_time_equal, derive_key, random_token, sha256_hex
 from idgw.settings import Settings
-from idgw.storage import raw
+from idgw.storage import memo, raw
 from idgw.storage.models import Account, AuthorizationCode, Client, Token
 from idgw.storage.revoke import account_lock, revoke_tokens
 
@@ -80,6 +80,10 @@ _CLIENTS = Client.__table__
 _CODES = AuthorizationCode.__table__
 _TOKENS = Token.__table__
 RAW_SELECT_CLIENT = raw.select_from(_CLIENTS, "client_id = :p_client_id")
+# A sign-in's last step looks its client up three times (the step, Authlib's request checks and
+# its response): once per transaction (idgw.storage.memo), forgotten when a client row is written.
+_CLIENT_MEMO = "idgw_client_rows"
+memo.forget_on_flush(_CLIENT_MEMO, Client)
 RAW_SELECT_CODE = raw.select_from(_CODES, "code_hash = :p_hash")
 RAW_CLAIM_CODE = raw.update_returning(
     _CODES, "redeemed_at = :p_now", "code_hash = :p_hash AND redeemed_at IS NULL AND client_id = :p_client_id")
@@ -745,7 +749,9 @@ class Provider(AuthorizationServer):
         # (a NUL in a PostgreSQL text parameter is an error, not a miss).
         if not plausible_client_id(client_id):
             return None
-        row = raw.first(current_db.get().connection(), RAW_SELECT_CLIENT, {"p_client_id": client_id})
+        db = current_db.get()
+        row = memo.once(db, _CLIENT_MEMO, client_id,
+                        lambda: raw.first(db.connection(), RAW_SELECT_CLIENT, {"p_client_id": client_id}))
         if row is None or (row.disabled_at is not None and not _find_disabled.get()):
             return None
         return ClientModel(row)
