@@ -23,7 +23,7 @@ from idgw.account.words import duration_words
 from idgw.assurance import current_policy
 from idgw.login.sessions import notify_service
 from idgw.release import SCOPE_CLAIMS, VERIFIED, describe
-from idgw.storage import raw
+from idgw.storage import memo, raw
 from idgw.storage.models import (
     Account,
     AuthorizationCode,
@@ -52,7 +52,6 @@ def citizen_id_released(release) -> bool:
     return any(_claim(item) == "citizen_id" for item in release or ())
 
 
-_CLIENT_NAME = raw.Statement("SELECT name FROM clients WHERE client_id = :p_client_id", columns=("name",))
 _INSERT_RECEIPT = raw.insert_into(ConsentReceipt.__table__)
 
 
@@ -63,8 +62,7 @@ def record_receipt(db, *, account_id: str, client_id: str, scope: str, release, 
     from the service's ``policy`` when the citizen ID is released. Written at once on the driver's
     cursor (one per sign-in with consent); the receipt is returned, outside the session. The
     caller commits."""
-    conn = db.connection()
-    found = raw.first(conn, _CLIENT_NAME, {"p_client_id": client_id})
+    found = memo.client_row(db, client_id)
     name = (found.name if found else None) or client_id
     claims = sorted(set(release or ()))
     basis = policy.citizen_id_legal_basis if policy is not None and citizen_id_released(claims) else None
@@ -72,7 +70,7 @@ def record_receipt(db, *, account_id: str, client_id: str, scope: str, release, 
                          scope=" ".join(sorted(set(scope.split()))), claims=claims,
                          purpose=f"Sign in to and use {name}, which receives the data listed", legal_basis=basis,
                          granted_at=now, withdrawn_at=None)
-    raw.execute(conn, _INSERT_RECEIPT, {c: getattr(row, c) for c in ConsentReceipt.__table__.c.keys()}
+    raw.execute(db.connection(), _INSERT_RECEIPT, {c: getattr(row, c) for c in ConsentReceipt.__table__.c.keys()}
                 | {"claims": raw.json_param(claims)})
     return row
 

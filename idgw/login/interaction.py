@@ -84,11 +84,10 @@ _SEED_CONSENT = raw.Statement(
     'INSERT INTO consents (account_id, client_id, "scope", claims, granted_at) '
     "VALUES (:p_account_id, :p_client_id, '', '[]', :p_now) ON CONFLICT (account_id, client_id) DO NOTHING")
 _CONSENT_WHERE = "account_id = :p_account_id AND client_id = :p_client_id"
+_CONSENT_ROW = f'SELECT "scope", claims FROM consents WHERE {_CONSENT_WHERE}'  # noqa: S608
 _READ_CONSENT = {  # PostgreSQL locks the row; SQLite runs one writer at a time anyway
-    "sqlite": raw.Statement(f'SELECT "scope", claims FROM consents WHERE {_CONSENT_WHERE}',  # noqa: S608
-                            columns=("scope", "claims"), json_columns=frozenset({"claims"})),
-    "postgresql": raw.Statement(f'SELECT "scope", claims FROM consents WHERE {_CONSENT_WHERE} FOR UPDATE',  # noqa: S608
-                                columns=("scope", "claims"), json_columns=frozenset({"claims"})),
+    dialect: raw.Statement(sql, columns=("scope", "claims"), json_columns=frozenset({"claims"}))
+    for dialect, sql in (("sqlite", _CONSENT_ROW), ("postgresql", _CONSENT_ROW + " FOR UPDATE"))
 }
 _UPDATE_CONSENT = raw.Statement(
     f'UPDATE consents SET "scope" = :p_scope, claims = :p_claims, granted_at = :p_now WHERE {_CONSENT_WHERE}')  # noqa: S608

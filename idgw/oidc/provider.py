@@ -76,14 +76,9 @@ SCOPES_SUPPORTED = ["openid", "profile", "email", "offline_access", "citizen_id"
 # The token endpoint's statements, built once, on the request's connection: no ORM identity map
 # or unit of work on the hot path (the ORM was over half of the CPU per token), and the ones of
 # every request on the driver's cursor (idgw.storage.raw: a fifth of the Python cost of Core).
-_CLIENTS = Client.__table__
 _CODES = AuthorizationCode.__table__
 _TOKENS = Token.__table__
-RAW_SELECT_CLIENT = raw.select_from(_CLIENTS, "client_id = :p_client_id")
-# A sign-in's last step looks its client up three times (the step, Authlib's request checks and
-# its response): once per transaction (idgw.storage.memo), forgotten when a client row is written.
-_CLIENT_MEMO = "idgw_client_rows"
-memo.forget_on_flush(_CLIENT_MEMO, Client)
+
 RAW_SELECT_CODE = raw.select_from(_CODES, "code_hash = :p_hash")
 RAW_CLAIM_CODE = raw.update_returning(
     _CODES, "redeemed_at = :p_now", "code_hash = :p_hash AND redeemed_at IS NULL AND client_id = :p_client_id")
@@ -749,9 +744,8 @@ class Provider(AuthorizationServer):
         # (a NUL in a PostgreSQL text parameter is an error, not a miss).
         if not plausible_client_id(client_id):
             return None
-        db = current_db.get()
-        row = memo.once(db, _CLIENT_MEMO, client_id,
-                        lambda: raw.first(db.connection(), RAW_SELECT_CLIENT, {"p_client_id": client_id}))
+        # Once per transaction (a sign-in's last step looks its client up three times).
+        row = memo.client_row(current_db.get(), client_id)
         if row is None or (row.disabled_at is not None and not _find_disabled.get()):
             return None
         return ClientModel(row)

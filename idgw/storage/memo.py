@@ -9,6 +9,9 @@ from __future__ import annotations
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from idgw.storage import raw
+from idgw.storage.models import Client
+
 _MODELS: dict[str, type] = {}
 
 
@@ -32,7 +35,22 @@ def forget_on_flush(name: str, model: type) -> None:
 
 @event.listens_for(Session, "after_flush")
 def _forget(session, _context) -> None:
-    for name, model in _MODELS.items():
-        if name in session.info and any(isinstance(o, model) for o in (*session.new, *session.dirty,
-                                                                         *session.deleted)):
+    held = [name for name in _MODELS if name in session.info]
+    if not held:
+        return
+    written = (*session.new, *session.dirty, *session.deleted)
+    for name in held:
+        if any(isinstance(o, _MODELS[name]) for o in written):
             del session.info[name]
+
+
+_CLIENT_ROWS = "idgw_client_rows"
+_SELECT_CLIENT = raw.select_from(Client.__table__, "client_id = :p_client_id")
+forget_on_flush(_CLIENT_ROWS, Client)
+
+
+def client_row(db: Session, client_id: str):
+    """The client's row (every column, by name; disabled or not) or None, read once per
+    transaction: the sign-in step, the consent receipt and Authlib's checks all look it up."""
+    return once(db, _CLIENT_ROWS, client_id,
+                lambda: raw.first(db.connection(), _SELECT_CLIENT, {"p_client_id": client_id}))

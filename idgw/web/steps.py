@@ -25,7 +25,7 @@ from idgw.oidc.provider import GrantSubject
 from idgw.oidc.routes import issue_code
 from idgw.release import SCOPE_CLAIMS, describe
 from idgw.security import sha256_hex
-from idgw.storage import raw
+from idgw.storage import memo
 from idgw.storage.models import Account, Interaction
 from idgw.web.errors import back_link
 from idgw.web.i18n import add_messages, format_datetime, t
@@ -42,9 +42,6 @@ add_messages({
 })
 
 # Read on every interaction step: plain column reads, no ORM objects.
-# Read at every step of every sign-in: on the driver's cursor (idgw.storage.raw).
-_CLIENT_NAME = raw.Statement("SELECT name, disabled_at FROM clients WHERE client_id = :p_client_id",
-                             columns=("name", "disabled_at"))
 
 
 _UNLOADED = object()
@@ -133,7 +130,7 @@ def advance(gw, db, ia: Interaction, request: Request, now: int, *, cookie_value
         session = load_session(db, cookie=cookie_value, now=now)
     if ia.client_id is None:
         return local_step(db, ia, session, now, set_cookie=set_cookie)
-    client = raw.first(db.connection(), _CLIENT_NAME, {"p_client_id": ia.client_id})
+    client = memo.client_row(db, ia.client_id)
     if client.disabled_at is not None:  # disabled by an admin during this sign-in (Provider.query_client)
         return Outcome(error_key="err_service_disabled", status=403, cookie=set_cookie)
     account = db.get(Account, session.account_id) if session else None
