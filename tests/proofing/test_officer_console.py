@@ -355,7 +355,11 @@ def test_the_console_in_chromium(browser, gateway):
 
     page.locator(f'tr[data-id="{first.case_id}"] button').click()
     page.get_by_role("heading", name=t("officer_case_title", "th"), level=1).wait_for()
-    assert page.locator("#compare").is_visible() and page.locator("#give-cue").is_visible()
+    # officer.js unhides the JavaScript-only buttons once it runs, which may be after the heading
+    from playwright.sync_api import expect
+
+    expect(page.locator("#compare")).to_be_visible()
+    expect(page.locator("#give-cue")).to_be_visible()
     check_a11y(page, context="officer call page, th")
     page.evaluate("() => { window.stillHere = true; }")
     for item in cases.CHECKLIST:
