@@ -728,7 +728,8 @@ def signing_bench(database_url: str, *, seconds_per_block: float = 0.5, blocks: 
     access_token = "a" * 600
     kid, key = gw.keys.signing_key("ES256")
     private = key.private_key  # the cryptography key joserfc holds (and idgw's signer signs with)
-    sample = gw.provider.encode_id_token(client=client, subject=subject, access_token=access_token, nonce="n" * 22)
+    sample = gw.provider.encode_id_token(client=client, subject=subject, access_token=access_token, nonce="n" * 22,
+                                          scope=SCOPE)
     signing_input = sample.rsplit(".", 1)[0].encode()
     claims = jwt.decode(sample, gw.keys.public_keyset).claims
 
@@ -739,7 +740,8 @@ def signing_bench(database_url: str, *, seconds_per_block: float = 0.5, blocks: 
         jwt.encode({"alg": "ES256", "typ": "JWT", "kid": kid}, claims, key, algorithms=["ES256"])
 
     def idgw_encode():
-        gw.provider.encode_id_token(client=client, subject=subject, access_token=access_token, nonce="n" * 22)
+        gw.provider.encode_id_token(client=client, subject=subject, access_token=access_token, nonce="n" * 22,
+                                          scope=SCOPE)
 
     fns = {"raw_es256": raw, "joserfc_jwt_encode": joserfc_encode, "idgw_encode_id_token": idgw_encode}
     per_sec: dict[str, list[float]] = {k: [] for k in fns}
