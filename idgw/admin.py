@@ -17,7 +17,7 @@ from idgw.oidc.exchange import GRANT_TYPE as TOKEN_EXCHANGE
 from idgw.oidc.keys import SUPPORTED_ALGS
 from idgw.oidc.provider import CONFIDENTIAL_AUTH_METHODS, SCOPES_SUPPORTED, TOKEN_AUTH_METHODS
 from idgw.security import hash_password, random_token, sha256_hex
-from idgw.storage.models import Account, Client
+from idgw.storage.models import Account, Client, username_key
 
 DEFAULT_SCOPE = "openid profile email offline_access"
 
@@ -270,11 +270,11 @@ def add_user(db, *, username: str, password: str, now: int, email: str | None = 
              actor: str = "cli") -> Account:
     """A local password account (development and staff). Passwords: at least 8 characters
     (NIST SP 800-63B §3.1.1.2), at most 1024."""
-    if not username or len(username) > 200:
+    if not username.strip() or len(username) > 200 or len(username_key(username)) > 200:
         raise AdminError("username must be 1-200 characters")
     if not 8 <= len(password) <= 1024:
         raise AdminError("password must be 8-1024 characters")
-    if db.scalar(select(Account).where(Account.username == username)) is not None:
+    if find_user(db, username) is not None:  # "Somchai" when "somchai" exists is the same user
         raise AdminError(f"user {username} already exists")
     if citizen_id is not None and not valid_citizen_id(citizen_id):
         raise AdminError("citizen ID must be 13 digits with a valid check digit")

@@ -33,13 +33,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from idgw import audit
 from idgw.security import sha256_hex, verify_password
 from idgw.settings import Settings
 from idgw.storage.db import upsert_insert
-from idgw.storage.models import Account, Throttle
+from idgw.storage.models import Account, Throttle, username_key
 
 LOCKED_FOREVER = 2**62
 _MAX_DELAY = 15 * 60
@@ -68,7 +68,7 @@ def _ip_throttle(db, *, ip: str, now: int, settings: Settings) -> Throttle:
 
 def _name_key(username: str) -> str:
     """The failure counter of a username that has no account (normalised like ``find_account``)."""
-    return "name:" + sha256_hex(username.strip().lower())
+    return "name:" + sha256_hex(username_key(username))
 
 
 def _held_until(failures: int, now: int, settings: Settings) -> int:
@@ -89,8 +89,9 @@ def _waiting(until: int, now: int) -> PasswordOutcome | None:
 
 
 def find_account(db, username: str) -> Account | None:
-    # Usernames compare case-insensitively; normalise once here.
-    return db.scalar(select(Account).where(func.lower(Account.username) == username.strip().lower()))
+    """The account a typed username names: compared by ``username_key`` (case-insensitive, NFKC),
+    through its unique index."""
+    return db.scalar(select(Account).where(Account.username_key == username_key(username)))
 
 
 @dataclass(frozen=True)

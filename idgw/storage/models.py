@@ -6,8 +6,10 @@ does not give anyone a usable credential.
 
 from __future__ import annotations
 
+import unicodedata
+
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 
 class Base(DeclarativeBase):
@@ -46,11 +48,22 @@ class Client(Base):
     disabled_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
+def username_key(username: str) -> str:
+    """How usernames compare: Unicode NFKC, case-folded, without surrounding blanks. Computed in
+    Python for both databases (SQLite's lower() folds ASCII only, PostgreSQL's follows the
+    collation), so a name typed at sign-in finds its account the same way on either."""
+    return unicodedata.normalize("NFKC", username.strip()).casefold()
+
+
 class Account(Base):
     __tablename__ = "accounts"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     username: Mapped[str] = mapped_column(String(200), unique=True)
+    # What a typed username is looked up by (``username_key``), set with the username. Unique, so
+    # "Somchai" and "somchai" cannot be two accounts, and indexed, so a password sign-in finds the
+    # account without scanning the table.
+    username_key: Mapped[str] = mapped_column(String(200), unique=True, index=True)
     password_hash: Mapped[str | None] = mapped_column(Text)
     email: Mapped[str | None] = mapped_column(String(320))
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -72,6 +85,11 @@ class Account(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     # Set while an admin has disabled the account: it cannot sign in, its sessions are ended.
     disabled_at: Mapped[int | None] = mapped_column(BigInteger)
+
+    @validates("username")
+    def _keep_key(self, _name: str, value: str) -> str:
+        self.username_key = username_key(value)
+        return value
 
 
 class LoginSession(Base):
