@@ -326,34 +326,41 @@ def _audit_retention(sessionmaker, *, now: int, settings: Settings) -> dict[str,
 
 def _purge_table(sessionmaker, table: Table, removable: ColumnElement, *, batch: int,
                  stop: threading.Event | None) -> int:
+    """Batches of removable rows in no particular order, so that the rule's own index finds them
+    (ordered by key, PostgreSQL walked the primary key and filtered: the whole table per batch).
+    A row read but not deleted (a request held it, or it stopped being removable) is left out of
+    the later batches of this run, so every batch makes progress."""
     (pk,) = table.primary_key.columns
     removed = 0
-    after = None
+    kept: list = []
     while stop is None or not stop.is_set():
-        query = select(pk).where(removable).order_by(pk).limit(batch)
-        if after is not None:
-            query = query.where(pk > after)
+        query = select(pk).where(removable).limit(batch)
+        if kept:
+            query = query.where(pk.not_in(kept))
         with sessionmaker() as db:
             ids = list(db.connection(execution_options=READ_ONLY).execute(query).scalars())
         if not ids:
             break
-        after = ids[-1]
-        removed += _as_writer(sessionmaker, lambda ids=ids: _delete(sessionmaker, table, pk, ids, removable))
+        deleted = _as_writer(sessionmaker, lambda ids=ids: _delete(sessionmaker, table, pk, ids, removable))
+        removed += len(deleted)
+        kept.extend(set(ids) - set(deleted))
         if len(ids) < batch:
             break
     return removed
 
 
-def _delete(sessionmaker, table: Table, pk, ids: list, removable: ColumnElement) -> int:
+def _delete(sessionmaker, table: Table, pk, ids: list, removable: ColumnElement) -> list:
     """One short transaction: the rule checked again for ``ids`` (another purge or a request may
-    have changed them since they were read), rows a request holds skipped, the rest deleted."""
+    have changed them since they were read), rows a request holds skipped, the rest deleted.
+    Returns the ids deleted."""
     with sessionmaker() as db:
         conn = db.connection()
         held = list(conn.execute(select(pk).where(pk.in_(ids), removable)
                                  .with_for_update(skip_locked=True)).scalars())
-        count = conn.execute(delete(table).where(pk.in_(held))).rowcount if held else 0
+        if held:
+            conn.execute(delete(table).where(pk.in_(held)))
         db.commit()
-    return count or 0
+    return held
 
 
 def _as_writer(sessionmaker, fn):

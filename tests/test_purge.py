@@ -421,3 +421,31 @@ def test_purge_interval_setting(raw, ok):
             Settings.from_env(env)
     assert Settings.from_env({"IDGW_DEV": "1", "IDGW_DATABASE_URL": "sqlite:////tmp/unused-purge.db"}) \
         .session_retention_days == 30
+
+
+def test_a_row_read_but_not_deleted_is_left_out_of_the_next_batches(gateway, monkeypatch):
+    """Batches are not ordered by key (the rule's index finds them), so a row a request holds when
+    its batch is deleted must not come back in every later batch: the run ends, having removed
+    everything else."""
+    from idgw.storage.models import UsedAssertion
+
+    now = gateway.clock.now()
+    with gateway.db() as db:
+        for i in range(7):
+            db.add(UsedAssertion(jti_hash=f"{i:064d}", expires_at=now - DAY))
+        db.commit()
+    held = f"{3:064d}"
+    real_delete = purging._delete
+    batches: list[list] = []
+
+    def delete_but_the_held_row(sessionmaker, table, pk, ids, removable):
+        batches.append(list(ids))
+        if table.name != "used_assertions":
+            return real_delete(sessionmaker, table, pk, ids, removable)
+        return real_delete(sessionmaker, table, pk, [i for i in ids if i != held], removable)
+
+    monkeypatch.setattr(purging, "_delete", delete_but_the_held_row)
+    removed = run_purge(gateway, batch=2)
+    assert removed["used_assertions"] == 6
+    assert sum(ids.count(held) for ids in batches) == 1  # read once, then left out
+    assert count(gateway, UsedAssertion) == 1

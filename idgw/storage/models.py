@@ -96,6 +96,8 @@ class LoginSession(Base):
     """A gateway session (the browser's login), identified publicly by ``id`` (the ``sid`` claim)."""
 
     __tablename__ = "sessions"
+    # The purge finds sessions long ended, or long expired without an end (idgw.purge).
+    __table_args__ = (Index("ix_sessions_ended", "ended_at"), Index("ix_sessions_expires", "expires_at"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     cookie_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -178,7 +180,9 @@ class Token(Base):
                       Index("ix_tokens_account", "account_id"),
                       # The purge finds expired rows by expiry: at steady state the table holds
                       # tens of millions of rotated refresh tokens (idgw.purge).
-                      Index("ix_tokens_expires", "expires_at"))
+                      Index("ix_tokens_expires", "expires_at"),
+                      # ...and revoked rows whose family can no longer be valid.
+                      Index("ix_tokens_revoked", "revoked_at"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     kind: Mapped[str] = mapped_column(String(10))  # access | refresh
@@ -293,6 +297,7 @@ class WebAuthnChallenge(Base):
     """A WebAuthn challenge, single use, bound to the browser (and session) that asked for it."""
 
     __tablename__ = "webauthn_challenges"
+    __table_args__ = (Index("ix_webauthn_challenges_expires", "expires_at"),)  # the purge
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the challenge
     purpose: Mapped[str] = mapped_column(String(16))  # register | authenticate
@@ -328,6 +333,7 @@ class UpstreamAttempt(Base):
     nonce, PKCE verifier; NDID request id and status), bound to the browser and interaction."""
 
     __tablename__ = "upstream_attempts"
+    __table_args__ = (Index("ix_upstream_attempts_expires", "expires_at"),)  # the purge
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     provider: Mapped[str] = mapped_column(String(64))
@@ -409,6 +415,7 @@ class UsedAssertion(Base):
     """``jti`` of client assertions already seen (RFC 7523 §3 replay protection)."""
 
     __tablename__ = "used_assertions"
+    __table_args__ = (Index("ix_used_assertions_expires", "expires_at"),)  # the purge
 
     jti_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[int] = mapped_column(BigInteger)
