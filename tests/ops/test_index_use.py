@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from tests.conftest import migrated, start_gateway
-from tests.flow import Browser, callback_params, exchange, login_flow, register, rp_client
+from tests.flow import Browser, exchange, login_flow, register, rp_client
 
 # Tables that stay small whatever the number of citizens: read whole by design.
 SMALL = {
@@ -88,7 +88,8 @@ def test_sign_in_and_token_calls_read_no_growing_table_whole(explained):
     params, _state, _nonce, verifier, rp, browser = login_flow(gateway, reg, browser=browser)
     tokens = exchange(gateway, rp, params["code"], verifier)
     # the calls an e-service makes with them
-    assert httpx.get(gateway.url + "/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}).is_success
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert httpx.get(gateway.url + "/userinfo", headers=bearer).is_success
     assert httpx.post(gateway.url + "/introspect", auth=(reg.client_id, reg.client_secret),
                       data={"token": tokens["access_token"]}).json()["active"] is True
     refreshed = rp.refresh_token(gateway.url + "/token", refresh_token=tokens["refresh_token"])
