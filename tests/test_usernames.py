@@ -106,3 +106,19 @@ def test_the_upgrade_stops_on_names_that_differ_only_in_case(database_url):
             assert find_account(db, "malee").id == "c" * 36
     finally:
         engine.dispose()
+
+
+def test_an_account_the_release_before_created_during_the_upgrade_is_found(db):
+    """0011 expands without contracting: the release before it, still serving during a rolling
+    upgrade, inserts accounts without a key. Sign-in finds them by name and gives them their key."""
+    add_user(db, username="Keyed", password=PASSWORD, now=1)
+    db.commit()
+    _insert_account(db.connection(), "d" * 36, "Old.Release")  # as that release's INSERT: no username_key
+    db.commit()
+    assert db.scalar(select(Account.username_key).where(Account.id == "d" * 36)) is None
+    assert find_account(db, "old.release").id == "d" * 36
+    db.commit()
+    assert db.scalar(select(Account.username_key).where(Account.id == "d" * 36)) == "old.release"
+    assert find_account(db, "OLD.RELEASE").id == "d" * 36 and find_account(db, "keyed").username == "Keyed"
+    with pytest.raises(AdminError, match="already exists"):
+        add_user(db, username="old.RELEASE", password=PASSWORD, now=1)

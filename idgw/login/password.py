@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 
 from idgw import audit
 from idgw.security import sha256_hex, verify_password
@@ -90,8 +90,17 @@ def _waiting(until: int, now: int) -> PasswordOutcome | None:
 
 def find_account(db, username: str) -> Account | None:
     """The account a typed username names: compared by ``username_key`` (case-insensitive, NFKC),
-    through its unique index."""
-    return db.scalar(select(Account).where(Account.username_key == username_key(username)))
+    through its unique index. Also an account the release before migration 0011 created during a
+    rolling upgrade, which has no key yet: found among the rows without one (the same index),
+    by its name lowered as that release compared it, and given its key."""
+    key = username_key(username)
+    found = db.scalars(select(Account).where(or_(
+        Account.username_key == key,
+        and_(Account.username_key.is_(None), func.lower(Account.username) == username.strip().lower())))).all()
+    account = next((a for a in found if a.username_key == key), found[0] if found else None)
+    if account is not None and account.username_key is None:
+        account.username_key = key  # written with the caller's transaction, if it commits
+    return account
 
 
 @dataclass(frozen=True)

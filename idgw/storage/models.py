@@ -62,8 +62,9 @@ class Account(Base):
     username: Mapped[str] = mapped_column(String(200), unique=True)
     # What a typed username is looked up by (``username_key``), set with the username. Unique, so
     # "Somchai" and "somchai" cannot be two accounts, and indexed, so a password sign-in finds the
-    # account without scanning the table.
-    username_key: Mapped[str] = mapped_column(String(200), unique=True, index=True)
+    # account without scanning the table. Nullable only for the release before migration 0011,
+    # which may still create accounts (without it) during a rolling upgrade: ``find_account``.
+    username_key: Mapped[str | None] = mapped_column(String(200), unique=True, index=True)
     password_hash: Mapped[str | None] = mapped_column(Text)
     email: Mapped[str | None] = mapped_column(String(320))
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -11,8 +11,10 @@ at national scale). And ``accounts.username`` was unique only as typed, so "Somc
 
 ``username_key`` holds the username as sign-in compares it (``idgw.storage.models.username_key``:
 NFKC, case-folded, trimmed), computed here in Python for the rows that exist, under a unique
-index. If two existing accounts differ only in case, the upgrade stops and names them: which
-one keeps the name is an administrator's decision (rename or remove the other, then upgrade).
+index. It stays nullable: the release before, still serving during a rolling upgrade, creates
+accounts without it (``find_account`` finds those by their name, through the same index).
+If two existing accounts differ only in case, the upgrade stops and names them: which one
+keeps the name is an administrator's decision (rename or remove the other, then upgrade).
 """
 import unicodedata
 
@@ -56,8 +58,9 @@ def upgrade() -> None:
     rows = [{'account_id': account_id, 'key': key} for account_id, key in keys.items()]
     for start in range(0, len(rows), 5000):  # executemany: one batch per 5,000 accounts
         bind.execute(fill, rows[start:start + 5000])
+    # Left nullable (expand, not contract): the release before this one, still serving during a
+    # rolling upgrade, creates accounts without a key; idgw.login.password.find_account finds them.
     with op.batch_alter_table('accounts') as batch_op:
-        batch_op.alter_column('username_key', existing_type=sa.String(length=200), nullable=False)
         batch_op.create_index('ix_accounts_username_key', ['username_key'], unique=True)
 
 
