@@ -16,7 +16,7 @@ from os import urandom
 from time import perf_counter
 
 from idgw.observe.forwarded import TrustedProxies, forwarded_request_id
-from idgw.observe.logs import REQUEST_ID
+from idgw.observe.logs import PLAIN, REQUEST_ID
 from idgw.observe.metrics import METHODS, Metrics
 from idgw.observe.routes import OTHER, RouteNames
 
@@ -101,7 +101,7 @@ class Observe:
                     "idgw.access", logging.INFO, __file__, 0, "%s %s %d %.2f ms %s",
                     (method, route, status, duration_ms, ip), None,
                     extra={"method": method, "route": route, "status": status, "duration_ms": duration_ms,
-                           "client_ip": ip}))
+                           "client_ip": ip, PLAIN: True}))
             REQUEST_ID.reset(context)
 
     async def _metrics(self, scope, send) -> None:

@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from idgw.observe.logs import REQUEST_ID, JsonFormatter, Redact, TextFormatter, log_config, redact
+from idgw.observe.logs import PLAIN, REQUEST_ID, JsonFormatter, Redact, TextFormatter, log_config, redact
 
 JWT = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJlLXZhbHVl"
 
@@ -76,6 +76,51 @@ def test_the_access_line_fields():
     line = json.loads(stream.getvalue())
     assert {k: line[k] for k in ("method", "route", "status", "duration_ms", "client_ip")} == {
         "method": "GET", "route": "/token", "status": 200, "duration_ms": 1.25, "client_ip": "203.0.113.9"}
+
+
+@pytest.mark.parametrize(("ip", "request_id", "route"), [
+    ("203.0.113.9", "rid-1", "/token"), (None, None, "/interaction/{iid}"), ("2001:db8::1", "r" * 128, "other"),
+    ("198.51.100.7", None, "/เส้นทาง"),  # non-ASCII kept as it is, like ensure_ascii=False
+])
+def test_the_access_line_written_directly_is_the_general_formatters_line(ip, request_id, route):
+    """The access line skips the redaction filter and the general encoder (``PLAIN``): it must be
+    byte for byte what the formatter writes for the same record without the flag."""
+    fields = {"method": "POST", "route": route, "status": 303, "duration_ms": 12.34, "client_ip": ip}
+    args = ("POST", route, 303, 12.34, ip)
+    lines = {}
+    context = REQUEST_ID.set(request_id)
+    try:
+        for plain in (False, True):
+            record = logging.getLogger("idgw.access").makeRecord(
+                "idgw.access", logging.INFO, __file__, 0, "%s %s %d %.2f ms %s", args, None,
+                extra={**fields, **({PLAIN: True} if plain else {})})
+            record.created = 1_780_000_000.125
+            assert Redact().filter(record)
+            lines[plain] = JsonFormatter().format(record)
+    finally:
+        REQUEST_ID.reset(context)
+    assert lines[True] == lines[False] and json.loads(lines[True])["route"] == route
+
+
+def test_only_the_access_record_passes_the_filter_unredacted():
+    """PLAIN is the middleware's promise that nothing in the record needs redacting; any other
+    record, the same text included, is redacted."""
+    logger, stream = _logger(JsonFormatter())
+    logger.info("GET /cb?code=%s", "SplxlOBeZQQYbYS6WxSbIA")
+    assert "SplxlOBeZQQYbYS6WxSbIA" not in stream.getvalue()
+    from idgw.observe import middleware
+
+    assert "PLAIN: True" in open(middleware.__file__, encoding="utf-8").read()
+    assert sum(open(f, encoding="utf-8").read().count("PLAIN: True")
+               for f in _python_files()) == 1, "PLAIN set somewhere other than the access line"
+
+
+def _python_files():
+    from pathlib import Path
+
+    import idgw
+
+    return list(Path(idgw.__file__).parent.rglob("*.py"))
 
 
 def test_text_lines_for_people_are_redacted_too():
