@@ -8,7 +8,19 @@ from __future__ import annotations
 
 import unicodedata
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 
@@ -97,8 +109,11 @@ class LoginSession(Base):
     """A gateway session (the browser's login), identified publicly by ``id`` (the ``sid`` claim)."""
 
     __tablename__ = "sessions"
-    # The purge finds sessions long ended, or long expired without an end (idgw.purge).
-    __table_args__ = (Index("ix_sessions_ended", "ended_at"), Index("ix_sessions_expires", "expires_at"))
+    # The purge finds sessions long ended, or long expired without an end (idgw.purge). Partial:
+    # a new session (not ended) adds no entry to the first.
+    __table_args__ = (Index("ix_sessions_ended", "ended_at", sqlite_where=text("ended_at IS NOT NULL"),
+                            postgresql_where=text("ended_at IS NOT NULL")),
+                      Index("ix_sessions_expires", "expires_at"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     cookie_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -182,8 +197,10 @@ class Token(Base):
                       # The purge finds expired rows by expiry: at steady state the table holds
                       # tens of millions of rotated refresh tokens (idgw.purge).
                       Index("ix_tokens_expires", "expires_at"),
-                      # ...and revoked rows whose family can no longer be valid.
-                      Index("ix_tokens_revoked", "revoked_at"))
+                      # ...and revoked rows whose family can no longer be valid. Partial: issuing a
+                      # token (not revoked) writes no entry to it.
+                      Index("ix_tokens_revoked", "revoked_at", sqlite_where=text("revoked_at IS NOT NULL"),
+                            postgresql_where=text("revoked_at IS NOT NULL")))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     kind: Mapped[str] = mapped_column(String(10))  # access | refresh

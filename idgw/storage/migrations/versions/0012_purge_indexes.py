@@ -10,6 +10,7 @@ ordered by primary key: each batch could read the whole table, tokens included (
 of rows at steady state). These indexes serve its conditions; the batches are no longer ordered
 by key (tests/ops/test_index_use.py asks PostgreSQL for the plans).
 """
+import sqlalchemy as sa
 from alembic import op
 
 revision = '0012'
@@ -17,21 +18,25 @@ down_revision = '0011'
 branch_labels = None
 depends_on = None
 
+# (name, table, column, partial: only rows where the column is set, so that a new row, which
+# has none, adds no entry: issuing a token or starting a session writes nothing to them)
 INDEXES = [
-    ('ix_sessions_ended', 'sessions', 'ended_at'),
-    ('ix_sessions_expires', 'sessions', 'expires_at'),
-    ('ix_tokens_revoked', 'tokens', 'revoked_at'),
-    ('ix_upstream_attempts_expires', 'upstream_attempts', 'expires_at'),
-    ('ix_webauthn_challenges_expires', 'webauthn_challenges', 'expires_at'),
-    ('ix_used_assertions_expires', 'used_assertions', 'expires_at'),
+    ('ix_sessions_ended', 'sessions', 'ended_at', True),
+    ('ix_sessions_expires', 'sessions', 'expires_at', False),
+    ('ix_tokens_revoked', 'tokens', 'revoked_at', True),
+    ('ix_upstream_attempts_expires', 'upstream_attempts', 'expires_at', False),
+    ('ix_webauthn_challenges_expires', 'webauthn_challenges', 'expires_at', False),
+    ('ix_used_assertions_expires', 'used_assertions', 'expires_at', False),
 ]
 
 
 def upgrade() -> None:
-    for name, table, column in INDEXES:
-        op.create_index(name, table, [column], unique=False)
+    for name, table, column, partial in INDEXES:
+        where = {'sqlite_where': sa.text(f'{column} IS NOT NULL'),
+                 'postgresql_where': sa.text(f'{column} IS NOT NULL')} if partial else {}
+        op.create_index(name, table, [column], unique=False, **where)
 
 
 def downgrade() -> None:
-    for name, table, _column in reversed(INDEXES):
+    for name, table, _column, _partial in reversed(INDEXES):
         op.drop_index(name, table_name=table)
