@@ -122,3 +122,25 @@ def test_an_account_the_release_before_created_during_the_upgrade_is_found(db):
     assert find_account(db, "OLD.RELEASE").id == "d" * 36 and find_account(db, "keyed").username == "Keyed"
     with pytest.raises(AdminError, match="already exists"):
         add_user(db, username="old.RELEASE", password=PASSWORD, now=1)
+
+
+def test_a_password_sign_in_finds_and_keys_an_account_without_a_key(db):
+    """The sign-in's own lookup (idgw.login.password.precheck, on the driver's cursor) finds an
+    account the release before 0011 created, checks its password and gives it its key."""
+    from idgw.login.password import authenticate_password
+    from idgw.security import hash_password
+    from idgw.settings import Settings
+
+    settings = Settings.from_env({}, dev=True)
+    _insert_account(db.connection(), "e" * 36, "Old.Citizen")
+    db.execute(text("UPDATE accounts SET password_hash = :h WHERE id = :id"),
+               {"h": hash_password(PASSWORD), "id": "e" * 36})
+    db.commit()
+    wrong = authenticate_password(db, username="old.citizen", password="not the password", ip="192.0.2.1",
+                                  now=100, settings=settings)
+    assert wrong.error == "invalid_credentials"
+    outcome = authenticate_password(db, username="OLD.CITIZEN ", password=PASSWORD, ip="192.0.2.1", now=100,
+                                    settings=settings)
+    db.commit()
+    assert outcome.account.id == "e" * 36
+    assert db.scalar(select(Account.username_key).where(Account.id == "e" * 36)) == "old.citizen"

@@ -38,6 +38,7 @@ from sqlalchemy import and_, func, or_, select
 from idgw import audit
 from idgw.security import sha256_hex, verify_password
 from idgw.settings import Settings
+from idgw.storage import raw
 from idgw.storage.db import upsert_insert
 from idgw.storage.models import Account, Throttle, username_key
 
@@ -56,7 +57,7 @@ def _ip_throttle(db, *, ip: str, now: int, settings: Settings) -> Throttle:
     """This IP's failure counter, created once even when two first failures race (INSERT ... ON
     CONFLICT DO NOTHING, then the row under a lock: a read-then-insert was a unique-key 500 on
     PostgreSQL)."""
-    key = f"ip:{ip}"[:120]
+    key = _ip_key(ip)
     db.execute(upsert_insert(db)(Throttle).values(key=key, failures=0, window_start=now)
                .on_conflict_do_nothing(index_elements=["key"]))
     row = db.scalar(select(Throttle).where(Throttle.key == key).with_for_update()
@@ -64,6 +65,10 @@ def _ip_throttle(db, *, ip: str, now: int, settings: Settings) -> Throttle:
     if now - row.window_start >= settings.ip_window:
         row.failures, row.window_start = 0, now
     return row
+
+
+def _ip_key(ip: str) -> str:
+    return f"ip:{ip}"[:120]
 
 
 def _name_key(username: str) -> str:
@@ -113,22 +118,51 @@ class PasswordCheck:
     name_key: str | None = None  # the username's own counter when it has no account
 
 
+# What precheck reads, on the driver's cursor (every password sign-in runs them; idgw.storage.raw):
+# they were half of the CPU of the sign-in's first transaction through the ORM.
+_COUNTER = raw.Statement('SELECT failures, window_start FROM throttles WHERE "key" = :p_key',
+                         columns=("failures", "window_start"))
+_ACCOUNT_COLUMNS = "SELECT id, password_hash, locked_until FROM accounts WHERE "
+_ACCOUNT_BY_KEY = raw.Statement(_ACCOUNT_COLUMNS + "username_key = :p_key",
+                                columns=("id", "password_hash", "locked_until"))
+_ACCOUNT_WITHOUT_KEY = raw.Statement(_ACCOUNT_COLUMNS + "username_key IS NULL AND lower(username) = :p_lower",
+                                     columns=("id", "password_hash", "locked_until"))
+_SET_KEY = raw.Statement("UPDATE accounts SET username_key = :p_key WHERE id = :p_id AND username_key IS NULL")
+
+
+def _account_row(conn, username: str):
+    """(id, password_hash, locked_until) of the account ``username`` names, as ``find_account``
+    finds it (and keys one the release before migration 0011 created)."""
+    key = username_key(username)
+    row = raw.first(conn, _ACCOUNT_BY_KEY, {"p_key": key})
+    if row is None:
+        row = raw.first(conn, _ACCOUNT_WITHOUT_KEY, {"p_lower": username.strip().lower()})
+        if row is not None:
+            raw.execute(conn, _SET_KEY, {"p_key": key, "p_id": row.id})
+    return row
+
+
 def precheck(db, *, username: str, ip: str, now: int, settings: Settings) -> PasswordCheck:
-    """Throttles and the stored hash, read in a short transaction. The argon2id verification
-    (~25 ms of CPU) then runs with no transaction open, so it holds neither SQLite's write lock
-    nor a pooled connection; ``settle`` records the outcome in a second short transaction."""
-    ip_row = _ip_throttle(db, ip=ip, now=now, settings=settings)
-    if ip_row.failures >= settings.ip_max_failures_per_window:
+    """Throttles and the stored hash, read in a short transaction (reads only: the counters
+    change in ``settle``, under their row locks). The argon2id verification (~20 ms of CPU) then
+    runs with no transaction open, so it holds neither SQLite's write lock nor a pooled
+    connection; ``settle`` records the outcome in a second short transaction."""
+    db.flush()  # the statements below do not go through the ORM: let them see what it holds
+    conn = db.connection()
+    ip_row = raw.first(conn, _COUNTER, {"p_key": _ip_key(ip)})
+    # A window that is over counts as empty (settle starts the next one at the next failure).
+    if ip_row is not None and now - ip_row.window_start < settings.ip_window \
+            and ip_row.failures >= settings.ip_max_failures_per_window:
         return PasswordCheck(PasswordOutcome(error="throttled",
                                              retry_after=ip_row.window_start + settings.ip_window - now))
-    account = find_account(db, username) if 0 < len(username) <= 200 else None
+    account = _account_row(conn, username) if 0 < len(username) <= 200 else None
     if account is not None:
-        if (held := locked_outcome(account, now)) is not None:
+        if (held := _waiting(account.locked_until, now)) is not None:
             return PasswordCheck(held)
         return PasswordCheck(None, account.id, account.password_hash)
     # No such account: the same schedule on the name's own counter (module docstring).
     key = _name_key(username)
-    row = db.get(Throttle, key)
+    row = raw.first(conn, _COUNTER, {"p_key": key})
     if row is not None and (held := _waiting(row.window_start, now)) is not None:
         return PasswordCheck(held)
     return PasswordCheck(None, name_key=key)
