@@ -109,7 +109,7 @@ def router(gw) -> APIRouter:
                 return problem, None
             return None, precheck(db, username=username, ip=ip, now=now, settings=settings)
 
-        problem, check = await in_transaction(gw.sessionmaker, ip, first)
+        problem, check = await in_short_transaction(gw.sessionmaker, ip, first)
         if problem is not None:
             return respond(gw, request, problem)
         # argon2id with no transaction open (it would hold SQLite's write lock for ~25 ms)
@@ -136,7 +136,7 @@ def router(gw) -> APIRouter:
             mark_signed_in(ia, session)
             return Outcome(redirect=f"/interaction/{ia.id}", cookie=cookie)
 
-        return respond(gw, request, await in_transaction(gw.sessionmaker, ip, work))
+        return respond(gw, request, await in_short_transaction(gw.sessionmaker, ip, work))
 
     @r.post("/interaction/{iid}/passkey", include_in_schema=False)
     async def passkey_login(iid: str, request: Request) -> Response:
