@@ -293,7 +293,10 @@ def router(gw) -> APIRouter:
             ia.params = {**ia.params, "progress": {**ia.params["progress"], "consented": True}}
             # Consent is normally the last step: go straight back to the service with the code
             # (one redirect less). Anything else still asked for is shown by the interaction page.
-            following = advance(gw, db, ia, request, now, cookie_value=cookie_value, session=session)
+            # Without autoflush: the interaction's change above is written once, at commit, with
+            # the outcome ``finish`` adds (the steps read it from ``ia``, never from its row).
+            with db.no_autoflush:
+                following = advance(gw, db, ia, request, now, cookie_value=cookie_value, session=session)
             return following if following.redirect else Outcome(redirect=f"/interaction/{ia.id}")
 
         return respond(gw, request, await in_short_transaction(gw.sessionmaker, ip, work))
