@@ -130,8 +130,9 @@ def test_sqlite_that_turns_read_only_answers_503_then_recovers(sqlite_gateway, c
 
 
 def test_broken_pooled_postgresql_connections_are_never_served(postgres):
-    """What a PostgreSQL restart does to the pool: every pooled connection is cut. pool_pre_ping
-    finds them at checkout and connects again; no request sees the broken ones."""
+    """What a PostgreSQL restart does to the pool: every pooled connection is cut. The checkout
+    check (idgw.storage.db._still_connected) finds them and connects again; no request sees the
+    broken ones."""
     running = start_gateway(postgres.create_database())
     try:
         reg = flow.register(running)
