@@ -100,18 +100,25 @@ def make_engine(url: str, *, threads: int = 4) -> Engine:
 
 def _still_connected(dbapi_conn, _record, _proxy) -> None:
     """A pooled PostgreSQL connection about to be handed out: refused (the pool then connects
-    afresh, in the same checkout) if the server has closed it or said anything on it. An idle
-    connection in the pool has nothing to read, so a readable socket means the server went away
-    (a restart, ``pg_terminate_backend``, an idle timeout: the backend's FATAL message, or its
-    end of the stream). This replaces ``pool_pre_ping``, which asked the server with a ``;`` on
-    every checkout: one round trip of each transaction, a tenth of a token request's."""
+    afresh, in the same checkout) if the server has closed it. An idle connection in the pool has
+    nothing to read, so its socket is polled, without a round trip: if there is something, libpq
+    reads it; the end of the stream (a restart, ``pg_terminate_backend``, an idle timeout) fails
+    that read or stays readable after it, while anything harmless (a notice; TLS housekeeping)
+    is consumed and the connection kept. This replaces ``pool_pre_ping``, which asked the server
+    with a ``;`` on every checkout: one round trip of each transaction, a tenth of a token's."""
     pgconn = getattr(dbapi_conn, "pgconn", None)
     if pgconn is None or dbapi_conn.closed or pgconn.status != _CONNECTION_OK:
         raise exc.DisconnectionError("the connection is closed")
     poll = select.poll()
     poll.register(pgconn.socket, select.POLLIN | select.POLLPRI)
-    if poll.poll(0):
-        raise exc.DisconnectionError("the server closed the connection or spoke on an idle one")
+    if not poll.poll(0):
+        return
+    try:
+        pgconn.consume_input()
+    except Exception as error:  # noqa: BLE001 - libpq's "server closed the connection", in any form
+        raise exc.DisconnectionError(f"the server closed the connection: {error}") from None
+    if pgconn.status != _CONNECTION_OK or poll.poll(0):
+        raise exc.DisconnectionError("the server closed the connection")
 
 
 _CONNECTION_OK = 0  # libpq's CONNECTION_OK (psycopg.pq.ConnStatus.OK)
