@@ -50,7 +50,8 @@ class ChangeRequest(Base):
     approved, rejected, cancelled, expired."""
 
     __tablename__ = "change_requests"
-    __table_args__ = (Index("ix_change_requests_status", "status", "expires_at"),)
+    __table_args__ = (Index("ix_change_requests_status", "status", "expires_at"),
+                      Index("ix_change_requests_decided", "decided_at"))  # the recent decisions
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))

@@ -69,6 +69,10 @@ def username_key(username: str) -> str:
 
 class Account(Base):
     __tablename__ = "accounts"
+    # The admin console's list of accounts that cannot sign in now (idgw.admin.held_accounts):
+    # partial, so only the few with a wait or a lock are in it.
+    __table_args__ = (Index("ix_accounts_held", "locked_until", sqlite_where=text("locked_until > 0"),
+                            postgresql_where=text("locked_until > 0")),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     username: Mapped[str] = mapped_column(String(200), unique=True)
