@@ -163,7 +163,11 @@ class Interaction(Base):
 
 class AuthorizationCode(Base):
     __tablename__ = "authorization_codes"
-    __table_args__ = (Index("ix_codes_expires", "expires_at"),)  # the purge (idgw.purge)
+    __table_args__ = (Index("ix_codes_expires", "expires_at"),  # the purge (idgw.purge)
+                      # A mandate's revocation finds the e-services it reached; partial: a code
+                      # issued to someone acting for themselves (nearly all) adds no entry.
+                      Index("ix_codes_mandate", "mandate_id", sqlite_where=text("mandate_id IS NOT NULL"),
+                            postgresql_where=text("mandate_id IS NOT NULL")))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)

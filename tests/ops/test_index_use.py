@@ -149,3 +149,29 @@ def test_the_officer_and_admin_consoles_read_no_growing_table_whole(explained):
     plans, found = _reads_of(read_log)
     assert len(plans) > 40
     assert not found, "\n".join(f"{table}: {node} in {query}" for table, node, query in found)
+
+
+def test_acting_for_another_reads_no_growing_table_whole(explained):
+    """Delegation: a mandate made and signed, the delegate offered it at sign-in and acting under
+    it, userinfo and a refresh under it, and the principal's revocation."""
+    from idgw.delegation import mandates
+    from tests.delegation.world import SOMCHAI, SOMYING, citizen, delegable_service, person_mandate, sign_in_acting
+
+    gateway, read_log = explained
+    service = delegable_service(gateway)
+    a, b = citizen(gateway, SOMCHAI), citizen(gateway, SOMYING)
+    mandate_id = person_mandate(gateway, a, b, client_id=service.client_id)
+    tokens, rp, _ = sign_in_acting(gateway, service, b, choice=mandate_id)
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert httpx.get(gateway.url + "/userinfo", headers=bearer).json()["act"]
+    rp.refresh_token(gateway.url + "/token", refresh_token=tokens["refresh_token"])
+    from idgw.storage.delegation import Mandate
+    from idgw.storage.models import Account
+
+    with gateway.db() as db:
+        mandates.revoke(db, row=db.get(Mandate, mandate_id), account=db.get(Account, a.account_id),
+                        now=gateway.clock.now())
+        db.commit()
+    plans, found = _reads_of(read_log)
+    assert any("mandates" in query for query, _ in plans)
+    assert not found, "\n".join(f"{table}: {node} in {query}" for table, node, query in found)
