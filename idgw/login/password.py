@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import select
 
 from idgw import audit
 from idgw.security import sha256_hex, verify_password
@@ -95,17 +95,11 @@ def _waiting(until: int, now: int) -> PasswordOutcome | None:
 
 def find_account(db, username: str) -> Account | None:
     """The account a typed username names: compared by ``username_key`` (case-insensitive, NFKC),
-    through its unique index. Also an account the release before migration 0011 created during a
-    rolling upgrade, which has no key yet: found among the rows without one (the same index),
-    by its name lowered as that release compared it, and given its key."""
-    key = username_key(username)
-    found = db.scalars(select(Account).where(or_(
-        Account.username_key == key,
-        and_(Account.username_key.is_(None), func.lower(Account.username) == username.strip().lower())))).all()
-    account = next((a for a in found if a.username_key == key), found[0] if found else None)
-    if account is not None and account.username_key is None:
-        account.username_key = key  # written with the caller's transaction, if it commits
-    return account
+    through its unique index; also one the release before migration 0011 created during a rolling
+    upgrade, which is given its key (``_account_row``, the sign-in's own lookup)."""
+    db.flush()  # the lookup does not go through the ORM: let it see what the session holds
+    row = _account_row(db.connection(), username)
+    return db.get(Account, row.id, populate_existing=True) if row is not None else None
 
 
 @dataclass(frozen=True)
