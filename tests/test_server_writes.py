@@ -35,40 +35,39 @@ class FakeTransport:
         return ("127.0.0.1", 1) if name == "peername" else None
 
 
-def test_head_and_body_leave_in_one_write_and_later_chunks_as_they_come():
+@pytest.fixture
+def loop():
     loop = asyncio.new_event_loop()
-    try:
-        raw = FakeTransport()
-        t = HeadWithBody(raw, loop)
-        t.write(b"HTTP/1.1 200 OK\r\n\r\n")
-        assert raw.writes == []
-        t.write(b"body")
-        t.write(b"more")
-        assert raw.writes == [b"HTTP/1.1 200 OK\r\n\r\nbody", b"more"]
-        loop.run_until_complete(asyncio.sleep(0))  # the end-of-turn flush finds nothing held
-        assert raw.writes == [b"HTTP/1.1 200 OK\r\n\r\nbody", b"more"]
-        assert t.get_extra_info("peername") == ("127.0.0.1", 1)  # everything else is the transport's
-    finally:
-        loop.close()
+    yield loop
+    loop.close()
 
 
-def test_a_head_alone_leaves_at_the_end_of_the_turn_or_when_the_connection_closes():
-    loop = asyncio.new_event_loop()
-    try:
-        raw = FakeTransport()
-        t = HeadWithBody(raw, loop)
-        t.write(b"HTTP/1.1 204 No Content\r\n\r\n")
-        loop.run_until_complete(asyncio.sleep(0))
-        assert raw.writes == [b"HTTP/1.1 204 No Content\r\n\r\n"]
-        raw2 = FakeTransport()
-        t2 = HeadWithBody(raw2, loop)
-        t2.write(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n")
-        t2.close()
-        assert raw2.writes == [b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n"] and raw2.closed
-        loop.run_until_complete(asyncio.sleep(0))
-        assert len(raw2.writes) == 1  # sent once
-    finally:
-        loop.close()
+def test_head_and_body_leave_in_one_write_and_later_chunks_as_they_come(loop):
+    raw = FakeTransport()
+    t = HeadWithBody(raw, loop)
+    t.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    assert raw.writes == []
+    t.write(b"body")
+    t.write(b"more")
+    assert raw.writes == [b"HTTP/1.1 200 OK\r\n\r\nbody", b"more"]
+    loop.run_until_complete(asyncio.sleep(0))  # the end-of-turn flush finds nothing held
+    assert raw.writes == [b"HTTP/1.1 200 OK\r\n\r\nbody", b"more"]
+    assert t.get_extra_info("peername") == ("127.0.0.1", 1)  # everything else is the transport's
+
+
+def test_a_head_alone_leaves_at_the_end_of_the_turn_or_when_the_connection_closes(loop):
+    raw = FakeTransport()
+    t = HeadWithBody(raw, loop)
+    t.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+    loop.run_until_complete(asyncio.sleep(0))
+    assert raw.writes == [b"HTTP/1.1 204 No Content\r\n\r\n"]
+    raw2 = FakeTransport()
+    t2 = HeadWithBody(raw2, loop)
+    t2.write(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n")
+    t2.close()
+    assert raw2.writes == [b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n"] and raw2.closed
+    loop.run_until_complete(asyncio.sleep(0))
+    assert len(raw2.writes) == 1  # sent once
 
 
 async def app(scope, receive, send):

@@ -73,8 +73,8 @@ def make_engine(url: str, *, threads: int = 4) -> Engine:
                 raw.execute("PRAGMA busy_timeout=0")
                 try:
                     raw.execute("BEGIN IMMEDIATE")
-                except raw.OperationalError as exc:  # SQLITE_BUSY: "database is locked"
-                    raise WriteLockBusy(str(exc)) from None
+                except raw.OperationalError as error:  # SQLITE_BUSY: "database is locked"
+                    raise WriteLockBusy(str(error)) from None
                 finally:
                     raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             else:
