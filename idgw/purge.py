@@ -329,7 +329,8 @@ def _purge_table(sessionmaker, table: Table, removable: ColumnElement, *, batch:
     """Batches of removable rows in no particular order, so that the rule's own index finds them
     (ordered by key, PostgreSQL walked the primary key and filtered: the whole table per batch).
     A row read but not deleted (a request held it, or it stopped being removable) is left out of
-    the later batches of this run, so every batch makes progress."""
+    the later batches of this run, so every batch makes progress; the run stops once a batch's
+    worth is left out (the list stays within a statement's parameter limit)."""
     (pk,) = table.primary_key.columns
     removed = 0
     kept: list = []
@@ -344,8 +345,8 @@ def _purge_table(sessionmaker, table: Table, removable: ColumnElement, *, batch:
         deleted = _as_writer(sessionmaker, lambda ids=ids: _delete(sessionmaker, table, pk, ids, removable))
         removed += len(deleted)
         kept.extend(set(ids) - set(deleted))
-        if len(ids) < batch:
-            break
+        if len(ids) < batch or len(kept) >= batch:
+            break  # all read, or a batch's worth held by requests: the next run tries those again
     return removed
 
 

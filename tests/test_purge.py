@@ -449,3 +449,29 @@ def test_a_row_read_but_not_deleted_is_left_out_of_the_next_batches(gateway, mon
     assert removed["used_assertions"] == 6
     assert sum(ids.count(held) for ids in batches) == 1  # read once, then left out
     assert count(gateway, UsedAssertion) == 1
+
+
+def test_a_run_stops_once_a_batch_worth_is_held_and_the_next_run_takes_them(gateway, monkeypatch):
+    """Rows left out are kept in a list the next batch's statement carries: it stops at a batch's
+    worth (within any parameter limit), and the rows are still removed by a later run."""
+    from idgw.storage.models import UsedAssertion
+
+    now = gateway.clock.now()
+    with gateway.db() as db:
+        for i in range(7):
+            db.add(UsedAssertion(jti_hash=f"{i:064d}", expires_at=now - DAY))
+        db.commit()
+    real_delete = purging._delete
+    batches: list[list] = []
+
+    def hold_every_row(sessionmaker, table, pk, ids, removable):
+        if table.name != "used_assertions":
+            return real_delete(sessionmaker, table, pk, ids, removable)
+        batches.append(list(ids))
+        return []
+
+    monkeypatch.setattr(purging, "_delete", hold_every_row)
+    assert run_purge(gateway, batch=2)["used_assertions"] == 0
+    assert len(batches) == 1 and count(gateway, UsedAssertion) == 7
+    monkeypatch.setattr(purging, "_delete", real_delete)
+    assert run_purge(gateway, batch=2)["used_assertions"] == 7
