@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from idgw import __version__, health, observe
+from idgw import __version__, health, observe, route_index
 from idgw.audit import sinks as audit_sinks
 from idgw.audit import timer as audit_timer
 from idgw.authn import Registry
@@ -319,4 +319,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # as it left them (security headers included); later ones are replayed from here.
     app.add_middleware(WellKnownDocuments, keys=gw.keys)
     observe.install(app, gw)  # /metrics, request ids and request metrics (outermost)
+    route_index.install(app)  # every route is in place: route by the path's first segment
     return app
