@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from idgw.login.raising import (  # noqa: F401 (factor_routes: re-exported)
     ENROL_FRESH_SECONDS,
@@ -67,17 +67,24 @@ def finish(db, *, ia: Interaction, now: int, result: dict) -> bool:
     of one interaction run at once (the conditional UPDATE is serialised by the database: on
     PostgreSQL the second waits for the first to commit, then finds it completed). ``result``
     ({"kind": "code"} or {"kind": "error", "location": ...}) lets a repeated submit answer the same."""
+    params = {**ia.params, "result": result}
     if ia not in db or ia in db.new:  # created by this very request: nobody else can have it
-        ia.completed_at, ia.params = now, {**ia.params, "result": result}
+        ia.completed_at, ia.params = now, params
         return True
-    with db.no_autoflush:  # the claim first; this request's own changes to the row only if it wins
-        claimed = db.execute(update(Interaction).where(Interaction.id == ia.id, Interaction.completed_at.is_(None))
-                             .values(completed_at=now).execution_options(synchronize_session=False)).rowcount == 1
-    if claimed:
-        ia.completed_at, ia.params = now, {**ia.params, "result": result}
+    # One statement claims the outcome and writes this request's changes to the interaction with
+    # it (on the driver's cursor, so nothing is flushed first): they are written only if it wins.
+    claimed = raw.execute(db.connection(), _CLAIM, {"p_id": ia.id, "p_now": now,
+                                                    "p_params": raw.json_param(params)}) == 1
+    if claimed:  # the row now holds these: nothing left for the unit of work to write
+        set_committed_value(ia, "completed_at", now)
+        set_committed_value(ia, "params", params)
     else:
         db.expire(ia)  # drop this request's unsaved changes: the first outcome stands as it was
     return claimed
+
+
+_CLAIM = raw.Statement("UPDATE interactions SET completed_at = :p_now, params = :p_params"
+                       " WHERE id = :p_id AND completed_at IS NULL")
 
 
 _SEED_CONSENT = raw.Statement(

@@ -88,6 +88,7 @@ RAW_ROTATE_REFRESH = raw.update_returning(
     "token_hash = :p_hash AND kind = 'refresh' AND client_id = :p_client_id AND rotated_at IS NULL"
     " AND revoked_at IS NULL AND expires_at > :p_now")
 RAW_INSERT_TOKENS = raw.insert_into(_TOKENS)
+RAW_INSERT_CODE = raw.insert_into(_CODES)
 
 # The rotation grace (RefreshTokenGrant): the refresh tokens issued for a rotated one, found
 # within its family; the successor revoked only while still unused, so of two retries sent at
@@ -292,20 +293,21 @@ class AuthorizationCodeGrant(oauth2_grants.AuthorizationCodeGrant):
         now = server.clock.now()
         db = current_db.get()
         data = request.payload.data
-        row = AuthorizationCode(
-            id=str(uuid.uuid4()), code_hash=sha256_hex(code), client_id=request.client.get_client_id(),
+        client_id, scope = request.client.get_client_id(), request.scope or ""
+        # On the driver's cursor, as the tokens are: with the interaction's claim (also there),
+        # the step that issues a code leaves the unit of work nothing to flush.
+        raw.execute(db.connection(), RAW_INSERT_CODE, dict(
+            id=str(uuid.uuid4()), code_hash=sha256_hex(code), client_id=client_id,
             account_id=subject.account_id, session_id=subject.session_id,
-            redirect_uri=data["redirect_uri"], scope=request.scope or "", nonce=data.get("nonce"),
+            redirect_uri=data["redirect_uri"], scope=scope, nonce=data.get("nonce"),
             code_challenge=data["code_challenge"], code_challenge_method=data["code_challenge_method"],
-            auth_time=subject.auth_time, acr=subject.acr, amr=list(subject.amr), ial=subject.ial,
-            aal=subject.aal, claims=subject.claims, release=list(subject.release),
+            auth_time=subject.auth_time, acr=subject.acr, amr=raw.json_param(list(subject.amr)), ial=subject.ial,
+            aal=subject.aal, claims=raw.json_param(subject.claims), release=raw.json_param(list(subject.release)),
             mandate_id=subject.mandate_id, mandate_act=subject.mandate_act,
-            created_at=now, expires_at=now + server.settings.code_ttl,
-        )
-        db.add(row)
+            created_at=now, expires_at=now + server.settings.code_ttl, redeemed_at=None,
+        ))
         audit.record(db, "authorization.granted", at=now, actor=subject.account_id,
-                     client_id=row.client_id, session_id=subject.session_id, ip=current_ip.get(),
-                     scope=row.scope)
+                     client_id=client_id, session_id=subject.session_id, ip=current_ip.get(), scope=scope)
 
     def query_authorization_code(self, code, client):
         """Find the code, changing nothing: every check of the request (redirect_uri, PKCE) runs

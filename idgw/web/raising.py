@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import bindparam, select
 
 from idgw import audit
 from idgw.assurance import current_policy
@@ -30,7 +29,8 @@ from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
 from idgw.proofing.cases import proofing_reach
 from idgw.security import sha256_hex
-from idgw.storage.models import Account, Client, Consent, Interaction
+from idgw.storage import raw
+from idgw.storage.models import Account, Client, Interaction
 from idgw.web.i18n import add_messages, t
 from policies import AAL, IAL
 
@@ -144,9 +144,11 @@ def unmet_context(*, step: Step, client_name: str, locale: str, back_url: str | 
                 needs=needs_in_words(need_ial=step.need_ial, need_aal=step.need_aal, locale=locale))
 
 
-# Read on every interaction step: plain column reads, no ORM objects.
-_CONSENTED = select(Consent.scope, Consent.claims).where(Consent.account_id == bindparam("p_account_id"),
-                                                        Consent.client_id == bindparam("p_client_id"))
+# Read on every interaction step: on the driver's cursor (idgw.storage.raw). Consents are written
+# there too (idgw.login.interaction.record_consent), so no pending ORM change is passed by.
+_CONSENTED = raw.Statement('SELECT "scope", claims FROM consents WHERE account_id = :p_account_id'
+                           " AND client_id = :p_client_id", columns=("scope", "claims"),
+                           json_columns=frozenset({"claims"}))
 
 
 def decide_for(gw, db, ia: Interaction, session, account, now: int, *, policy=_UNREAD) -> Step:
@@ -154,8 +156,8 @@ def decide_for(gw, db, ia: Interaction, session, account, now: int, *, policy=_U
     current policy, when the caller has already read it)."""
     if policy is _UNREAD:
         policy = current_policy(db, ia.client_id)
-    consented = db.execute(_CONSENTED, {"p_account_id": session.account_id, "p_client_id": ia.client_id}).first() \
-        if session is not None else None
+    consented = raw.first(db.connection(), _CONSENTED, {"p_account_id": session.account_id,
+                                                         "p_client_id": ia.client_id}) if session is not None else None
     return next_step(db=db, params=ia.params["request"], requested=ia.params.get("requested") or {},
                      progress=ia.params["progress"], session=session, account=account, policy=policy,
                      consented_scope=consented.scope if consented else None,
