@@ -79,6 +79,7 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 _TH_MONTHS = ["ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.", "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.", "พ.ย.", "ธ.ค."]
+_EN_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 _BANGKOK = timedelta(hours=7)
 
 
@@ -99,11 +100,12 @@ def t(key: str, locale: str, **kwargs) -> str:
 
 
 def format_datetime(epoch: int, locale: str) -> str:
-    """Bangkok time; Thai users get the Buddhist era (พ.ศ. = ค.ศ. + 543)."""
+    """Bangkok time; Thai users get the Buddhist era (พ.ศ. = ค.ศ. + 543). Month names come from
+    the tables here, never from the process's C locale (``%b`` is locale-dependent, and slow)."""
     dt = datetime.fromtimestamp(epoch, UTC) + _BANGKOK
     if locale == "th":
-        return f"{dt.day} {_TH_MONTHS[dt.month - 1]} {dt.year + 543} {dt:%H:%M} น."
-    return f"{dt:%d %b %Y %H:%M} (UTC+7)"
+        return f"{dt.day} {_TH_MONTHS[dt.month - 1]} {dt.year + 543} {dt.hour:02d}:{dt.minute:02d} น."
+    return f"{dt.day:02d} {_EN_MONTHS[dt.month - 1]} {dt.year} {dt.hour:02d}:{dt.minute:02d} (UTC+7)"
 
 
 def choose_locale(*, ui_locales: str | None, cookie: str | None, accept_language: str | None, default: str) -> str:
