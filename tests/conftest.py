@@ -4,9 +4,7 @@ gateway served by uvicorn on a loopback port so flows go over real HTTP."""
 from __future__ import annotations
 
 import os
-import random
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -16,29 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from providers.simulators.server import free_port
+
 CHROMIUM = os.environ.get("IDGW_CHROMIUM", "/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps dialling out, which this network refuses.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-
-
-def free_port() -> int:
-    """A free port below the ephemeral range (32768-60999 on Linux). A port the kernel hands out
-    for port 0 is ephemeral, and an outgoing connection (to PostgreSQL, a simulator, the gateway)
-    made between this call and the server's bind could take it: seen once in a full run as
-    "address already in use". Ports from 20000-32767 are only ever taken by an explicit bind."""
-    for _ in range(200):
-        port = random.randint(20000, 32767)  # noqa: S311 - a port, not a secret
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _pg_bin(name: str) -> str | None:

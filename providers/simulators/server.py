@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+import os
+import random
 import socket
 import threading
 import time
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port that was free a moment ago on ``host``."""
+    """A port that was free a moment ago on ``host``, below the ephemeral range (32768-60999 on
+    Linux). A port the kernel hands out for port 0 is ephemeral, and an outgoing connection (to
+    PostgreSQL, a simulator, the gateway) made between this call and the server's bind could take
+    it: seen in full test runs as "address already in use". Ports 20000-32767 are only ever taken
+    by an explicit bind; under pytest-xdist each worker draws from its own share of them."""
+    low, high = 20000, 32767
+    worker, workers = os.environ.get("PYTEST_XDIST_WORKER", ""), os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
+    if worker.startswith("gw") and worker[2:].isdigit() and workers.isdigit() and int(workers) > 0:
+        share = (high - low + 1) // int(workers)
+        low = low + share * (int(worker[2:]) % int(workers))
+        high = low + share - 1
+    for _ in range(200):
+        port = random.randint(low, high)  # noqa: S311 - a port, not a secret
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
