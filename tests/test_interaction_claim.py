@@ -53,6 +53,20 @@ def test_the_claim_writes_the_requests_changes_and_nothing_is_left_to_flush(sess
     assert params == {"local": {"next": "/account"}, "progress": {"consented": True}, "result": {"kind": "code"}}
 
 
+def test_another_column_changed_in_the_request_is_still_written(sessions):
+    _new(sessions, "ia-4")
+    with sessions() as db:
+        ia = db.get(Interaction, "ia-4")
+        ia.expires_at = 900
+        ia.params = {**ia.params, "progress": {"consented": True}}
+        assert finish(db, ia=ia, now=200, result={"kind": "code"}) is True
+        db.commit()
+    with sessions() as db:
+        row = db.get(Interaction, "ia-4")
+        assert (row.expires_at, row.completed_at, row.params["result"], row.params["progress"]) == (
+            900, 200, {"kind": "code"}, {"consented": True})
+
+
 def test_a_second_claim_loses_and_writes_nothing(sessions):
     _new(sessions, "ia-2")
     with sessions() as first:
