@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import exc, select
 
-from idgw.oidc.provider import RAW_INSERT_TOKENS, RAW_SELECT_REFRESH
+from idgw.oidc.provider import RAW_INSERT_TOKEN_PAIR, RAW_INSERT_TOKENS, RAW_SELECT_REFRESH
 from idgw.storage import probe, raw
 from idgw.storage.db import make_engine, make_sessionmaker
 from idgw.storage.models import Account, Client, Token
@@ -52,6 +52,22 @@ def test_rows_written_and_read_on_the_cursor_are_what_sqlalchemy_writes_and_read
         row = db.scalar(select(Token))
         assert (row.amr, row.claims, row.release, row.expires_at) == (["pwd"], None, ["id_token/ชื่อ"], 10**10)
         assert raw.first(db.connection(), RAW_SELECT_REFRESH, {"p_hash": "x" * 64}) is None
+
+
+def test_two_rows_in_one_statement_are_each_their_own_row(sessions):
+    access = _token_row(id="t-access", kind="access", token_hash="a" * 64, jti="j-1")
+    refresh = _token_row(id="t-refresh", token_hash="r" * 64, expires_at=10**11)
+    with sessions() as db:
+        _parents(db)
+        assert raw.execute(db.connection(), RAW_INSERT_TOKEN_PAIR, raw.row_params([access, refresh])) == 2
+        db.commit()
+    with sessions() as db:
+        rows = {t.id: t for t in db.scalars(select(Token))}
+        assert set(rows) == {"t-access", "t-refresh"}
+        a, r = rows["t-access"], rows["t-refresh"]
+        assert (a.kind, a.jti, a.expires_at) == ("access", "j-1", 10**10)
+        assert (r.kind, r.jti, r.expires_at) == ("refresh", None, 10**11)
+        assert r.release == ["id_token/ชื่อ"]
 
 
 def test_a_rolled_back_transaction_takes_the_cursor_writes_with_it(sessions):

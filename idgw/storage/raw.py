@@ -117,6 +117,20 @@ def insert_into(table) -> Statement:
     return Statement(f"INSERT INTO {table.name} ({listed}) VALUES ({', '.join(':' + n for n in names)})")  # noqa: S608
 
 
+def insert_rows(table, count: int) -> Statement:
+    """``INSERT`` of ``count`` rows in one statement, row ``i``'s columns as parameters
+    ``<column>_<i>`` (``row_params``). One statement instead of psycopg's ``executemany``, which
+    runs a pipeline for it: 6x the Python cost of a single statement, measured on /token."""
+    names, _json, listed = _columns(table)
+    values = ", ".join("(" + ", ".join(f":{n}_{i}" for n in names) + ")" for i in range(count))
+    return Statement(f"INSERT INTO {table.name} ({listed}) VALUES {values}")  # noqa: S608
+
+
+def row_params(rows: list[dict]) -> dict:
+    """The parameters of ``insert_rows`` for ``rows``."""
+    return {f"{name}_{i}": value for i, row in enumerate(rows) for name, value in row.items()}
+
+
 def json_columns(table) -> frozenset[str]:
     return _columns(table)[1]
 
