@@ -106,3 +106,22 @@ def test_a_connection_gone_is_invalidated_and_recognised_as_an_outage(sessions):
         db.rollback()
     with sessions() as db:  # the pool replaced the dead connection
         assert raw.first(db.connection(), RAW_SELECT_REFRESH, {"p_hash": "h" * 64}) is None
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_the_account_lock_is_held_until_the_transaction_ends(sessions):
+    """idgw.storage.revoke.account_lock, now on the driver's cursor: a transaction-scoped advisory
+    lock, seen by another connection while the transaction lasts and gone after it."""
+    from idgw.storage.revoke import account_lock
+
+    def advisory_locks(other) -> int:
+        return other.connection().exec_driver_sql(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted").scalar()
+
+    with sessions() as db, sessions() as other:
+        account_lock(db, account_id="a-1")
+        account_lock(db, account_id="a-1")  # re-entrant within the transaction
+        assert advisory_locks(other) == 1
+        other.rollback()
+        db.commit()
+        assert advisory_locks(other) == 0

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 
+from idgw.storage import raw
 from idgw.storage.models import Token
+
+_LOCK = raw.Statement("SELECT pg_advisory_xact_lock(:p_key)")
 
 
 def account_lock(db, *, account_id: str) -> None:
@@ -18,7 +21,7 @@ def account_lock(db, *, account_id: str) -> None:
     tests/security/test_token_attacks.py)."""
     if db.get_bind().dialect.name == "postgresql":
         key = int.from_bytes(hashlib.sha256(f"tokens:{account_id}".encode()).digest()[:8], "big", signed=True)
-        db.execute(select(func.pg_advisory_xact_lock(key)))
+        raw.execute(db.connection(), _LOCK, {"p_key": key})  # on the driver's cursor: every refresh takes it
 
 
 def revoke_tokens(db, *where, account_id: str, now: int) -> int:
