@@ -24,7 +24,10 @@ from policies import AAL, IAL, SessionState, default_rules
 # slack on a 15-30 minute idle limit is immaterial.
 _TOUCH_EVERY = 60
 # Built once: loading the session is part of every authorization step.
-_BY_COOKIE = select(LoginSession).where(LoginSession.cookie_hash == bindparam("p_cookie_hash"))
+# The session with its account, in one statement: nearly every caller reads the account next, and
+# ``db.get(Account, ...)`` then finds it in the session's identity map.
+_BY_COOKIE = (select(LoginSession, Account).join(Account, Account.id == LoginSession.account_id)
+              .where(LoginSession.cookie_hash == bindparam("p_cookie_hash")))
 
 
 def _apply_limits(row: LoginSession) -> None:
@@ -104,7 +107,8 @@ def load_session(db, *, cookie: str | None, now: int) -> LoginSession | None:
     idle limit (then it no longer counts and the person signs in again)."""
     if not cookie or len(cookie) > 128:
         return None
-    row = db.scalar(_BY_COOKIE, {"p_cookie_hash": sha256_hex(cookie)})
+    found = db.execute(_BY_COOKIE, {"p_cookie_hash": sha256_hex(cookie)}).first()
+    row = found[0] if found is not None else None
     if row is None or row.ended_at is not None:
         return None
     limit = default_rules().limit(AAL(row.aal))
