@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm.attributes import set_committed_value
 
 from idgw.login.raising import (  # noqa: F401 (factor_routes: re-exported)
@@ -38,11 +39,16 @@ from policies import (
     parse_acr,
 )
 
+# Built once: ``db.get`` builds its SELECT anew each time, and deriving that statement's cache key
+# was a fifth of a step's interaction lookup (py-spy, password sign-ins). The identity map still
+# answers with the object already loaded in the transaction, as ``db.get`` would.
+_BY_ID = select(Interaction).where(Interaction.id == bindparam("p_id"))
+
 
 def open_interaction(db, *, iid: str, browser: str, now: int) -> tuple[Interaction | None, str | None]:
     """(interaction, None) while it can go on, else (None, reason): ``not_found`` or ``expired``.
     An interaction belongs to the browser that started it (no login CSRF through a link)."""
-    ia = db.get(Interaction, iid) if len(iid) <= 64 else None
+    ia = db.scalar(_BY_ID, {"p_id": iid}) if len(iid) <= 64 else None
     if ia is None:
         return None, "not_found"
     if ia.completed_at is not None or ia.expires_at <= now or sha256_hex(browser) != ia.params.get("browser"):
@@ -117,7 +123,7 @@ def record_consent(db, *, account_id: str, client_id: str, scope: str, release: 
 def repeated(db, *, iid: str, browser: str, now: int, within: int) -> dict | None:
     """The outcome an interaction already had, for a repeated submit from the same browser within
     ``within`` seconds (a double click, a reload): its ``result``, else None."""
-    ia = db.get(Interaction, iid) if len(iid) <= 64 else None
+    ia = db.scalar(_BY_ID, {"p_id": iid}) if len(iid) <= 64 else None
     if ia is None or ia.completed_at is None or now - ia.completed_at > within \
             or sha256_hex(browser) != ia.params.get("browser"):
         return None
