@@ -124,6 +124,17 @@ def migrated(database_url: str) -> None:
     upgrade(database_url)  # at head already: only checks
 
 
+@pytest.fixture
+def sessions(database_url):
+    """A sessionmaker on ``database_url`` at the schema's head (no gateway running)."""
+    from idgw.storage.db import make_engine, make_sessionmaker
+
+    migrated(database_url)
+    engine = make_engine(database_url)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
 def start_gateway(database_url: str, *, host: str = "127.0.0.1", port: int | None = None,
                   **overrides) -> RunningGateway:
     import uvicorn

@@ -2,20 +2,10 @@
 changes to it (idgw.login.interaction.finish), so the step that issues a code leaves the unit of
 work nothing to flush: the claim, the code and the audit all go through the driver's cursor."""
 
-import pytest
 from sqlalchemy import event
 
 from idgw.login.interaction import finish, keep_new
-from idgw.storage.db import make_engine, make_sessionmaker, upgrade
 from idgw.storage.models import Interaction
-
-
-@pytest.fixture
-def sessions(database_url):
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    yield make_sessionmaker(engine)
-    engine.dispose()
 
 
 def _stored(make_session, iid: str) -> tuple:

@@ -10,17 +10,7 @@ from sqlalchemy import exc, select
 
 from idgw.oidc.provider import RAW_INSERT_TOKEN_PAIR, RAW_INSERT_TOKENS, RAW_SELECT_REFRESH
 from idgw.storage import probe, raw
-from idgw.storage.db import make_engine, make_sessionmaker
 from idgw.storage.models import Account, Client, Token
-from tests.conftest import migrated
-
-
-@pytest.fixture
-def sessions(database_url):
-    migrated(database_url)
-    engine = make_engine(database_url)
-    yield make_sessionmaker(engine)
-    engine.dispose()
 
 
 def _token_row(**over) -> dict:
