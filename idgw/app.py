@@ -52,6 +52,7 @@ from idgw.proofing import signals as proofing_signals
 from idgw.proofing.runtime import ProofingRuntime
 from idgw.security import Sealer, derive_key
 from idgw.settings import Settings
+from idgw.storage import wal
 from idgw.storage.db import make_engine, make_sessionmaker
 from idgw.storage.models import InstanceSecret
 from idgw.storage.probe import require_writable
@@ -193,7 +194,7 @@ def build_gateway(settings: Settings, *, clock: Clock | None = None) -> Gateway:
     if settings.dev and settings.issuer.startswith("http://"):
         # Authlib refuses http URIs unless told; dev mode on loopback only (settings.validate).
         os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
-    engine = make_engine(settings.database_url, threads=settings.db_threads)
+    engine = make_engine(settings.database_url, threads=settings.db_threads, background_checkpoints=True)
     # A SQLite file this process cannot write stops start-up here, naming the file
     # (DatabaseStartError), rather than at the first sign-in.
     require_writable(engine)
@@ -253,10 +254,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         signer = asyncio.create_task(audit_timer.run_checkpoints(gw), name="audit-checkpoints")
         # ...and hearing what other instances decided about proofing cases (idgw.proofing.signals).
         signals = asyncio.create_task(proofing_signals.run(gw), name="proofing-signals")
+        # ...and, on SQLite, checkpointing the write-ahead log off the requests' path (idgw.storage.wal).
+        checkpoints = asyncio.create_task(wal.run(gw.engine), name="sqlite-checkpoints")
         try:
             yield
         finally:
-            for task in (sender, sweeper, events, purger, signer, signals):
+            for task in (sender, sweeper, events, purger, signer, signals, checkpoints):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

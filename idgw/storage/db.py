@@ -40,12 +40,15 @@ BUSY_TIMEOUT_MS = 30_000
 CONNECT_TIMEOUT = 3
 
 
-def make_engine(url: str, *, threads: int = 4) -> Engine:
+def make_engine(url: str, *, threads: int = 4, background_checkpoints: bool = False) -> Engine:
     """The engine for ``url``. ``threads``: how many threads run request transactions on
-    PostgreSQL (``transaction_executor``; Settings.db_threads); SQLite always has one."""
+    PostgreSQL (``transaction_executor``; Settings.db_threads); SQLite always has one.
+    ``background_checkpoints`` (SQLite): no commit checkpoints the WAL itself; the serving
+    process runs ``idgw.storage.wal.run`` instead (see there why)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine._idgw_background_checkpoints = background_checkpoints
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - exercised by every sqlite test
@@ -55,6 +58,8 @@ def make_engine(url: str, *, threads: int = 4) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            if background_checkpoints:
+                cur.execute("PRAGMA wal_autocheckpoint=0")
             cur.close()
             # Let SQLAlchemy, not the driver, open transactions (see _begin_immediate).
             dbapi_conn.isolation_level = None
