@@ -3,6 +3,7 @@ inside a request's commit: that copy and its fsync were the token endpoint's p99
 
 import asyncio
 import os
+import sqlite3
 import time
 
 from idgw.admin import add_user
@@ -57,3 +58,31 @@ def test_the_gateway_checkpoints_what_requests_wrote(tmp_path):
     finally:
         running.stop()
         running.gw.engine.dispose()
+
+
+def test_a_failing_checkpoint_is_said_once_and_tried_again(tmp_path, monkeypatch, caplog):
+    url = f"sqlite:///{tmp_path}/f.db"
+    migrated(url)
+    engine = make_engine(url, background_checkpoints=True)
+    calls = []
+
+    def failing(_engine):
+        calls.append(1)
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(wal, "checkpoint", failing)
+
+    async def for_a_while():
+        task = asyncio.create_task(wal.run(engine, interval=0.02))
+        await asyncio.sleep(0.5)
+        assert not task.done()  # still running after the failures
+        task.cancel()
+
+    try:
+        with caplog.at_level("ERROR", logger="idgw.storage.wal"):
+            asyncio.run(for_a_while())
+        assert len(calls) >= 5
+        lines = [r for r in caplog.records if r.name == "idgw.storage.wal"]
+        assert len(lines) == 1 and "disk I/O error" in (lines[0].exc_text or str(lines[0].exc_info))
+    finally:
+        engine.dispose()

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-
-from idgw.storage.probe import log_failure
+import time
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +37,23 @@ def checkpoint(engine) -> tuple[int, int, int]:
     return tuple(row)
 
 
+#: Seconds between two lines for a checkpoint that keeps failing (it is retried every ``INTERVAL``).
+REPEAT_EVERY = 60.0
+
+
 async def run(engine, *, interval: float = INTERVAL) -> None:
-    """Until cancelled, for an engine made with ``background_checkpoints``; returns at once otherwise."""
+    """Until cancelled, for an engine made with ``background_checkpoints``; returns at once
+    otherwise. A failure (the driver's own error: a full or failing disk) is logged with its
+    traceback at most once a minute while it lasts, and the next round tries again."""
     if not getattr(engine, "_idgw_background_checkpoints", False):
         return
+    said = -REPEAT_EVERY
     while True:
         await asyncio.sleep(interval)
         try:
             await asyncio.to_thread(checkpoint, engine)
-        except Exception as error:  # noqa: BLE001 - a locked or missing file must not end the loop
-            log_failure(log, "WAL checkpoint failed", error)
+        except Exception as error:  # noqa: BLE001 - a failing disk must not end the loop
+            if time.monotonic() - said >= REPEAT_EVERY:
+                said = time.monotonic()
+                log.error("WAL checkpoint failed (retried every %s s; said again after %s s)", interval,
+                          REPEAT_EVERY, exc_info=error)
