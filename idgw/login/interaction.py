@@ -102,6 +102,12 @@ _READ_CONSENT = {  # PostgreSQL locks the row; SQLite runs one writer at a time 
     dialect: raw.Statement(sql, columns=("scope", "claims"), json_columns=frozenset({"claims"}))
     for dialect, sql in (("sqlite", _CONSENT_ROW), ("postgresql", _CONSENT_ROW + " FOR UPDATE"))
 }
+
+
+def consented(db, *, account_id: str, client_id: str):
+    """The person's consent for the service (``scope``, ``claims``) or None, read on the driver's
+    cursor as ``record_consent`` writes it (read on every interaction step; no row lock)."""
+    return raw.first(db.connection(), _READ_CONSENT["sqlite"], {"p_account_id": account_id, "p_client_id": client_id})
 _UPDATE_CONSENT = raw.Statement(
     f'UPDATE consents SET "scope" = :p_scope, claims = :p_claims, granted_at = :p_now WHERE {_CONSENT_WHERE}')  # noqa: S608
 

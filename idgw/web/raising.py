@@ -22,14 +22,13 @@ from idgw import audit
 from idgw.assurance import current_policy
 from idgw.authn.totp import new_recovery_codes
 from idgw.authn.webauthn import WebAuthnError
-from idgw.login.interaction import Step, alternatives, next_step, open_interaction
+from idgw.login.interaction import Step, alternatives, consented, next_step, open_interaction
 from idgw.login.raising import Route, accepted_upstreams, floors, upstream_reaches
 from idgw.login.sessions import add_factor, load_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
 from idgw.proofing.cases import proofing_reach
 from idgw.security import sha256_hex
-from idgw.storage import raw
 from idgw.storage.models import Account, Client, Interaction
 from idgw.web.i18n import add_messages, t
 from policies import AAL, IAL
@@ -144,24 +143,16 @@ def unmet_context(*, step: Step, client_name: str, locale: str, back_url: str | 
                 needs=needs_in_words(need_ial=step.need_ial, need_aal=step.need_aal, locale=locale))
 
 
-# Read on every interaction step: on the driver's cursor (idgw.storage.raw). Consents are written
-# there too (idgw.login.interaction.record_consent), so no pending ORM change is passed by.
-_CONSENTED = raw.Statement('SELECT "scope", claims FROM consents WHERE account_id = :p_account_id'
-                           " AND client_id = :p_client_id", columns=("scope", "claims"),
-                           json_columns=frozenset({"claims"}))
-
-
 def decide_for(gw, db, ia: Interaction, session, account, now: int, *, policy=_UNREAD) -> Step:
     """The interaction's next step as /interaction/{id} decides it now (``policy``: the service's
     current policy, when the caller has already read it)."""
     if policy is _UNREAD:
         policy = current_policy(db, ia.client_id)
-    consented = raw.first(db.connection(), _CONSENTED, {"p_account_id": session.account_id,
-                                                         "p_client_id": ia.client_id}) if session is not None else None
+    consent = consented(db, account_id=session.account_id, client_id=ia.client_id) if session is not None else None
     return next_step(db=db, params=ia.params["request"], requested=ia.params.get("requested") or {},
                      progress=ia.params["progress"], session=session, account=account, policy=policy,
-                     consented_scope=consented.scope if consented else None,
-                     consented_claims=consented.claims if consented else None, registry=gw.authenticators,
+                     consented_scope=consent.scope if consent else None,
+                     consented_claims=consent.claims if consent else None, registry=gw.authenticators,
                      now=now, upstreams=accepted_upstreams(gw.upstreams, policy),
                      proofing_ial=proofing_reach(gw.settings, policy))
 
