@@ -296,7 +296,10 @@ class AuthorizationCodeGrant(oauth2_grants.AuthorizationCodeGrant):
         data = request.payload.data
         client_id, scope = request.client.get_client_id(), request.scope or ""
         # On the driver's cursor, as the tokens are: with the interaction's claim (also there),
-        # the step that issues a code leaves the unit of work nothing to flush.
+        # the step that issues a code leaves the unit of work nothing to flush. Rows this request
+        # added through the ORM (an account made by a first sign-in) go first: the code refers to them.
+        if db.new:
+            db.flush()
         raw.execute(db.connection(), RAW_INSERT_CODE, dict(
             id=str(uuid.uuid4()), code_hash=sha256_hex(code), client_id=client_id,
             account_id=subject.account_id, session_id=subject.session_id,
