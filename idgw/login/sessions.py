@@ -30,6 +30,9 @@ _BY_COOKIE = (select(LoginSession, Account).join(Account, Account.id == LoginSes
               .where(LoginSession.cookie_hash == bindparam("p_cookie_hash")))
 
 
+_HELD_ACCOUNTS = "idgw_session_accounts"
+
+
 def _apply_limits(row: LoginSession) -> None:
     limit = default_rules().limit(AAL(row.aal))
     row.expires_at = row.auth_time + limit.absolute
@@ -109,6 +112,10 @@ def load_session(db, *, cookie: str | None, now: int) -> LoginSession | None:
         return None
     found = db.execute(_BY_COOKIE, {"p_cookie_hash": sha256_hex(cookie)}).first()
     row = found[0] if found is not None else None
+    if found is not None:
+        # The identity map holds objects weakly: without a reference the account read here is
+        # collected when ``found`` goes, and the caller's ``db.get(Account, ...)`` reads it again.
+        db.info.setdefault(_HELD_ACCOUNTS, []).append(found[1])
     if row is None or row.ended_at is not None:
         return None
     limit = default_rules().limit(AAL(row.aal))
