@@ -138,6 +138,13 @@ def record(
 
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
+    if not session.info.get(_PENDING):
+        return
+    # The commit would flush after this hook, with the chain's head locked (on PostgreSQL every
+    # writer of the chain waits for that lock): flush first, so the lock is held only for the
+    # append and the COMMIT.
+    if session.new or session.dirty or session.deleted:
+        session.flush()
     rows = session.info.pop(_PENDING, None)
     if rows:
         conn = session.connection()
