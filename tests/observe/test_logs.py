@@ -139,3 +139,28 @@ def test_log_config_redacts_on_every_handler():
         assert all(h["filters"] == ["redact"] for h in config["handlers"].values())
         assert {h["formatter"] for h in config["handlers"].values()} == {log_format}
         assert config["loggers"]["idgw"]["level"] == "INFO"
+
+
+def test_the_access_record_is_the_record_makerecord_would_make():
+    """idgw.observe.middleware.access_record copies what is the same on every line from a record
+    made once: every attribute must still be what ``makeRecord`` gives (formatters and handlers
+    anywhere may read any of them), the times aside."""
+    import threading
+
+    from idgw.observe import middleware
+
+    args = ("GET", "/jwks", 200, 1.23, "127.0.0.1")
+    made = middleware.access_record(*args)
+    expected = logging.getLogger("idgw.access").makeRecord(
+        "idgw.access", logging.INFO, middleware.__file__, 0, "%s %s %d %.2f ms %s", args, None,
+        extra={"method": "GET", "route": "/jwks", "status": 200, "duration_ms": 1.23, "client_ip": "127.0.0.1",
+               PLAIN: True})
+    times = {"created", "msecs", "relativeCreated"}
+    assert {k: v for k, v in vars(made).items() if k not in times} == \
+        {k: v for k, v in vars(expected).items() if k not in times}
+    assert abs(made.created - expected.created) < 5 and made.getMessage() == "GET /jwks 200 1.23 ms 127.0.0.1"
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(middleware.access_record(*args)), name="another")
+    worker.start()
+    worker.join()
+    assert seen[0].threadName == "another" and seen[0].thread == worker.ident
