@@ -45,6 +45,7 @@ from idgw.oidc.backchannel import BackchannelLogout
 from idgw.oidc.endpoints import OAuthEndpoints
 from idgw.oidc.keys import KeyStore
 from idgw.oidc.provider import ENDPOINT_PATHS, Provider
+from idgw.outer import outermost
 from idgw.proofing import call as proofing_call
 from idgw.proofing import citizen_pages as proofing_citizen
 from idgw.proofing import officer_pages as proofing_officer
@@ -318,9 +319,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # The database unavailable anywhere inside (pages, the token endpoint...): 503 and one log line.
     app.add_middleware(DatabaseOutage, gateway=gw)
     app.add_middleware(SecurityHeaders, https=settings.cookie_secure)
-    # Discovery and JWKS: the first answer of each goes through every layer above and is kept
-    # as it left them (security headers included); later ones are replayed from here.
-    app.add_middleware(WellKnownDocuments, keys=gw.keys)
-    observe.install(app, gw)  # /metrics, request ids and request metrics (outermost)
+    # Outside FastAPI's own layers (idgw.outer), outermost first: /metrics, request ids, request
+    # metrics and the access line; then discovery and JWKS, whose first answer goes through every
+    # layer above and is kept as it left them (security headers included), later ones replayed.
+    observe.install(app, gw)
+    outermost(app, WellKnownDocuments, keys=gw.keys)
     route_index.install(app)  # every route is in place: route by the path's first segment
     return app

@@ -16,7 +16,8 @@ import os
 
 def install(app, gw) -> None:
     """Count ``app``'s requests and ``gw``'s committed audit events, and wrap ``app`` in the
-    middleware (called last by idgw.app, so it is the outermost one).
+    middleware, outside FastAPI's own layers (``idgw.outer``; idgw.app adds it first of those, so
+    it is the outermost one).
 
     Imported here, not at the package's import: ``idgw serve`` reads idgw.observe.logs before it
     decides on multiprocess mode, and prometheus_client fixes its mode when first imported."""
@@ -26,6 +27,7 @@ def install(app, gw) -> None:
     from idgw.observe.middleware import METRICS_PATH, Observe
     from idgw.observe.routes import RouteNames
     from idgw.oidc.provider import ENDPOINT_PATHS
+    from idgw.outer import outermost
 
     settings = gw.settings
     multiprocess_dir = os.environ.get(MULTIPROC_ENV) or None
@@ -38,5 +40,5 @@ def install(app, gw) -> None:
                                                  METRICS_PATH))
     app.state.metrics = metrics
     app.state.route_names = routes  # the closed set of route labels (tests, dashboards)
-    app.add_middleware(Observe, trusted=TrustedProxies(settings.trusted_proxies), metrics=metrics, routes=routes,
+    outermost(app, Observe, trusted=TrustedProxies(settings.trusted_proxies), metrics=metrics, routes=routes,
                        metrics_token=settings.metrics_token)
