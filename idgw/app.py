@@ -273,7 +273,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                   lifespan=lifespan)
     app.state.gateway = gw
     app.include_router(oidc_routes.router(gw))
-    app.include_router(web_routes.router(gw))
+    app.include_router(web_routes.router)
     app.include_router(web_logout.router(gw))  # /logout, /
     app.include_router(web_raising.router(gw))
     app.include_router(web_signin.router(gw))

@@ -22,8 +22,10 @@ from idgw.web.cookies import BrowserIds
 from idgw.web.i18n import choose_locale, format_datetime, t
 
 
-def gateway_of(request: Request):
-    """The gateway a request is served by (a FastAPI dependency for module-level handlers)."""
+async def gateway_of(request: Request):
+    """The gateway a request is served by (a FastAPI dependency for module-level handlers).
+    A coroutine: FastAPI runs a plain function dependency on a worker thread, one thread hop
+    per request for an attribute read."""
     return request.app.state.gateway
 
 TEMPLATES = Path(__file__).parent / "templates"
