@@ -272,7 +272,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app = FastAPI(title="idgw", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
                   lifespan=lifespan)
     app.state.gateway = gw
-    app.include_router(oidc_routes.router(gw))
+    app.include_router(oidc_routes.router)
     app.include_router(web_routes.router)
     app.include_router(web_logout.router(gw))  # /logout, /
     app.include_router(web_raising.router(gw))

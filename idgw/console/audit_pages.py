@@ -17,9 +17,9 @@ from idgw import audit
 from idgw.console import audit_view
 from idgw.console.audit_texts import error_texts, event_groups, period_text, row_view
 from idgw.console.gate import AUDIT_ROLES, gated_response, view_gate
+from idgw.depends import gateway_of
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
-from idgw.web.pages import gateway_of
 
 router = APIRouter()
 PATH = "/admin/audit"

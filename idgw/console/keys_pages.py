@@ -16,8 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from idgw.console import keys as console_keys
 from idgw.console.gate import gated_work
 from idgw.console.keys_texts import DONE, days, refusal, rotate_soon_text, state_text, ttl_words
+from idgw.depends import gateway_of
 from idgw.web.i18n import t
-from idgw.web.pages import gateway_of
 
 router = APIRouter()
 PAGE = "/admin/keys"

@@ -24,11 +24,11 @@ from idgw.admin import DEFAULT_SCOPE, SECRET_AUTH_METHODS, AdminError, _new_clie
 from idgw.console import four_eyes, services
 from idgw.console.gate import gated_work
 from idgw.console.services_texts import field_of, refusal
+from idgw.depends import gateway_of
 from idgw.oidc.keys import SUPPORTED_ALGS
 from idgw.oidc.provider import SCOPES_SUPPORTED, TOKEN_AUTH_METHODS
 from idgw.storage.models import Client
 from idgw.web.i18n import t
-from idgw.web.pages import gateway_of
 
 router = APIRouter()
 NEW = "/admin/services/new"

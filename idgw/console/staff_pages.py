@@ -18,9 +18,9 @@ from fastapi.responses import RedirectResponse, Response
 from idgw.console import staff
 from idgw.console.gate import gated_work
 from idgw.console.staff_texts import DONE, refusal, role_name
+from idgw.depends import gateway_of
 from idgw.storage.models import Account
 from idgw.web.i18n import t
-from idgw.web.pages import gateway_of
 
 router = APIRouter()
 LIST = "/admin/staff"

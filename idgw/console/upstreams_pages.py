@@ -15,9 +15,9 @@ from idgw.console import upstreams as console_upstreams
 from idgw.console.gate import gated_response, view_gate
 from idgw.console.upstreams_health import HEALTH_TIMEOUT, check_all
 from idgw.console.upstreams_texts import check_text, health_json, kind_name, problem_text
+from idgw.depends import gateway_of
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
-from idgw.web.pages import gateway_of
 
 router = APIRouter()
 PAGE = "/admin/upstreams"

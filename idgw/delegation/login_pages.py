@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from idgw.delegation.use import usable_mandates
+from idgw.depends import gateway_of
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
 from idgw.storage.models import Account
-from idgw.web.pages import gateway_of
 from idgw.web.steps import Outcome, advance, load_interaction, respond
 
 router = APIRouter()

@@ -49,6 +49,7 @@ from idgw.delegation.ndid_texts import (
     wait_page,
     wait_path,
 )
+from idgw.depends import gateway_of
 from idgw.httpio import NDID_CALLBACK_MAX, BodyError, read_body
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
@@ -59,7 +60,7 @@ from idgw.storage.delegation import Mandate
 from idgw.storage.models import Account, UpstreamAttempt
 from idgw.web.i18n import t
 from idgw.web.ndid_pages import READING, close_quietly, reading
-from idgw.web.pages import BROWSER_COOKIE, gateway_of
+from idgw.web.pages import BROWSER_COOKIE
 from policies import AAL, IAL
 from providers import UpstreamError
 from providers.dbd import CompanyLookupError

@@ -43,6 +43,7 @@ from idgw.delegation.page_views import (
     related,
     row_view,
 )
+from idgw.depends import gateway_of
 from idgw.login.raising import upstream_reaches
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
@@ -50,7 +51,7 @@ from idgw.oidc.provider import current_db
 from idgw.storage.delegation import Mandate
 from idgw.storage.models import Account
 from idgw.web.i18n import t
-from idgw.web.pages import BROWSER_COOKIE, gateway_of
+from idgw.web.pages import BROWSER_COOKIE
 from idgw.web.raising import needs_in_words
 from policies import AAL, IAL
 from providers.dbd import CompanyLookupError

@@ -23,6 +23,7 @@ from idgw.delegation import catalogue, mandates
 from idgw.delegation import model as m
 from idgw.delegation import verify_texts as _texts  # noqa: F401  (registers the pages' words)
 from idgw.delegation.document import MAX_JWS_LENGTH, Verification, every_key, verify
+from idgw.depends import gateway_of
 from idgw.httpio import BodyError, media_type, read_body
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
@@ -31,7 +32,6 @@ from idgw.ratelimit import spend
 from idgw.storage.delegation import Mandate
 from idgw.storage.models import Account, Client
 from idgw.web.i18n import format_datetime, t
-from idgw.web.pages import gateway_of
 from providers.dbd import Company, SigningRule
 
 router = APIRouter()

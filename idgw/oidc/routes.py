@@ -3,22 +3,25 @@ introspection, revocation. RP-initiated logout and the interaction pages live in
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from urllib.parse import urlencode
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from idgw.assurance import current_policy
+from idgw.depends import gateway_of
 from idgw.oidc.adapter import AdaptedRequest, in_transaction
 from idgw.oidc.claims import ClaimsRequestError, parse_claims_parameter, requested_acr
 from idgw.oidc.client_auth import CLIENT_ASSERTION_ALGS, plausible_client_id
 from idgw.oidc.keys import SUPPORTED_ALGS
+from idgw.oidc.openapi import OPENAPI_PATH
 from idgw.oidc.provider import (
     CONFIDENTIAL_AUTH_METHODS,
     ENDPOINT_PATHS,
@@ -210,64 +213,74 @@ def issue_code(gw, *, params: dict, subject: GrantSubject) -> str:
     return add_params_to_uri(dict(headers)["Location"], [("iss", gw.settings.issuer)])
 
 
-def router(gw) -> APIRouter:
-    r = APIRouter()
-    provider = gw.provider
-    discovery_json = json.dumps(discovery_document(gw.settings.issuer), separators=(",", ":")).encode()
+router = APIRouter()
 
-    @r.get("/.well-known/openid-configuration", include_in_schema=False)
-    async def discovery() -> Response:
-        return Response(discovery_json, media_type="application/json",
-                        headers={"Cache-Control": "public, max-age=300"})
 
-    @r.get("/jwks.json", include_in_schema=False)
-    async def jwks() -> Response:
-        gw.keys.refresh()
-        return Response(gw.keys.jwks_json, media_type="application/jwk-set+json",
-                        headers={"Cache-Control": "public, max-age=60"})
+@functools.lru_cache(maxsize=4)
+def _discovery_json(issuer: str) -> bytes:
+    return json.dumps(discovery_document(issuer), separators=(",", ":")).encode()
 
-    from idgw.oidc.openapi import OPENAPI_PATH, openapi_document  # it imports this module's constants
 
-    openapi_json = json.dumps(openapi_document(issuer=gw.settings.issuer, https=gw.settings.cookie_secure),
-                              ensure_ascii=False, separators=(",", ":")).encode()
+@functools.lru_cache(maxsize=4)
+def _openapi_json(issuer: str, https: bool) -> bytes:
+    from idgw.oidc.openapi import openapi_document  # it imports this module's constants
 
-    @r.get(OPENAPI_PATH, include_in_schema=False)
-    async def openapi() -> Response:
-        # The machine endpoints' contract (idgw.oidc.openapi), checked against behaviour by tests.
-        return Response(openapi_json, media_type="application/json", headers={"Cache-Control": "public, max-age=60"})
+    return json.dumps(openapi_document(issuer=issuer, https=https), ensure_ascii=False,
+                      separators=(",", ":")).encode()
 
-    @r.api_route("/userinfo", methods=["GET", "POST"], include_in_schema=False)
-    async def userinfo(request: Request) -> Response:
-        auth = request.headers.get("authorization", "")
-        scheme, _, value = auth.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            return _bearer_error("invalid_request", "Send the access token as a Bearer authorization header",
-                                 status=400 if auth else 401)
-        access_token = value.strip()
-        try:
-            claims = await run_in_threadpool(provider.verify_own_jwt, access_token, typ="at+jwt")
-        except ValueError as exc:
-            return _bearer_error("invalid_token", f"The access token is invalid: {exc}")
 
-        def work():
-            db = current_db.get()
-            row = db.scalar(select(Token).where(Token.jti == claims.get("jti")))
-            if row is None or row.kind != "access" or row.revoked_at is not None \
-                    or row.token_hash != sha256_hex(access_token) or row.expires_at <= gw.clock.now():
-                return None
-            client = db.get(Client, row.client_id)
-            if client is None or client.disabled_at is not None or db.get(Account, row.account_id) is None:
-                return None
-            # What the person agreed to release to userinfo for this grant, nothing more (None: the
-            # delegation the grant acts under ended).
-            return provider.identity(client=client, subject=GrantSubject.of(row), target="userinfo", scope=row.scope)
+@router.get("/.well-known/openid-configuration", include_in_schema=False)
+async def discovery(gw=Depends(gateway_of)) -> Response:
+    # (Answered from memory by idgw.app.WellKnownDocuments after the first request.)
+    return Response(_discovery_json(gw.settings.issuer), media_type="application/json",
+                    headers={"Cache-Control": "public, max-age=300"})
 
-        result = await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
-        if result is None:
-            return _bearer_error("invalid_token", "The access token is revoked or unknown")
-        return JSONResponse(result, headers=NO_STORE)
 
-    return r
+@router.get("/jwks.json", include_in_schema=False)
+async def jwks(gw=Depends(gateway_of)) -> Response:
+    gw.keys.refresh()
+    return Response(gw.keys.jwks_json, media_type="application/jwk-set+json",
+                    headers={"Cache-Control": "public, max-age=60"})
+
+
+@router.get(OPENAPI_PATH, include_in_schema=False)
+async def openapi(gw=Depends(gateway_of)) -> Response:
+    # The machine endpoints' contract (idgw.oidc.openapi), checked against behaviour by tests.
+    return Response(_openapi_json(gw.settings.issuer, gw.settings.cookie_secure), media_type="application/json",
+                    headers={"Cache-Control": "public, max-age=60"})
+
+
+@router.api_route("/userinfo", methods=["GET", "POST"], include_in_schema=False)
+async def userinfo(request: Request, gw=Depends(gateway_of)) -> Response:
+    auth = request.headers.get("authorization", "")
+    scheme, _, value = auth.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return _bearer_error("invalid_request", "Send the access token as a Bearer authorization header",
+                             status=400 if auth else 401)
+    access_token = value.strip()
+    try:
+        claims = await run_in_threadpool(gw.provider.verify_own_jwt, access_token, typ="at+jwt")
+    except ValueError as exc:
+        return _bearer_error("invalid_token", f"The access token is invalid: {exc}")
+    result = await in_transaction(gw.sessionmaker, gw.client_ip(request), userinfo_claims, gw, access_token, claims)
+    if result is None:
+        return _bearer_error("invalid_token", "The access token is revoked or unknown")
+    return JSONResponse(result, headers=NO_STORE)
+
+
+def userinfo_claims(gw, access_token: str, claims: dict) -> dict | None:
+    """What userinfo answers for a verified access token (``claims``: its payload): the claims the
+    person agreed to release to userinfo for this grant, nothing more; None when the token is
+    revoked, expired or unknown, its client disabled, or the delegation it acts under ended."""
+    db = current_db.get()
+    row = db.scalar(select(Token).where(Token.jti == claims.get("jti")))
+    if row is None or row.kind != "access" or row.revoked_at is not None \
+            or row.token_hash != sha256_hex(access_token) or row.expires_at <= gw.clock.now():
+        return None
+    client = db.get(Client, row.client_id)
+    if client is None or client.disabled_at is not None or db.get(Account, row.account_id) is None:
+        return None
+    return gw.provider.identity(client=client, subject=GrantSubject.of(row), target="userinfo", scope=row.scope)
 
 
 def _bearer_error(error: str, description: str, *, status: int = 401) -> Response:

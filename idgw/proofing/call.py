@@ -23,6 +23,7 @@ import uuid
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
+from idgw.depends import gateway_of
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
@@ -30,7 +31,6 @@ from idgw.proofing import analysis, cases, media_store, signals
 from idgw.proofing.ice import ice_servers
 from idgw.proofing.media import MediaHub
 from idgw.proofing.officers import officer_gate, officer_json_gate
-from idgw.proofing.runtime import gateway_of
 from idgw.proofing.signalling import Participant, Rooms
 from idgw.proofing.signalling import router as signalling_router
 from idgw.security import constant_time_equal

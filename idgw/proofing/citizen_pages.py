@@ -15,6 +15,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from idgw.depends import gateway_of
 from idgw.login.interaction import open_interaction
 from idgw.login.raising import Route
 from idgw.login.sessions import load_session
@@ -22,7 +23,7 @@ from idgw.oidc.adapter import in_transaction
 from idgw.oidc.provider import current_db
 from idgw.proofing import cases, intake, signals
 from idgw.proofing import citizen_texts as _texts  # noqa: F401  (registers the pages' words)
-from idgw.proofing.runtime import ProofingRuntime, gateway_of, runtime_of
+from idgw.proofing.runtime import ProofingRuntime, runtime_of
 from idgw.storage.models import Account, Client, Interaction
 from idgw.storage.proofing import ProofingCase
 from idgw.web.i18n import t

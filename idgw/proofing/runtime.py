@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from fastapi import Request
 
 from idgw.security import Sealer, derive_key
-from idgw.web.pages import gateway_of  # noqa: F401
 from providers.dopa import DopaCardCheck
 
 

@@ -21,13 +21,6 @@ from idgw.web import layout_messages  # noqa: F401  (the layout's texts: skip li
 from idgw.web.cookies import BrowserIds
 from idgw.web.i18n import choose_locale, format_datetime, t
 
-
-async def gateway_of(request: Request):
-    """The gateway a request is served by (a FastAPI dependency for module-level handlers).
-    A coroutine: FastAPI runs a plain function dependency on a worker thread, one thread hop
-    per request for an attribute read."""
-    return request.app.state.gateway
-
 TEMPLATES = Path(__file__).parent / "templates"
 # Each capability keeps its pages beside it (idgw/<package>/templates/*.html); the shared layout
 # (base.html) and the sign-in pages live in idgw/web/templates. A name may exist in one place only.

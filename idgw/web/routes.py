@@ -18,6 +18,7 @@ from idgw import audit
 from idgw.account.consents import record_receipt
 from idgw.assurance import current_policy
 from idgw.authn import UnknownAuthenticatorError
+from idgw.depends import gateway_of
 from idgw.login.interaction import finish, keep_new, mark_signed_in, record_consent
 from idgw.login.passkey import passkey_sign_in
 from idgw.login.password import check_password, locked_outcome, precheck, record_failure, settle
@@ -29,7 +30,6 @@ from idgw.ratelimit import spend
 from idgw.security import random_token, sha256_hex
 from idgw.storage.models import Account, Client, Interaction
 from idgw.web.i18n import t
-from idgw.web.pages import gateway_of
 from idgw.web.raising import decide_for, refusal_key
 from idgw.web.refusals import refusal_text
 from idgw.web.steps import Outcome, advance, factor_page, load_interaction, respond
