@@ -20,8 +20,12 @@ def account_lock(db, *, account_id: str) -> None:
     between such losers and the revocation that follows deadlocked into a 500 (found by
     tests/security/test_token_attacks.py)."""
     if db.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(f"tokens:{account_id}".encode()).digest()[:8], "big", signed=True)
-        raw.execute(db.connection(), _LOCK, {"p_key": key})  # on the driver's cursor: every refresh takes it
+        raw.execute(db.connection(), _LOCK, {"p_key": lock_key(account_id)})  # on the driver's cursor
+
+
+def lock_key(account_id: str) -> int:
+    """The advisory lock's key for ``account_id`` (a statement that takes it itself passes this)."""
+    return int.from_bytes(hashlib.sha256(f"tokens:{account_id}".encode()).digest()[:8], "big", signed=True)
 
 
 def revoke_tokens(db, *where, account_id: str, now: int) -> int:
