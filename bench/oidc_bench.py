@@ -708,7 +708,7 @@ def signing_bench(database_url: str, *, seconds_per_block: float = 0.5, blocks: 
     from sqlalchemy import select
 
     from idgw.app import build_gateway
-    from idgw.oidc.provider import ClientModel, GrantSubject
+    from idgw.oidc.models import ClientModel, GrantSubject
     from idgw.settings import Settings
     from idgw.storage.models import Client
 

@@ -15,7 +15,7 @@ from idgw import audit, jsontext
 from idgw.oidc.client_auth import jwks_problems, private_keys
 from idgw.oidc.exchange import GRANT_TYPE as TOKEN_EXCHANGE
 from idgw.oidc.keys import SUPPORTED_ALGS
-from idgw.oidc.provider import CONFIDENTIAL_AUTH_METHODS, SCOPES_SUPPORTED, TOKEN_AUTH_METHODS
+from idgw.oidc.models import CONFIDENTIAL_AUTH_METHODS, SCOPES_SUPPORTED, TOKEN_AUTH_METHODS
 from idgw.security import hash_password, random_token, sha256_hex
 from idgw.storage.models import Account, Client, username_key
 

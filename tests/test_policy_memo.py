@@ -48,7 +48,7 @@ def test_a_change_committed_elsewhere_is_seen_by_the_next_transaction(gateway):
 def test_a_client_row_is_read_once_per_transaction_and_a_change_in_it_is_seen(gateway):
     """The same memo (idgw.storage.memo.client_row) for the client lookups of a sign-in: the step,
     the consent receipt and Authlib's checks."""
-    from idgw.oidc.provider import current_db
+    from idgw.oidc.context import current_db
     from idgw.storage.models import Client
 
     reg = register(gateway)

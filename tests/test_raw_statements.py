@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import exc, select
 
-from idgw.oidc.provider import RAW_INSERT_TOKEN_PAIR, RAW_INSERT_TOKENS, RAW_SELECT_REFRESH
+from idgw.oidc.grants import RAW_INSERT_TOKEN_PAIR, RAW_INSERT_TOKENS, RAW_SELECT_REFRESH
 from idgw.storage import probe, raw
 from idgw.storage.models import Account, Client, Token
 

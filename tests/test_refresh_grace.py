@@ -2,7 +2,7 @@
 and PostgreSQL: a rotated refresh token presented again by its client within the grace, while the
 pair issued for it is unused, gets a fresh pair and the unused one is revoked (a response lost
 between the rotation's commit and the client). Once per rotation; anything else is reuse, which
-revokes the family, or a plain refusal that burns nothing (idgw.oidc.provider.RefreshTokenGrant
+revokes the family, or a plain refusal that burns nothing (idgw.oidc.grants.RefreshTokenGrant
 says which and why)."""
 
 from __future__ import annotations

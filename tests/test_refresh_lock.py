@@ -1,11 +1,11 @@
 """On PostgreSQL a refresh's rotation takes the account's advisory lock in the same statement
-(idgw.oidc.provider.RAW_ROTATE_REFRESH), before it touches a row, so it waits for a revocation of
+(idgw.oidc.grants.RAW_ROTATE_REFRESH), before it touches a row, so it waits for a revocation of
 the account's tokens in progress (idgw.storage.revoke.account_lock) as the separate lock did."""
 
 import pytest
 from sqlalchemy import text
 
-from idgw.oidc.provider import RAW_ROTATE_REFRESH
+from idgw.oidc.grants import RAW_ROTATE_REFRESH
 from idgw.storage import raw
 from idgw.storage.db import make_engine, make_sessionmaker
 from idgw.storage.revoke import account_lock, lock_key

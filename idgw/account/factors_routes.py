@@ -30,7 +30,7 @@ from idgw.authn.totp import new_recovery_codes
 from idgw.authn.webauthn import WebAuthnError
 from idgw.login.sessions import add_factor
 from idgw.oidc.adapter import in_transaction
-from idgw.oidc.provider import current_db
+from idgw.oidc.context import current_db
 from idgw.security import hash_password, sha256_hex
 from idgw.storage.models import AccountAuthenticator, AccountLink, RecoveryCode
 from idgw.upstream import unlink

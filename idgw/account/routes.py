@@ -29,7 +29,7 @@ from idgw.account.rules import RemovalCheck
 from idgw.account.words import aal_words, device_words, ial_words
 from idgw.login.sessions import group_of
 from idgw.oidc.adapter import in_transaction
-from idgw.oidc.provider import current_db
+from idgw.oidc.context import current_db
 from idgw.storage.models import (
     Account,
     AccountAuthenticator,

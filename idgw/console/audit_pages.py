@@ -19,7 +19,7 @@ from idgw.console.audit_texts import error_texts, event_groups, period_text, row
 from idgw.console.gate import AUDIT_ROLES, gated_response, view_gate
 from idgw.depends import gateway_of
 from idgw.oidc.adapter import in_transaction
-from idgw.oidc.provider import current_db
+from idgw.oidc.context import current_db
 
 router = APIRouter()
 PATH = "/admin/audit"

@@ -26,7 +26,7 @@ from idgw.console.changes_texts import STATUSES, refusal, time_left
 from idgw.console.gate import AUDIT_ROLES, change_gate, gated_response, gated_work, view_gate
 from idgw.depends import gateway_of
 from idgw.oidc.adapter import in_transaction
-from idgw.oidc.provider import current_db
+from idgw.oidc.context import current_db
 from idgw.storage.console import ChangeRequest
 from idgw.web.i18n import format_datetime, t
 

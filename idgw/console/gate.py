@@ -13,7 +13,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from idgw.oidc.adapter import in_transaction
-from idgw.oidc.provider import current_db
+from idgw.oidc.context import current_db
 from idgw.web.signin import STAFF_POLICY
 from idgw.web.staff import gated_response, staff_gate
 from policies import IAL, ServicePolicy

@@ -26,7 +26,7 @@ from idgw.console.gate import gated_work
 from idgw.console.services_texts import field_of, refusal
 from idgw.depends import gateway_of
 from idgw.oidc.keys import SUPPORTED_ALGS
-from idgw.oidc.provider import SCOPES_SUPPORTED, TOKEN_AUTH_METHODS
+from idgw.oidc.models import SCOPES_SUPPORTED, TOKEN_AUTH_METHODS
 from idgw.storage.models import Client
 from idgw.web.i18n import t
 

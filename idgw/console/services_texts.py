@@ -5,7 +5,7 @@ English message stays for the CLI and logs."""
 from __future__ import annotations
 
 from idgw.console.four_eyes import FourEyesError
-from idgw.oidc.provider import SCOPES_SUPPORTED
+from idgw.oidc.models import SCOPES_SUPPORTED
 from idgw.web.i18n import MESSAGES, add_messages, t
 
 add_messages({

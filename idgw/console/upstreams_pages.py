@@ -17,7 +17,7 @@ from idgw.console.upstreams_health import HEALTH_TIMEOUT, check_all
 from idgw.console.upstreams_texts import check_text, health_json, kind_name, problem_text
 from idgw.depends import gateway_of
 from idgw.oidc.adapter import in_transaction
-from idgw.oidc.provider import current_db
+from idgw.oidc.context import current_db
 
 router = APIRouter()
 PAGE = "/admin/upstreams"

@@ -21,7 +21,7 @@ from idgw.delegation.admin_texts import DEPTHS, SIGN_AALS, SIGN_IALS, refusal
 from idgw.delegation.model import MandateError
 from idgw.depends import gateway_of
 from idgw.oidc.adapter import in_transaction
-from idgw.oidc.provider import current_db
+from idgw.oidc.context import current_db
 from idgw.storage.models import Client
 from idgw.web.i18n import t
 from idgw.web.staff import gated_response, staff_gate

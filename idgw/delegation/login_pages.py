@@ -12,7 +12,7 @@ from idgw.delegation.use import usable_mandates
 from idgw.depends import gateway_of
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
-from idgw.oidc.provider import current_db
+from idgw.oidc.context import current_db
 from idgw.storage.models import Account
 from idgw.web.steps import Outcome, advance, load_interaction, respond
 

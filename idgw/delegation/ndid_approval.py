@@ -53,7 +53,7 @@ from idgw.depends import gateway_of
 from idgw.httpio import NDID_CALLBACK_MAX, BodyError, read_body
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
-from idgw.oidc.provider import current_db
+from idgw.oidc.context import current_db
 from idgw.ratelimit import spend
 from idgw.security import random_token, sha256_hex
 from idgw.storage.delegation import Mandate

@@ -24,7 +24,7 @@ from idgw.delegation.page_logic import (
 from idgw.delegation.page_views import Names, error_words, form_services, person_name, principal_words
 from idgw.httpio import read_form
 from idgw.oidc.adapter import in_transaction
-from idgw.oidc.provider import current_db
+from idgw.oidc.context import current_db
 from idgw.storage.delegation import Mandate
 from idgw.web.i18n import t
 from idgw.web.pages import MAX_FORM_BYTES

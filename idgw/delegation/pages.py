@@ -47,7 +47,7 @@ from idgw.depends import gateway_of
 from idgw.login.raising import upstream_reaches
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
-from idgw.oidc.provider import current_db
+from idgw.oidc.context import current_db
 from idgw.storage.delegation import Mandate
 from idgw.storage.models import Account
 from idgw.web.i18n import t

@@ -27,7 +27,8 @@ from idgw.depends import gateway_of
 from idgw.httpio import BodyError, media_type, read_body
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
-from idgw.oidc.provider import ENDPOINT_PATHS, current_db
+from idgw.oidc.context import current_db
+from idgw.oidc.provider import ENDPOINT_PATHS
 from idgw.ratelimit import spend
 from idgw.storage.delegation import Mandate
 from idgw.storage.models import Account, Client

@@ -17,7 +17,7 @@ from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
 from starlette.concurrency import run_in_threadpool
 
 from idgw.httpio import parse_pairs, read_body
-from idgw.oidc.provider import current_db, current_ip
+from idgw.oidc.context import current_db, current_ip
 from idgw.storage.db import NO_WAIT, WriteLockBusy, transaction_executor
 
 FORM = "application/x-www-form-urlencoded"

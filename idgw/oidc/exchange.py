@@ -30,7 +30,8 @@ from sqlalchemy import select
 from idgw import audit
 from idgw.assurance import current_policy
 from idgw.oidc.acting import act_claim
-from idgw.oidc.provider import CONFIDENTIAL_AUTH_METHODS, GrantSubject, _authlib_methods, current_db, current_ip
+from idgw.oidc.context import current_db, current_ip
+from idgw.oidc.models import CONFIDENTIAL_AUTH_METHODS, GrantSubject, authlib_methods
 from idgw.security import random_token, sha256_hex
 from idgw.storage.models import Client, Token
 from policies import AAL, IAL
@@ -45,7 +46,7 @@ class InvalidTargetError(OAuth2Error):
 
 class TokenExchangeGrant(oauth2_grants.BaseGrant, oauth2_grants.TokenEndpointMixin):
     GRANT_TYPE = GRANT_TYPE
-    TOKEN_ENDPOINT_AUTH_METHODS = _authlib_methods(CONFIDENTIAL_AUTH_METHODS)
+    TOKEN_ENDPOINT_AUTH_METHODS = authlib_methods(CONFIDENTIAL_AUTH_METHODS)
 
     def validate_token_request(self):
         client = self.authenticate_token_endpoint_client()

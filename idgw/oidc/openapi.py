@@ -65,12 +65,8 @@ def openapi_document(*, issuer: str, https: bool) -> dict:
     from idgw.oidc.client_auth import CLIENT_ID_PATTERN, PRIVATE_MEMBERS
     from idgw.oidc.endpoints import MAX_BODY
     from idgw.oidc.keys import SUPPORTED_ALGS
-    from idgw.oidc.provider import (
-        CONFIDENTIAL_AUTH_METHODS,
-        ENDPOINT_PATHS,
-        SCOPES_SUPPORTED,
-        TOKEN_AUTH_METHODS,
-    )
+    from idgw.oidc.models import CONFIDENTIAL_AUTH_METHODS, SCOPES_SUPPORTED, TOKEN_AUTH_METHODS
+    from idgw.oidc.provider import ENDPOINT_PATHS
     from idgw.oidc.routes import PARAMETER_CAPS, SUPPORTED_PROMPTS
 
     paths = ENDPOINT_PATHS

@@ -1,13 +1,16 @@
-"""The authorization server: Authlib's grants and endpoints bound to our storage.
+"""The authorization server: Authlib's server bound to our storage, keys and policies.
 
-Authlib does the protocol checks (RFC 6749, 7636, 7009, 7523, 7662, OIDC Core); this module
-supplies persistence and the rules Authlib leaves open:
+Authlib does the protocol checks (RFC 6749, 7636, 7009, 7523, 7662, OIDC Core); the rules it
+leaves open are ours, each in its own module:
 
-* PKCE is required for every client and only S256 is accepted (RFC 9700 §2.1.1).
-* A code is claimed with one conditional UPDATE, so two concurrent redemptions yield exactly
-  one token response; a replay revokes every token issued from the code (RFC 6749 §4.1.2).
-* Refresh tokens rotate on every use; presenting a rotated one revokes its family (RFC 9700 §4.14).
-* Access tokens are JWTs (RFC 9068) whose ``jti`` is recorded so revocation takes effect.
+* ``idgw.oidc.grants``: PKCE required for every client, S256 only (RFC 9700 §2.1.1); a code
+  claimed with one conditional UPDATE, so two concurrent redemptions yield exactly one token
+  response, and a replay revokes every token issued from the code (RFC 6749 §4.1.2); refresh
+  tokens rotated on every use, a rotated one presented again revoking its family (RFC 9700 §4.14).
+* ``idgw.oidc.token_endpoints``: ``private_key_jwt``, introspection and revocation.
+* ``idgw.oidc.models``: what Authlib sees of clients, codes, tokens and the grant's subject.
+* Here: client lookup and authentication, token issuing (access tokens are JWTs, RFC 9068, whose
+  ``jti`` is recorded so revocation takes effect), ID tokens, pairwise subjects, claims.
 """
 
 from __future__ import annotations
@@ -17,668 +20,44 @@ import hmac
 import json
 import logging
 import uuid
-from contextvars import ContextVar
-from dataclasses import dataclass, field
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, OAuth2Request
-from authlib.oauth2.rfc6749 import grants as oauth2_grants
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, OAuth2Error, UnsupportedTokenTypeError
-from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, OAuth2Error
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
-from authlib.oauth2.rfc7636 import CodeChallenge
-from authlib.oauth2.rfc7662 import IntrospectionEndpoint
-from authlib.oidc.core import grants as oidc_grants
 from joserfc import jwt
-from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 
 from idgw import audit
 from idgw.assurance import current_policy
 from idgw.oidc.acting import Acting, ActingLookup, Exchange, MandateUse, act_claim
 from idgw.oidc.client_auth import (
-    ASSERTION_LEEWAY,
-    CLIENT_ASSERTION_ALGS,
-    MAX_ASSERTION_LIFETIME,
-    MAX_JTI_LENGTH,
     basic_credentials,
     check_one_client,
-    claim_jti,
     client_auth_error,
     plausible_client_id,
     usable_keyset,
 )
+from idgw.oidc.context import current_db, current_ip, finding_disabled
+from idgw.oidc.grants import (
+    RAW_INSERT_TOKEN_PAIR,
+    RAW_INSERT_TOKENS,
+    AuthorizationCodeGrant,
+    OpenIDCode,
+    RefreshTokenGrant,
+    S256CodeChallenge,
+)
 from idgw.oidc.keys import SUPPORTED_ALGS, KeyStore, b64url
-from idgw.release import claims_for, scope_items
-from idgw.security import constant_time_equal, derive_key, random_token, sha256_hex
+from idgw.oidc.models import SCOPES_SUPPORTED, ClientModel, GrantSubject, TokenModel
+from idgw.oidc.token_endpoints import Introspection, PrivateKeyJWT, Revocation
+from idgw.release import claims_for
+from idgw.security import derive_key, random_token, sha256_hex
 from idgw.settings import Settings
 from idgw.storage import memo, raw
-from idgw.storage.models import Account, AuthorizationCode, Client, Token
-from idgw.storage.revoke import account_lock, lock_key, revoke_tokens
+from idgw.storage.models import Account, Client, Token
 
 log = logging.getLogger(__name__)
-
-#: The ORM session of the request being served (set by the adapter around each Authlib call).
-current_db: ContextVar = ContextVar("idgw_db")
-#: The client IP of that request, for audit records.
-current_ip: ContextVar = ContextVar("idgw_ip", default=None)
-#: Set while the introspection endpoint authenticates its caller: ``query_client`` then also finds
-#: a disabled client, whose tokens are all answered inactive (``Introspection``).
-_find_disabled: ContextVar[bool] = ContextVar("idgw_find_disabled", default=False)
-
-TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
-CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
-SCOPES_SUPPORTED = ["openid", "profile", "email", "offline_access", "citizen_id"]
-
-
-# The token endpoint's statements, built once, on the request's connection: no ORM identity map
-# or unit of work on the hot path (the ORM was over half of the CPU per token), and the ones of
-# every request on the driver's cursor (idgw.storage.raw: a fifth of the Python cost of Core).
-_CODES = AuthorizationCode.__table__
-_TOKENS = Token.__table__
-
-RAW_SELECT_CODE = raw.select_from(_CODES, "code_hash = :p_hash")
-RAW_CLAIM_CODE = raw.update_returning(
-    _CODES, "redeemed_at = :p_now", "code_hash = :p_hash AND redeemed_at IS NULL AND client_id = :p_client_id")
-RAW_SELECT_REFRESH = raw.select_from(_TOKENS, "token_hash = :p_hash AND kind = 'refresh'")
-_ROTATABLE = ("token_hash = :p_hash AND kind = 'refresh' AND client_id = :p_client_id AND rotated_at IS NULL"
-              " AND revoked_at IS NULL AND expires_at > :p_now")
-RAW_ROTATE_REFRESH = {
-    "sqlite": raw.update_returning(_TOKENS, "rotated_at = :p_now", _ROTATABLE),
-    # The account's advisory lock (idgw.storage.revoke.account_lock) taken by the rotation itself:
-    # an uncorrelated EXISTS is a one-time filter, evaluated before the scan touches a row. One
-    # round trip of a refresh's nine less.
-    "postgresql": raw.update_returning(
-        _TOKENS, "rotated_at = :p_now",
-        _ROTATABLE + " AND EXISTS (SELECT FROM (SELECT pg_advisory_xact_lock(:p_lock)) AS held)"),
-}
-RAW_INSERT_TOKENS = raw.insert_into(_TOKENS)
-RAW_INSERT_TOKEN_PAIR = raw.insert_rows(_TOKENS, 2)  # an access token and its refresh token
-RAW_INSERT_CODE = raw.insert_into(_CODES)
-
-# The rotation grace (RefreshTokenGrant): the refresh tokens issued for a rotated one, found
-# within its family; the successor revoked only while still unused, so of two retries sent at
-# once exactly one wins; and the access tokens issued with it.
-SELECT_CHILDREN = select(_TOKENS.c.id, _TOKENS.c.rotated_at, _TOKENS.c.revoked_at).where(
-    _TOKENS.c.family_id == bindparam("p_family"), _TOKENS.c.parent_id == bindparam("p_parent"),
-    _TOKENS.c.kind == "refresh")
-REVOKE_SUCCESSOR = (
-    update(_TOKENS)
-    .where(_TOKENS.c.id == bindparam("p_id"), _TOKENS.c.rotated_at.is_(None), _TOKENS.c.revoked_at.is_(None))
-    .values(revoked_at=bindparam("p_now"))
-    .returning(_TOKENS.c.id)
-)
-REVOKE_SIBLING_ACCESS = (
-    update(_TOKENS)
-    .where(_TOKENS.c.family_id == bindparam("p_family"), _TOKENS.c.parent_id == bindparam("p_parent"),
-           _TOKENS.c.kind == "access", _TOKENS.c.revoked_at.is_(None))
-    .values(revoked_at=bindparam("p_now"))
-)
-
-
-def _credential_hash(value) -> str | None:
-    """How a presented code or refresh token is looked up (only hashes are stored); None for
-    anything that cannot be one of ours (not a string, or longer than any we issue)."""
-    if not isinstance(value, str) or len(value) > 512:
-        return None
-    return sha256_hex(value)
-
-
-def _authlib_methods(methods: list[str]) -> list[str]:
-    """Authlib registers private_key_jwt under its own name."""
-    return [JWTBearerClientAssertion.CLIENT_AUTH_METHOD if m == "private_key_jwt" else m for m in methods]
-
-
-@dataclass(frozen=True)
-class GrantSubject:
-    """Who the tokens are about and how they authenticated: the ``user`` Authlib carries."""
-
-    account_id: str
-    session_id: str
-    auth_time: int
-    acr: str
-    amr: list = field(default_factory=list)
-    ial: str = "1.1"
-    aal: str = "1"
-    claims: dict | None = None  # the client's `claims` request parameter, if any
-    release: tuple = ()  # what the person agreed to release (idgw.release)
-    # The interaction this code completes: its code is derived from it, so that a repeated
-    # submit of the same interaction answers with the same (single-use) code, never a second one.
-    code_seed: str | None = None
-    # Acting for another under a delegation (idgw.oidc.acting): the mandate and the act named.
-    mandate_id: str | None = None
-    mandate_act: str | None = None
-
-    @classmethod
-    def of(cls, row) -> GrantSubject:
-        """From a stored code or token row."""
-        return cls(account_id=row.account_id, session_id=row.session_id, auth_time=row.auth_time, acr=row.acr,
-                   amr=list(row.amr), ial=row.ial, aal=row.aal, claims=row.claims,
-                   mandate_id=row.mandate_id, mandate_act=row.mandate_act,
-                   # rows issued before releases were recorded: what their scopes showed at consent
-                   release=tuple(row.release) if row.release is not None else tuple(sorted(scope_items(row.scope))))
-
-    def get_user_id(self) -> str:
-        return self.account_id
-
-
-class ClientModel(ClientMixin):
-    def __init__(self, row: Client) -> None:
-        self.row = row
-        self.client_id = row.client_id
-
-    def get_client_id(self):
-        return self.row.client_id
-
-    def get_default_redirect_uri(self):
-        # OIDC Core §3.1.2.1: redirect_uri is required; never guess one.
-        return None
-
-    def get_allowed_scope(self, scope):
-        if not scope:
-            return ""
-        allowed = set(self.row.scope.split())
-        return " ".join(s for s in scope.split() if s in allowed)
-
-    def check_redirect_uri(self, redirect_uri):
-        # Exact string comparison (RFC 9700 §4.1.3): no prefix, no wildcard, no normalisation.
-        return redirect_uri in self.row.redirect_uris
-
-    def check_client_secret(self, client_secret):
-        if not self.row.secret_hash:
-            return False
-        return constant_time_equal(sha256_hex(client_secret), self.row.secret_hash)
-
-    def check_endpoint_auth_method(self, method, endpoint):
-        if method == JWTBearerClientAssertion.CLIENT_AUTH_METHOD:
-            method = "private_key_jwt"
-        registered = self.row.token_endpoint_auth_method
-        if endpoint == "token":
-            return method == registered
-        # Introspection and revocation are for confidential clients only.
-        return method == registered and method != "none"
-
-    def check_response_type(self, response_type):
-        return response_type == "code"
-
-    def check_grant_type(self, grant_type):
-        return grant_type in self.row.grant_types
-
-    @property
-    def is_public(self) -> bool:
-        return self.row.token_endpoint_auth_method == "none"
-
-
-class CodeModel:
-    """Adapts an ``AuthorizationCode`` row to Authlib's AuthorizationCodeMixin (OAuth + OIDC)."""
-
-    def __init__(self, row: AuthorizationCode) -> None:
-        self.row = row
-
-    def get_redirect_uri(self):
-        return self.row.redirect_uri
-
-    def get_scope(self):
-        return self.row.scope
-
-    def get_nonce(self):
-        return self.row.nonce
-
-    def get_auth_time(self):
-        return self.row.auth_time
-
-    def get_acr(self):
-        return self.row.acr
-
-    def get_amr(self):
-        return self.row.amr
-
-
-class TokenModel:
-    def __init__(self, row: Token) -> None:
-        self.row = row
-
-    def check_client(self, client):
-        return self.row.client_id == client.get_client_id()
-
-    def get_scope(self):
-        return self.row.scope
-
-    def get_expires_in(self):
-        return self.row.expires_at - self.row.issued_at
-
-    def is_expired(self):
-        return False
-
-    def is_revoked(self):
-        return self.row.revoked_at is not None
-
-
-def revoke_family(db, *, family_id: str, account_id: str, now: int) -> int:
-    """Revoke every live token descending from one grant; returns how many were revoked."""
-    return revoke_tokens(db, Token.family_id == family_id, account_id=account_id, now=now)
-
-
-class S256CodeChallenge(CodeChallenge):
-    """PKCE required for every client, S256 only (``plain`` and a missing method are refused,
-    since RFC 7636 §4.3 makes a missing method mean ``plain``)."""
-
-    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
-    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
-
-    def validate_code_challenge(self, grant, redirect_uri):
-        data = grant.request.payload.data
-        if not data.get("code_challenge"):
-            raise InvalidRequestError("PKCE is required: send code_challenge with code_challenge_method=S256")
-        if data.get("code_challenge_method") != "S256":
-            raise InvalidRequestError("code_challenge_method must be S256")
-        return super().validate_code_challenge(grant, redirect_uri)
-
-    def validate_code_verifier(self, grant, result):
-        if not grant.request.form.get("code_verifier"):
-            raise InvalidRequestError("Missing 'code_verifier'")
-        return super().validate_code_verifier(grant, result)
-
-    def get_authorization_code_challenge(self, authorization_code):
-        return authorization_code.row.code_challenge
-
-    def get_authorization_code_challenge_method(self, authorization_code):
-        return authorization_code.row.code_challenge_method
-
-
-class AuthorizationCodeGrant(oauth2_grants.AuthorizationCodeGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = _authlib_methods(TOKEN_AUTH_METHODS)
-
-    def generate_authorization_code(self):
-        seed = getattr(self.request.user, "code_seed", None)
-        return self.server.derived_code(seed) if seed else super().generate_authorization_code()
-
-    def save_authorization_code(self, code, request):
-        server: Provider = self.server
-        subject: GrantSubject = request.user
-        now = server.clock.now()
-        db = current_db.get()
-        data = request.payload.data
-        client_id, scope = request.client.get_client_id(), request.scope or ""
-        # On the driver's cursor, as the tokens are: with the interaction's claim (also there),
-        # the step that issues a code leaves the unit of work nothing to flush. Rows this request
-        # added through the ORM (an account made by a first sign-in) go first: the code refers to them.
-        if db.new:
-            db.flush()
-        raw.execute(db.connection(), RAW_INSERT_CODE, dict(
-            id=str(uuid.uuid4()), code_hash=sha256_hex(code), client_id=client_id,
-            account_id=subject.account_id, session_id=subject.session_id,
-            redirect_uri=data["redirect_uri"], scope=scope, nonce=data.get("nonce"),
-            code_challenge=data["code_challenge"], code_challenge_method=data["code_challenge_method"],
-            auth_time=subject.auth_time, acr=subject.acr, amr=raw.json_param(list(subject.amr)), ial=subject.ial,
-            aal=subject.aal, claims=raw.json_param(subject.claims), release=raw.json_param(list(subject.release)),
-            mandate_id=subject.mandate_id, mandate_act=subject.mandate_act,
-            created_at=now, expires_at=now + server.settings.code_ttl, redeemed_at=None,
-        ))
-        audit.record(db, "authorization.granted", at=now, actor=subject.account_id,
-                     client_id=client_id, session_id=subject.session_id, ip=current_ip.get(), scope=scope)
-
-    def query_authorization_code(self, code, client):
-        """Find the code, changing nothing: every check of the request (redirect_uri, PKCE) runs
-        before the code is used up in ``authenticate_user``, so a refused request leaves it as it
-        was (security review item 6's class: nothing may change on a refused request). A code that
-        was already redeemed is a replay: the tokens issued from it are revoked (RFC 6749 §4.1.2)."""
-        server: Provider = self.server
-        db = current_db.get()
-        now = server.clock.now()
-        code_hash = _credential_hash(code)
-        if code_hash is None:
-            return None
-        row = raw.first(db.connection(), RAW_SELECT_CODE, {"p_hash": code_hash})
-        # Unknown, or another client's code (left alone: that client's tokens are not ours to revoke).
-        if row is None or row.client_id != client.get_client_id():
-            return None
-        if row.redeemed_at is not None:
-            self._replayed(db, row, now)
-            return None
-        if row.expires_at <= now:
-            return None
-        return CodeModel(row)
-
-    def _replayed(self, db, row, now: int) -> None:
-        revoked = revoke_family(db, family_id=row.id, account_id=row.account_id, now=now)
-        audit.record(db, "code.replayed", at=now, actor=row.account_id, client_id=row.client_id,
-                     session_id=row.session_id, ip=current_ip.get(), revoked_tokens=revoked)
-
-    def delete_authorization_code(self, authorization_code):
-        # Kept (marked redeemed) until it expires, so a replay is recognised and answered.
-        return None
-
-    def authenticate_user(self, authorization_code):
-        """The request passed every check: use the code up. One conditional UPDATE claims it, so of
-        two concurrent redemptions exactly one gets it (the database serialises the write); the
-        other is a replay. The code's account exists (foreign keys)."""
-        server: Provider = self.server
-        db = current_db.get()
-        now = server.clock.now()
-        row = authorization_code.row
-        claimed = raw.first(db.connection(), RAW_CLAIM_CODE, {"p_hash": row.code_hash, "p_client_id": row.client_id,
-                                                              "p_now": now})
-        if claimed is None:
-            self._replayed(db, row, now)
-            raise InvalidGrantError("Invalid 'code' in request.")
-        # Acting for another: the mandate must still be in effect, and a single-use one is used up now.
-        if claimed.mandate_id and not server.use_mandate(db, mandate_id=claimed.mandate_id,
-                                                         account_id=claimed.account_id, client_id=claimed.client_id,
-                                                         act=claimed.mandate_act, now=now):
-            raise InvalidGrantError("The delegation this sign-in acts under is no longer in effect.")
-        audit.record(db, "code.redeemed", at=now, actor=row.account_id, client_id=row.client_id,
-                     session_id=row.session_id, ip=current_ip.get())
-        return GrantSubject.of(claimed)
-
-
-class OpenIDCode(oidc_grants.OpenIDCode):
-    def __init__(self, provider: Provider) -> None:
-        super().__init__(require_nonce=False)
-        self.provider = provider
-
-    def exists_nonce(self, nonce, request):
-        # Codes are single use and bound to the nonce, so a nonce cannot be replayed through us.
-        return False
-
-    def encode_id_token(self, token, request: OAuth2Request):
-        return self.provider.encode_id_token(
-            client=request.client, subject=request.user, access_token=token.get("access_token"),
-            nonce=request.authorization_code.get_nonce() if request.authorization_code else None,
-            scope=token.get("scope") or "",
-        )
-
-
-class RefreshTokenGrant(oauth2_grants.RefreshTokenGrant):
-    """Rotation on every use, reuse detection, and a short grace for a lost response.
-
-    A rotated refresh token presented again is reuse: the family is revoked (RFC 9700 §4.14.2).
-    But a rotation committed whose response never arrived (the client or a proxy timed out, the
-    gateway was killed between the commit and the answer) would then cost the person the whole
-    grant, once the client retried with the token it still holds. So, as RFC 9700 §4.14.2
-    allows, the rotated token presented again by the same client within ``refresh_grace``
-    seconds of its rotation, while the refresh token issued for it has never been used, gets a
-    fresh pair from the same grant; the unused successor (and the access token issued with it)
-    is revoked: there is still one live pair, and the window is measured from the rotation, so
-    retries do not extend it.
-
-    Once per rotation: after a grace re-issue the old token answers ``invalid_grant`` (nothing
-    revoked), so two retries sent at once get one pair between them (the successor is revoked by
-    one conditional UPDATE, which exactly one wins), and a third party presenting the old token
-    later gets nothing. Anything else stays reuse: after the grace, or once the successor (or the
-    pair the grace issued) has been used.
-
-    The revoked successor presented afterwards is reuse too (the family is revoked): the grace
-    assumed its response was lost, so whoever presents it received it, and two holders of one
-    grant are exactly what reuse detection exists for (a thief who re-presented the old token in
-    the window is found out at the legitimate client's next refresh, not never)."""
-
-    TOKEN_ENDPOINT_AUTH_METHODS = _authlib_methods(TOKEN_AUTH_METHODS)
-    INCLUDE_NEW_REFRESH_TOKEN = True
-    #: The unused successor a grace re-issue replaces (set by authenticate_refresh_token).
-    _successor: str | None = None
-
-    def authenticate_refresh_token(self, refresh_token):
-        """Find the live refresh token of this client, changing nothing (the scope is checked after
-        this, and a refused request must not rotate the token: security review item 6), except
-        that reuse revokes the whole family (RFC 9700 §4.14.2)."""
-        server: Provider = self.server
-        db = current_db.get()
-        now = server.clock.now()
-        token_hash = _credential_hash(refresh_token)
-        if token_hash is None:
-            return None
-        row = raw.first(db.connection(), RAW_SELECT_REFRESH, {"p_hash": token_hash})
-        # Another client's token is refused and left alone, so no client can revoke another's grant.
-        if row is None or row.client_id != self.request.client.get_client_id() or row.expires_at <= now:
-            return None
-        if row.revoked_at is not None:
-            if row.rotated_at is None and row.parent_id is not None:
-                # Perhaps a successor the grace replaced: its family may still live (see the class).
-                self._reused(db, row, now)
-            return None
-        if row.rotated_at is not None:
-            self._successor = self._grace_successor(db, row, now)
-            if self._successor is None:
-                return None
-        # Acting for another: a revoked, expired or used-up delegation issues nothing more.
-        if row.mandate_id and server.acting_for(db, subject=GrantSubject.of(row), client_id=row.client_id,
-                                                purpose="issue") is None:
-            return None
-        return TokenModel(row)
-
-    def _grace_successor(self, db, row, now: int) -> str | None:
-        """For a rotated token presented again: the id of its unused successor when the grace
-        applies; otherwise None, after revoking the family when that is reuse (see the class)."""
-        grace = self.server.settings.refresh_grace
-        if grace <= 0 or now - row.rotated_at > grace:
-            self._reused(db, row, now)
-            return None
-        children = db.connection().execute(SELECT_CHILDREN, {"p_family": row.family_id, "p_parent": row.id}).all()
-        if not children or any(c.rotated_at is not None for c in children):
-            # Used already, or rotated before successors were recorded (revision 0010).
-            self._reused(db, row, now)
-            return None
-        live = [c.id for c in children if c.revoked_at is None]
-        if len(children) != 1 or len(live) != 1:
-            return None  # re-issued once already (or revoked with the rest): nothing more, nothing burnt
-        return live[0]
-
-    def _reused(self, db, row, now: int) -> None:
-        revoked = revoke_family(db, family_id=row.family_id, account_id=row.account_id, now=now)
-        if revoked or row.revoked_at is None:
-            audit.record(db, "token.reused", at=now, actor=row.account_id, client_id=row.client_id,
-                         session_id=row.session_id, ip=current_ip.get(), revoked_tokens=revoked)
-
-    def _rotate(self) -> None:
-        """Every check passed: rotate, atomically. Losing a race with a concurrent use of the
-        same token is reuse (one of the two presenters is not the legitimate client). In the
-        grace, the unused successor is revoked instead, by one conditional UPDATE: of two
-        retries at once one gets the fresh pair, the other ``invalid_grant``."""
-        db = current_db.get()
-        now = self.server.clock.now()
-        row = self.request.refresh_token.row
-        conn = db.connection()
-        if self._successor is not None:
-            account_lock(db, account_id=row.account_id)
-            won = conn.execute(REVOKE_SUCCESSOR, {"p_id": self._successor, "p_now": now}).first()
-            if won is None:  # a concurrent retry replaced it first, or the successor was just used
-                children = conn.execute(SELECT_CHILDREN, {"p_family": row.family_id, "p_parent": row.id}).all()
-                if any(c.rotated_at is not None for c in children):
-                    self._reused(db, row, now)
-                raise InvalidGrantError()
-            conn.execute(REVOKE_SIBLING_ACCESS, {"p_family": row.family_id, "p_parent": row.id, "p_now": now})
-            return
-        rotated = raw.first(conn, RAW_ROTATE_REFRESH[conn.dialect.name], {
-            "p_hash": row.token_hash, "p_client_id": row.client_id, "p_now": now, "p_lock": lock_key(row.account_id)})
-        if rotated is None:
-            self._reused(db, row, now)
-            raise InvalidGrantError()
-        self.request.refresh_token = TokenModel(rotated)
-
-    def authenticate_user(self, refresh_token):
-        # The token's account exists: tokens reference accounts by foreign key.
-        return GrantSubject.of(refresh_token.row)
-
-    def revoke_old_credential(self, refresh_token):
-        # Already marked rotated inside authenticate_refresh_token (atomically).
-        return None
-
-    def create_token_response(self):
-        self._rotate()
-        status, token, headers = super().create_token_response()
-        request = self.request
-        if "openid" in (token.get("scope") or "").split():
-            # OIDC Core §12.2: a refreshed response may carry a new ID token (no nonce).
-            token["id_token"] = self.server.encode_id_token(
-                client=request.client, subject=request.user, access_token=token.get("access_token"), nonce=None,
-                scope=token.get("scope") or "")
-        # A grace re-issue is still a refresh (counted as one); the detail says it replaced a pair.
-        audit.record(current_db.get(), "token.refreshed", at=self.server.clock.now(),
-                     actor=request.user.account_id, client_id=request.client.get_client_id(),
-                     session_id=request.user.session_id, ip=current_ip.get(),
-                     **({"grace": True} if self._successor is not None else {}))
-        return status, token, headers
-
-
-class PrivateKeyJWT(JWTBearerClientAssertion):
-    """``private_key_jwt`` client authentication (OIDC Core §9, RFC 7523 §3): the assertion is
-    verified only with ``CLIENT_ASSERTION_ALGS`` (joserfc's default would refuse PS256, which we
-    advertise, and accept HS256), with a key of the client that can do the header's alg, and
-    with its lifetime capped (``MAX_ASSERTION_LIFETIME``)."""
-
-    def __init__(self, provider: Provider) -> None:
-        super().__init__(validate_jti=True, leeway=ASSERTION_LEEWAY)
-        self.provider = provider
-
-    def __call__(self, query_client, request):
-        try:
-            return super().__call__(query_client, request)
-        except OAuth2Error:
-            raise
-        except (JoseError, ValueError, TypeError, KeyError, RecursionError) as exc:
-            # A header or payload of the wrong shape, met by Authlib or joserfc before the signature
-            # is checked: not a 500. E.g. a list as alg, a payload that is not UTF-8, or one nested
-            # thousands deep (Authlib's json.loads raises RecursionError; joserfc caps only the
-            # header's size, 512 bytes).
-            log.debug("client assertion refused: %r", exc)
-            raise client_auth_error("Invalid client assertion") from exc
-
-    def get_audiences(self):
-        # RFC 7523 §3: the token endpoint URL; the issuer is accepted too (RFC 7523bis).
-        return [self.provider.endpoint("token"), self.provider.settings.issuer]
-
-    def process_assertion_claims(self, assertion, resolve_key):
-        try:
-            # joserfc checks that the alg is allowed and that the key (chosen by kid) can do it:
-            # key type, curve, and the key's own "alg" when it has one.
-            token = jwt.decode(assertion, resolve_key, algorithms=list(CLIENT_ASSERTION_ALGS))
-        except (JoseError, ValueError, TypeError, KeyError) as exc:
-            raise client_auth_error("The client assertion does not verify with the client's keys "
-                                    f"and one of {', '.join(CLIENT_ASSERTION_ALGS)}") from exc
-        self.verify_claims(token.claims)
-        return token.claims
-
-    def verify_claims(self, claims):
-        now = self.provider.clock.now()
-        registry = jwt.JWTClaimsRegistry(
-            now=self.provider.clock.now, leeway=self.leeway, iss={"essential": True}, sub={"essential": True},
-            aud={"essential": True, "values": self.get_audiences()}, exp={"essential": True},
-            jti={"essential": True})
-        try:
-            registry.validate(claims)  # types, exp, nbf and iat (not in the future) with the leeway
-        except JoseError as exc:
-            raise client_auth_error(f"Invalid client assertion: {exc.description}") from exc
-        if claims["sub"] != claims["iss"]:
-            raise client_auth_error("The client assertion's iss and sub must both be the client_id")
-        # RFC 7523 §3: exp is required (checked above) and may not be unreasonably far ahead;
-        # the jti is remembered until exp, so the cap is also how long that record lives.
-        exp, iat = claims["exp"], claims.get("iat")
-        if exp - now > MAX_ASSERTION_LIFETIME + self.leeway or (iat is not None and exp - iat > MAX_ASSERTION_LIFETIME):
-            raise client_auth_error(f"The client assertion may be valid for at most {MAX_ASSERTION_LIFETIME} seconds")
-        jti = claims["jti"]
-        if not jti or len(jti) > MAX_JTI_LENGTH:
-            raise client_auth_error("Invalid client assertion: jti")
-        if not self.validate_jti(claims, jti):
-            raise client_auth_error("The client assertion was used before (jti)")
-
-    def validate_jti(self, claims, jti):
-        # RFC 7523 §3 replay check, kept until the assertion expires; concurrent uses of one
-        # jti give one success and one refusal (``claim_jti``), never a unique-key error.
-        return claim_jti(current_db.get(), jti_hash=sha256_hex(f"{claims['iss']}:{jti}"),
-                         expires_at=int(claims["exp"]) + self.leeway)
-
-    def resolve_client_public_key(self, client):
-        if client.row.token_endpoint_auth_method != "private_key_jwt":
-            raise client_auth_error("The client is not registered for private_key_jwt")
-        return self.provider.client_keyset(client.row)
-
-
-class _TokenTypeHint:
-    """Authlib answers an unknown ``token_type_hint`` with ``unsupported_token_type`` and status 401
-    (its ForbiddenError) but no WWW-Authenticate; it is a request error (RFC 7009 §2.2.1 and RFC
-    6749 §5.2: 400; 401 is for client authentication only). Found by tests/security/test_fuzz.py."""
-
-    def check_params(self, request, client):
-        try:
-            super().check_params(request, client)
-        except UnsupportedTokenTypeError as err:
-            err.status_code = 400
-            raise
-
-
-class Introspection(_TokenTypeHint, IntrospectionEndpoint):
-    """RFC 7662. A disabled service (``Provider.query_client``) may still authenticate here, and
-    every token it asks about is inactive: its resource servers learn that the tokens no longer
-    work (RFC 7662 §2.2), rather than a credential error they might take for their own mistake."""
-
-    CLIENT_AUTH_METHODS = _authlib_methods(CONFIDENTIAL_AUTH_METHODS)
-
-    def authenticate_endpoint_client(self, request):
-        reset = _find_disabled.set(True)
-        try:
-            return super().authenticate_endpoint_client(request)
-        finally:
-            _find_disabled.reset(reset)
-
-    def query_token(self, token_string, token_type_hint):
-        return self.server.find_token(token_string)
-
-    def check_permission(self, token, client, request):
-        # A client may introspect only what was issued to it.
-        return token.row.client_id == client.get_client_id()
-
-    def introspect_token(self, token):
-        row: Token = token.row
-        now = self.server.clock.now()
-        if row.revoked_at is not None or row.expires_at <= now or (row.kind == "refresh" and row.rotated_at):
-            return {"active": False}
-        db = current_db.get()
-        client = db.get(Client, row.client_id)
-        if client is None or client.disabled_at is not None:  # the service is disabled: nothing of it works
-            return {"active": False}
-        # RFC 7662 §2.2 allows more: what userinfo would answer with this token, nothing beyond.
-        who = self.server.identity(client=client, subject=GrantSubject.of(row), target="userinfo", scope=row.scope)
-        if who is None:  # acting under a delegation that ended
-            return {"active": False}
-        return {
-            "active": True, "client_id": row.client_id, "scope": row.scope,
-            "token_type": "Bearer" if row.kind == "access" else "refresh_token",
-            "exp": row.expires_at, "iat": row.issued_at, "iss": self.server.settings.issuer,
-            "aud": row.client_id, "auth_time": row.auth_time, "acr": row.acr, "amr": row.amr,
-            "ial": row.ial, "aal": row.aal,
-            **({"jti": row.jti} if row.jti else {}),
-            **who,
-        }
-
-
-class Revocation(_TokenTypeHint, RevocationEndpoint):
-    CLIENT_AUTH_METHODS = _authlib_methods(CONFIDENTIAL_AUTH_METHODS)
-
-    def query_token(self, token_string, token_type_hint):
-        return self.server.find_token(token_string)
-
-    def authenticate_token(self, request, client):
-        self.check_params(request, client)
-        token = self.query_token(request.form["token"], request.form.get("token_type_hint"))
-        # RFC 7009 §2.1: a token of another client is not revoked, and the answer is the same 200.
-        if token and token.check_client(client):
-            return token
-        return None
-
-    def revoke_token(self, token, request):
-        db = current_db.get()
-        now = self.server.clock.now()
-        row: Token = token.row
-        # RFC 7009 §2.1: revoking a refresh token also invalidates the grant's access tokens.
-        if row.kind == "refresh":
-            revoke_family(db, family_id=row.family_id, account_id=row.account_id, now=now)
-        elif row.revoked_at is None:
-            row.revoked_at = now
-        audit.record(db, "token.revoked", at=now, actor=row.account_id, client_id=row.client_id,
-                     session_id=row.session_id, ip=current_ip.get(), kind=row.kind)
 
 
 class Provider(AuthorizationServer):
@@ -759,7 +138,7 @@ class Provider(AuthorizationServer):
             return None
         # Once per transaction (a sign-in's last step looks its client up three times).
         row = memo.client_row(current_db.get(), client_id)
-        if row is None or (row.disabled_at is not None and not _find_disabled.get()):
+        if row is None or (row.disabled_at is not None and not finding_disabled.get()):
             return None
         return ClientModel(row)
 
@@ -1031,3 +410,4 @@ ENDPOINT_PATHS = {
     "revocation": "/revoke",
     "end_session": "/logout",
 }
+

@@ -20,16 +20,11 @@ from idgw.depends import gateway_of
 from idgw.oidc.adapter import AdaptedRequest, in_transaction
 from idgw.oidc.claims import ClaimsRequestError, parse_claims_parameter, requested_acr
 from idgw.oidc.client_auth import CLIENT_ASSERTION_ALGS, plausible_client_id
+from idgw.oidc.context import current_db
 from idgw.oidc.keys import SUPPORTED_ALGS
+from idgw.oidc.models import CONFIDENTIAL_AUTH_METHODS, SCOPES_SUPPORTED, TOKEN_AUTH_METHODS, GrantSubject
 from idgw.oidc.openapi import OPENAPI_PATH
-from idgw.oidc.provider import (
-    CONFIDENTIAL_AUTH_METHODS,
-    ENDPOINT_PATHS,
-    SCOPES_SUPPORTED,
-    TOKEN_AUTH_METHODS,
-    GrantSubject,
-    current_db,
-)
+from idgw.oidc.provider import ENDPOINT_PATHS
 from idgw.release import SCOPE_CLAIMS, TRUST_FRAMEWORK, VERIFIED_CLAIM_NAMES
 from idgw.security import sha256_hex
 from idgw.storage.models import Account, Client, Token

@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse, Response
 from idgw.depends import gateway_of
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
-from idgw.oidc.provider import current_db
+from idgw.oidc.context import current_db
 from idgw.proofing import analysis, cases, media_store, signals
 from idgw.proofing.ice import ice_servers
 from idgw.proofing.media import MediaHub

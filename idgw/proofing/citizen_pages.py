@@ -20,7 +20,7 @@ from idgw.login.interaction import open_interaction
 from idgw.login.raising import Route
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
-from idgw.oidc.provider import current_db
+from idgw.oidc.context import current_db
 from idgw.proofing import cases, intake, signals
 from idgw.proofing import citizen_texts as _texts  # noqa: F401  (registers the pages' words)
 from idgw.proofing.runtime import ProofingRuntime, runtime_of

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from idgw.oidc.adapter import in_transaction
-from idgw.oidc.provider import current_db
+from idgw.oidc.context import current_db
 from idgw.proofing import cases, signals
 from idgw.proofing.cases import CaseError, Officer
 from idgw.proofing.evidence import IdentityInUse, raise_identity

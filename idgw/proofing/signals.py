@@ -40,7 +40,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Connection, make_url
 
 from idgw.oidc.adapter import in_transaction
-from idgw.oidc.provider import current_db
+from idgw.oidc.context import current_db
 from idgw.proofing.cases import FINAL
 from idgw.storage.proofing import ProofingCase
 

@@ -233,7 +233,7 @@ class Token(Base):
     rotated_at: Mapped[int | None] = mapped_column(BigInteger)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger)
     # The refresh token this pair was issued for (None: issued for a code or an exchange), so the
-    # rotation grace (idgw.oidc.provider.RefreshTokenGrant) can find the pair a lost response
+    # rotation grace (idgw.oidc.grants.RefreshTokenGrant) can find the pair a lost response
     # carried. Looked up within the family (ix_tokens_family), on the rare grace path only, so it
     # needs no index of its own to slow down every token's insert.
     parent_id: Mapped[str | None] = mapped_column(String(36))

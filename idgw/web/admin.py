@@ -34,7 +34,7 @@ from idgw.console.four_eyes import FourEyesError
 from idgw.console.gate import change_gate
 from idgw.login.raising import accepted_upstreams
 from idgw.oidc.adapter import in_transaction
-from idgw.oidc.provider import current_db
+from idgw.oidc.context import current_db
 from idgw.proofing.cases import proofing_reach
 from idgw.storage.models import Account, Client
 from idgw.web.i18n import add_messages, t

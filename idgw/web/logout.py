@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from idgw.login.sessions import load_session, sign_out
 from idgw.oidc.adapter import in_transaction
-from idgw.oidc.provider import current_db
+from idgw.oidc.context import current_db
 from idgw.storage.models import Account, Client
 from idgw.web.steps import Outcome, display_name, respond
 

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from idgw import audit, jsontext
 from idgw.httpio import NDID_CALLBACK_MAX, BodyError, read_body
 from idgw.oidc.adapter import in_transaction
-from idgw.oidc.provider import current_db
+from idgw.oidc.context import current_db
 from idgw.storage.models import Interaction, UpstreamAttempt
 from idgw.web.i18n import add_messages, t
 from idgw.web.upstream import (

@@ -13,7 +13,7 @@ from idgw.login.interaction import open_interaction
 from idgw.login.raising import Route
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
-from idgw.oidc.provider import current_db
+from idgw.oidc.context import current_db
 from idgw.ratelimit import spend
 from idgw.security import constant_time_equal, sha256_hex
 from idgw.storage.models import Account

@@ -26,7 +26,7 @@ from idgw.login.interaction import Step, alternatives, consented, next_step, ope
 from idgw.login.raising import Route, accepted_upstreams, floors, upstream_reaches
 from idgw.login.sessions import add_factor, load_session
 from idgw.oidc.adapter import in_transaction
-from idgw.oidc.provider import current_db
+from idgw.oidc.context import current_db
 from idgw.proofing.cases import proofing_reach
 from idgw.security import sha256_hex
 from idgw.storage.models import Account, Client, Interaction

@@ -24,7 +24,7 @@ from idgw.login.passkey import passkey_sign_in
 from idgw.login.password import check_password, locked_outcome, precheck, record_failure, settle
 from idgw.login.sessions import add_factor, load_session, replace_session
 from idgw.oidc.adapter import AdaptedRequest, InvalidParametersError, adapt, in_short_transaction, in_transaction
-from idgw.oidc.provider import current_db
+from idgw.oidc.context import current_db
 from idgw.oidc.routes import AuthorizeError, validate_authorization_request
 from idgw.ratelimit import spend
 from idgw.security import random_token, sha256_hex
@@ -35,6 +35,15 @@ from idgw.web.refusals import refusal_text
 from idgw.web.steps import Outcome, advance, factor_page, load_interaction, respond
 
 router = APIRouter()
+
+
+def _opened(gw, request: Request, iid: str, csrf_ok: bool = True):
+    """A step's start: the transaction's session, the time, and the interaction (or the page that
+    says why it cannot continue: ``idgw.web.steps.load_interaction``)."""
+    db = current_db.get()
+    now = gw.clock.now()
+    ia, problem = load_interaction(gw, db, iid, request, now, csrf_ok=csrf_ok)
+    return db, now, ia, problem
 
 
 @router.api_route("/authorize", methods=["GET", "POST"], include_in_schema=False)
@@ -97,9 +106,7 @@ async def interaction(iid: str, request: Request, gw=Depends(gateway_of)) -> Res
 
 
 def current_step(gw, request: Request, iid: str, cookie_value: str | None) -> Outcome:
-    db = current_db.get()
-    now = gw.clock.now()
-    ia, problem = load_interaction(gw, db, iid, request, now)
+    db, now, ia, problem = _opened(gw, request, iid)
     return problem or advance(gw, db, ia, request, now, cookie_value=cookie_value)
 
 
@@ -114,9 +121,7 @@ async def login(iid: str, request: Request, gw=Depends(gateway_of)) -> Response:
     old_cookie = request.cookies.get(settings.cookie_name)
 
     def first():
-        db = current_db.get()
-        now = gw.clock.now()
-        _ia, problem = load_interaction(gw, db, iid, request, now, csrf_ok=csrf_ok)
+        db, now, _ia, problem = _opened(gw, request, iid, csrf_ok)
         if problem:
             return problem, None
         return None, precheck(db, username=username, ip=ip, now=now, settings=settings)
@@ -135,10 +140,8 @@ def password_step(gw, request: Request, iid: str, csrf_ok: bool, check, ok: bool
     """The password form's outcome, the hash already checked (``ok``): the refusal shown on the
     sign-in page again, or a new session and on to the interaction's next step."""
     settings = gw.settings
-    db = current_db.get()
-    now = gw.clock.now()
     ip = gw.client_ip(request)
-    ia, problem = load_interaction(gw, db, iid, request, now, csrf_ok=csrf_ok)
+    db, now, ia, problem = _opened(gw, request, iid, csrf_ok)
     if problem:
         return problem
     outcome = check.refusal or settle(db, check=check, ok=ok, ip=ip, now=now, settings=settings,
@@ -168,11 +171,9 @@ async def passkey_login(iid: str, request: Request, gw=Depends(gateway_of)) -> R
 
 def passkey_step(gw, request: Request, iid: str, csrf_ok: bool, credential_json) -> Outcome:
     settings = gw.settings
-    db = current_db.get()
-    now = gw.clock.now()
     ip = gw.client_ip(request)
     old_cookie = request.cookies.get(settings.cookie_name)
-    ia, problem = load_interaction(gw, db, iid, request, now, csrf_ok=csrf_ok)
+    db, now, ia, problem = _opened(gw, request, iid, csrf_ok)
     if problem:
         return problem
     result = passkey_sign_in(db, registry=gw.authenticators, credential_json=credential_json,
@@ -205,10 +206,8 @@ def factor_step(gw, request: Request, iid: str, kind: str, csrf_ok: bool, fields
     """A further factor's page (GET), or its answer checked (POST): the step-up recorded in the
     session, or the page again with the refusal."""
     settings = gw.settings
-    db = current_db.get()
-    now = gw.clock.now()
     ip = gw.client_ip(request)
-    ia, problem = load_interaction(gw, db, iid, request, now, csrf_ok=csrf_ok)
+    db, now, ia, problem = _opened(gw, request, iid, csrf_ok)
     if problem:
         return problem
     session = load_session(db, cookie=request.cookies.get(settings.cookie_name), now=now)
@@ -260,9 +259,7 @@ async def cancel(iid: str, request: Request, gw=Depends(gateway_of)) -> Response
 
 
 def cancel_step(gw, request: Request, iid: str, csrf_ok: bool) -> Outcome:
-    db = current_db.get()
-    now = gw.clock.now()
-    ia, problem = load_interaction(gw, db, iid, request, now, csrf_ok=csrf_ok)
+    db, now, ia, problem = _opened(gw, request, iid, csrf_ok)
     if problem:
         return problem
     if ia.client_id is None:
@@ -292,11 +289,9 @@ def consent_step(gw, request: Request, iid: str, csrf_ok: bool, decision) -> Out
     """The consent form's answer: declined, back to the service with ``access_denied``; allowed,
     the consent and its receipt recorded, and on to the service with the code (or to whatever
     the interaction still asks for)."""
-    db = current_db.get()
-    now = gw.clock.now()
     ip = gw.client_ip(request)
     cookie_value = request.cookies.get(gw.settings.cookie_name)
-    ia, problem = load_interaction(gw, db, iid, request, now, csrf_ok=csrf_ok)
+    db, now, ia, problem = _opened(gw, request, iid, csrf_ok)
     if problem:
         return problem
     session = load_session(db, cookie=cookie_value, now=now)

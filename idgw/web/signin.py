@@ -15,7 +15,7 @@ from idgw.login.password import check_password, locked_outcome, precheck, record
 from idgw.login.raising import factor_routes, upstream_reaches
 from idgw.login.sessions import add_factor, load_session, replace_session
 from idgw.oidc.adapter import in_transaction
-from idgw.oidc.provider import current_db
+from idgw.oidc.context import current_db
 from idgw.ratelimit import spend
 from idgw.security import random_token, sha256_hex
 from idgw.storage.models import Account, Interaction

@@ -21,7 +21,7 @@ from idgw.delegation.use import login_choice, usable_mandates
 from idgw.login.interaction import finish, open_interaction, repeated
 from idgw.login.raising import accepted_upstreams
 from idgw.login.sessions import load_session
-from idgw.oidc.provider import GrantSubject
+from idgw.oidc.models import GrantSubject
 from idgw.oidc.routes import issue_code
 from idgw.release import SCOPE_CLAIMS, describe
 from idgw.security import sha256_hex

@@ -32,7 +32,7 @@ from idgw.login.interaction import alternatives, mark_signed_in, open_interactio
 from idgw.login.raising import accepted_upstreams, floors
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
-from idgw.oidc.provider import current_db
+from idgw.oidc.context import current_db
 from idgw.ratelimit import spend
 from idgw.security import random_token, sha256_hex
 from idgw.storage.models import Client, Interaction, UpstreamAttempt
