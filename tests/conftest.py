@@ -45,9 +45,16 @@ class PostgresServer:
             shutil.chown(self.dir, "postgres")
         subprocess.run([*self.as_user, _pg_bin("initdb"), "-D", str(data), "-U", "idgw", "--auth=trust",
                         "-E", "UTF8", "--locale=C"], check=True, capture_output=True)
-        subprocess.run([*self.as_user, _pg_bin("pg_ctl"), "-D", str(data), "-l", str(self.dir / "log"), "-w",
-                        "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                              f"-c max_connections=200", "start"], check=True, capture_output=True)
+        self._pg_ctl("start")
+
+    def restart(self) -> None:
+        """Stop and start the cluster with the same options (e.g. after ALTER SYSTEM)."""
+        self._pg_ctl("restart")
+
+    def _pg_ctl(self, action: str) -> None:
+        subprocess.run([*self.as_user, _pg_bin("pg_ctl"), "-D", str(self.dir / "data"), "-l", str(self.dir / "log"),
+                        "-w", "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                                    f"-c max_connections=200", action], check=True, capture_output=True)
 
     def stop(self) -> None:
         subprocess.run([*self.as_user, _pg_bin("pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "stop"],
