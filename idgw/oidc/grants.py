@@ -310,8 +310,10 @@ class RefreshTokenGrant(oauth2_grants.RefreshTokenGrant):
                 raise InvalidGrantError()
             conn.execute(REVOKE_SIBLING_ACCESS, {"p_family": row.family_id, "p_parent": row.id, "p_now": now})
             return
-        rotated = raw.first(conn, RAW_ROTATE_REFRESH[conn.dialect.name], {
-            "p_hash": row.token_hash, "p_client_id": row.client_id, "p_now": now, "p_lock": lock_key(row.account_id)})
+        params = {"p_hash": row.token_hash, "p_client_id": row.client_id, "p_now": now}
+        if conn.dialect.name == "postgresql":  # SQLite's statement takes no lock (one writer at a time)
+            params["p_lock"] = lock_key(row.account_id)
+        rotated = raw.first(conn, RAW_ROTATE_REFRESH[conn.dialect.name], params)
         if rotated is None:
             self._reused(db, row, now)
             raise InvalidGrantError()
