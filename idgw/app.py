@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from idgw import __version__, health, observe, route_index
+from idgw.audit import chain as audit_chain
 from idgw.audit import sinks as audit_sinks
 from idgw.audit import timer as audit_timer
 from idgw.authn import Registry
@@ -201,6 +202,7 @@ def build_gateway(settings: Settings, *, clock: Clock | None = None) -> Gateway:
     require_writable(engine)
     # Audit events committed through this engine are copied to the configured sinks (file, syslog).
     audit_sinks.attach(engine, audit_sinks.build(settings))
+    audit_chain.configure(engine, settings.audit_chains)
     sm = make_sessionmaker(engine)
     keys = KeyStore(sessionmaker=sm, sealer=Sealer(derive_key(settings.secret_key, "jwk-at-rest")), clock=clock,
                     max_token_ttl=settings.max_token_ttl)

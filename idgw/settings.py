@@ -107,7 +107,10 @@ class Settings:
     # leaving a signed checkpoint at the cut (730 days: the longest a Thai authority may order
     # traffic data kept, Computer Crime Act s.26). audit_checkpoint_interval: how often `idgw
     # serve` signs each chain's head. audit_file: a JSON-lines copy of every event as it happens;
-    # audit_syslog: udp://host:port or tcp://host:port for an RFC 5424 collector.
+    # audit_syslog: udp://host:port or tcp://host:port for an RFC 5424 collector. audit_chains: how
+    # many hash chains appends are spread over (each chain takes its writers one at a time, so
+    # about a thousand appends a second per chain with durable commits; docs/operations.md).
+    audit_chains: int = 16
     audit_retention_days: int = 730
     audit_checkpoint_interval: int = 300
     audit_file: str = ""
@@ -215,6 +218,8 @@ class Settings:
             raise SettingsError("IDGW_METRICS_TOKEN must be a random value of at least 32 characters")
         if self.db_threads > 64:
             raise SettingsError("IDGW_DB_THREADS must be at most 64 (PostgreSQL connections are limited)")
+        if not 1 <= self.audit_chains <= 256:
+            raise SettingsError("IDGW_AUDIT_CHAINS must be between 1 and 256")
         if self.refresh_grace > 60:
             raise SettingsError("IDGW_REFRESH_GRACE must be at most 60 seconds")
         if self.turn_urls and not self.turn_secret:

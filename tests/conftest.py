@@ -32,12 +32,14 @@ def _pg_bin(name: str) -> str | None:
 
 class PostgresServer:
     """A throw-away PostgreSQL cluster in a temp dir, on a free loopback port. As root it runs
-    as the ``postgres`` system user (PostgreSQL refuses to run as root)."""
+    as the ``postgres`` system user (PostgreSQL refuses to run as root). ``durable``: commits wait
+    for the disk (``fsync=on``), as in production; tests run without (``fsync=off``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="idgw-pg-"))
         self.port = free_port()
         self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.fsync = "on" if durable else "off"
 
     def start(self) -> None:
         data = self.dir / "data"
@@ -53,7 +55,7 @@ class PostgresServer:
 
     def _pg_ctl(self, action: str) -> None:
         subprocess.run([*self.as_user, _pg_bin("pg_ctl"), "-D", str(self.dir / "data"), "-l", str(self.dir / "log"),
-                        "-w", "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                        "-w", "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync={self.fsync} "
                                     f"-c max_connections=200", action], check=True, capture_output=True)
 
     def stop(self) -> None:

@@ -12,8 +12,11 @@ lock (PostgreSQL) or is made under the single write lock (SQLite: transactions B
 moves ``seq`` on and returns the previous head; the events are inserted after it and the head's
 hash is set, all in the writer's transaction. So concurrent transactions and several gateway
 instances on one database extend a chain one after another and never fork it. The lock is taken
-at commit and held only for the commit, and there are ``CHAINS`` chains (a writer picks one at
-random), so writers rarely wait for each other.
+at commit and held only for the commit, and there are several chains (a writer picks one at
+random), so writers rarely wait for each other: ``IDGW_AUDIT_CHAINS`` of them (``configure``),
+``CHAINS`` where an engine was not configured. A chain's head is held for the append's round trips
+and the COMMIT's flush to disk, so one chain takes at most about a thousand appends a second
+(bench/audit_chains.py measures it); the chains multiply that.
 
 The canonical content (version 1) is the JSON object of ``CONTENT_FIELDS`` plus ``prev``, with
 sorted keys, no whitespace, UTF-8 (not ASCII-escaped). ``seq`` is not hashed: the order is
@@ -30,7 +33,8 @@ from idgw.storage import raw
 from idgw.storage.console import AuditHead
 
 GENESIS = "0" * 64
-CHAINS = 4  # chains "0" .. "3"; a verifier walks whatever chains the table holds
+CHAINS = 16  # chains "0" .. "15" by default; a verifier walks whatever chains the table holds
+MAX_CHAINS = 256
 CONTENT_FIELDS = ("chain", "at", "name", "actor", "on_behalf_of", "client_id", "session_id", "ip", "detail")
 
 _HEADS = AuditHead.__table__
@@ -75,8 +79,22 @@ def event_hash(row: dict, prev: str) -> str:
     return hashlib.sha256(canonical(content)).hexdigest()
 
 
-def pick_chain() -> str:
-    return str(random.randrange(CHAINS))  # noqa: S311 - spreading writers, not a secret
+def configure(engine, chains: int) -> None:
+    """Spread ``engine``'s appends over ``chains`` chains ("0" .. chains-1). Raising the number
+    later adds chains; lowering it leaves the others as they are (still verified, no longer
+    extended)."""
+    if not 1 <= chains <= MAX_CHAINS:
+        raise ValueError(f"audit chains must be between 1 and {MAX_CHAINS}, got {chains}")
+    engine._idgw_audit_chains = chains
+
+
+def chains_of(engine) -> int:
+    """How many chains ``engine``'s appends are spread over."""
+    return getattr(engine, "_idgw_audit_chains", None) or CHAINS
+
+
+def pick_chain(chains: int | None = None) -> str:
+    return str(random.randrange(chains or CHAINS))  # noqa: S311 - spreading writers, not a secret
 
 
 def _move_head(conn, chain: str, n: int) -> tuple[int, str]:
@@ -99,7 +117,7 @@ def _upsert_head(conn):
 def append(conn, rows: list[dict], *, chain: str | None = None) -> list[dict]:
     """Append ``rows`` (audit events without chain fields) to one chain in ``conn``'s transaction;
     returns them with ``chain``, ``seq``, ``prev_hash`` and ``hash`` filled in."""
-    chain = chain or pick_chain()
+    chain = chain or pick_chain(chains_of(conn.engine))
     last, prev = _move_head(conn, chain, len(rows))
     seq = last - len(rows)
     linked = []
