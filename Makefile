@@ -29,9 +29,10 @@ run: $(STAMP)
 	IDGW_DEV=1 $(BIN)/idgw demo
 
 ## test: every test (SQLite and a throw-away PostgreSQL, the Node openid-client RP, face_check, axe-core
-## accessibility checks in Chromium); first the layering contracts of .importlinter (seconds, so a
+## accessibility checks in Chromium, the bench's peer on PostgreSQL); first the layering contracts of .importlinter (seconds, so a
 ## broken layer fails before the suite starts); the suite runs in two processes (pytest-xdist)
-test: $(STAMP) $(NODE_RP)/node_modules/.package-lock.json $(AXE)/node_modules/.package-lock.json
+test: $(STAMP) $(NODE_RP)/node_modules/.package-lock.json $(AXE)/node_modules/.package-lock.json \
+      $(PEER)/node_modules/.package-lock.json
 	$(BIN)/lint-imports --no-cache --no-logo .importlinter
 	$(BIN)/pytest -q -n 2
 

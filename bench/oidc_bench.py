@@ -17,7 +17,9 @@ alternating rounds (idgw, peer, idgw, peer ...) so machine noise hits both:
 then p50/p95/p99 latency of each at a fixed moderate rate (open loop, the same rate for both), and,
 in this process, idgw's ID-token signing against a raw ES256 signature of the `cryptography`
 package. bench/capacity.py adds password sign-ins per core against the raw argon2id rate (each
-database) and two idgw instances on one PostgreSQL against one. Every login uses prompt=consent
+database) and two idgw instances on one PostgreSQL against one. On PostgreSQL, idgw is also run
+against a second peer keeping its state in the same PostgreSQL (``--no-durable-peer`` skips it; not a
+target, for comparison: the targets are against the peer in memory). Every login uses prompt=consent
 so both providers show their consent form every time.
 
 Bounded: every loop has a count limit and a time limit, every target is a loopback address, and
@@ -254,13 +256,19 @@ async def start_idgw(name: str, database_url: str, *, workers: int, logdir: Path
     return target
 
 
-async def start_peer(logdir: Path) -> Target:
+async def start_peer(logdir: Path, *, database_url: str | None = None, db_pid: int | None = None) -> Target:
+    """The peer, its state in memory, or with ``database_url`` (a SQLAlchemy PostgreSQL URL) in that
+    database (its CPU then counts the database server's, as idgw's does)."""
     port = free_port()
+    name = "peer-postgresql" if database_url else "peer"
     env = {**os.environ, "PORT": str(port), "CLIENT_ID": CLIENT_ID, "CLIENT_SECRET": CLIENT_SECRET,
            "REDIRECT_URI": REDIRECT_URI, "USERS": str(N_USERS), "PASSWORD": PASSWORD, "NODE_ENV": "production"}
-    proc = Process("peer", [shutil.which("node") or "node", "server.mjs"], env=env, cwd=PEER_DIR,
-                   log=logdir / "peer.log")
-    target = Target("peer", port, proc, session_cookie_names=("_session", "_session.sig"), cpu_roots=[proc.proc.pid])
+    if database_url:
+        env["DATABASE_URL"] = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    proc = Process(name, [shutil.which("node") or "node", "server.mjs"], env=env, cwd=PEER_DIR,
+                   log=logdir / f"{name}.log")
+    target = Target(name, port, proc, session_cookie_names=("_session", "_session.sig"),
+                    cpu_roots=[proc.proc.pid, *([db_pid] if db_pid else [])])
     target.discovery = await wait_ready(proc, port)
     return target
 
@@ -647,6 +655,8 @@ async def measure_latency(metric: str, t: Target, plan: Plan) -> Outcome:
 
 
 THROUGHPUT = ["discovery", "jwks", "token", "refresh", "login_session", "login_password"]
+#: What the peer keeps in its database when it has one (discovery and JWKS read nothing).
+DURABLE_METRICS = ("token", "refresh", "login_session", "login_password")
 UNITS = {"discovery": "req/s", "jwks": "req/s", "token": "req/s", "refresh": "req/s", "login_session": "logins/s",
          "login_password": "logins/s"}
 
@@ -690,7 +700,7 @@ async def compare(idgw: Target, peer: Target, plan: Plan, metrics=THROUGHPUT) ->
         entry = {"rate_per_s": plan.rates[metric]}
         for t in (idgw, peer):
             out = await measure_latency(metric, t, plan)
-            entry[t.name if t is peer else "idgw"] = {**percentiles(out.latencies_ms), "errors": out.errors}
+            entry["peer" if t is peer else "idgw"] = {**percentiles(out.latencies_ms), "errors": out.errors}
         result["latency"][metric] = entry
         i, p = entry["idgw"], entry["peer"]
         log(f"  {metric:15s} @{plan.rates[metric]:>4}/s  idgw p50 {i.get('p50')} p95 {i.get('p95')} p99 {i.get('p99')}"
@@ -852,6 +862,7 @@ def markdown(report: dict) -> str:
                       f"{s['microseconds']['joserfc_jwt_encode']} µs, raw ES256 (`cryptography`) "
                       f"{s['microseconds']['raw_es256']} µs: idgw/raw = {s['ratio_idgw_to_raw']}× "
                       f"(target ≥ 0.5×)."]
+    lines += durable_peer_lines(report)
     lines += capacity.markdown_lines(report)
     extra = report.get("workers_check")
     if extra:
@@ -861,6 +872,22 @@ def markdown(report: dict) -> str:
                                                 for k, v in figs.items()))
     lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v)]
     return "\n".join(lines) + "\n"
+
+
+def durable_peer_lines(report: dict) -> list[str]:
+    """idgw on PostgreSQL against the peer keeping its state in the same PostgreSQL (not a target:
+    the targets are against the peer in memory)."""
+    dp = report.get("durable_peer")
+    if not dp:
+        return []
+    lines = ["", "idgw on PostgreSQL against the peer with its state in the same PostgreSQL (its adapter: one "
+                 "statement per call, autocommitted; not a target, for comparison with the table above):", "",
+             "| figure | idgw | peer (PostgreSQL) | ratio | CPU per op idgw / peer (ms) |", "|---|---|---|---|---|"]
+    for metric, m in dp["throughput"].items():
+        cpu = m["cpu_ms_per_op"]
+        lines.append(f"| {metric} ({UNITS[metric]}) | {m['idgw']:.0f} | {m['peer']:.0f} | {m['ratio']:.2f}× | "
+                     f"{cpu['idgw']} / {cpu['peer']} |")
+    return lines
 
 
 def verdicts(report: dict) -> list[str]:
@@ -943,6 +970,14 @@ async def run(args) -> dict:
             t0 = time.perf_counter()
             report["databases"][db] = await compare(idgw_t, peer, plan, args.metrics)
             report["databases"][db]["seconds"] = round(time.perf_counter() - t0, 1)
+            durable = [m for m in args.metrics if m in DURABLE_METRICS]
+            if db == "postgresql" and args.durable_peer and durable:
+                log("peer-postgresql: starting oidc-provider with its state in the same PostgreSQL")
+                peer_pg = await start_peer(work, database_url=pg.create_database(), db_pid=postmaster_pid(pg))
+                started.append(peer_pg.process)
+                await make_sessions(peer_pg, N_USERS)
+                report["durable_peer"] = await compare(idgw_t, peer_pg, plan, durable)
+                peer_pg.process.stop()
             idgw_t.process.stop()
             if "login_password" in report["databases"][db]["throughput"]:
                 # Measured now, with the servers stopped, so the raw rate has the core to itself.
@@ -1007,6 +1042,8 @@ def main() -> None:
     parser.add_argument("--no-sign", action="store_true")
     parser.add_argument("--no-two-instances", dest="two_instances", action="store_false",
                         help="skip two idgw instances on one PostgreSQL against one")
+    parser.add_argument("--no-durable-peer", dest="durable_peer", action="store_false",
+                        help="skip idgw on PostgreSQL against the peer with its state in the same PostgreSQL")
     parser.add_argument("--metrics", default=",".join(THROUGHPUT),
                         help="comma-separated subset of: " + ", ".join(THROUGHPUT))
     parser.add_argument("--source", help="benchmark the idgw package in this directory instead of the working tree")

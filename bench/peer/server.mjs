@@ -3,13 +3,16 @@
 // ES256 ID tokens and JWT access tokens (RFC 9068, like idgw's), pairwise subjects, refresh tokens
 // that rotate on every use, and a real password login form (argon2id at OWASP's m=19 MiB, t=2, p=1,
 // the same parameters as idgw) followed by a consent form, written on oidc-provider's interaction
-// API. Everything is kept in memory (Maps, below); idgw writes to its database.
+// API. Everything is kept in memory (Maps, below), or, with DATABASE_URL, in PostgreSQL (PgAdapter:
+// one row per code, session, grant, interaction and token, as a durable oidc-provider deployment
+// keeps them), so idgw on PostgreSQL can also be compared with a peer that writes to a database.
 // Loopback only. Environment: PORT, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, USERS (count),
-// PASSWORD (of user0..userN-1).
+// PASSWORD (of user0..userN-1), DATABASE_URL (postgresql://...; optional).
 import { createServer } from 'node:http';
 import { createHmac, generateKeyPairSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import argon2 from 'argon2';
 import Provider from 'oidc-provider';
+import pg from 'pg';
 
 const HOST = '127.0.0.1';
 const PORT = Number(process.env.PORT || 8790);
@@ -99,8 +102,67 @@ class MapAdapter {
   }
 }
 
+// The adapter of a durable deployment: oidc-provider's adapter interface on one PostgreSQL table
+// (the layout of the adapters in oidc-provider's wiki), one statement per call, autocommitted,
+// through a pool of 20 connections (idgw keeps 20 per process too).
+const pool = process.env.DATABASE_URL ? new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 20 }) : null;
+if (pool) {
+  await pool.query(`CREATE TABLE IF NOT EXISTS oidc_payloads (
+    id text NOT NULL, type text NOT NULL, payload jsonb NOT NULL, grant_id text, user_code text, uid text,
+    expires_at timestamptz, consumed_at timestamptz, PRIMARY KEY (id, type))`);
+  await pool.query('CREATE INDEX IF NOT EXISTS oidc_payloads_grant ON oidc_payloads (grant_id)');
+  await pool.query('CREATE INDEX IF NOT EXISTS oidc_payloads_uid ON oidc_payloads (uid)');
+}
+const LIVE = '(expires_at IS NULL OR expires_at > now())';
+class PgAdapter {
+  constructor(name) { this.type = name; }
+
+  async upsert(id, payload, expiresIn) {
+    await pool.query(`INSERT INTO oidc_payloads (id, type, payload, grant_id, user_code, uid, expires_at)
+      VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
+      ON CONFLICT (id, type) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
+        user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at`,
+    [id, this.type, payload, payload.grantId ?? null, payload.userCode ?? null, payload.uid ?? null,
+      expiresIn ?? 10 * 365 * 24 * 3600]);
+  }
+
+  static #row(result) {
+    const row = result.rows[0];
+    if (!row) return undefined;
+    return row.consumed_at ? { ...row.payload, consumed: Math.floor(row.consumed_at.getTime() / 1000) } : row.payload;
+  }
+
+  async find(id) {
+    return PgAdapter.#row(await pool.query(
+      `SELECT payload, consumed_at FROM oidc_payloads WHERE id = $1 AND type = $2 AND ${LIVE}`, [id, this.type]));
+  }
+
+  async findByUid(uid) {
+    return PgAdapter.#row(await pool.query(
+      `SELECT payload, consumed_at FROM oidc_payloads WHERE uid = $1 AND type = $2 AND ${LIVE}`, [uid, this.type]));
+  }
+
+  async findByUserCode(userCode) {
+    return PgAdapter.#row(await pool.query(
+      `SELECT payload, consumed_at FROM oidc_payloads WHERE user_code = $1 AND type = $2 AND ${LIVE}`,
+      [userCode, this.type]));
+  }
+
+  async consume(id) {
+    await pool.query('UPDATE oidc_payloads SET consumed_at = now() WHERE id = $1 AND type = $2', [id, this.type]);
+  }
+
+  async destroy(id) {
+    await pool.query('DELETE FROM oidc_payloads WHERE id = $1 AND type = $2', [id, this.type]);
+  }
+
+  async revokeByGrantId(grantId) {
+    await pool.query('DELETE FROM oidc_payloads WHERE grant_id = $1', [grantId]);
+  }
+}
+
 const provider = new Provider(ISSUER, {
-  adapter: MapAdapter,
+  adapter: pool ? PgAdapter : MapAdapter,
   clients: [{
     client_id: CLIENT_ID,
     client_secret: CLIENT_SECRET,
@@ -256,5 +318,8 @@ const server = createServer((req, res) => {
   oidc(req, res);
 });
 server.keepAliveTimeout = 75_000;
-server.listen(PORT, HOST, () => console.log(`oidc-provider ${ISSUER} ready (${nUsers} users)`));
-for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => server.close(() => process.exit(0)));
+server.listen(PORT, HOST, () => console.log(`oidc-provider ${ISSUER} ready (${nUsers} users, `
+  + `${pool ? 'state in PostgreSQL' : 'state in memory'})`));
+for (const sig of ['SIGTERM', 'SIGINT']) {
+  process.on(sig, () => server.close(() => (pool ? pool.end() : Promise.resolve()).then(() => process.exit(0))));
+}
