@@ -276,7 +276,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.gateway = gw
     app.include_router(oidc_routes.router)
     app.include_router(web_routes.router)
-    app.include_router(web_logout.router(gw))  # /logout, /
+    app.include_router(web_logout.router)  # /logout, /
     app.include_router(web_raising.router(gw))
     app.include_router(web_signin.router(gw))
     # The console before the policy pages: /admin/services/new is not a service called "new".
@@ -291,7 +291,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(web_passkeys.router(gw))
     app.include_router(web_upstream.router(gw))
     app.include_router(web_ndid.router(gw))
-    app.include_router(web_static.router())  # /favicon.ico
+    app.include_router(web_static.router)  # /favicon.ico
     app.include_router(proofing_citizen.router(gw))  # /interaction/{iid}/proofing..., /proofing/...
     app.include_router(proofing_officer.router(gw))  # /officer/...
     proofing_call.install(app, gw)  # /proofing/ws/{case}, the officer's live checks

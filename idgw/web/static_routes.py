@@ -11,13 +11,10 @@ from fastapi.responses import FileResponse
 
 STATIC = Path(__file__).parent / "static"
 
+router = APIRouter()
 
-def router() -> APIRouter:
-    r = APIRouter()
 
-    @r.api_route("/favicon.ico", methods=["GET", "HEAD"], include_in_schema=False)
-    async def favicon() -> FileResponse:
-        return FileResponse(STATIC / "favicon.ico", media_type="image/x-icon",
-                            headers={"Cache-Control": "public, max-age=86400"})
-
-    return r
+@router.api_route("/favicon.ico", methods=["GET", "HEAD"], include_in_schema=False)
+async def favicon() -> FileResponse:
+    return FileResponse(STATIC / "favicon.ico", media_type="image/x-icon",
+                        headers={"Cache-Control": "public, max-age=86400"})
