@@ -277,7 +277,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(oidc_routes.router)
     app.include_router(web_routes.router)
     app.include_router(web_logout.router)  # /logout, /
-    app.include_router(web_raising.router(gw))
+    app.include_router(web_raising.router)
     app.include_router(web_signin.router(gw))
     # The console before the policy pages: /admin/services/new is not a service called "new".
     app.include_router(console_changes.router)  # /admin (the console's home), /admin/changes...
@@ -288,7 +288,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(console_audit.router)  # /admin/audit...
     app.include_router(web_admin.router(gw))
     app.include_router(web_account.router(gw, staff_floor=web_signin.STAFF_POLICY.min_aal))
-    app.include_router(web_passkeys.router(gw))
+    app.include_router(web_passkeys.router)
     app.include_router(web_upstream.router(gw))
     app.include_router(web_ndid.router(gw))
     app.include_router(web_static.router)  # /favicon.ico

@@ -11,17 +11,26 @@ that is no longer offered sends the person back to ``/interaction/{id}``):
   enrolled, the code counts as the ``otp`` factor of this session, recovery codes are shown once;
 - ``POST /interaction/{id}/enrol/passkey`` registers a passkey (user verification required): the
   ceremony, bound to this browser and session, counts as the ``hwk_uv`` factor.
+
+Each handler reads the form and runs one step function (``totp_start_step``, ``totp_confirm_step``,
+``passkey_enrol_step``) in one transaction; each step first checks, with ``enrolling``, that
+setting up that authenticator is a route the interaction offers now. The functions above the
+routes (``decide_for``, ``raise_context``, ...) are what ``idgw.web.steps`` shows on the
+interaction's own pages.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import NamedTuple
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from idgw import audit
 from idgw.assurance import current_policy
 from idgw.authn.totp import new_recovery_codes
 from idgw.authn.webauthn import WebAuthnError
+from idgw.depends import gateway_of
 from idgw.login.interaction import Step, alternatives, consented, next_step, open_interaction
 from idgw.login.raising import Route, accepted_upstreams, floors, upstream_reaches
 from idgw.login.sessions import add_factor, load_session
@@ -85,6 +94,8 @@ add_messages({
 
 
 _UNREAD = object()
+
+router = APIRouter()
 
 
 def needs_in_words(*, need_ial: IAL | None, need_aal: AAL | None, locale: str) -> list[str]:
@@ -174,129 +185,154 @@ def upstream_choices(iid: str, upstreams: list, *, policy, requested: dict, loca
             for u in upstreams]
 
 
-def router(gw) -> APIRouter:
-    r = APIRouter()
+class Enrolling(NamedTuple):
+    """A sign-in that offers setting up an authenticator now (``enrolling``)."""
+    ia: Interaction
+    session: object
+    account: Account
+    client_name: str
+    locale: str
+
+
+def enrolling(gw, db, request: Request, iid: str, kind: str, form: dict, now: int) -> Enrolling | Response:
+    """The interaction, session, account, client name and locale when enrolling ``kind`` is a
+    route this interaction offers now; else a response to give instead."""
     pages = gw.pages
-    settings = gw.settings
+    browser = request.cookies.get("idgw_browser") or ""
+    ia, reason = open_interaction(db, iid=iid, browser=browser, now=now)
+    if ia is None:
+        return pages.error(request, "err_interaction_expired" if reason == "expired" else "err_not_found",
+                           status=400 if reason == "expired" else 404)
+    if not pages.check_csrf(request, form, f"enrol:{iid}"):
+        return pages.error(request, "err_csrf", status=403)
+    session = load_session(db, cookie=request.cookies.get(gw.settings.cookie_name), now=now)
+    if session is None:
+        return RedirectResponse(f"/interaction/{ia.id}", status_code=303)
+    account = db.get(Account, session.account_id)
+    step = decide_for(gw, db, ia, session, account, now)
+    if Route("enrol", kind) not in step.routes:
+        return RedirectResponse(f"/interaction/{ia.id}", status_code=303)
+    client = db.get(Client, ia.client_id) if ia.client_id else None
+    locale = pages.locale(request, ia.params["request"].get("ui_locales"))
+    return Enrolling(ia, session, account, (client.name if client else t("app_name", locale)), locale)
+
+
+def totp_page(gw, request: Request, *, ia, account, row, secret, locale, client_name, error=None,
+              status=200) -> Response:
+    """The authenticator app's set-up page: its QR code and secret, and the form for its first code."""
+    pages = gw.pages
+    uri, qr = gw.authenticators.get("totp").provisioning(account=account, secret=secret)
+    browser = request.cookies.get("idgw_browser") or ""
+    return pages.render(request, "totp_enrol.html", status=status,
+                        ui_locales=ia.params["request"].get("ui_locales"),
+                        qr=qr, uri=uri, secret=secret, authenticator_id=row.id, error=error, name=row.name,
+                        csrf_token=pages.csrf_token(browser, f"enrol:{ia.id}"),
+                        action=f"/interaction/{ia.id}/enrol/totp/{row.id}", client_name=client_name,
+                        title=t("enrol_totp_title", locale), cancel_url=f"/interaction/{ia.id}")
+
+
+def enrolled(gw, request: Request, db, *, ia, session, account, row, factor: str, amr: list, client_name: str,
+             now: int, **detail) -> Response:
+    """The new authenticator's first use counts now (``add_factor``); recovery codes are made
+    and shown once, then the person continues the sign-in."""
+    ip = gw.client_ip(request)
+    audit.record(db, "authenticator.added", at=now, actor=account.id, session_id=session.id, ip=ip,
+                 client_id=ia.client_id, kind=row.kind, authenticator_id=row.id, label=row.name,
+                 during_sign_in=True, **detail)
+    add_factor(db, session=session, factor=factor, amr=amr, now=now, ip=ip, client_id=ia.client_id)
+    codes = new_recovery_codes(db, account=account, now=now)
+    audit.record(db, "recovery_codes.generated", at=now, actor=account.id, session_id=session.id)
+    return gw.pages.render(request, "enrolled.html", ui_locales=ia.params["request"].get("ui_locales"),
+                           codes=codes, client_name=client_name, next_url=f"/interaction/{ia.id}")
+
+
+@router.post("/interaction/{iid}/enrol/totp", include_in_schema=False)
+async def totp_start(iid: str, request: Request, gw=Depends(gateway_of)) -> Response:
+    form = await gw.pages.read_form(request)
+    return await in_transaction(gw.sessionmaker, gw.client_ip(request), totp_start_step, gw, request, iid, form)
+
+
+def totp_start_step(gw, request: Request, iid: str, form: dict) -> Response:
+    """Setting up an app, when this sign-in offers it: a pending authenticator and its QR page."""
+    db = current_db.get()
+    now = gw.clock.now()
+    found = enrolling(gw, db, request, iid, "totp", form, now)
+    if not isinstance(found, Enrolling):
+        return found
+    row, secret = gw.authenticators.get("totp").enrol_begin(db, account=found.account, name="Authenticator",
+                                                           now=now)
+    db.flush()
+    return totp_page(gw, request, ia=found.ia, account=found.account, row=row, secret=secret, locale=found.locale,
+                     client_name=found.client_name)
+
+
+@router.post("/interaction/{iid}/enrol/totp/{authenticator_id}", include_in_schema=False)
+async def totp_confirm(iid: str, authenticator_id: str, request: Request, gw=Depends(gateway_of)) -> Response:
+    form = await gw.pages.read_form(request)
+    return await in_transaction(gw.sessionmaker, gw.client_ip(request), totp_confirm_step, gw, request, iid,
+                                authenticator_id, form)
+
+
+def totp_confirm_step(gw, request: Request, iid: str, authenticator_id: str, form: dict) -> Response:
+    """The app's first code: right, the app enrolled and counted as this session's ``otp`` factor;
+    wrong, the set-up page again with the refusal."""
     totp = gw.authenticators.get("totp")
-    webauthn = gw.authenticators.get("webauthn")
+    db = current_db.get()
+    now = gw.clock.now()
+    found = enrolling(gw, db, request, iid, "totp", form, now)
+    if not isinstance(found, Enrolling):
+        return found
+    ia, session, account, client_name, locale = found
+    pending = totp.pending_secret(db, account=account, authenticator_id=authenticator_id)
+    if pending is None:
+        return RedirectResponse(f"/interaction/{ia.id}", status_code=303)
+    row, secret = pending
+    if form.get("name"):
+        row.name = str(form["name"]).strip()[:100] or row.name
+    if not totp.enrol_confirm(db, account=account, authenticator_id=row.id, code=str(form.get("code") or ""),
+                              now=now):
+        audit.record(db, "authenticator.failed", at=now, actor=account.id, session_id=session.id,
+                     ip=gw.client_ip(request), client_id=ia.client_id, reason="enrolment_code_rejected",
+                     kind="totp")
+        return totp_page(gw, request, ia=ia, account=account, row=row, secret=secret, locale=locale,
+                         client_name=client_name, error=t("factor_invalid", locale), status=400)
+    # The confirmed first code is a verified "something you have".
+    return enrolled(gw, request, db, ia=ia, session=session, account=account, row=row, factor="otp",
+                    amr=["otp"], client_name=client_name, now=now)
 
-    def context_for(request: Request, iid: str, kind: str, form: dict, db, now):
-        """(interaction, session, account, client name, locale) when enrolling ``kind`` is a route
-        this interaction offers now; else a response to give instead."""
-        browser = request.cookies.get("idgw_browser") or ""
-        ia, reason = open_interaction(db, iid=iid, browser=browser, now=now)
-        if ia is None:
-            return pages.error(request, "err_interaction_expired" if reason == "expired" else "err_not_found",
-                               status=400 if reason == "expired" else 404)
-        if not pages.check_csrf(request, form, f"enrol:{iid}"):
-            return pages.error(request, "err_csrf", status=403)
-        session = load_session(db, cookie=request.cookies.get(settings.cookie_name), now=now)
-        if session is None:
-            return RedirectResponse(f"/interaction/{ia.id}", status_code=303)
-        account = db.get(Account, session.account_id)
-        step = decide_for(gw, db, ia, session, account, now)
-        if Route("enrol", kind) not in step.routes:
-            return RedirectResponse(f"/interaction/{ia.id}", status_code=303)
-        client = db.get(Client, ia.client_id) if ia.client_id else None
-        locale = pages.locale(request, ia.params["request"].get("ui_locales"))
-        return ia, session, account, (client.name if client else t("app_name", locale)), locale
 
-    def totp_page(request, *, ia, account, row, secret, locale, client_name, error=None, status=200):
-        uri, qr = totp.provisioning(account=account, secret=secret)
-        browser = request.cookies.get("idgw_browser") or ""
-        return pages.render(request, "totp_enrol.html", status=status,
-                            ui_locales=ia.params["request"].get("ui_locales"),
-                            qr=qr, uri=uri, secret=secret, authenticator_id=row.id, error=error, name=row.name,
-                            csrf_token=pages.csrf_token(browser, f"enrol:{ia.id}"),
-                            action=f"/interaction/{ia.id}/enrol/totp/{row.id}", client_name=client_name,
-                            title=t("enrol_totp_title", locale), cancel_url=f"/interaction/{ia.id}")
+@router.post("/interaction/{iid}/enrol/passkey", include_in_schema=False)
+async def passkey_enrol(iid: str, request: Request, gw=Depends(gateway_of)) -> Response:
+    form = await gw.pages.read_form(request)
+    return await in_transaction(gw.sessionmaker, gw.client_ip(request), passkey_enrol_step, gw, request, iid, form)
 
-    async def enrolment(request: Request, iid: str, kind: str, step) -> Response:
-        """Run ``step(db, now, form, ia, session, account, client_name, locale)`` in one transaction
-        when setting up ``kind`` is a route this sign-in offers now (``context_for``)."""
-        form = await pages.read_form(request)
 
-        def work():
-            db = current_db.get()
-            now = gw.clock.now()
-            found = context_for(request, iid, kind, form, db, now)
-            return step(db, now, form, *found) if isinstance(found, tuple) else found
-
-        return await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
-
-    def enrolled(request, db, *, ia, session, account, row, factor: str, amr: list, client_name: str, now: int,
-                 **detail) -> Response:
-        """The new authenticator's first use counts now (``add_factor``); recovery codes are made
-        and shown once, then the person continues the sign-in."""
-        ip = gw.client_ip(request)
-        audit.record(db, "authenticator.added", at=now, actor=account.id, session_id=session.id, ip=ip,
-                     client_id=ia.client_id, kind=row.kind, authenticator_id=row.id, label=row.name,
-                     during_sign_in=True, **detail)
-        add_factor(db, session=session, factor=factor, amr=amr, now=now, ip=ip, client_id=ia.client_id)
-        codes = new_recovery_codes(db, account=account, now=now)
-        audit.record(db, "recovery_codes.generated", at=now, actor=account.id, session_id=session.id)
-        return pages.render(request, "enrolled.html", ui_locales=ia.params["request"].get("ui_locales"),
-                            codes=codes, client_name=client_name, next_url=f"/interaction/{ia.id}")
-
-    @r.post("/interaction/{iid}/enrol/totp", include_in_schema=False)
-    async def totp_start(iid: str, request: Request) -> Response:
-        def step(db, now, form, ia, _session, account, client_name, locale):
-            row, secret = totp.enrol_begin(db, account=account, name="Authenticator", now=now)
-            db.flush()
-            return totp_page(request, ia=ia, account=account, row=row, secret=secret, locale=locale,
-                             client_name=client_name)
-
-        return await enrolment(request, iid, "totp", step)
-
-    @r.post("/interaction/{iid}/enrol/totp/{authenticator_id}", include_in_schema=False)
-    async def totp_confirm(iid: str, authenticator_id: str, request: Request) -> Response:
-        def step(db, now, form, ia, session, account, client_name, locale):
-            pending = totp.pending_secret(db, account=account, authenticator_id=authenticator_id)
-            if pending is None:
-                return RedirectResponse(f"/interaction/{ia.id}", status_code=303)
-            row, secret = pending
-            if form.get("name"):
-                row.name = str(form["name"]).strip()[:100] or row.name
-            if not totp.enrol_confirm(db, account=account, authenticator_id=row.id, code=str(form.get("code") or ""),
-                                      now=now):
-                audit.record(db, "authenticator.failed", at=now, actor=account.id, session_id=session.id,
-                             ip=gw.client_ip(request), client_id=ia.client_id, reason="enrolment_code_rejected",
-                             kind="totp")
-                return totp_page(request, ia=ia, account=account, row=row, secret=secret, locale=locale,
-                                 client_name=client_name, error=t("factor_invalid", locale), status=400)
-            # The confirmed first code is a verified "something you have".
-            return enrolled(request, db, ia=ia, session=session, account=account, row=row, factor="otp",
-                            amr=["otp"], client_name=client_name, now=now)
-
-        return await enrolment(request, iid, "totp", step)
-
-    @r.post("/interaction/{iid}/enrol/passkey", include_in_schema=False)
-    async def passkey_enrol(iid: str, request: Request) -> Response:
-        browser = request.cookies.get("idgw_browser") or ""
-
-        def step(db, now, form, ia, session, account, client_name, locale):
-            try:
-                row = webauthn.register(db, account=account, session_id=session.id,
-                                        credential_json=form.get("credential"), browser_hash=sha256_hex(browser),
-                                        name=str(form.get("name") or "Passkey"), now=now)
-            except WebAuthnError as exc:
-                audit.record(db, "authenticator.failed", at=now, actor=account.id, session_id=session.id,
-                             ip=gw.client_ip(request), client_id=ia.client_id, reason="registration_rejected",
-                             kind="webauthn")
-                return pages.render(request, "raise.html", status=400,
-                                    ui_locales=ia.params["request"].get("ui_locales"),
-                                    error=t("passkey_rejected", locale, reason=str(exc)),
-                                    **raise_context(gw, ia=ia, step=decide_for(gw, db, ia, session, account, now),
-                                                    client_name=client_name, locale=locale, browser=browser,
-                                                    cancel_url=None))
-            db.flush()
-            # The registration ceremony (fresh challenge bound to this browser and session, user
-            # verification required) is the passkey's first use.
-            return enrolled(request, db, ia=ia, session=session, account=account, row=row,
-                            factor="hwk_uv_attested" if row.attested else "hwk_uv", amr=["hwk", "user"],
-                            client_name=client_name, now=now, aaguid=row.aaguid, attested=row.attested)
-
-        return await enrolment(request, iid, "webauthn", step)
-
-    return r
+def passkey_enrol_step(gw, request: Request, iid: str, form: dict) -> Response:
+    """A passkey registered inside the sign-in: its ceremony counts as the ``hwk_uv`` factor (or
+    ``hwk_uv_attested``); a refused one shows the raise page again with the reason."""
+    browser = request.cookies.get("idgw_browser") or ""
+    db = current_db.get()
+    now = gw.clock.now()
+    found = enrolling(gw, db, request, iid, "webauthn", form, now)
+    if not isinstance(found, Enrolling):
+        return found
+    ia, session, account, client_name, locale = found
+    try:
+        row = gw.authenticators.get("webauthn").register(
+            db, account=account, session_id=session.id, credential_json=form.get("credential"),
+            browser_hash=sha256_hex(browser), name=str(form.get("name") or "Passkey"), now=now)
+    except WebAuthnError as exc:
+        audit.record(db, "authenticator.failed", at=now, actor=account.id, session_id=session.id,
+                     ip=gw.client_ip(request), client_id=ia.client_id, reason="registration_rejected",
+                     kind="webauthn")
+        return gw.pages.render(request, "raise.html", status=400, ui_locales=ia.params["request"].get("ui_locales"),
+                               error=t("passkey_rejected", locale, reason=str(exc)),
+                               **raise_context(gw, ia=ia, step=decide_for(gw, db, ia, session, account, now),
+                                               client_name=client_name, locale=locale, browser=browser,
+                                               cancel_url=None))
+    db.flush()
+    # The registration ceremony (fresh challenge bound to this browser and session, user
+    # verification required) is the passkey's first use.
+    return enrolled(gw, request, db, ia=ia, session=session, account=account, row=row,
+                    factor="hwk_uv_attested" if row.attested else "hwk_uv", amr=["hwk", "user"],
+                    client_name=client_name, now=now, aaguid=row.aaguid, attested=row.attested)
