@@ -278,7 +278,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(web_routes.router)
     app.include_router(web_logout.router)  # /logout, /
     app.include_router(web_raising.router)
-    app.include_router(web_signin.router(gw))
+    app.include_router(web_signin.router)
     # The console before the policy pages: /admin/services/new is not a service called "new".
     app.include_router(console_changes.router)  # /admin (the console's home), /admin/changes...
     app.include_router(console_services.router)  # /admin/services/new, /admin/services/{id}/settings...
