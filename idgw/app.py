@@ -287,7 +287,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(console_upstreams.router)  # /admin/upstreams...
     app.include_router(console_audit.router)  # /admin/audit...
     app.include_router(web_admin.router(gw))
-    app.include_router(web_account.router(gw, staff_floor=web_signin.STAFF_POLICY.min_aal))
+    app.include_router(web_account.router)
     app.include_router(web_passkeys.router)
     app.include_router(web_upstream.router(gw))
     app.include_router(web_ndid.router(gw))

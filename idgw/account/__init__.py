@@ -8,17 +8,12 @@ from fastapi import APIRouter
 
 from idgw.account import factors_routes, proofing_routes, routes, services_routes
 from idgw.account.access import account_access
-from policies import AAL
 
-
-def router(gw, *, staff_floor: AAL) -> APIRouter:
-    """Every account page, in the order they were always matched."""
-    r = APIRouter()
-    r.include_router(routes.router(gw))
-    r.include_router(factors_routes.router(gw, staff_floor=staff_floor))
-    r.include_router(services_routes.router(gw))
-    r.include_router(proofing_routes.router(gw))
-    return r
-
+#: Every account page, in the order they were always matched.
+router = APIRouter()
+router.include_router(routes.router)
+router.include_router(factors_routes.router)
+router.include_router(services_routes.router)
+router.include_router(proofing_routes.router)
 
 __all__ = ["account_access", "router"]

@@ -8,18 +8,21 @@ service, outcome and until when its images are kept. ``withdraw`` (POST
 again (``idgw.proofing.cases.current_consent`` skips a withdrawn one); an identity already
 confirmed stays (the case record rests on the audit duty, not on consent); the images of the
 account's finished cases are deleted at once (``media_store.purge_for_account``); a live case's
-images keep their retention."""
+images keep their retention. Its page is the step ``withdraw_step``, run behind the account pages'
+gate (``idgw.account.routes.post``)."""
 
 from __future__ import annotations
 
 import contextlib
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy import func, select, update
 
 from idgw import audit
+from idgw.account import routes as account_routes  # the module: it imports this one (the account page)
 from idgw.account.words import duration_words, ial_words
+from idgw.depends import gateway_of
 from idgw.proofing import cases, media_store
 from idgw.storage.models import Client
 from idgw.storage.proofing import ProofingCase, ProofingConsent, ProofingMedia
@@ -27,6 +30,8 @@ from idgw.web.i18n import format_datetime, t
 
 WITHDRAW_PATH = "/account/proofing/withdraw"
 DAY = 86400
+
+router = APIRouter()
 
 
 def outcome_words(case: ProofingCase, locale: str) -> str:
@@ -96,28 +101,21 @@ def withdraw(db, *, account_id: str, now: int, ip: str | None, session_id: str |
     return len(active), deleted
 
 
-def router(gw) -> APIRouter:
-    # (here, not at the top: idgw.account.routes imports this module for the account page)
-    from idgw.account.routes import account_page, post
+def withdraw_step(gw, request: Request, db, now: int, session, account, form, ip: str, locale: str):
+    """Every active proofing consent withdrawn (``withdraw``), or the account page saying there
+    was none (409)."""
+    done = withdraw(db, account_id=account.id, now=now, ip=ip, session_id=session.id)
+    if done is None:
+        return account_routes.account_page(gw, db, request, session, account, status=409, error=True,
+                                           message=t("account_pf_nothing", locale))
+    db.flush()
+    return account_routes.account_page(gw, db, request, session, account,
+                                       message=t("account_pf_withdrawn", locale, n=done[1]))
 
-    r = APIRouter()
 
-    @r.post(WITHDRAW_PATH, include_in_schema=False)
-    async def withdraw_consent(request: Request) -> Response:
-        """Withdrawing only takes away, so a live sign-in that proves control is enough (no fresh
-        sign-in): as easy to withdraw as it was to give (PDPA s.19)."""
-        ip = gw.client_ip(request)
-        locale = gw.pages.locale(request)
-
-        def work(db, now, session, account, form):
-            done = withdraw(db, account_id=account.id, now=now, ip=ip, session_id=session.id)
-            if done is None:
-                return account_page(gw, db, request, session, account, status=409, error=True,
-                                    message=t("account_pf_nothing", locale))
-            db.flush()
-            return account_page(gw, db, request, session, account,
-                                message=t("account_pf_withdrawn", locale, n=done[1]))
-
-        return await post(gw, request, work, fresh=False)
-
-    return r
+@router.post(WITHDRAW_PATH, include_in_schema=False)
+async def withdraw_consent(request: Request, gw=Depends(gateway_of)) -> Response:
+    """Withdrawing only takes away, so a live sign-in that proves control is enough (no fresh
+    sign-in): as easy to withdraw as it was to give (PDPA s.19)."""
+    return await account_routes.post(gw, request, withdraw_step, gw.client_ip(request), gw.pages.locale(request),
+                                     fresh=False)

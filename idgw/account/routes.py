@@ -1,10 +1,14 @@
 """The account page (/account: how you sign in, where you are signed in, recent sign-ins) and the
-request plumbing every account page shares, as plain functions taking ``gw``: running a page or a
-change behind the gate (``get``, ``post``, ``finish``), the page's context, and the confirmation
-page. The other pages are ``idgw.account.factors_routes`` (sign-in methods, recovery codes,
-linked sources, setting a password) and ``idgw.account.services_routes`` (sessions, connected
-services, receipts, "download my data", the privacy notice) and ``idgw.account.proofing_routes``
-(video identity checks: consent and its withdrawal); ``idgw.account.router`` mounts all.
+request plumbing every account page shares: ``get`` (a page) and ``post`` (a change: the CSRF
+token first) run one step function in one transaction behind the gate (``gated_page``,
+``gated_change``) and ``finish`` turns its answer into the response; the page's context, and the
+confirmation page. A step is a plain module-level function ``step(gw, request, db, now, session,
+account, [form,] *args)`` that tests can call directly; the handlers are module-level, on
+``router``, and take the gateway as a dependency (``idgw.depends.gateway_of``). The other pages
+are ``idgw.account.factors_routes`` (sign-in methods, recovery codes, linked sources, setting a
+password) and ``idgw.account.services_routes`` (sessions, connected services, receipts, "download
+my data", the privacy notice) and ``idgw.account.proofing_routes`` (video identity checks: consent
+and its withdrawal); ``idgw.account.router`` mounts all.
 
 Who may use them is ``idgw.account.access`` (proof of control of the account; changes need a
 fresh sign-in); what may be taken away is ``idgw.account.rules``. Removing, unlinking, signing
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
@@ -27,6 +31,7 @@ from idgw.account.consents import display_names
 from idgw.account.proofing_routes import WITHDRAW_PATH, proofing_section
 from idgw.account.rules import RemovalCheck
 from idgw.account.words import aal_words, device_words, ial_words
+from idgw.depends import gateway_of
 from idgw.login.sessions import group_of
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.context import current_db
@@ -47,6 +52,8 @@ RECENT_EVENTS = ("session.created", "login.failed", "authenticator.failed", "ses
 PASSWORD_MIN_ALONE = 15
 PASSWORD_MIN_WITH_FACTOR = 8
 PASSWORD_MAX = 1024
+
+router = APIRouter()
 
 
 def password_problem(password: str, again: str, *, username: str, only_factor: bool) -> tuple[str, dict] | None:
@@ -78,38 +85,44 @@ def cookie(gw, request: Request) -> str | None:
     return request.cookies.get(gw.settings.cookie_name)
 
 
-async def get(gw, request: Request, work, *, fresh: bool = False, next_path: str | None = None) -> Response:
-    """A page for a signed-in person who proves control (``fresh``: within FRESH_SECONDS)."""
+async def get(gw, request: Request, step, *args, fresh: bool = False, next_path: str | None = None) -> Response:
+    """A page for a signed-in person who proves control (``fresh``: within FRESH_SECONDS): one
+    transaction runs ``step(gw, request, db, now, session, account, *args)`` behind the gate."""
     next_path = next_path or request.url.path
-
-    def run():
-        db = current_db.get()
-        now = gw.clock.now()
-        gate = check(gw, db, cookie=cookie(gw, request), now=now, fresh=fresh, next_path=next_path)
-        if gate.redirect:
-            return ("redirect", gate.redirect)
-        return work(db, now, gate.session, gate.account)
-
-    return finish(gw, request, await in_transaction(gw.sessionmaker, gw.client_ip(request), run))
+    return finish(gw, request, await in_transaction(gw.sessionmaker, gw.client_ip(request), gated_page,
+                                                    gw, request, fresh, next_path, step, args))
 
 
-async def post(gw, request: Request, work, *, fresh: bool = True, back: str = "/account") -> Response:
+async def post(gw, request: Request, step, *args, fresh: bool = True, back: str = "/account") -> Response:
     """A change: the CSRF token first (nothing is read or written without it), then the gate;
-    an expired or too-weak sign-in goes to /signin and comes back to ``back``."""
+    an expired or too-weak sign-in goes to /signin and comes back to ``back``. One transaction
+    runs ``step(gw, request, db, now, session, account, form, *args)`` behind the gate."""
     pages = gw.pages
     form = await pages.read_form(request)
     if not pages.check_csrf(request, form, "account"):
         return pages.error(request, "err_csrf", status=403)
+    return finish(gw, request, await in_transaction(gw.sessionmaker, gw.client_ip(request), gated_change,
+                                                    gw, request, fresh, back, step, form, args))
 
-    def run():
-        db = current_db.get()
-        now = gw.clock.now()
-        gate = check(gw, db, cookie=cookie(gw, request), now=now, fresh=fresh, next_path=back)
-        if gate.redirect:
-            return ("redirect", gate.redirect)
-        return work(db, now, gate.session, gate.account, form)
 
-    return finish(gw, request, await in_transaction(gw.sessionmaker, gw.client_ip(request), run))
+def gated_page(gw, request: Request, fresh: bool, next_path: str, step, args: tuple):
+    """A page's transaction: the gate (``idgw.account.access.check``), then ``step``'s answer."""
+    db = current_db.get()
+    now = gw.clock.now()
+    gate = check(gw, db, cookie=cookie(gw, request), now=now, fresh=fresh, next_path=next_path)
+    if gate.redirect:
+        return ("redirect", gate.redirect)
+    return step(gw, request, db, now, gate.session, gate.account, *args)
+
+
+def gated_change(gw, request: Request, fresh: bool, back: str, step, form: dict, args: tuple):
+    """A change's transaction (its CSRF token already checked): the gate, then ``step``'s answer."""
+    db = current_db.get()
+    now = gw.clock.now()
+    gate = check(gw, db, cookie=cookie(gw, request), now=now, fresh=fresh, next_path=back)
+    if gate.redirect:
+        return ("redirect", gate.redirect)
+    return step(gw, request, db, now, gate.session, gate.account, form, *args)
 
 
 def finish(gw, request: Request, result) -> Response:
@@ -220,12 +233,11 @@ def confirm_page(gw, request, *, status=200, title: str, question: str, action: 
         csrf_token=account_csrf(gw, request)))
 
 
-def router(gw) -> APIRouter:
-    """The account page itself."""
-    r = APIRouter()
+def show_account(gw, request: Request, db, now: int, session: LoginSession, account: Account):
+    """The account page, for a person the gate let through."""
+    return account_page(gw, db, request, session, account)
 
-    @r.get("/account", include_in_schema=False)
-    async def show(request: Request) -> Response:
-        return await get(gw, request, lambda db, now, session, account: account_page(gw, db, request, session, account))
 
-    return r
+@router.get("/account", include_in_schema=False)
+async def show(request: Request, gw=Depends(gateway_of)) -> Response:
+    return await get(gw, request, show_account)
