@@ -6,8 +6,10 @@
 3. ``/proofing/case/{id}``: camera check, the queue (position, expected wait, cancel; it survives a
    reload), the call, and the result, which continues the paused sign-in.
 
-Handlers are thin; the decisions are in ``idgw.proofing.cases`` and ``idgw.proofing.intake``.
-Every case page belongs to the browser session that opened the case.
+Handlers are thin and at module level (the gateway comes in as a dependency): each runs one step
+function (``notice_step``, ``card_before_step``, ``case_action_step``, ...) in one transaction;
+the decisions are in ``idgw.proofing.cases`` and ``idgw.proofing.intake``. Every case page
+belongs to the browser session that opened the case.
 """
 
 from __future__ import annotations
@@ -30,12 +32,8 @@ from idgw.web.i18n import t
 from idgw.web.raising import decide_for
 from idgw.web.refusals import wait_words
 
-r = APIRouter()
+router = APIRouter()
 BROWSER = "idgw_browser"
-
-
-def router(_gw=None) -> APIRouter:
-    return r
 
 
 # -- shared lookups ------------------------------------------------------------------------------
@@ -83,20 +81,22 @@ def _posted(gw, request: Request, form: dict, purpose: str, load, key: str, db, 
 
 # -- 1. notice and consent -----------------------------------------------------------------------
 
-@r.get("/interaction/{iid}/proofing", include_in_schema=False)
-async def notice(iid: str, request: Request, gw=Depends(gateway_of)) -> Response:
-    def work():
-        db, now = current_db.get(), gw.clock.now()
-        found = _sign_in(gw, request, iid, db, now)
-        if not isinstance(found, tuple):
-            return found
-        ia, session, account, locale, step = found
-        live = cases.live_case(db, account_id=account.id, session_id=session.id)
-        if live is not None:
-            return RedirectResponse(f"/proofing/case/{live.id}", status_code=303)
-        return _notice_page(gw, request, ia, db, locale)
+def notice_step(gw, request: Request, iid: str) -> Response:
+    """The notice and consent form; the case page instead when this sign-in already has one live."""
+    db, now = current_db.get(), gw.clock.now()
+    found = _sign_in(gw, request, iid, db, now)
+    if not isinstance(found, tuple):
+        return found
+    ia, session, account, locale, step = found
+    live = cases.live_case(db, account_id=account.id, session_id=session.id)
+    if live is not None:
+        return RedirectResponse(f"/proofing/case/{live.id}", status_code=303)
+    return _notice_page(gw, request, ia, db, locale)
 
-    return await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
+
+@router.get("/interaction/{iid}/proofing", include_in_schema=False)
+async def notice(iid: str, request: Request, gw=Depends(gateway_of)) -> Response:
+    return await in_transaction(gw.sessionmaker, gw.client_ip(request), notice_step, gw, request, iid)
 
 
 def _notice_page(gw, request, ia: Interaction, db, locale: str, *, error: str | None = None, status: int = 200):
@@ -109,26 +109,28 @@ def _notice_page(gw, request, ia: Interaction, db, locale: str, *, error: str | 
                            csrf_token=gw.pages.csrf_token(browser, f"proofing:{ia.id}"))
 
 
-@r.post("/interaction/{iid}/proofing", include_in_schema=False)
+def consent_step(gw, request: Request, iid: str, form: dict) -> Response:
+    """The notice's answer: declined keeps nothing (back to the other routes), accepted without
+    the box ticked shows the notice again, accepted records the consent and goes on to the card."""
+    db, now = current_db.get(), gw.clock.now()
+    found = _posted(gw, request, form, f"proofing:{iid}", _sign_in, iid, db, now)
+    if not isinstance(found, tuple):
+        return found
+    ia, session, account, locale, _step = found
+    if form.get("decision") != "accept":
+        # Declined: nothing is kept; back to the other routes.
+        return RedirectResponse(f"/interaction/{ia.id}", status_code=303)
+    if form.get("consent") != "yes":
+        return _notice_page(gw, request, ia, db, locale, error=t("pf_consent_missing", locale), status=400)
+    cases.give_consent(db, account_id=account.id, retention_days=gw.settings.proofing_media_retention_days,
+                       now=now, ip=gw.client_ip(request))
+    return RedirectResponse(f"/interaction/{ia.id}/proofing/card", status_code=303)
+
+
+@router.post("/interaction/{iid}/proofing", include_in_schema=False)
 async def consent(iid: str, request: Request, gw=Depends(gateway_of)) -> Response:
     form = await gw.pages.read_form(request)
-
-    def work():
-        db, now = current_db.get(), gw.clock.now()
-        found = _posted(gw, request, form, f"proofing:{iid}", _sign_in, iid, db, now)
-        if not isinstance(found, tuple):
-            return found
-        ia, session, account, locale, _step = found
-        if form.get("decision") != "accept":
-            # Declined: nothing is kept; back to the other routes.
-            return RedirectResponse(f"/interaction/{ia.id}", status_code=303)
-        if form.get("consent") != "yes":
-            return _notice_page(gw, request, ia, db, locale, error=t("pf_consent_missing", locale), status=400)
-        cases.give_consent(db, account_id=account.id, retention_days=gw.settings.proofing_media_retention_days,
-                           now=now, ip=gw.client_ip(request))
-        return RedirectResponse(f"/interaction/{ia.id}/proofing/card", status_code=303)
-
-    return await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
+    return await in_transaction(gw.sessionmaker, gw.client_ip(request), consent_step, gw, request, iid, form)
 
 
 # -- 2. card data ----------------------------------------------------------------------------------
@@ -144,154 +146,167 @@ def _card_page(gw, request, ia: Interaction, db, locale: str, *, values: dict | 
                            csrf_token=gw.pages.csrf_token(browser, f"proofing:{ia.id}"))
 
 
-@r.get("/interaction/{iid}/proofing/card", include_in_schema=False)
+def card_form_step(gw, request: Request, iid: str) -> Response:
+    """The card form, prefilled from the account; the notice first when there is no consent."""
+    db, now = current_db.get(), gw.clock.now()
+    found = _sign_in(gw, request, iid, db, now)
+    if not isinstance(found, tuple):
+        return found
+    ia, session, account, locale, _step = found
+    if cases.current_consent(db, account.id) is None:
+        return RedirectResponse(f"/interaction/{ia.id}/proofing", status_code=303)
+    return _card_page(gw, request, ia, db, locale, values=intake.prefill(account))
+
+
+@router.get("/interaction/{iid}/proofing/card", include_in_schema=False)
 async def card_form(iid: str, request: Request, gw=Depends(gateway_of)) -> Response:
-    def work():
-        db, now = current_db.get(), gw.clock.now()
-        found = _sign_in(gw, request, iid, db, now)
-        if not isinstance(found, tuple):
-            return found
-        ia, session, account, locale, _step = found
-        if cases.current_consent(db, account.id) is None:
-            return RedirectResponse(f"/interaction/{ia.id}/proofing", status_code=303)
-        return _card_page(gw, request, ia, db, locale, values=intake.prefill(account))
-
-    return await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
+    return await in_transaction(gw.sessionmaker, gw.client_ip(request), card_form_step, gw, request, iid)
 
 
-@r.post("/interaction/{iid}/proofing/card", include_in_schema=False)
+def card_before_step(gw, request: Request, iid: str, form: dict):
+    """Who, whether they may, and the card data (or the form again with what is wrong): a dict
+    for the check with the source, else the answer."""
+    db, now = current_db.get(), gw.clock.now()
+    found = _posted(gw, request, form, f"proofing:{iid}", _sign_in, iid, db, now)
+    if not isinstance(found, tuple):
+        return found
+    ia, session, account, locale, step = found
+    live = cases.live_case(db, account_id=account.id, session_id=session.id)
+    if live is not None:  # a second submit: the case the first one opened
+        return RedirectResponse(f"/proofing/case/{live.id}", status_code=303)
+    consent_row = cases.current_consent(db, account.id)
+    if consent_row is None:
+        return RedirectResponse(f"/interaction/{ia.id}/proofing", status_code=303)
+    card, errors = intake.parse_card(form)
+    values = intake.echo(form)
+    if errors:
+        return _card_page(gw, request, ia, db, locale, values=values,
+                          errors={k: t(v, locale) for k, v in errors.items()}, status=400)
+    conflict = intake.card_conflict(db, card.citizen_id, account)
+    if conflict:
+        return _card_page(gw, request, ia, db, locale, values=values, status=409,
+                          error=t(conflict, locale, help=gw.settings.help_desk))
+    wait = intake.spend_check(db, account_id=account.id, now=now)
+    if wait:
+        return _card_page(gw, request, ia, db, locale, values=values, status=429,
+                          error=t("pf_card_too_many", locale, wait=wait_words(wait, locale)))
+    return dict(card=card, values=values, ia_id=ia.id, client_id=ia.client_id, session_id=session.id,
+                account_id=account.id, locale=locale, need_ial=str(step.need_ial), consent_id=consent_row.id)
+
+
+def card_after_step(gw, request: Request, runtime: ProofingRuntime, found: dict, outcome, ip: str) -> Response:
+    """The source's answer: the form again when it was unavailable (503) or refused the card
+    (422, the failure noted), else the case opened and its page."""
+    db, now = current_db.get(), gw.clock.now()
+    ia = db.get(Interaction, found["ia_id"])
+    locale = found["locale"]
+    if outcome.unavailable is not None:
+        return _card_page(gw, request, ia, db, locale, values=found["values"], status=503,
+                          error=t("pf_card_unavailable", locale))
+    if not outcome.result.ok:
+        intake.note_failed(db, account_id=found["account_id"], result=outcome.result, now=now, ip=ip)
+        reason = outcome.result.message_th if locale == "th" else outcome.result.message_en
+        return _card_page(gw, request, ia, db, locale, values=found["values"], status=422,
+                          error=t("pf_card_failed", locale, reason=reason))
+    case = intake.open_checked_case(db, runtime, found=found, outcome=outcome, grant=cases.grant_level(gw.settings),
+                                    now=now)
+    return RedirectResponse(f"/proofing/case/{case.id}", status_code=303)
+
+
+@router.post("/interaction/{iid}/proofing/card", include_in_schema=False)
 async def card_check(iid: str, request: Request, gw=Depends(gateway_of),
                      runtime: ProofingRuntime = Depends(runtime_of)) -> Response:
     form = await gw.pages.read_form(request)
     ip = gw.client_ip(request)
-
-    def before():
-        """Who, whether they may, and the card data (or the form again with what is wrong)."""
-        db, now = current_db.get(), gw.clock.now()
-        found = _posted(gw, request, form, f"proofing:{iid}", _sign_in, iid, db, now)
-        if not isinstance(found, tuple):
-            return found
-        ia, session, account, locale, step = found
-        live = cases.live_case(db, account_id=account.id, session_id=session.id)
-        if live is not None:  # a second submit: the case the first one opened
-            return RedirectResponse(f"/proofing/case/{live.id}", status_code=303)
-        consent_row = cases.current_consent(db, account.id)
-        if consent_row is None:
-            return RedirectResponse(f"/interaction/{ia.id}/proofing", status_code=303)
-        card, errors = intake.parse_card(form)
-        values = intake.echo(form)
-        if errors:
-            return _card_page(gw, request, ia, db, locale, values=values,
-                              errors={k: t(v, locale) for k, v in errors.items()}, status=400)
-        conflict = intake.card_conflict(db, card.citizen_id, account)
-        if conflict:
-            return _card_page(gw, request, ia, db, locale, values=values, status=409,
-                              error=t(conflict, locale, help=gw.settings.help_desk))
-        wait = intake.spend_check(db, account_id=account.id, now=now)
-        if wait:
-            return _card_page(gw, request, ia, db, locale, values=values, status=429,
-                              error=t("pf_card_too_many", locale, wait=wait_words(wait, locale)))
-        return dict(card=card, values=values, ia_id=ia.id, client_id=ia.client_id, session_id=session.id,
-                    account_id=account.id, locale=locale, need_ial=str(step.need_ial), consent_id=consent_row.id)
-
-    found = await in_transaction(gw.sessionmaker, ip, before)
+    found = await in_transaction(gw.sessionmaker, ip, card_before_step, gw, request, iid, form)
     if not isinstance(found, dict):
         return found
+    # the authoritative source is asked with no transaction open
     outcome = await intake.check_with_source(runtime.card_check(), found["card"])
-
-    def after():
-        db, now = current_db.get(), gw.clock.now()
-        ia = db.get(Interaction, found["ia_id"])
-        locale = found["locale"]
-        if outcome.unavailable is not None:
-            return _card_page(gw, request, ia, db, locale, values=found["values"], status=503,
-                              error=t("pf_card_unavailable", locale))
-        if not outcome.result.ok:
-            intake.note_failed(db, account_id=found["account_id"], result=outcome.result, now=now, ip=ip)
-            reason = outcome.result.message_th if locale == "th" else outcome.result.message_en
-            return _card_page(gw, request, ia, db, locale, values=found["values"], status=422,
-                              error=t("pf_card_failed", locale, reason=reason))
-        case = intake.open_checked_case(db, runtime, found=found, outcome=outcome, grant=cases.grant_level(gw.settings),
-                                        now=now)
-        return RedirectResponse(f"/proofing/case/{case.id}", status_code=303)
-
-    return await in_transaction(gw.sessionmaker, ip, after)
+    return await in_transaction(gw.sessionmaker, ip, card_after_step, gw, request, runtime, found, outcome, ip)
 
 
 # -- 3. the case: camera check, queue, call, result --------------------------------------------------
 
-@r.get("/proofing/case/{case_id}", include_in_schema=False)
+def case_page_step(gw, request: Request, case_id: str) -> Response:
+    """The case page (camera check, queue, call, result) for the session that opened the case;
+    seeing it keeps the case and the paused sign-in alive."""
+    db, now = current_db.get(), gw.clock.now()
+    found = _own_case(gw, request, case_id, db, now)
+    if not isinstance(found, tuple):
+        return found
+    case, _session = found
+    cases.seen(db, case, now=now)
+    intake.keep_sign_in_alive(db, case, settings=gw.settings, now=now)
+    ia = db.get(Interaction, case.interaction_id) if case.interaction_id else None
+    locale = gw.pages.locale(request, ia.params["request"].get("ui_locales") if ia else None)
+    # The page's forms (join, cancel) are bound to this browser's id: issue one if it has none.
+    browser = gw.pages.browser_id(request)
+    context = intake.case_view(gw, db, case, ia, locale=locale, browser=browser, now=now)
+    response = gw.pages.render(request, "proofing_case.html", ui_locales=ia.params["request"].get("ui_locales")
+                               if ia else None, **context)
+    if browser != request.cookies.get(BROWSER):
+        gw.pages.set_browser_cookie(response, browser)
+    return response
+
+
+@router.get("/proofing/case/{case_id}", include_in_schema=False)
 async def case_page(case_id: str, request: Request, gw=Depends(gateway_of)) -> Response:
-    def work():
-        db, now = current_db.get(), gw.clock.now()
-        found = _own_case(gw, request, case_id, db, now)
-        if not isinstance(found, tuple):
-            return found
-        case, _session = found
-        cases.seen(db, case, now=now)
-        intake.keep_sign_in_alive(db, case, settings=gw.settings, now=now)
-        ia = db.get(Interaction, case.interaction_id) if case.interaction_id else None
-        locale = gw.pages.locale(request, ia.params["request"].get("ui_locales") if ia else None)
-        # The page's forms (join, cancel) are bound to this browser's id: issue one if it has none.
-        browser = gw.pages.browser_id(request)
-        context = intake.case_view(gw, db, case, ia, locale=locale, browser=browser, now=now)
-        response = gw.pages.render(request, "proofing_case.html", ui_locales=ia.params["request"].get("ui_locales")
-                                   if ia else None, **context)
-        if browser != request.cookies.get(BROWSER):
-            gw.pages.set_browser_cookie(response, browser)
-        return response
-
-    return await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
+    return await in_transaction(gw.sessionmaker, gw.client_ip(request), case_page_step, gw, request, case_id)
 
 
-@r.get("/proofing/case/{case_id}/status.json", include_in_schema=False)
+def case_status_step(gw, request: Request, case_id: str) -> Response:
+    """The case's state as JSON for the case page's script (404 for anyone else's case)."""
+    db, now = current_db.get(), gw.clock.now()
+    found = _own_case(gw, request, case_id, db, now)
+    if not isinstance(found, tuple):
+        return JSONResponse({"error": "not_found"}, status_code=404)
+    case, _session = found
+    cases.seen(db, case, now=now)
+    intake.keep_sign_in_alive(db, case, settings=gw.settings, now=now)
+    return JSONResponse(intake.status(db, case, now=now), headers={"cache-control": "no-store"})
+
+
+@router.get("/proofing/case/{case_id}/status.json", include_in_schema=False)
 async def case_status(case_id: str, request: Request, gw=Depends(gateway_of)) -> Response:
-    def work():
-        db, now = current_db.get(), gw.clock.now()
-        found = _own_case(gw, request, case_id, db, now)
-        if not isinstance(found, tuple):
-            return JSONResponse({"error": "not_found"}, status_code=404)
-        case, _session = found
-        cases.seen(db, case, now=now)
-        intake.keep_sign_in_alive(db, case, settings=gw.settings, now=now)
-        return JSONResponse(intake.status(db, case, now=now), headers={"cache-control": "no-store"})
-
-    return await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
+    return await in_transaction(gw.sessionmaker, gw.client_ip(request), case_status_step, gw, request, case_id)
 
 
-@r.post("/proofing/case/{case_id}/join", include_in_schema=False)
+@router.post("/proofing/case/{case_id}/join", include_in_schema=False)
 async def join(case_id: str, request: Request, gw=Depends(gateway_of)) -> Response:
     return await _case_action(gw, request, case_id, "join")
 
 
-@r.post("/proofing/case/{case_id}/cancel", include_in_schema=False)
+@router.post("/proofing/case/{case_id}/cancel", include_in_schema=False)
 async def cancel(case_id: str, request: Request, gw=Depends(gateway_of)) -> Response:
     return await _case_action(gw, request, case_id, "cancel")
 
 
 async def _case_action(gw, request: Request, case_id: str, action: str) -> Response:
     form = await gw.pages.read_form(request)
+    return await in_transaction(gw.sessionmaker, gw.client_ip(request), case_action_step, gw, request, case_id,
+                                action, form)
 
-    def work():
-        db, now = current_db.get(), gw.clock.now()
-        found = _posted(gw, request, form, f"case:{case_id}", _own_case, case_id, db, now)
-        if not isinstance(found, tuple):
-            return found
-        case, _session = found
-        try:
-            if action == "join":
-                cases.join_queue(db, case, now=now)
-                intake.keep_sign_in_alive(db, case, settings=gw.settings, now=now)
-            else:
-                cases.cancel(db, case, now=now)
-                # Whoever is on the call (an officer's socket, maybe held by another instance) is
-                # told once the cancellation is committed.
-                signals.publish(db, case.id, "cancelled")
-        except cases.CaseError:
-            pass  # already moved on (double submit, or the case ended): the case page says where it is
-        if action == "cancel" and case.interaction_id:
-            return RedirectResponse(f"/interaction/{case.interaction_id}", status_code=303)
-        return RedirectResponse(f"/proofing/case/{case.id}", status_code=303)
 
-    return await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
-
+def case_action_step(gw, request: Request, case_id: str, action: str, form: dict) -> Response:
+    """Joining the queue or cancelling (``action``), then back to the case page (or, cancelled,
+    to the sign-in); a case that already moved on is left as it is."""
+    db, now = current_db.get(), gw.clock.now()
+    found = _posted(gw, request, form, f"case:{case_id}", _own_case, case_id, db, now)
+    if not isinstance(found, tuple):
+        return found
+    case, _session = found
+    try:
+        if action == "join":
+            cases.join_queue(db, case, now=now)
+            intake.keep_sign_in_alive(db, case, settings=gw.settings, now=now)
+        else:
+            cases.cancel(db, case, now=now)
+            # Whoever is on the call (an officer's socket, maybe held by another instance) is
+            # told once the cancellation is committed.
+            signals.publish(db, case.id, "cancelled")
+    except cases.CaseError:
+        pass  # already moved on (double submit, or the case ended): the case page says where it is
+    if action == "cancel" and case.interaction_id:
+        return RedirectResponse(f"/interaction/{case.interaction_id}", status_code=303)
+    return RedirectResponse(f"/proofing/case/{case.id}", status_code=303)
