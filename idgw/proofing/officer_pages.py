@@ -3,10 +3,11 @@ officer's review. Officers only (``idgw.proofing.officers``: the ``officer`` rol
 in within 8 hours); every POST carries a CSRF token bound to the case (``officer:{case_id}``, the
 same token the call page's script sends to the call endpoints as ``X-CSRF-Token``).
 
-Each handler is a plain function of ``gw`` and the request; ``router`` only binds them to paths.
-The case's moves are ``idgw.proofing.cases`` functions run in one transaction: a refused move
-(``CaseError``, or ``IdentityInUse`` on approval) raises out of it, so nothing of it is kept, and
-the page says why in the officer's language with the move's status (409 for a case that moved on).
+The handlers are module-level, on ``router``, and take the gateway as a dependency
+(``idgw.depends.gateway_of``); each reads the request, runs one step of
+``idgw.proofing.officer_steps`` in one transaction and answers. A refused move (``CaseError``, or
+``IdentityInUse`` on approval) raises out of it, so nothing of it is kept, and the page says why
+in the officer's language with the move's status (409 for a case that moved on).
 
 The call page must not reload during the call: its forms (checklist, flag, decision) are sent by
 officer.js with ``Accept: application/json`` and answered with JSON; without script they are
@@ -15,36 +16,31 @@ ordinary forms answered with redirects or the page with the refusal.
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from idgw.depends import gateway_of
 from idgw.oidc.adapter import in_transaction
-from idgw.oidc.context import current_db
-from idgw.proofing import cases, signals
-from idgw.proofing.cases import CaseError, Officer
-from idgw.proofing.evidence import IdentityInUse, raise_identity
-from idgw.proofing.officer_texts import call_error_texts, refusal
-from idgw.proofing.officer_views import (
-    LEFT,
-    case_view,
-    first_decision_view,
-    queue_view,
-    record_view,
-    service_names,
-    state_json,
+from idgw.proofing.cases import CaseError
+from idgw.proofing.officer_steps import (
+    case_action_step,
+    case_state_step,
+    case_step,
+    claim_step,
+    decide_case,
+    flag_case,
+    purpose,
+    queue_step,
+    review_decision_step,
+    review_step,
+    save_checklist,
 )
-from idgw.proofing.officers import current_officer, officer_json_gate
-from idgw.storage.proofing import ProofingCase
+from idgw.proofing.officer_texts import call_error_texts, refusal
 from idgw.web.i18n import t
 
+router = APIRouter()
 QUEUE_DONE = ("approved", "escalated", "rejected", "handover", "review_approved")
 CASE_DONE = {"checklist": "officer_checklist_saved", "flagged": "officer_flagged"}
-
-
-def purpose(case_id: str) -> str:
-    return f"officer:{case_id}"
 
 
 def wants_json(request: Request) -> bool:
@@ -55,45 +51,8 @@ def refusal_text(code: str, locale: str) -> str:
     return t("err_csrf", locale) if code == "csrf" else refusal(code, locale)
 
 
-def held_case(db, case_id: str, officer: Officer, *, lock: bool = False) -> ProofingCase:
-    """The case this officer is in a call with, or the ``CaseError`` that says why not (the citizen
-    left, the case is finished, someone else holds it, ...)."""
-    case = db.get(ProofingCase, case_id, with_for_update=lock)
-    if case is not None and case.claimed_by == officer.account_id and case.state in LEFT:
-        raise CaseError("citizen_left")
-    if case is not None and case.state in cases.FINAL:
-        raise CaseError("finished")
-    return cases.held_by(case, officer)
-
-
-def reviewable_case(db, case_id: str, *, lock: bool = False) -> ProofingCase:
-    case = db.get(ProofingCase, case_id, with_for_update=lock)
-    if case is None:
-        raise CaseError("not_found", 404)
-    if case.state in cases.FINAL:
-        raise CaseError("finished")
-    if case.state != "awaiting_second":
-        raise CaseError("not_awaiting")
-    return case
-
-
-def form_version(form: dict) -> int:
-    try:
-        return int(form.get("version", ""))
-    except ValueError:
-        raise CaseError("stale") from None
-
-
-def approve(gw, db, case: ProofingCase, *, now: int) -> None:
-    """The approval's effect on the account and the citizen's session, in the decision's transaction."""
-    try:
-        raise_identity(db, case, issuer=gw.settings.issuer, now=now)
-    except IdentityInUse:
-        raise CaseError("identity_in_use") from None
-
-
-async def transact(gw, request: Request, work):
-    return await in_transaction(gw.sessionmaker, gw.client_ip(request), work)
+async def transact(gw, request: Request, step, *args, **kwargs):
+    return await in_transaction(gw.sessionmaker, gw.client_ip(request), step, gw, request, *args, **kwargs)
 
 
 def with_browser(gw, request: Request):
@@ -109,16 +68,7 @@ async def queue_page(gw, request: Request, *, error: str | None = None, status: 
     pages = gw.pages
     locale = pages.locale(request)
     browser, csrf = with_browser(gw, request)
-
-    def work():
-        db = current_db.get()
-        now = gw.clock.now()
-        who = current_officer(gw, db, request, now, here="/officer")
-        if not isinstance(who, Officer):
-            return who
-        return queue_view(db, who, now=now, locale=locale, csrf=csrf)
-
-    view = await transact(gw, request, work)
+    view = await transact(gw, request, queue_step, locale, csrf)
     if isinstance(view, Response):
         return view
     done = request.query_params.get("done")
@@ -128,44 +78,29 @@ async def queue_page(gw, request: Request, *, error: str | None = None, status: 
     return response
 
 
-async def queue_data(gw, request: Request) -> Response:
-    """GET /officer/queue.json: the queue page's lists, for officer.js to refresh them in place."""
+@router.get("/officer", include_in_schema=False)
+async def queue(request: Request, gw=Depends(gateway_of)) -> Response:
+    return await queue_page(gw, request)
+
+
+@router.get("/officer/queue.json", include_in_schema=False)
+async def queue_data(request: Request, gw=Depends(gateway_of)) -> Response:
+    """The queue page's lists, for officer.js to refresh them in place."""
     locale = gw.pages.locale(request)
     _browser, csrf = with_browser(gw, request)
-
-    def work():
-        db = current_db.get()
-        now = gw.clock.now()
-        who = officer_json_gate(gw, db, request, now)
-        if not isinstance(who, Officer):
-            return who
-        return queue_view(db, who, now=now, locale=locale, csrf=csrf)
-
-    view = await transact(gw, request, work)
+    view = await transact(gw, request, queue_step, locale, csrf, as_json=True)
     if isinstance(view, Response):
         return view
     return JSONResponse(view, headers={"Cache-Control": "no-store"})
 
 
-async def claim(gw, request: Request, case_id: str) -> Response:
-    """POST /officer/case/{id}/claim: of two officers, one gets the case and its call page; the
-    other the queue, with why (409)."""
+@router.post("/officer/case/{case_id}/claim", include_in_schema=False)
+async def claim(case_id: str, request: Request, gw=Depends(gateway_of)) -> Response:
+    """Of two officers, one gets the case and its call page; the other the queue, with why (409)."""
     form = await gw.pages.read_form(request)
     csrf_ok = gw.pages.check_csrf(request, form, purpose(case_id))
-
-    def work():
-        db = current_db.get()
-        now = gw.clock.now()
-        who = current_officer(gw, db, request, now, here="/officer")
-        if not isinstance(who, Officer):
-            return who
-        if not csrf_ok:
-            raise CaseError("csrf", 403)
-        cases.claim(db, case_id, who, now=now)
-        return RedirectResponse(f"/officer/case/{quote(case_id)}", status_code=303)
-
     try:
-        return await transact(gw, request, work)
+        return await transact(gw, request, claim_step, case_id, csrf_ok)
     except CaseError as exc:
         return await queue_page(gw, request, error=refusal_text(exc.code, gw.pages.locale(request)),
                                 status=exc.status)
@@ -180,17 +115,8 @@ async def case_page(gw, request: Request, case_id: str, *, error: str | None = N
     pages = gw.pages
     locale = pages.locale(request)
     browser, csrf = with_browser(gw, request)
-
-    def work():
-        db = current_db.get()
-        who = current_officer(gw, db, request, gw.clock.now(), here=f"/officer/case/{case_id}")
-        if not isinstance(who, Officer):
-            return who
-        case = held_case(db, case_id, who)
-        return case_view(case, locale, service=service_names(db, [case], locale)[case.client_id] or "")
-
     try:
-        view = await transact(gw, request, work)
+        view = await transact(gw, request, case_step, case_id, locale)
     except CaseError as exc:  # no longer held: the queue says why (the refusal being answered, if any)
         if error is None:
             error, status = refusal_text(exc.code, locale), exc.status
@@ -205,48 +131,19 @@ async def case_page(gw, request: Request, case_id: str, *, error: str | None = N
     return response
 
 
-async def case_state(gw, request: Request, case_id: str) -> Response:
-    """GET /officer/case/{id}/state.json: what officer.js refreshes every 2 s (and how it learns
-    that the citizen left). Only for the officer who claimed the case."""
-    locale = gw.pages.locale(request)
+@router.get("/officer/case/{case_id}", include_in_schema=False)
+async def case(case_id: str, request: Request, gw=Depends(gateway_of)) -> Response:
+    return await case_page(gw, request, case_id)
 
-    def work():
-        db = current_db.get()
-        who = officer_json_gate(gw, db, request, gw.clock.now())
-        if not isinstance(who, Officer):
-            return who
-        case = db.get(ProofingCase, case_id)
-        if case is None:
-            return JSONResponse({"error": "not_found", "message": refusal("not_found", locale)}, status_code=404)
-        if case.claimed_by != who.account_id:
-            return JSONResponse({"error": "not_yours", "message": refusal("not_yours", locale)}, status_code=403)
-        return state_json(case, locale, service=service_names(db, [case], locale)[case.client_id] or "")
 
-    answer = await transact(gw, request, work)
+@router.get("/officer/case/{case_id}/state.json", include_in_schema=False)
+async def case_state(case_id: str, request: Request, gw=Depends(gateway_of)) -> Response:
+    """What officer.js refreshes every 2 s (and how it learns that the citizen left). Only for the
+    officer who claimed the case."""
+    answer = await transact(gw, request, case_state_step, case_id, gw.pages.locale(request))
     if isinstance(answer, Response):
         return answer
     return JSONResponse(answer, headers={"Cache-Control": "no-store"})
-
-
-def save_checklist(gw, db, case, officer, form, now) -> tuple[str, str]:
-    cases.set_checklist(db, case, form, officer, now=now)
-    return f"/officer/case/{case.id}?done=checklist", "officer_checklist_saved"
-
-
-def flag_case(gw, db, case, officer, form, now) -> tuple[str, str]:
-    cases.flag(db, case, officer, note=str(form.get("note") or ""), now=now)
-    return f"/officer/case/{case.id}?done=flagged", "officer_flagged"
-
-
-def decide_case(gw, db, case, officer, form, now) -> tuple[str, str]:
-    new = cases.decide(db, case, officer, outcome=str(form.get("outcome") or ""), reason=str(form.get("reason") or ""),
-                       note=str(form.get("note") or ""), version=form_version(form), now=now)
-    if new == "approved":
-        approve(gw, db, case, now=now)
-    # The citizen's call page (its socket perhaps held by another instance) looks at once.
-    signals.publish(db, case.id, "decided", data={"state": new})
-    done = {"approved": "approved", "awaiting_second": "escalated", "rejected": "rejected", "queued": "handover"}[new]
-    return f"/officer?done={done}", f"officer_done_{done}"
 
 
 async def case_action(gw, request: Request, case_id: str, act, *, leaves: bool = False) -> Response:
@@ -258,22 +155,8 @@ async def case_action(gw, request: Request, case_id: str, act, *, leaves: bool =
     csrf_ok = pages.check_csrf(request, form, purpose(case_id))
     as_json = wants_json(request)
     locale = pages.locale(request)
-
-    def work():
-        db = current_db.get()
-        now = gw.clock.now()
-        who = officer_json_gate(gw, db, request, now) if as_json else \
-            current_officer(gw, db, request, now, here=f"/officer/case/{case_id}")
-        if not isinstance(who, Officer):
-            return who
-        if not csrf_ok:
-            raise CaseError("csrf", 403)
-        case = held_case(db, case_id, who, lock=True)
-        next_url, message = act(gw, db, case, who, form, now)
-        return next_url, message, case.version
-
     try:
-        result = await transact(gw, request, work)
+        result = await transact(gw, request, case_action_step, case_id, act, form, csrf_ok, as_json)
     except CaseError as exc:
         if as_json:
             return JSONResponse({"ok": False, "code": exc.code, "message": refusal_text(exc.code, locale)},
@@ -289,6 +172,21 @@ async def case_action(gw, request: Request, case_id: str, act, *, leaves: bool =
     return RedirectResponse(next_url, status_code=303)
 
 
+@router.post("/officer/case/{case_id}/checklist", include_in_schema=False)
+async def checklist(case_id: str, request: Request, gw=Depends(gateway_of)) -> Response:
+    return await case_action(gw, request, case_id, save_checklist)
+
+
+@router.post("/officer/case/{case_id}/flag", include_in_schema=False)
+async def flag(case_id: str, request: Request, gw=Depends(gateway_of)) -> Response:
+    return await case_action(gw, request, case_id, flag_case)
+
+
+@router.post("/officer/case/{case_id}/decision", include_in_schema=False)
+async def decision(case_id: str, request: Request, gw=Depends(gateway_of)) -> Response:
+    return await case_action(gw, request, case_id, decide_case, leaves=True)
+
+
 # -- the second officer ------------------------------------------------------------------------
 
 async def review_page(gw, request: Request, case_id: str, *, error: str | None = None, status: int = 200,
@@ -297,20 +195,8 @@ async def review_page(gw, request: Request, case_id: str, *, error: str | None =
     pages = gw.pages
     locale = pages.locale(request)
     browser, csrf = with_browser(gw, request)
-
-    def work():
-        db = current_db.get()
-        who = current_officer(gw, db, request, gw.clock.now(), here=f"/officer/review/{case_id}")
-        if not isinstance(who, Officer):
-            return who
-        case = reviewable_case(db, case_id)
-        first = first_decision_view(db, case, locale)
-        return {"case": case_view(case, locale, service=service_names(db, [case], locale)[case.client_id] or ""),
-                "first": first, "own": bool(first and first["by"] == who.account_id),
-                "record": record_view(db, case.id, locale)}
-
     try:
-        context = await transact(gw, request, work)
+        context = await transact(gw, request, review_step, case_id, locale)
     except CaseError as exc:  # no longer waiting for review: the queue says why (the refusal being answered, if any)
         if error is None:
             error, status = refusal_text(exc.code, locale), exc.status
@@ -323,80 +209,21 @@ async def review_page(gw, request: Request, case_id: str, *, error: str | None =
     return response
 
 
-async def review_decision(gw, request: Request, case_id: str) -> Response:
-    """POST /officer/review/{id}: confirm (with a written reason) or reject; an approval raises the
-    account's IAL in the same transaction."""
+@router.get("/officer/review/{case_id}", include_in_schema=False)
+async def review(case_id: str, request: Request, gw=Depends(gateway_of)) -> Response:
+    return await review_page(gw, request, case_id)
+
+
+@router.post("/officer/review/{case_id}", include_in_schema=False)
+async def review_decision(case_id: str, request: Request, gw=Depends(gateway_of)) -> Response:
+    """Confirm (with a written reason) or reject; an approval raises the account's IAL in the same
+    transaction."""
     pages = gw.pages
     form = await pages.read_form(request)
     csrf_ok = pages.check_csrf(request, form, purpose(case_id))
     locale = pages.locale(request)
-
-    def work():
-        db = current_db.get()
-        now = gw.clock.now()
-        who = current_officer(gw, db, request, now, here=f"/officer/review/{case_id}")
-        if not isinstance(who, Officer):
-            return who
-        if not csrf_ok:
-            raise CaseError("csrf", 403)
-        case = reviewable_case(db, case_id, lock=True)
-        new = cases.second_decision(db, case, who, outcome=str(form.get("outcome") or ""),
-                                    reason=str(form.get("reason") or ""), note=str(form.get("note") or ""),
-                                    version=form_version(form), now=now)
-        if new == "approved":
-            approve(gw, db, case, now=now)
-        signals.publish(db, case.id, "decided", data={"state": new})
-        return RedirectResponse(f"/officer?done={'review_approved' if new == 'approved' else 'rejected'}",
-                                status_code=303)
-
     try:
-        return await transact(gw, request, work)
+        return await transact(gw, request, review_decision_step, case_id, form, csrf_ok)
     except CaseError as exc:
         return await review_page(gw, request, case_id, error=refusal_text(exc.code, locale), status=exc.status,
                                  form=form)
-
-
-def router(gw) -> APIRouter:
-    r = APIRouter()
-
-    @r.get("/officer", include_in_schema=False)
-    async def _queue(request: Request) -> Response:
-        return await queue_page(gw, request)
-
-    @r.get("/officer/queue.json", include_in_schema=False)
-    async def _queue_json(request: Request) -> Response:
-        return await queue_data(gw, request)
-
-    @r.post("/officer/case/{case_id}/claim", include_in_schema=False)
-    async def _claim(case_id: str, request: Request) -> Response:
-        return await claim(gw, request, case_id)
-
-    @r.get("/officer/case/{case_id}", include_in_schema=False)
-    async def _case(case_id: str, request: Request) -> Response:
-        return await case_page(gw, request, case_id)
-
-    @r.get("/officer/case/{case_id}/state.json", include_in_schema=False)
-    async def _state(case_id: str, request: Request) -> Response:
-        return await case_state(gw, request, case_id)
-
-    @r.post("/officer/case/{case_id}/checklist", include_in_schema=False)
-    async def _checklist(case_id: str, request: Request) -> Response:
-        return await case_action(gw, request, case_id, save_checklist)
-
-    @r.post("/officer/case/{case_id}/flag", include_in_schema=False)
-    async def _flag(case_id: str, request: Request) -> Response:
-        return await case_action(gw, request, case_id, flag_case)
-
-    @r.post("/officer/case/{case_id}/decision", include_in_schema=False)
-    async def _decision(case_id: str, request: Request) -> Response:
-        return await case_action(gw, request, case_id, decide_case, leaves=True)
-
-    @r.get("/officer/review/{case_id}", include_in_schema=False)
-    async def _review(case_id: str, request: Request) -> Response:
-        return await review_page(gw, request, case_id)
-
-    @r.post("/officer/review/{case_id}", include_in_schema=False)
-    async def _review_post(case_id: str, request: Request) -> Response:
-        return await review_decision(gw, request, case_id)
-
-    return r

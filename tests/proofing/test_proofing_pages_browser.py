@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 
 from idgw.admin import add_user
 from idgw.proofing import cases
-from idgw.proofing.officer_pages import approve
+from idgw.proofing.officer_steps import approve
 from idgw.storage.models import Account
 from idgw.storage.proofing import ProofingCase
 from tests.a11y import a11y_context, check_a11y
