@@ -44,8 +44,8 @@ def _client_name(db, client_id: str | None, locale: str) -> str:
 
 
 def _sign_in(gw, request: Request, iid: str, db, now: int):
-    """(interaction, session, account, locale) when officer proofing is a route this sign-in offers
-    now; else the response to give instead."""
+    """(interaction, session, account, locale, step) when officer proofing is a route this sign-in
+    offers now (``step``: what ``decide_for`` decided); else the response to give instead."""
     pages = gw.pages
     ia, reason = open_interaction(db, iid=iid, browser=request.cookies.get(BROWSER) or "", now=now)
     if ia is None:
