@@ -270,18 +270,26 @@ async def password_form(request: Request, gw=Depends(gateway_of)) -> Response:
     return await get(gw, request, password_form_step, fresh=True)
 
 
-def vet_password(gw, request: Request, password: str, again: str, locale: str):
-    """Before hashing: None when this person may set ``password`` now, else the answer (to sign
-    in, back to /account, or the form with what is wrong)."""
-    settings = gw.settings
-    db = current_db.get()
-    now = gw.clock.now()
+def _may_set_password(gw, db, request: Request, now: int):
+    """The gate of both password transactions: the gate's answer when this person may set a
+    password now (local passwords on, none set yet, even by another request meanwhile), else the
+    redirect to give instead (to sign in, or back to /account)."""
     gate = check(gw, db, cookie=cookie(gw, request), now=now, fresh=True, next_path="/account/password")
     if gate.redirect:
         return ("redirect", gate.redirect)
-    account = gate.account
-    if not settings.local_passwords or account.password_hash:
+    if not gw.settings.local_passwords or gate.account.password_hash:
         return ("redirect", "/account")
+    return gate
+
+
+def vet_password(gw, request: Request, password: str, again: str, locale: str):
+    """Before hashing: None when this person may set ``password`` now, else the answer (to sign
+    in, back to /account, or the form with what is wrong)."""
+    db = current_db.get()
+    gate = _may_set_password(gw, db, request, gw.clock.now())
+    if isinstance(gate, tuple):
+        return gate
+    account = gate.account
     alone = only_factor(gw, db, account)
     problem = password_problem(password, again, username=account.username, only_factor=alone)
     if problem:
@@ -293,15 +301,12 @@ def vet_password(gw, request: Request, password: str, again: str, locale: str):
 
 def set_password(gw, request: Request, hashed: str, ip: str, locale: str):
     """The hashed password stored, the gate asked again (unless one was set meanwhile)."""
-    settings = gw.settings
     db = current_db.get()
     now = gw.clock.now()
-    gate = check(gw, db, cookie=cookie(gw, request), now=now, fresh=True, next_path="/account/password")
-    if gate.redirect:
-        return ("redirect", gate.redirect)
+    gate = _may_set_password(gw, db, request, now)
+    if isinstance(gate, tuple):
+        return gate
     session, account = gate.session, gate.account
-    if not settings.local_passwords or account.password_hash:  # set by another request meanwhile
-        return ("redirect", "/account")
     account.password_hash = hashed
     audit.record(db, "account.password_set", at=now, actor=account.id, session_id=session.id, ip=ip)
     db.flush()
