@@ -61,6 +61,7 @@ from idgw.storage.probe import require_writable
 from idgw.upstream import load_upstreams
 from idgw.web import account as web_account
 from idgw.web import admin as web_admin
+from idgw.web import admin_accounts as web_admin_accounts
 from idgw.web import logout as web_logout
 from idgw.web import ndid_pages as web_ndid
 from idgw.web import passkeys as web_passkeys
@@ -286,7 +287,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(console_keys.router)  # /admin/keys...
     app.include_router(console_upstreams.router)  # /admin/upstreams...
     app.include_router(console_audit.router)  # /admin/audit...
-    app.include_router(web_admin.router(gw))
+    app.include_router(web_admin.router)  # /admin/services, /admin/services/{client_id}
+    app.include_router(web_admin_accounts.router)  # /admin/accounts...
     app.include_router(web_account.router)
     app.include_router(web_passkeys.router)
     app.include_router(web_upstream.router(gw))

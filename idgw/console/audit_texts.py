@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 
 from idgw.audit import EVENTS
 from idgw.console.audit_view import BANGKOK, BE_OFFSET, LAST, MAX_TEXT, Asked, content_intact
-from idgw.web.admin import mask_citizen_id
+from idgw.web.admin_accounts import mask_citizen_id
 from idgw.web.i18n import _TH_MONTHS, add_messages, t
 
 MAX_VALUE = 160  # characters of a detail value shown; the export has them in full
