@@ -291,8 +291,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(web_admin_accounts.router)  # /admin/accounts...
     app.include_router(web_account.router)
     app.include_router(web_passkeys.router)
-    app.include_router(web_upstream.router(gw))
-    app.include_router(web_ndid.router(gw))
+    app.include_router(web_upstream.router)
+    app.include_router(web_ndid.router)
     app.include_router(web_static.router)  # /favicon.ico
     app.include_router(proofing_citizen.router)  # /interaction/{iid}/proofing..., /proofing/...
     app.include_router(proofing_officer.router)  # /officer/...

@@ -11,12 +11,13 @@ Faults end as in idgw.web.upstream: a Thai/English page with a way on, audited a
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from idgw import audit, jsontext
+from idgw.depends import gateway_of
 from idgw.httpio import NDID_CALLBACK_MAX, BodyError, read_body
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.context import current_db
@@ -41,6 +42,7 @@ from idgw.web.upstream import (
 from providers import UpstreamError
 from providers.ndid import short_reference
 
+router = APIRouter()
 CALLBACK_MAX = NDID_CALLBACK_MAX
 #: Seconds between reloads of the waiting page when the browser runs no script (with script,
 #: static/ndid_wait.js polls the status endpoint every few seconds instead).
@@ -185,29 +187,7 @@ async def poll(gw, request: Request, iid: str, name: str, attempt_id: str):
     does not exist)."""
     ip = gw.client_ip(request)
     provider = gw.upstreams.get(name)
-
-    def check():
-        db = current_db.get()
-        now = gw.clock.now()
-        # Locked: deciding whether to read the node and claiming that read is one step (``READING``).
-        attempt, ia = locate(gw, db, request, iid, name, attempt_id, lock=True)
-        if attempt is None:
-            return ("gone", expired(gw, db, request, ia))
-        if attempt.finished_at is not None:
-            return ("done", finished_result(gw, db, request, attempt, ia))
-        if not open_now(ia, now):
-            attempt.finished_at = now
-            finished(attempt, "interaction_expired")
-            return ("close", expired(gw, db, request, ia), attempt.state)
-        state = attempt.state
-        if reading(provider, state, now):
-            return ("busy", state, ia.params)
-        if provider.needs_refresh(state=state, now=now):
-            attempt.state = {**state, READING: now}
-            return ("read", attempt.state, ia.params)
-        return ("state", state, ia.params)
-
-    checked = await in_transaction(gw.sessionmaker, ip, check)
+    checked = await in_transaction(gw.sessionmaker, ip, poll_check, gw, request, iid, name, attempt_id)
     if checked[0] == "gone":
         return checked
     if checked[0] == "done":
@@ -230,23 +210,7 @@ async def poll(gw, request: Request, iid: str, name: str, attempt_id: str):
     if error is None and provider.status(state=state, now=gw.clock.now()) == "pending":
         if kind != "read":  # nothing new to store
             return ("pending", pending_context(gw, request, ia_params, iid, name, attempt_id, state))
-        refreshed = state
-
-        def keep():
-            db = current_db.get()
-            attempt = db.get(UpstreamAttempt, attempt_id, with_for_update=True)
-            if attempt.finished_at is None:
-                # keep callback hints that arrived while the node was being read, and a newer claim
-                current = attempt.state
-                attempt.state = {**refreshed, "hint": current.get("hint"),
-                                 "hint_seen": min(_hint_count(refreshed.get("hint_seen")),
-                                                  _hint_count((current.get("hint") or {}).get("count"))),
-                                 READING: None if current.get(READING) == refreshed.get(READING)
-                                 else current.get(READING)}
-                return None
-            return finished_result(gw, db, request, attempt, db.get(Interaction, iid))
-
-        ended = await in_transaction(gw.sessionmaker, ip, keep)
+        ended = await in_transaction(gw.sessionmaker, ip, keep_refreshed, gw, request, iid, attempt_id, state)
         if ended is not None:
             return ended
         return ("pending", pending_context(gw, request, ia_params, iid, name, attempt_id, state))
@@ -259,153 +223,207 @@ async def poll(gw, request: Request, iid: str, name: str, attempt_id: str):
             identity = await run_in_threadpool(lambda: provider.complete(state=state))
         except UpstreamError as exc:
             error = exc
-
-    def finish():
-        db = current_db.get()
-        now = gw.clock.now()
-        ia = db.get(Interaction, iid)
-        attempt = db.get(UpstreamAttempt, attempt_id, with_for_update=True)
-        if attempt.finished_at is not None:
-            return finished_result(gw, db, request, attempt, ia)
-        if error is not None:
-            if error.code in ("upstream_unreachable", "upstream_timeout") \
-                    and int(state.get("expires_at", 0)) > now:
-                # The node could not be read: say so, but keep waiting (the next poll retries).
-                return ("pending", pending_context(gw, request, ia.params, iid, name, attempt_id, state,
-                                                   unreachable=True))
-            attempt.finished_at = now
-            finished(attempt, error.code)
-            return fail(gw, request, db, ia=ia, provider=name, error=error, now=now, ip=ip)
-        if ia is None or not open_now(ia, now):
-            attempt.finished_at = now
-            finished(attempt, "interaction_expired")
-            return expired(gw, db, request, ia)
-        return sign_in(gw, db, request, ia=ia, attempt=attempt, identity=identity, now=now, ip=ip)
-
-    return await in_transaction(gw.sessionmaker, ip, finish)
+    return await in_transaction(gw.sessionmaker, ip, poll_finish, gw, request, iid, name, attempt_id, state,
+                                identity, error)
 
 
-def router(gw) -> APIRouter:
-    r = APIRouter()
-    pages = gw.pages
-    settings = gw.settings
+def poll_check(gw, request: Request, iid: str, name: str, attempt_id: str):
+    """What a poll does next, decided and claimed under the attempt's row lock: ``("gone",
+    failure)``, ``("done", result)`` for an attempt that has ended, ``("close", failure, state)``
+    for an interaction that has, or ``(kind, state, interaction params)``: ``busy`` (another poll
+    is reading the node), ``read`` (this poll reads it: claimed as ``READING``) or ``state``."""
+    provider = gw.upstreams.get(name)
+    db = current_db.get()
+    now = gw.clock.now()
+    # Locked: deciding whether to read the node and claiming that read is one step (``READING``).
+    attempt, ia = locate(gw, db, request, iid, name, attempt_id, lock=True)
+    if attempt is None:
+        return ("gone", expired(gw, db, request, ia))
+    if attempt.finished_at is not None:
+        return ("done", finished_result(gw, db, request, attempt, ia))
+    if not open_now(ia, now):
+        attempt.finished_at = now
+        finished(attempt, "interaction_expired")
+        return ("close", expired(gw, db, request, ia), attempt.state)
+    state = attempt.state
+    if reading(provider, state, now):
+        return ("busy", state, ia.params)
+    if provider.needs_refresh(state=state, now=now):
+        attempt.state = {**state, READING: now}
+        return ("read", attempt.state, ia.params)
+    return ("state", state, ia.params)
 
-    # -- the platform's callbacks ----------------------------------------------------------------
-    @r.post("/upstream/{name}/ndid-callback/{secret}", include_in_schema=False)
-    async def ndid_callback(name: str, secret: str, request: Request) -> Response:
-        """The platform's notifications (rp_callback.yaml). A callback is a hint, never proof: it
-        only makes the waiting page read the request from the node sooner (providers.ndid). JSON in,
-        JSON out, never a page."""
-        provider = gw.upstreams.get(name)
-        if provider is None or provider.mode != "async" or not 20 <= len(secret) <= 64:
-            return _json_error(404, "not_found")
-        try:
-            payload = jsontext.loads(await read_body(request, limit=CALLBACK_MAX, timeout=settings.body_timeout),
-                                     max_bytes=CALLBACK_MAX)
-        except BodyError as exc:
-            if exc.status is None:
-                raise
-            return _json_error(exc.status, exc.code)
-        except jsontext.JSONTextError as exc:
-            return _json_error(400, "invalid_json", str(exc))
 
-        def handle():
-            db = current_db.get()
-            # One callback at a time per attempt (row lock on PostgreSQL; SQLite serialises writers).
-            attempt = db.scalar(select(UpstreamAttempt).where(UpstreamAttempt.lookup == callback_lookup(name, secret))
-                                .with_for_update())
-            if attempt is None or attempt.provider != name:
-                # The platform may call back before begin() has returned and the attempt is stored:
-                # 409 makes it retry. The URL holds a 256-bit secret, so this reveals nothing.
-                return 409, "unknown_request"
-            if attempt.finished_at is not None:
-                return 204, None  # nothing left to learn; the platform stops retrying
-            try:
-                attempt.state = provider.handle_callback(state=attempt.state, payload=payload)
-            except UpstreamError as exc:
-                return 400, exc.code
-            return 204, None
+def keep_refreshed(gw, request: Request, iid: str, attempt_id: str, refreshed: dict):
+    """The node's still-pending view stored (None), keeping the callback hints that arrived while
+    the node was being read and a newer claim; or, if the attempt ended meanwhile, its result."""
+    db = current_db.get()
+    attempt = db.get(UpstreamAttempt, attempt_id, with_for_update=True)
+    if attempt.finished_at is None:
+        # keep callback hints that arrived while the node was being read, and a newer claim
+        current = attempt.state
+        attempt.state = {**refreshed, "hint": current.get("hint"),
+                         "hint_seen": min(_hint_count(refreshed.get("hint_seen")),
+                                          _hint_count((current.get("hint") or {}).get("count"))),
+                         READING: None if current.get(READING) == refreshed.get(READING)
+                         else current.get(READING)}
+        return None
+    return finished_result(gw, db, request, attempt, db.get(Interaction, iid))
 
-        status, code = await in_transaction(gw.sessionmaker, gw.client_ip(request), handle)
-        return Response(status_code=204) if status == 204 else _json_error(status, code)
 
-    # -- the waiting page, its status endpoint and Cancel -------------------------------------------
-    @r.get("/interaction/{iid}/upstream/{name}/wait/{attempt_id}", include_in_schema=False)
-    async def ndid_wait(iid: str, name: str, attempt_id: str, request: Request) -> Response:
-        result = await poll(gw, request, iid, name, attempt_id)
-        if isinstance(result, Failure):
-            return render(gw, request, result)
-        if result[0] == "gone":
-            return render(gw, request, result[1])
-        if result[0] == "pending":
-            return pages.render(request, "ndid_wait.html", **result[1])  # its ui_locales picks the language
+def poll_finish(gw, request: Request, iid: str, name: str, attempt_id: str, state: dict, identity,
+                error: UpstreamError | None):
+    """The node's final answer (``identity``, or its ``error``) for the attempt: signed in, the
+    failure page, or still waiting when the node could not be read in time; an attempt another
+    poll or Cancel finished meanwhile keeps its outcome."""
+    ip = gw.client_ip(request)
+    db = current_db.get()
+    now = gw.clock.now()
+    ia = db.get(Interaction, iid)
+    attempt = db.get(UpstreamAttempt, attempt_id, with_for_update=True)
+    if attempt.finished_at is not None:
+        return finished_result(gw, db, request, attempt, ia)
+    if error is not None:
+        if error.code in ("upstream_unreachable", "upstream_timeout") \
+                and int(state.get("expires_at", 0)) > now:
+            # The node could not be read: say so, but keep waiting (the next poll retries).
+            return ("pending", pending_context(gw, request, ia.params, iid, name, attempt_id, state,
+                                               unreachable=True))
+        attempt.finished_at = now
+        finished(attempt, error.code)
+        return fail(gw, request, db, ia=ia, provider=name, error=error, now=now, ip=ip)
+    if ia is None or not open_now(ia, now):
+        attempt.finished_at = now
+        finished(attempt, "interaction_expired")
+        return expired(gw, db, request, ia)
+    return sign_in(gw, db, request, ia=ia, attempt=attempt, identity=identity, now=now, ip=ip)
+
+
+# -- the platform's callbacks --------------------------------------------------------------------
+@router.post("/upstream/{name}/ndid-callback/{secret}", include_in_schema=False)
+async def ndid_callback(name: str, secret: str, request: Request, gw=Depends(gateway_of)) -> Response:
+    """The platform's notifications (rp_callback.yaml). A callback is a hint, never proof: it
+    only makes the waiting page read the request from the node sooner (providers.ndid). JSON in,
+    JSON out, never a page."""
+    provider = gw.upstreams.get(name)
+    if provider is None or provider.mode != "async" or not 20 <= len(secret) <= 64:
+        return _json_error(404, "not_found")
+    try:
+        payload = jsontext.loads(await read_body(request, limit=CALLBACK_MAX, timeout=gw.settings.body_timeout),
+                                 max_bytes=CALLBACK_MAX)
+    except BodyError as exc:
+        if exc.status is None:
+            raise
+        return _json_error(exc.status, exc.code)
+    except jsontext.JSONTextError as exc:
+        return _json_error(400, "invalid_json", str(exc))
+    status, code = await in_transaction(gw.sessionmaker, gw.client_ip(request), callback_step, provider, name,
+                                        secret, payload)
+    return Response(status_code=204) if status == 204 else _json_error(status, code)
+
+
+def callback_step(provider, name: str, secret: str, payload) -> tuple[int, str | None]:
+    """A callback's hint added to its attempt's state: (status, error code) to answer with."""
+    db = current_db.get()
+    # One callback at a time per attempt (row lock on PostgreSQL; SQLite serialises writers).
+    attempt = db.scalar(select(UpstreamAttempt).where(UpstreamAttempt.lookup == callback_lookup(name, secret))
+                        .with_for_update())
+    if attempt is None or attempt.provider != name:
+        # The platform may call back before begin() has returned and the attempt is stored:
+        # 409 makes it retry. The URL holds a 256-bit secret, so this reveals nothing.
+        return 409, "unknown_request"
+    if attempt.finished_at is not None:
+        return 204, None  # nothing left to learn; the platform stops retrying
+    try:
+        attempt.state = provider.handle_callback(state=attempt.state, payload=payload)
+    except UpstreamError as exc:
+        return 400, exc.code
+    return 204, None
+
+
+# -- the waiting page, its status endpoint and Cancel ----------------------------------------------
+@router.get("/interaction/{iid}/upstream/{name}/wait/{attempt_id}", include_in_schema=False)
+async def ndid_wait(iid: str, name: str, attempt_id: str, request: Request, gw=Depends(gateway_of)) -> Response:
+    result = await poll(gw, request, iid, name, attempt_id)
+    if isinstance(result, Failure):
         return render(gw, request, result)
+    if result[0] == "gone":
+        return render(gw, request, result[1])
+    if result[0] == "pending":
+        return gw.pages.render(request, "ndid_wait.html", **result[1])  # its ui_locales picks the language
+    return render(gw, request, result)
 
-    @r.get("/interaction/{iid}/upstream/{name}/wait/{attempt_id}/status", include_in_schema=False)
-    async def ndid_wait_status(iid: str, name: str, attempt_id: str, request: Request) -> Response:
-        """The waiting page's poll (static/ndid_wait.js), JSON: ``{"state": "pending", "seconds_left",
-        "time_left", "message"}`` while the node's answer is pending, ``{"state": "done", "next": url}``
-        once the attempt has ended (after a sign-in ``next`` is the interaction and the session
-        cookie comes with this answer; after a failure it is the waiting page, which shows it);
-        404 ``not_found`` for an attempt that is not this browser's."""
-        result = await poll(gw, request, iid, name, attempt_id)
-        headers = {"Cache-Control": "no-store"}
-        if isinstance(result, tuple) and result[0] == "gone":
-            return _json_error(404, "not_found")
-        if isinstance(result, Failure):
-            return JSONResponse({"state": "done", "next": wait_path(iid, name, attempt_id)}, headers=headers)
-        if result[0] == "pending":
-            context = result[1]
-            return JSONResponse({"state": "pending", "next": None, "seconds_left": context["seconds_left"],
-                                 "time_left": context["time_left"], "message": context["status_text"],
-                                 "others_can_answer": context["others_can_answer"]}, headers=headers)
-        response = JSONResponse({"state": "done", "next": result[1]}, headers=headers)
-        if len(result) > 2 and result[2]:
-            set_session_cookie(gw, response, result[2])
-        return response
 
-    @r.post("/interaction/{iid}/upstream/{name}/wait/{attempt_id}/cancel", include_in_schema=False)
-    async def ndid_cancel(iid: str, name: str, attempt_id: str, request: Request) -> Response:
-        """Cancel: close the request at the node (so the IdP app stops offering it), end the attempt
-        (audited as ``upstream.failed`` with code ``cancelled``) and go back to the sign-in choices."""
-        form = await pages.read_form(request)
-        csrf_ok = pages.check_csrf(request, form, f"ndid-wait:{attempt_id}")
-        ip = gw.client_ip(request)
-        provider = gw.upstreams.get(name)
+@router.get("/interaction/{iid}/upstream/{name}/wait/{attempt_id}/status", include_in_schema=False)
+async def ndid_wait_status(iid: str, name: str, attempt_id: str, request: Request,
+                           gw=Depends(gateway_of)) -> Response:
+    """The waiting page's poll (static/ndid_wait.js), JSON: ``{"state": "pending", "seconds_left",
+    "time_left", "message"}`` while the node's answer is pending, ``{"state": "done", "next": url}``
+    once the attempt has ended (after a sign-in ``next`` is the interaction and the session
+    cookie comes with this answer; after a failure it is the waiting page, which shows it);
+    404 ``not_found`` for an attempt that is not this browser's."""
+    result = await poll(gw, request, iid, name, attempt_id)
+    headers = {"Cache-Control": "no-store"}
+    if isinstance(result, tuple) and result[0] == "gone":
+        return _json_error(404, "not_found")
+    if isinstance(result, Failure):
+        return JSONResponse({"state": "done", "next": wait_path(iid, name, attempt_id)}, headers=headers)
+    if result[0] == "pending":
+        context = result[1]
+        return JSONResponse({"state": "pending", "next": None, "seconds_left": context["seconds_left"],
+                             "time_left": context["time_left"], "message": context["status_text"],
+                             "others_can_answer": context["others_can_answer"]}, headers=headers)
+    response = JSONResponse({"state": "done", "next": result[1]}, headers=headers)
+    if len(result) > 2 and result[2]:
+        set_session_cookie(gw, response, result[2])
+    return response
 
-        def check():
-            db = current_db.get()
-            attempt, ia = locate(gw, db, request, iid, name, attempt_id)
-            if attempt is None:
-                return expired(gw, db, request, ia)
-            if not csrf_ok:
-                return Failure(t("err_csrf", locale_of(gw, request, ia)), "csrf", ui_locales=ui_of(ia),
-                               links={**links(gw, db, request, ia), "retry_url": wait_path(iid, name, attempt_id)})
-            if attempt.finished_at is not None:
-                return finished_result(gw, db, request, attempt, ia)
-            return ("open", attempt.state)
 
-        checked = await in_transaction(gw.sessionmaker, ip, check)
-        if isinstance(checked, Failure) or checked[0] != "open":
-            return render(gw, request, checked)
-        closed = await close_quietly(provider, checked[1])  # network I/O outside the database transaction
+@router.post("/interaction/{iid}/upstream/{name}/wait/{attempt_id}/cancel", include_in_schema=False)
+async def ndid_cancel(iid: str, name: str, attempt_id: str, request: Request, gw=Depends(gateway_of)) -> Response:
+    """Cancel: close the request at the node (so the IdP app stops offering it), end the attempt
+    (audited as ``upstream.failed`` with code ``cancelled``) and go back to the sign-in choices."""
+    form = await gw.pages.read_form(request)
+    csrf_ok = gw.pages.check_csrf(request, form, f"ndid-wait:{attempt_id}")
+    ip = gw.client_ip(request)
+    checked = await in_transaction(gw.sessionmaker, ip, cancel_check, gw, request, iid, name, attempt_id, csrf_ok)
+    if isinstance(checked, Failure) or checked[0] != "open":
+        return render(gw, request, checked)
+    closed = await close_quietly(gw.upstreams.get(name), checked[1])  # network I/O outside the transaction
+    return render(gw, request, await in_transaction(gw.sessionmaker, ip, cancel_settle, gw, request, iid, name,
+                                                    attempt_id, closed))
 
-        def settle():
-            db = current_db.get()
-            now = gw.clock.now()
-            attempt, ia = locate(gw, db, request, iid, name, attempt_id, lock=True)
-            if attempt is None:
-                return expired(gw, db, request, ia)
-            if attempt.finished_at is not None:  # the poll finished it meanwhile: its outcome stands
-                return finished_result(gw, db, request, attempt, ia)
-            attempt.finished_at = now
-            finished(attempt, "cancelled")
-            audit.record(db, "upstream.failed", at=now, ip=ip, client_id=ia.client_id, provider=name,
-                         code="cancelled", detail=f"cancelled by the citizen; closed at the node: {closed}")
-            if not open_now(ia, now):
-                return expired(gw, db, request, ia)
-            return ("redirect", f"/interaction/{ia.id}")
 
-        return render(gw, request, await in_transaction(gw.sessionmaker, ip, settle))
+def cancel_check(gw, request: Request, iid: str, name: str, attempt_id: str, csrf_ok: bool):
+    """Whether Cancel may close this browser's open attempt: ``("open", its state)``, or the page
+    to show (the expired page, the CSRF refusal, an ended attempt's result)."""
+    db = current_db.get()
+    attempt, ia = locate(gw, db, request, iid, name, attempt_id)
+    if attempt is None:
+        return expired(gw, db, request, ia)
+    if not csrf_ok:
+        return Failure(t("err_csrf", locale_of(gw, request, ia)), "csrf", ui_locales=ui_of(ia),
+                       links={**links(gw, db, request, ia), "retry_url": wait_path(iid, name, attempt_id)})
+    if attempt.finished_at is not None:
+        return finished_result(gw, db, request, attempt, ia)
+    return ("open", attempt.state)
 
-    return r
+
+def cancel_settle(gw, request: Request, iid: str, name: str, attempt_id: str, closed: bool):
+    """The attempt ended as cancelled (audited, with whether the node closed the request) and back
+    to the sign-in choices; an attempt a poll finished meanwhile keeps its outcome."""
+    ip = gw.client_ip(request)
+    db = current_db.get()
+    now = gw.clock.now()
+    attempt, ia = locate(gw, db, request, iid, name, attempt_id, lock=True)
+    if attempt is None:
+        return expired(gw, db, request, ia)
+    if attempt.finished_at is not None:  # the poll finished it meanwhile: its outcome stands
+        return finished_result(gw, db, request, attempt, ia)
+    attempt.finished_at = now
+    finished(attempt, "cancelled")
+    audit.record(db, "upstream.failed", at=now, ip=ip, client_id=ia.client_id, provider=name,
+                 code="cancelled", detail=f"cancelled by the citizen; closed at the node: {closed}")
+    if not open_now(ia, now):
+        return expired(gw, db, request, ia)
+    return ("redirect", f"/interaction/{ia.id}")
