@@ -59,7 +59,7 @@ from idgw.security import random_token, sha256_hex
 from idgw.storage.delegation import Mandate
 from idgw.storage.models import Account, UpstreamAttempt
 from idgw.web.i18n import t
-from idgw.web.ndid_pages import READING, close_quietly, reading
+from idgw.web.ndid_poll import READING, close_quietly, reading
 from idgw.web.pages import BROWSER_COOKIE
 from policies import AAL, IAL
 from providers import UpstreamError

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from idgw.delegation.document import mask_id
 from idgw.web.i18n import add_messages, t
-from idgw.web.ndid_pages import NOSCRIPT_REFRESH, time_left
+from idgw.web.ndid_poll import NOSCRIPT_REFRESH, time_left
 from idgw.web.pages import BROWSER_COOKIE
 from providers import UpstreamError
 from providers.ndid import short_reference
