@@ -43,6 +43,7 @@ READING = "gateway_reading_since"
 #: Outcomes of an NDID attempt that send the person on to the interaction instead of a page.
 _ONWARD = ("signed_in", "cancelled")
 
+# The waiting page's texts (the delegation's NDID waiting page, idgw.delegation.ndid_texts, uses them too).
 add_messages({
     "ndid_wait_match": {"th": "ตรวจสอบว่าคำขอในแอปแสดงรหัสอ้างอิงเดียวกับหน้านี้:",
                         "en": "Check that the request in your app shows the same reference as this page:"},
@@ -166,10 +167,9 @@ def pending_context(gw, request: Request, ia_params: dict, iid: str, name: str, 
 async def poll(gw, request: Request, iid: str, name: str, attempt_id: str):
     """One look at an NDID attempt, the same for the page and its status endpoint: read the node
     when the connector asks for it, and once the node's answer is no longer pending, complete
-    from the node's answer alone and sign in (or fail). Returns ``None`` for an attempt that is
-    not this browser's, a ``Failure``, ``("redirect", url[, cookie])`` or
-    ``("pending", context)``; ``("gone", failure)`` when the attempt is not this browser's (or
-    does not exist)."""
+    from the node's answer alone and sign in (or fail). Returns a ``Failure``,
+    ``("redirect", url[, cookie])`` or ``("pending", context)``; ``("gone", failure)`` when the
+    attempt is not this browser's (or does not exist)."""
     ip = gw.client_ip(request)
     provider = gw.upstreams.get(name)
     checked = await in_transaction(gw.sessionmaker, ip, poll_check, gw, request, iid, name, attempt_id)
