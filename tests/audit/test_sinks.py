@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from idgw import audit
-from idgw.audit import sinks
+from idgw.audit import chain, sinks
 from idgw.settings import Settings
 from tests.audit.world import make_world
 from tests.conftest import free_port
@@ -83,7 +83,7 @@ def test_syslog_over_tcp_uses_octet_counting_and_survives_a_collector_that_is_do
         db.commit()
     dispatcher.flush()
     assert dispatcher.failed == 1
-    assert any(r.actor == "lost.copy" for c in "0123" for r in world.rows(c))
+    assert any(r.actor == "lost.copy" for c in range(chain.CHAINS) for r in world.rows(str(c)))
     listener = socket.create_server(("127.0.0.1", port))
     received = []
 
