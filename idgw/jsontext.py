@@ -1,11 +1,14 @@
 """JSON from outside, parsed within limits: a size cap and a nesting cap checked before the parser
 runs (Python's json module recurses per level and raises RecursionError, not ValueError, on deep
-input: a request of a few kilobytes of brackets would otherwise be an HTTP 500)."""
+input: a request of a few kilobytes of brackets would otherwise be an HTTP 500). And JSON going out
+on the hot path (``compact``)."""
 
 from __future__ import annotations
 
 import json
 import re
+
+import orjson
 
 #: Deeper than any document the gateway accepts (claims requests, callbacks, WebAuthn responses).
 MAX_DEPTH = 32
@@ -63,3 +66,12 @@ def loads(raw: str | bytes, *, max_bytes: int, max_depth: int = MAX_DEPTH):
         return json.loads(raw)
     except (ValueError, RecursionError):
         raise JSONTextError("not valid JSON") from None
+
+
+def compact(value) -> bytes:
+    """``value`` as compact JSON in UTF-8, keys in insertion order: the same bytes as
+    ``json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()`` for what we send
+    (strings, 64-bit integers, booleans, null, lists and objects of them; tests/test_jsontext.py
+    holds it), in a tenth of the time. Signed tokens' claims and the back-channel endpoints' answers
+    go through it."""
+    return orjson.dumps(value)

@@ -1,12 +1,14 @@
 """idgw.jsontext: the nesting depth of untrusted JSON, counted without parsing it, agrees with the
-parsed document's depth for any JSON text, strings full of brackets, quotes and escapes included."""
+parsed document's depth for any JSON text, strings full of brackets, quotes and escapes included;
+and ``compact`` (JSON going out) writes the standard library's bytes for any JSON value."""
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from idgw.jsontext import JSONTextError, depth, loads
+from idgw.jsontext import JSONTextError, compact, depth, loads
 
 documents = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab\\u005b', max_size=8),
@@ -38,3 +40,36 @@ def test_deep_or_pathological_input_is_refused_or_measured_in_one_pass():
         except JSONTextError:
             continue
         raise AssertionError(bad)
+
+
+# Claims as we issue them: names in Thai and other scripts, released claims with nested objects
+# (address, delegation, act), integers up to 64 bits, booleans, null, and the strings JSON escapes.
+TRICKY = ["สมชาย ใจดี", "emoji 🙂", "quote \" and \\ backslash", "slash / kept", "line\nbreak\ttab",
+          "control \x00\x01\x1f", "separators \u2028\u2029", "del \x7f", "", "a" * 1000, "\ud7ff\ue000"]
+
+
+@pytest.mark.parametrize("value", [
+    *TRICKY,
+    0, -1, 2**63 - 1, -(2**63), True, False, None,
+    ["pwd", "otp"], [], {},
+    {"address": {"formatted": "99 ถนนแจ้งวัฒนะ", "postal_code": "10210"}},
+    {"act": {"sub": "x" * 64, "act": {"sub": "y"}}, "delegation": {"id": "d", "scope": ["a", "b"], "until": 1}},
+])
+def test_compact_is_the_standard_librarys_compact_utf8(value):
+    claims = {"iss": "https://idgw.example", "v": value, "sub": "s"}
+    assert compact(claims) == json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.text(st.characters(blacklist_categories=("Cs",))),  # no lone surrogates: not encodable anyway
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON_VALUES)
+def test_compact_equals_the_standard_library_for_any_json_value(value):
+    assert compact(value) == json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()

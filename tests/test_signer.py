@@ -69,3 +69,10 @@ def test_unknown_alg_refused(ec_key):
         Signer("none", "k", ec_key)
     with pytest.raises(UnsupportedAlgorithmError):
         Signer("HS256", "k", ec_key)
+
+
+
+def test_signed_claims_read_back_equal(ec_key):
+    claims = {**CLAIMS, "tricky": ["สมชาย", "line\nbreak", "\u2028", "\x00"], "act": {"sub": "a", "act": {"sub": "b"}}}
+    token = Signer("ES256", "k1", ec_key).sign(claims)
+    assert json.loads(_b64d(token.split(".")[1])) == claims

@@ -18,11 +18,10 @@ router's walk over every route, the request and response objects and the excepti
 
 from __future__ import annotations
 
-import json
-
 from starlette.datastructures import Headers
 
 from idgw.httpio import BodyError, receive_body
+from idgw.jsontext import compact
 from idgw.oidc.adapter import (
     AdaptedRequest,
     InvalidParametersError,
@@ -37,7 +36,7 @@ NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 
 
 async def send_json(send, status: int, body, headers: list[tuple[bytes, bytes]] = ()) -> None:
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    data = compact(body)
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
                             *NO_STORE, *headers]})

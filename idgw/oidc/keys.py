@@ -7,7 +7,7 @@ until every token they signed has expired.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import json
 import logging
 import threading
@@ -22,6 +22,7 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy import select, text
 
 from idgw import audit
+from idgw.jsontext import compact
 from idgw.security import Sealer
 from idgw.storage.db import READ_ONLY
 from idgw.storage.models import SigningKey
@@ -46,8 +47,13 @@ class WrongSecretKeyError(RuntimeError):
                          "(was it changed? the keys were sealed with another key)")
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def b64url(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
+    """Base64url without padding (RFC 7515 §2): ``base64.urlsafe_b64encode`` in one C call less."""
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
+
 
 
 _SHA256 = hashes.SHA256()
@@ -86,7 +92,7 @@ class Signer:
 
     def sign(self, claims: dict, *, typ: str = "JWT") -> str:
         """A compact JWS of ``claims`` (JSON, UTF-8, no padding)."""
-        payload = b64url(json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode())
+        payload = b64url(compact(claims))
         signing_input = self._header(typ) + b"." + payload
         return (signing_input + b"." + b64url(self._sign(signing_input))).decode("ascii")
 

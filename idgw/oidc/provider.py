@@ -192,7 +192,7 @@ class Provider(AuthorizationServer):
     def derived_code(self, seed: str) -> str:
         """The authorization code for an interaction: HMAC of its random id under a key derived
         from the secret key, so unguessable, and the same for a repeated submit (see GrantSubject)."""
-        return b64url(hmac.new(self._code_key, f"code|{seed}".encode(), hashlib.sha256).digest()).decode()
+        return b64url(hmac.digest(self._code_key, f"code|{seed}".encode(), "sha256")).decode()
 
     def code_location(self, *, params: dict, code: str) -> str:
         """The authorization response for ``code`` (code, state, iss: RFC 6749 §4.1.2, RFC 9207)."""
@@ -210,8 +210,8 @@ class Provider(AuthorizationServer):
         if client.subject_type == "public":
             return account_id
         key = f"sector:{client.sector_identifier}" if client.sector_identifier else client.client_id
-        mac = hmac.new(self._pairwise_salt, f"{key}\x00{account_id}".encode(), hashlib.sha256)
-        return mac.hexdigest()
+        # hmac.digest: OpenSSL's one-shot HMAC, a fifth of building an hmac.HMAC object per call
+        return hmac.digest(self._pairwise_salt, f"{key}\x00{account_id}".encode(), "sha256").hex()
 
     def _generate_token(self, grant_type, client, user, scope, expires_in=None, include_refresh_token=True):
         scope = client.get_allowed_scope(scope)
@@ -259,7 +259,7 @@ class Provider(AuthorizationServer):
     def released(self, *, client_id: str, subject: GrantSubject, target: str, scope: str) -> dict:
         """The claims the person agreed to release to ``target`` (``id_token`` or ``userinfo``) for
         this grant (``idgw.release``; nothing is read when nothing was agreed for the target)."""
-        if not any(item.startswith(target + "/") for item in subject.release):
+        if not subject.release or not any(item.startswith(target + "/") for item in subject.release):
             return {}
         db = current_db.get()
         account = db.get(Account, subject.account_id)

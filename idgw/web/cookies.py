@@ -15,7 +15,6 @@ middleware translates the ``Cookie`` request header and the ``Set-Cookie`` respo
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 
 from idgw.security import derive_key, random_token
@@ -32,7 +31,7 @@ class BrowserIds:
         self._key = derive_key(secret_key, "browser-id")
 
     def _tag(self, value: str) -> str:
-        mac = hmac.new(self._key, value.encode(), hashlib.sha256).digest()[:16]
+        mac = hmac.digest(self._key, value.encode(), "sha256")[:16]
         return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
     def new(self) -> str:

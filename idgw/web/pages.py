@@ -6,7 +6,6 @@ lives in an HttpOnly SameSite=Lax cookie, so another site can neither read nor f
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from pathlib import Path
 from urllib.parse import urlencode
@@ -106,7 +105,7 @@ class Pages:
                             secure=self.settings.cookie_secure, path="/")
 
     def csrf_token(self, browser_id: str, purpose: str) -> str:
-        return hmac.new(self._csrf_key, f"{browser_id}|{purpose}".encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self._csrf_key, f"{browser_id}|{purpose}".encode(), "sha256").hex()
 
     def check_csrf(self, request: Request, form, purpose: str) -> bool:
         browser = request.cookies.get(BROWSER_COOKIE)
