@@ -46,6 +46,8 @@ import asyncio
 import logging
 from urllib.parse import parse_qsl
 
+from idgw import jsontext
+
 log = logging.getLogger("idgw.http")
 
 CHUNK_TIMEOUT = 5.0  # seconds one piece of a body may take to arrive (capped by the whole-body timeout)
@@ -62,6 +64,13 @@ class BodyError(Exception):
 
     status: int | None = 400
     code = "invalid_body"
+
+
+class InvalidJSONError(BodyError):
+    """A body read to the end that is not acceptable JSON (``idgw.jsontext.loads``: not UTF-8, not
+    JSON, or nested too deep); the message says why (safe to show)."""
+
+    code = "invalid_json"
 
 
 class BodyTooLargeError(BodyError):
@@ -191,6 +200,18 @@ async def read_body(request, *, limit: int, timeout: float, chunk_timeout: float
     request._body = body  # Starlette's own cache (Request.body / Request.stream read it)
     request._stream_consumed = True
     return body
+
+
+async def read_json(request, *, limit: int, timeout: float, max_depth: int = jsontext.MAX_DEPTH):
+    """The body of a JSON request (a callback, an API call): ``read_body`` within ``limit`` bytes
+    and ``timeout`` seconds, then ``jsontext.loads`` within ``limit`` and ``max_depth``. Raises
+    ``BodyError`` for a body not read to the end, ``InvalidJSONError`` (one, 400) for one that is
+    not JSON."""
+    body = await read_body(request, limit=limit, timeout=timeout)
+    try:
+        return jsontext.loads(body, max_bytes=limit, max_depth=max_depth)
+    except jsontext.JSONTextError as exc:
+        raise InvalidJSONError(str(exc)) from None
 
 
 def media_type(headers) -> tuple[str, dict[str, str]]:

@@ -31,7 +31,7 @@ from sqlalchemy import select
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from idgw import audit, jsontext
+from idgw import audit
 from idgw.account.access import signin_url
 from idgw.delegation import catalogue, mandates
 from idgw.delegation import model as m
@@ -50,7 +50,7 @@ from idgw.delegation.ndid_texts import (
     wait_path,
 )
 from idgw.depends import gateway_of
-from idgw.httpio import NDID_CALLBACK_MAX, BodyError, read_body
+from idgw.httpio import NDID_CALLBACK_MAX, BodyError, read_json
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.context import current_db
@@ -371,14 +371,11 @@ async def callback(secret: str, request: Request, gw=Depends(gateway_of)) -> Res
     if not 20 <= len(secret) <= 64:
         return json_error(404, "not_found")
     try:
-        payload = jsontext.loads(await read_body(request, limit=CALLBACK_MAX, timeout=gw.settings.body_timeout),
-                                 max_bytes=CALLBACK_MAX)
-    except BodyError as exc:
+        payload = await read_json(request, limit=CALLBACK_MAX, timeout=gw.settings.body_timeout)
+    except BodyError as exc:  # InvalidJSONError included: 400 invalid_json
         if exc.status is None:
             raise
         return json_error(exc.status, exc.code)
-    except jsontext.JSONTextError:
-        return json_error(400, "invalid_json")
     ip = gw.client_ip(request)
 
     def handle():

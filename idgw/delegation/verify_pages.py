@@ -18,13 +18,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from markupsafe import Markup
 
-from idgw import jsontext
 from idgw.delegation import catalogue, mandates
 from idgw.delegation import model as m
 from idgw.delegation import verify_texts as _texts  # noqa: F401  (registers the pages' words)
 from idgw.delegation.document import MAX_JWS_LENGTH, Verification, every_key, verify
 from idgw.depends import gateway_of
-from idgw.httpio import BodyError, media_type, read_body
+from idgw.httpio import BodyError, InvalidJSONError, media_type, read_json
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.context import current_db
@@ -189,14 +188,13 @@ async def verify_json_posted(request: Request, gw=Depends(gateway_of)) -> Respon
     if media_type(request.scope["headers"])[0] != "application/json":
         return _json_error(415, "unsupported_media_type", "send application/json")
     try:
-        payload = jsontext.loads(await read_body(request, limit=JSON_LIMIT, timeout=gw.settings.body_timeout),
-                                 max_bytes=JSON_LIMIT, max_depth=2)
+        payload = await read_json(request, limit=JSON_LIMIT, timeout=gw.settings.body_timeout, max_depth=2)
+    except InvalidJSONError as exc:
+        return _json_error(exc.status, exc.code, str(exc))
     except BodyError as exc:
         if exc.status is None:
             raise
         return _json_error(exc.status, exc.code, headers={"Connection": "close"})
-    except jsontext.JSONTextError as exc:
-        return _json_error(400, "invalid_json", str(exc))
     if not isinstance(payload, dict) or not isinstance(payload.get("jws"), str) or not payload["jws"].strip():
         return _json_error(400, "invalid_request", 'send {"jws": "<the signed document>"}')
     return await _json_answer(gw, request, jws=one_line(payload["jws"]))

@@ -18,9 +18,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
-from idgw import audit, jsontext
+from idgw import audit
 from idgw.depends import gateway_of
-from idgw.httpio import NDID_CALLBACK_MAX, BodyError, read_body
+from idgw.httpio import NDID_CALLBACK_MAX, BodyError, InvalidJSONError, read_json
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.context import current_db
 from idgw.storage.models import UpstreamAttempt
@@ -58,14 +58,13 @@ async def ndid_callback(name: str, secret: str, request: Request, gw=Depends(gat
     if provider is None or provider.mode != "async" or not 20 <= len(secret) <= 64:
         return _json_error(404, "not_found")
     try:
-        payload = jsontext.loads(await read_body(request, limit=CALLBACK_MAX, timeout=gw.settings.body_timeout),
-                                 max_bytes=CALLBACK_MAX)
+        payload = await read_json(request, limit=CALLBACK_MAX, timeout=gw.settings.body_timeout)
+    except InvalidJSONError as exc:
+        return _json_error(exc.status, exc.code, str(exc))
     except BodyError as exc:
         if exc.status is None:
             raise
         return _json_error(exc.status, exc.code)
-    except jsontext.JSONTextError as exc:
-        return _json_error(400, "invalid_json", str(exc))
     status, code = await in_transaction(gw.sessionmaker, gw.client_ip(request), callback_step, provider, name,
                                         secret, payload)
     return Response(status_code=204) if status == 204 else _json_error(status, code)

@@ -372,3 +372,32 @@ def test_a_disconnect_and_a_form_with_too_many_fields_are_typed():
     assert parse_form(b"a=1&b=&a=2&c=%E0%B8%81") == {"a": "2", "b": "", "c": "ก"}
     with pytest.raises(InvalidFormError):
         parse_form(b"&".join(b"f%d=1" % i for i in range(101)))
+
+
+@pytest.mark.parametrize(("body", "refusal"), [
+    (b'{"a": [1, {"b": null}]}', None),
+    (b"\xff\xfe not utf-8", "invalid_json"),
+    (b'{"a": ', "invalid_json"),
+    (b"[" * 40 + b"]" * 40, "invalid_json"),  # deeper than the default 32 levels
+    (b"x" * 101, "body_too_large"),
+])
+def test_read_json_types_every_refusal(body, refusal):
+    import asyncio
+
+    from starlette.requests import Request
+
+    from idgw.httpio import BodyError, InvalidJSONError, read_json
+
+    messages = [{"type": "http.request", "body": body}]
+
+    async def receive():
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    request = Request({"type": "http", "method": "POST", "path": "/x", "headers": []}, receive)
+    if refusal is None:
+        assert asyncio.run(read_json(request, limit=100, timeout=1)) == {"a": [1, {"b": None}]}
+        return
+    with pytest.raises(BodyError) as refused:
+        asyncio.run(read_json(request, limit=100, timeout=1))
+    assert refused.value.code == refusal and refused.value.status == (413 if refusal == "body_too_large" else 400)
+    assert isinstance(refused.value, InvalidJSONError) == (refusal == "invalid_json")
