@@ -47,6 +47,10 @@ def test_a_configured_engine_spreads_appends_over_exactly_that_many_chains(datab
 def test_an_engine_nobody_configured_uses_the_default(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path}/x.db")
     assert chain.chains_of(engine) == chain.CHAINS == 16
+    # ...and the gateway's setting defaults to the same count, so tools and the server agree.
+    settings = Settings.from_env({}, dev=True, issuer="http://127.0.0.1:9",
+                                 secret_key="test-secret-key-0123456789abcdef0123456789")
+    assert settings.audit_chains == chain.CHAINS
 
 
 def test_lowering_the_count_keeps_the_old_chains_verifiable(database_url):
