@@ -155,19 +155,19 @@ def test_undelivered_notices_are_retried_with_back_off_then_given_up(gateway, re
     receiver.statuses = [503, 500]  # two failures, then 200
     tokens, _rp, browser = signed_in(gateway, reg)
     browser.get("/logout?" + str(httpx.QueryParams({"id_token_hint": tokens["id_token"]})))
-    assert wait_until(lambda: len(receiver.received) == 1, timeout=10)
+    assert wait_until(lambda: len(receiver.received) == 1, timeout=30)
     gateway.clock.advance(6)
     gateway.gw.backchannel.wake()
-    assert wait_until(lambda: len(receiver.received) == 2, timeout=10)
+    assert wait_until(lambda: len(receiver.received) == 2, timeout=30)
     gateway.clock.advance(31)
     gateway.gw.backchannel.wake()
-    assert wait_until(lambda: len(receiver.received) == 3, timeout=10)
+    assert wait_until(lambda: len(receiver.received) == 3, timeout=30)
 
     def delivered():
         with gateway.db() as db:
             row = db.scalar(select(LogoutDelivery).where(LogoutDelivery.client_id == reg.client_id))
             return row.delivered_at is not None and row.attempts == 3
-    assert wait_until(delivered, timeout=10)
+    assert wait_until(delivered, timeout=30)
     # the same logout token is never re-sent: each attempt is signed afresh (new jti)
     assert len({jose_jwt.get_unverified_claims(t)["jti"] for t in receiver.tokens()}) == 3
 
@@ -181,7 +181,7 @@ def test_undelivered_notices_are_retried_with_back_off_then_given_up(gateway, re
         with gateway.db() as db:
             return db.scalar(select(AuditEvent).where(AuditEvent.name == "logout.failed",
                                                       AuditEvent.client_id == refusing.client_id)) is not None
-    assert wait_until(failed, timeout=10)
+    assert wait_until(failed, timeout=30)
     gateway.clock.advance(7200)
     gateway.gw.backchannel.wake()
     assert gateway.gw.backchannel.deliver_due() == 0
