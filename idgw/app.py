@@ -55,7 +55,7 @@ from idgw.proofing.runtime import ProofingRuntime
 from idgw.security import Sealer, derive_key
 from idgw.settings import Settings
 from idgw.storage import wal
-from idgw.storage.db import make_engine, make_sessionmaker
+from idgw.storage.db import dispose_loop_pool, make_engine, make_sessionmaker
 from idgw.storage.models import InstanceSecret
 from idgw.storage.probe import require_writable
 from idgw.upstream import load_upstreams
@@ -197,7 +197,8 @@ def build_gateway(settings: Settings, *, clock: Clock | None = None) -> Gateway:
     if settings.dev and settings.issuer.startswith("http://"):
         # Authlib refuses http URIs unless told; dev mode on loopback only (settings.validate).
         os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
-    engine = make_engine(settings.database_url, threads=settings.db_threads, background_checkpoints=True)
+    engine = make_engine(settings.database_url, threads=settings.db_threads, background_checkpoints=True,
+                         on_loop=True)
     # A SQLite file this process cannot write stops start-up here, naming the file
     # (DatabaseStartError), rather than at the first sign-in.
     require_writable(engine)
@@ -271,6 +272,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             if dispatcher is not None:
                 await asyncio.to_thread(dispatcher.close)  # what was committed reaches the sinks
             await gw.proofing.aclose()
+            await dispose_loop_pool(gw.engine)
 
     app = FastAPI(title="idgw", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
                   lifespan=lifespan)

@@ -1,7 +1,7 @@
 """The sign-in and token hot path's transactions (``in_short_transaction``): on SQLite they run on
 the event loop's own thread when the write lock is free, and when another connection holds it they
 wait for it on the transaction thread, so the loop goes on answering meanwhile and nothing is lost.
-On PostgreSQL they always run on the transaction threads."""
+On PostgreSQL they run on the event loop too, with its own pool (tests/test_loop_pool.py)."""
 
 from __future__ import annotations
 

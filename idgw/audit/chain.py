@@ -31,6 +31,7 @@ import random
 
 from idgw.storage import raw
 from idgw.storage.console import AuditHead
+from idgw.storage.db import home_engine
 
 GENESIS = "0" * 64
 CHAINS = 16  # chains "0" .. "15" by default; a verifier walks whatever chains the table holds
@@ -90,7 +91,7 @@ def configure(engine, chains: int) -> None:
 
 def chains_of(engine) -> int:
     """How many chains ``engine``'s appends are spread over."""
-    return getattr(engine, "_idgw_audit_chains", None) or CHAINS
+    return getattr(home_engine(engine), "_idgw_audit_chains", None) or CHAINS
 
 
 def pick_chain(chains: int | None = None) -> str:

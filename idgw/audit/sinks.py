@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from idgw.storage.db import home_engine
+
 log = logging.getLogger("idgw.audit")
 
 FIELDS = ("chain", "seq", "at", "name", "actor", "on_behalf_of", "client_id", "session_id", "ip", "detail",
@@ -168,7 +170,7 @@ def attach(engine, dispatcher: Dispatcher | None) -> None:
 
 
 def attached(engine) -> Dispatcher | None:
-    return getattr(engine, "_idgw_audit_sinks", None)
+    return getattr(home_engine(engine), "_idgw_audit_sinks", None)
 
 
 def listen(engine, callback) -> None:
@@ -182,7 +184,7 @@ def send(engine, rows: list[dict]) -> None:
     dispatcher = attached(engine)
     if dispatcher is not None and rows:
         dispatcher.send(rows)
-    for callback in getattr(engine, "_idgw_audit_listeners", ()):
+    for callback in getattr(home_engine(engine), "_idgw_audit_listeners", ()):
         try:
             callback(rows)
         except Exception:  # noqa: BLE001 - counting must never fail a committed request

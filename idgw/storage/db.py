@@ -40,11 +40,14 @@ BUSY_TIMEOUT_MS = 30_000
 CONNECT_TIMEOUT = 3
 
 
-def make_engine(url: str, *, threads: int = 4, background_checkpoints: bool = False) -> Engine:
+def make_engine(url: str, *, threads: int = 4, background_checkpoints: bool = False,
+                on_loop: bool = False) -> Engine:
     """The engine for ``url``. ``threads``: how many threads run request transactions on
     PostgreSQL (``transaction_executor``; Settings.db_threads); SQLite always has one.
     ``background_checkpoints`` (SQLite): no commit checkpoints the WAL itself; the serving
-    process runs ``idgw.storage.wal.run`` instead (see there why)."""
+    process runs ``idgw.storage.wal.run`` instead (see there why). ``on_loop`` (PostgreSQL, the
+    serving process): a second pool whose connections wait on the event loop, for the hot path's
+    short transactions (``loop_sessionmaker``)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -94,13 +97,58 @@ def make_engine(url: str, *, threads: int = 4, background_checkpoints: bool = Fa
     # pool_size: the connections kept open. Above it, overflow connections are opened and closed per
     # checkout, and a new PostgreSQL backend costs ~1-2 ms of CPU: with 10 kept and 16 requests in
     # flight the bench started 34 backends in 400 requests (measured with bench/ab.py on PostgreSQL,
-    # 40 kept vs 10: token +17%, session sign-in +27%). 20 kept + 10 overflow per process fits two
-    # instances and their listener and probe connections in PostgreSQL's default 100.
-    engine = create_engine(url, pool_size=max(20, threads), max_overflow=10,
-                           connect_args={"connect_timeout": CONNECT_TIMEOUT})
+    # 40 kept vs 10: token +17%, session sign-in +27%). The serving process (on_loop) has two pools
+    # of LOOP_POOL + LOOP_BURST; a command-line tool one of 20 + 10.
+    kept, burst = (max(LOOP_POOL, threads), LOOP_BURST) if on_loop else (max(20, threads), 10)
+    engine = create_engine(url, pool_size=kept, max_overflow=burst, connect_args={"connect_timeout": CONNECT_TIMEOUT})
     event.listen(engine, "checkout", _still_connected)
     engine._idgw_executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="idgw-db")
+    if on_loop:
+        _attach_loop_pool(engine, url)
     return engine
+
+
+#: Connections kept by each of a serving process's two PostgreSQL pools (the threads' and the event
+#: loop's), and how many more each may open for a burst: 2 x (16 + 4) per process fits two
+#: instances, their listener and probe connections and the command-line tools in PostgreSQL's
+#: default 100 (as one pool of 20 + 10 did before).
+LOOP_POOL = 16
+LOOP_BURST = 4
+
+
+def _attach_loop_pool(engine: Engine, url: str) -> None:
+    """The event loop's pool (``loop_sessionmaker``): the same database through psycopg's
+    asyncio connection. A session made from it is used as any other, inside a greenlet
+    (``sqlalchemy.util.greenlet_spawn``): each statement's round trip is then awaited on the event
+    loop instead of blocking a thread that must take the GIL back after every answer."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    loop_engine = create_async_engine(url.replace("postgresql+psycopg://", "postgresql+psycopg_async://", 1),
+                                      pool_size=LOOP_POOL, max_overflow=LOOP_BURST,
+                                      connect_args={"connect_timeout": CONNECT_TIMEOUT})
+    event.listen(loop_engine.sync_engine, "checkout", _still_connected)
+    loop_engine.sync_engine._idgw_home = engine
+    engine._idgw_loop_engine = loop_engine
+    engine._idgw_loop_sessions = make_sessionmaker(loop_engine.sync_engine)
+
+
+def loop_sessionmaker(engine: Engine | None) -> sessionmaker[Session] | None:
+    """Sessions whose statements are awaited on the event loop (``make_engine(on_loop=True)``;
+    use them only inside ``greenlet_spawn``), or None: SQLite, or an engine made without."""
+    return getattr(engine, "_idgw_loop_sessions", None)
+
+
+def home_engine(engine: Engine) -> Engine:
+    """The engine ``make_engine`` returned, also for its event loop's pool: what is configured on
+    an engine (the audit's chains, sinks and listeners) is configured there, and holds for both."""
+    return getattr(engine, "_idgw_home", engine)
+
+
+async def dispose_loop_pool(engine: Engine) -> None:
+    """Close the event loop's pool, on the loop (its connections are asyncio ones)."""
+    loop_engine = getattr(engine, "_idgw_loop_engine", None)
+    if loop_engine is not None:
+        await loop_engine.dispose()
 
 
 def _still_connected(dbapi_conn, _record, _proxy) -> None:
@@ -111,6 +159,7 @@ def _still_connected(dbapi_conn, _record, _proxy) -> None:
     that read or stays readable after it, while anything harmless (a notice; TLS housekeeping)
     is consumed and the connection kept. This replaces ``pool_pre_ping``, which asked the server
     with a ``;`` on every checkout: one round trip of each transaction, a tenth of a token's."""
+    dbapi_conn = getattr(dbapi_conn, "driver_connection", dbapi_conn)  # the loop pool's: psycopg's own
     pgconn = getattr(dbapi_conn, "pgconn", None)
     if pgconn is None or dbapi_conn.closed or pgconn.status != _CONNECTION_OK:
         raise exc.DisconnectionError("the connection is closed")
