@@ -46,3 +46,28 @@ def test_a_closed_connection_is_refused(postgres):
     conn.close()
     with pytest.raises(exc.DisconnectionError):
         _still_connected(conn, None, None)
+
+
+def test_a_pooled_connection_whose_session_the_server_ended_is_replaced_even_before_the_socket_closes(postgres):
+    """pg_terminate_backend (as a restart does) sends FATAL, then closes the socket a moment later:
+    a checkout in between reads the message and must not hand the connection out."""
+    from sqlalchemy import text
+
+    from idgw.storage.db import make_engine
+
+    url = postgres.create_database()
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            first = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        with _connect(postgres, url) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (first,))
+            deadline = time.monotonic() + 5
+            while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (first,)).fetchone():
+                assert time.monotonic() < deadline
+                time.sleep(0.005)  # gone from the view: its FATAL is sent, its socket may still be open
+        for _ in range(3):
+            with engine.connect() as conn:
+                assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != first
+    finally:
+        engine.dispose()

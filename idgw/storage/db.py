@@ -101,6 +101,7 @@ def make_engine(url: str, *, threads: int = 4, background_checkpoints: bool = Fa
     # of LOOP_POOL + LOOP_BURST; a command-line tool one of 20 + 10.
     kept, burst = (max(LOOP_POOL, threads), LOOP_BURST) if on_loop else (max(20, threads), 10)
     engine = create_engine(url, pool_size=kept, max_overflow=burst, connect_args={"connect_timeout": CONNECT_TIMEOUT})
+    event.listen(engine, "connect", _hear_the_end)
     event.listen(engine, "checkout", _still_connected)
     engine._idgw_executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="idgw-db")
     if on_loop:
@@ -126,6 +127,7 @@ def _attach_loop_pool(engine: Engine, url: str) -> None:
     loop_engine = create_async_engine(url.replace("postgresql+psycopg://", "postgresql+psycopg_async://", 1),
                                       pool_size=LOOP_POOL, max_overflow=LOOP_BURST,
                                       connect_args={"connect_timeout": CONNECT_TIMEOUT})
+    event.listen(loop_engine.sync_engine, "connect", _hear_the_end)
     event.listen(loop_engine.sync_engine, "checkout", _still_connected)
     loop_engine.sync_engine._idgw_home = engine
     engine._idgw_loop_engine = loop_engine
@@ -151,28 +153,50 @@ async def dispose_loop_pool(engine: Engine) -> None:
         await loop_engine.dispose()
 
 
-def _still_connected(dbapi_conn, _record, _proxy) -> None:
+def _hear_the_end(dbapi_conn, record) -> None:
+    """A new PostgreSQL connection: remember in its pool entry (``record.info``, which lives as
+    long as this connection) when the server says it ends the session. A server that terminates
+    a backend (a restart, ``pg_terminate_backend``) first sends a FATAL message, which libpq hands
+    to the notice handlers of an idle connection, and closes the socket a moment later."""
+    info = record.info
+    info.pop(_ENDED, None)
+
+    def heard(diagnostic) -> None:
+        if diagnostic.severity_nonlocalized in ("FATAL", "PANIC"):
+            info[_ENDED] = True
+
+    getattr(dbapi_conn, "driver_connection", dbapi_conn).add_notice_handler(heard)
+
+
+_ENDED = "idgw_server_ended"
+
+
+def _still_connected(dbapi_conn, record, _proxy) -> None:
     """A pooled PostgreSQL connection about to be handed out: refused (the pool then connects
     afresh, in the same checkout) if the server has closed it. An idle connection in the pool has
     nothing to read, so its socket is polled, without a round trip: if there is something, libpq
     reads it; the end of the stream (a restart, ``pg_terminate_backend``, an idle timeout) fails
-    that read or stays readable after it, while anything harmless (a notice; TLS housekeeping)
-    is consumed and the connection kept. This replaces ``pool_pre_ping``, which asked the server
-    with a ``;`` on every checkout: one round trip of each transaction, a tenth of a token's."""
+    that read or stays readable after it, and so does the server's FATAL message sent just before
+    it (``_hear_the_end``: the message can be read before the end arrives), while anything
+    harmless (a notice; TLS housekeeping) is consumed and the connection kept. This replaces
+    ``pool_pre_ping``, which asked the server with a ``;`` on every checkout: one round trip of
+    each transaction, a tenth of a token's."""
     dbapi_conn = getattr(dbapi_conn, "driver_connection", dbapi_conn)  # the loop pool's: psycopg's own
     pgconn = getattr(dbapi_conn, "pgconn", None)
     if pgconn is None or dbapi_conn.closed or pgconn.status != _CONNECTION_OK:
         raise exc.DisconnectionError("the connection is closed")
     poll = select.poll()
     poll.register(pgconn.socket, select.POLLIN | select.POLLPRI)
-    if not poll.poll(0):
-        return
-    try:
-        pgconn.consume_input()
-    except Exception as error:  # noqa: BLE001 - libpq's "server closed the connection", in any form
-        raise exc.DisconnectionError(f"the server closed the connection: {error}") from None
-    if pgconn.status != _CONNECTION_OK or poll.poll(0):
-        raise exc.DisconnectionError("the server closed the connection")
+    if poll.poll(0):
+        try:
+            pgconn.consume_input()
+            pgconn.is_busy()  # parses what was read: a FATAL message reaches _hear_the_end's handler
+        except Exception as error:  # noqa: BLE001 - libpq's "server closed the connection", in any form
+            raise exc.DisconnectionError(f"the server closed the connection: {error}") from None
+        if pgconn.status != _CONNECTION_OK or poll.poll(0):
+            raise exc.DisconnectionError("the server closed the connection")
+    if record is not None and record.info.get(_ENDED):
+        raise exc.DisconnectionError("the server ended the session (FATAL)")
 
 
 _CONNECTION_OK = 0  # libpq's CONNECTION_OK (psycopg.pq.ConnStatus.OK)
