@@ -77,6 +77,8 @@ def logout_step(gw, request: Request, data, hint_claims: dict | None, client_id:
     post_logout = data.get("post_logout_redirect_uri")
     state = data.get("state")
     confirmed = request.method == "POST" and data.get("logout") == "yes" and csrf_ok
+    if request.method == "POST" and not csrf_ok:  # a forged form is refused before anything it says is weighed
+        return Outcome(error_key="err_csrf", status=403)
     db = current_db.get()
     now = gw.clock.now()
     if post_logout:
@@ -88,8 +90,6 @@ def logout_step(gw, request: Request, data, hint_claims: dict | None, client_id:
     session = load_session(db, cookie=request.cookies.get(gw.settings.cookie_name), now=now)
     # The RP proved it holds an ID token for this very session: no need to ask.
     proven = session is not None and hint_claims is not None and hint_claims.get("sid") == session.id
-    if request.method == "POST" and not csrf_ok:
-        return Outcome(error_key="err_csrf", status=403)
     if session is not None and not (proven or confirmed):
         if request.method == "POST":  # answered "no"
             return Outcome(page="home.html", context={"account_name": None})

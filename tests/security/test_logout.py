@@ -229,3 +229,18 @@ def test_demo_service_ends_its_session_on_a_back_channel_logout(gateway, demo_rp
     action, hidden = next((a, h) for a, h in _forms(account.text) if a.endswith("/sessions/end-all"))
     browser.http.post(action, data=hidden)
     assert wait_until(lambda: "Please sign in" in demo.get("/").text, timeout=10)
+
+
+def test_a_forged_logout_form_is_refused_as_forged_whatever_else_it_says(gateway):
+    """A cross-site POST /logout without the form's token is 403 (not a 400 about the other fields
+    it carries, which would tell the forger which of them the gateway checks) and signs nobody out."""
+    reg = register(gateway)
+    tokens, rp, browser = signed_in(gateway, reg)
+    for extra in ({}, {"post_logout_redirect_uri": "https://evil.example/after", "client_id": reg.client_id},
+                  {"post_logout_redirect_uri": POST_LOGOUT, "client_id": reg.client_id}):
+        forged = browser.http.post(gateway.url + "/logout", data={"logout": "yes", "csrf_token": "forged", **extra})
+        assert forged.status_code == 403, (extra, forged.status_code)
+        assert "location" not in forged.headers
+        renewed = refresh(gateway, rp, tokens)
+        assert renewed.status_code == 200  # still signed in
+        tokens = renewed.json()
