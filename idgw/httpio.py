@@ -214,6 +214,16 @@ async def read_json(request, *, limit: int, timeout: float, max_depth: int = jso
         raise InvalidJSONError(str(exc)) from None
 
 
+def json_error(status: int, error: str, description: str | None = None, *, headers: dict | None = None,
+               **fields):
+    """An API's refusal as JSON, never cached: ``{**fields, "error": error, "error_description":
+    description}`` (the description only when given), with ``headers`` added."""
+    from starlette.responses import JSONResponse
+
+    body = {**fields, "error": error, **({"error_description": description} if description else {})}
+    return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})})
+
+
 def media_type(headers) -> tuple[str, dict[str, str]]:
     """The Content-Type of raw ASGI headers: lower-cased media type and its parameters."""
     for name, value in headers:

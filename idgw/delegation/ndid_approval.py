@@ -41,7 +41,6 @@ from idgw.delegation.model import MandateError
 from idgw.delegation.ndid_texts import (
     NO_STORE,
     error_page,
-    json_error,
     outcome_words,
     person_words,
     request_texts,
@@ -50,7 +49,7 @@ from idgw.delegation.ndid_texts import (
     wait_path,
 )
 from idgw.depends import gateway_of
-from idgw.httpio import NDID_CALLBACK_MAX, BodyError, read_json
+from idgw.httpio import NDID_CALLBACK_MAX, BodyError, json_error, read_json
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.context import current_db
@@ -377,24 +376,26 @@ async def callback(secret: str, request: Request, gw=Depends(gateway_of)) -> Res
             raise
         return json_error(exc.status, exc.code)
     ip = gw.client_ip(request)
-
-    def handle():
-        # One callback at a time per attempt (row lock on PostgreSQL; SQLite serialises writers).
-        attempt = current_db.get().scalar(select(UpstreamAttempt).where(UpstreamAttempt.lookup == _lookup(secret))
-                                          .with_for_update())
-        provider = gw.upstreams.get(attempt.provider[len(KIND):]) \
-            if attempt is not None and attempt.provider.startswith(KIND) else None
-        if provider is None:  # perhaps called back before the attempt was stored: 409 makes it retry
-            return 409, "unknown_request"
-        if attempt.finished_at is not None:
-            return 204, None  # nothing left to learn
-        try:
-            attempt.state = provider.handle_callback(state=attempt.state, payload=payload)
-        except UpstreamError as exc:
-            return 400, exc.code
-        return 204, attempt.id
-
-    code, found = await in_transaction(gw.sessionmaker, ip, handle)
+    code, found = await in_transaction(gw.sessionmaker, ip, callback_step, gw, secret, payload)
     if code != 204:
         return json_error(code, found)
     return Response(status_code=204, background=BackgroundTask(_settle_quietly, gw, found, ip) if found else None)
+
+
+def callback_step(gw, secret: str, payload) -> tuple[int, str | None]:
+    """A callback's hint added to its attempt's state: (204, the attempt's id to settle, or None
+    when there is nothing left to learn) or (status, error code) to answer with."""
+    # One callback at a time per attempt (row lock on PostgreSQL; SQLite serialises writers).
+    attempt = current_db.get().scalar(select(UpstreamAttempt).where(UpstreamAttempt.lookup == _lookup(secret))
+                                      .with_for_update())
+    provider = gw.upstreams.get(attempt.provider[len(KIND):]) \
+        if attempt is not None and attempt.provider.startswith(KIND) else None
+    if provider is None:  # perhaps called back before the attempt was stored: 409 makes it retry
+        return 409, "unknown_request"
+    if attempt.finished_at is not None:
+        return 204, None  # nothing left to learn
+    try:
+        attempt.state = provider.handle_callback(state=attempt.state, payload=payload)
+    except UpstreamError as exc:
+        return 400, exc.code
+    return 204, attempt.id

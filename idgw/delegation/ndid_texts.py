@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from idgw.delegation.document import mask_id
+from idgw.httpio import json_error
 from idgw.web.i18n import add_messages, t
 from idgw.web.ndid_poll import NOSCRIPT_REFRESH, time_left
 from idgw.web.pages import BROWSER_COOKIE
@@ -136,10 +137,6 @@ def next_path(key: str, attempt_id: str, outcome: dict) -> str:
     """Where the browser goes once an attempt ended: the delegation, or the page saying why not."""
     return {"approved": f"/delegations/{key}?done=signed", "cancelled": f"/delegations/{key}"}.get(
         outcome.get("code"), wait_path(key, attempt_id))
-
-
-def json_error(status: int, error: str) -> Response:
-    return JSONResponse({"error": error}, status_code=status, headers=NO_STORE)
 
 
 def error_page(gw, request: Request, message: str, *, status: int, key: str | None) -> Response:

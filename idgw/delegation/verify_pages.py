@@ -23,7 +23,7 @@ from idgw.delegation import model as m
 from idgw.delegation import verify_texts as _texts  # noqa: F401  (registers the pages' words)
 from idgw.delegation.document import MAX_JWS_LENGTH, Verification, every_key, verify
 from idgw.depends import gateway_of
-from idgw.httpio import BodyError, InvalidJSONError, media_type, read_json
+from idgw.httpio import BodyError, InvalidJSONError, json_error, media_type, read_json
 from idgw.login.sessions import load_session
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.context import current_db
@@ -141,10 +141,8 @@ def _rate_limited_page(gw, request: Request, wait: int) -> Response:
     return response
 
 
-def _json_error(status: int, error: str, description: str | None = None, *,
-                headers: dict | None = None) -> JSONResponse:
-    body = {"valid": False, "error": error, **({"error_description": description} if description else {})}
-    return JSONResponse(body, status_code=status, headers={**NO_STORE, **(headers or {})})
+def _json_error(status: int, error: str, description: str | None = None, *, headers: dict | None = None):
+    return json_error(status, error, description, headers=headers, valid=False)
 
 
 @router.get("/delegations/verify", include_in_schema=False)

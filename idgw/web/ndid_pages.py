@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from idgw import audit
 from idgw.depends import gateway_of
-from idgw.httpio import NDID_CALLBACK_MAX, BodyError, InvalidJSONError, read_json
+from idgw.httpio import NDID_CALLBACK_MAX, BodyError, InvalidJSONError, json_error, read_json
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.context import current_db
 from idgw.storage.models import UpstreamAttempt
@@ -43,11 +43,6 @@ router = APIRouter()
 CALLBACK_MAX = NDID_CALLBACK_MAX
 
 
-def _json_error(status: int, error: str, description: str | None = None) -> Response:
-    body = {"error": error, **({"error_description": description} if description else {})}
-    return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
-
-
 # -- the platform's callbacks --------------------------------------------------------------------
 @router.post("/upstream/{name}/ndid-callback/{secret}", include_in_schema=False)
 async def ndid_callback(name: str, secret: str, request: Request, gw=Depends(gateway_of)) -> Response:
@@ -56,18 +51,18 @@ async def ndid_callback(name: str, secret: str, request: Request, gw=Depends(gat
     JSON out, never a page."""
     provider = gw.upstreams.get(name)
     if provider is None or provider.mode != "async" or not 20 <= len(secret) <= 64:
-        return _json_error(404, "not_found")
+        return json_error(404, "not_found")
     try:
         payload = await read_json(request, limit=CALLBACK_MAX, timeout=gw.settings.body_timeout)
     except InvalidJSONError as exc:
-        return _json_error(exc.status, exc.code, str(exc))
+        return json_error(exc.status, exc.code, str(exc))
     except BodyError as exc:
         if exc.status is None:
             raise
-        return _json_error(exc.status, exc.code)
+        return json_error(exc.status, exc.code)
     status, code = await in_transaction(gw.sessionmaker, gw.client_ip(request), callback_step, provider, name,
                                         secret, payload)
-    return Response(status_code=204) if status == 204 else _json_error(status, code)
+    return Response(status_code=204) if status == 204 else json_error(status, code)
 
 
 def callback_step(provider, name: str, secret: str, payload) -> tuple[int, str | None]:
@@ -113,7 +108,7 @@ async def ndid_wait_status(iid: str, name: str, attempt_id: str, request: Reques
     result = await poll(gw, request, iid, name, attempt_id)
     headers = {"Cache-Control": "no-store"}
     if isinstance(result, tuple) and result[0] == "gone":
-        return _json_error(404, "not_found")
+        return json_error(404, "not_found")
     if isinstance(result, Failure):
         return JSONResponse({"state": "done", "next": wait_path(iid, name, attempt_id)}, headers=headers)
     if result[0] == "pending":
