@@ -28,6 +28,7 @@ def install(app, gw) -> None:
     from idgw.observe.routes import RouteNames
     from idgw.oidc.provider import ENDPOINT_PATHS
     from idgw.outer import outermost
+    from idgw.storage.db import pools
 
     settings = gw.settings
     multiprocess_dir = os.environ.get(MULTIPROC_ENV) or None
@@ -36,6 +37,7 @@ def install(app, gw) -> None:
     metrics = Metrics(upstreams=gw.upstreams, proofing=ProofingQueue(gw.sessionmaker, gw.clock),
                       multiprocess_dir=multiprocess_dir)
     audit_sinks.listen(gw.engine, metrics.on_audit)
+    metrics.watch_pools(pools(gw.engine))
     routes = RouteNames(app.routes, extra_paths=(*ENDPOINT_PATHS.values(), "/.well-known/openid-configuration",
                                                  METRICS_PATH))
     app.state.metrics = metrics

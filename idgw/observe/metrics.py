@@ -90,6 +90,11 @@ class Metrics:
         self.upstream_errors = Counter("idgw_upstream_errors_total", "Upstream sign-in failures, by provider and "
                                        "code", ["provider", "code"], registry=own)
         self.lockouts = Counter("idgw_lockouts_total", "Accounts locked after too many failures", registry=own)
+        self.db_in_use = Gauge("idgw_db_connections_in_use", "Database connections checked out of the "
+                               "process's pools, by pool (threads, loop)", ["pool"], registry=own,
+                               multiprocess_mode="livesum")
+        self.db_capacity = Gauge("idgw_db_connections_capacity", "Connections the process's pools may hold "
+                                 "(kept and burst), by pool", ["pool"], registry=own, multiprocess_mode="livesum")
         self.upstream_names = frozenset(upstreams)
         self.upstream_codes = _upstream_codes()
         self._request_children: dict = {}
@@ -102,6 +107,20 @@ class Metrics:
         self.registry.register(BuildInfo())
         if proofing is not None:
             self.registry.register(proofing)
+
+    # -- database pools -------------------------------------------------------------------------------
+    def watch_pools(self, named_engines) -> None:
+        """Count the connections checked out of each ``(name, engine)``'s pool (its checkout and
+        checkin events; a checkout a pool check refused is not counted) and state its capacity."""
+        from sqlalchemy import event
+
+        for name, engine in named_engines:
+            in_use = self.db_in_use.labels(name)
+            size, overflow = getattr(engine.pool, "size", None), getattr(engine.pool, "_max_overflow", None)
+            if callable(size) and isinstance(overflow, int):
+                self.db_capacity.labels(name).set(size() + max(overflow, 0))
+            event.listen(engine, "checkout", lambda *_args, gauge=in_use: gauge.inc())
+            event.listen(engine, "checkin", lambda *_args, gauge=in_use: gauge.dec())
 
     # -- requests (idgw.observe.middleware) ----------------------------------------------------------
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:

@@ -140,6 +140,14 @@ def loop_sessionmaker(engine: Engine | None) -> sessionmaker[Session] | None:
     return getattr(engine, "_idgw_loop_sessions", None)
 
 
+def pools(engine: Engine) -> list[tuple[str, Engine]]:
+    """The connection pools a serving process's engine uses, by name: ``threads`` (the engine's
+    own, for transactions on threads and for command-line tools) and, on PostgreSQL,
+    ``loop`` (``make_engine(on_loop=True)``)."""
+    loop_engine = getattr(engine, "_idgw_loop_engine", None)
+    return [("threads", engine), *((("loop", loop_engine.sync_engine),) if loop_engine is not None else ())]
+
+
 def home_engine(engine: Engine) -> Engine:
     """The engine ``make_engine`` returned, also for its event loop's pool: what is configured on
     an engine (the audit's chains, sinks and listeners) is configured there, and holds for both."""
