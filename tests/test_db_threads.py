@@ -1,6 +1,7 @@
 """Request transactions run on the engine's own threads (IDGW_DB_THREADS on PostgreSQL, one on
 SQLite), not on the shared thread pool: a few threads doing many transactions cost far less than
-one thread per request in flight (docs/performance.md)."""
+one thread per request in flight (docs/performance.md). The short ones of the sign-in and token
+path run on the event loop instead (tests/test_short_transactions.py, tests/test_loop_pool.py)."""
 
 from __future__ import annotations
 
