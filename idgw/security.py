@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import os
@@ -13,6 +14,14 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def b64url(data: bytes) -> bytes:
+    """Base64url without padding (RFC 4648 §5, RFC 7515 §2), in one C call less than
+    ``base64.urlsafe_b64encode(data).rstrip(b"=")`` (the JWS signer calls it three times a token)."""
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
 
 
 def sha256_hex(value: str) -> str:

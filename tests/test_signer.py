@@ -76,3 +76,15 @@ def test_signed_claims_read_back_equal(ec_key):
     claims = {**CLAIMS, "tricky": ["สมชาย", "line\nbreak", "\u2028", "\x00"], "act": {"sub": "a", "act": {"sub": "b"}}}
     token = Signer("ES256", "k1", ec_key).sign(claims)
     assert json.loads(_b64d(token.split(".")[1])) == claims
+
+
+def test_b64url_is_unpadded_urlsafe_base64_for_every_length():
+    import base64
+    import os
+
+    from idgw.security import b64url
+
+    for n in range(0, 70):
+        data = os.urandom(n)
+        assert b64url(data) == base64.urlsafe_b64encode(data).rstrip(b"=")
+    assert b64url(b"\xfb\xff") == b"-_8"  # the two characters that differ from plain base64

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import uuid
@@ -38,7 +37,7 @@ from webauthn.helpers.structs import (
 
 from idgw import audit, jsontext
 from idgw.authn import AuthnEvent, Challenge
-from idgw.security import sha256_hex
+from idgw.security import b64url, sha256_hex
 from idgw.storage.models import Account, AccountAuthenticator, WebAuthnChallenge
 
 CHALLENGE_TTL = 300
@@ -55,7 +54,7 @@ class WebAuthnError(ValueError):
 
 
 def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    return b64url(data).decode()
 
 
 def _client_challenge(credential: dict) -> bytes:

@@ -7,7 +7,6 @@ until every token they signed has expired.
 
 from __future__ import annotations
 
-import binascii
 import json
 import logging
 import threading
@@ -23,7 +22,7 @@ from sqlalchemy import select, text
 
 from idgw import audit
 from idgw.jsontext import compact
-from idgw.security import Sealer
+from idgw.security import Sealer, b64url
 from idgw.storage.db import READ_ONLY
 from idgw.storage.models import SigningKey
 from idgw.storage.probe import log_failure
@@ -45,15 +44,6 @@ class WrongSecretKeyError(RuntimeError):
     def __init__(self) -> None:
         super().__init__("IDGW_SECRET_KEY does not open the stored signing keys "
                          "(was it changed? the keys were sealed with another key)")
-
-
-_URLSAFE = bytes.maketrans(b"+/", b"-_")
-
-
-def b64url(data: bytes) -> bytes:
-    """Base64url without padding (RFC 7515 §2): ``base64.urlsafe_b64encode`` in one C call less."""
-    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
-
 
 
 _SHA256 = hashes.SHA256()

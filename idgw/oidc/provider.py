@@ -48,11 +48,11 @@ from idgw.oidc.grants import (
     RefreshTokenGrant,
     S256CodeChallenge,
 )
-from idgw.oidc.keys import SUPPORTED_ALGS, KeyStore, b64url
+from idgw.oidc.keys import SUPPORTED_ALGS, KeyStore
 from idgw.oidc.models import SCOPES_SUPPORTED, ClientModel, GrantSubject, TokenModel
 from idgw.oidc.token_endpoints import Introspection, PrivateKeyJWT, Revocation
 from idgw.release import claims_for
-from idgw.security import derive_key, random_token, sha256_hex
+from idgw.security import b64url, derive_key, random_token, sha256_hex
 from idgw.settings import Settings
 from idgw.storage import memo, raw
 from idgw.storage.models import Account, Client, Token

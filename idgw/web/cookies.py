@@ -14,10 +14,9 @@ middleware translates the ``Cookie`` request header and the ``Set-Cookie`` respo
 
 from __future__ import annotations
 
-import base64
 import hmac
 
-from idgw.security import derive_key, random_token
+from idgw.security import b64url, derive_key, random_token
 
 NAMES = ("idgw_session", "idgw_browser", "idgw_lang")
 BROWSER = "idgw_browser"
@@ -32,7 +31,7 @@ class BrowserIds:
 
     def _tag(self, value: str) -> str:
         mac = hmac.digest(self._key, value.encode(), "sha256")[:16]
-        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+        return b64url(mac).decode()
 
     def new(self) -> str:
         value = random_token(24)
