@@ -73,5 +73,10 @@ def compact(value) -> bytes:
     ``json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()`` for what we send
     (strings, 64-bit integers, booleans, null, lists and objects of them; tests/test_jsontext.py
     holds it), in a tenth of the time. Signed tokens' claims and the back-channel endpoints' answers
-    go through it."""
-    return orjson.dumps(value)
+    go through it. What orjson refuses and the standard library writes (an integer beyond 64 bits,
+    say from an upstream's claims; a key that is not a string) is written by the standard library:
+    the same bytes, never an error."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
