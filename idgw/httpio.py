@@ -46,6 +46,8 @@ import asyncio
 import logging
 from urllib.parse import parse_qsl
 
+from starlette.responses import JSONResponse
+
 from idgw import jsontext
 
 log = logging.getLogger("idgw.http")
@@ -218,8 +220,6 @@ def json_error(status: int, error: str, description: str | None = None, *, heade
                **fields):
     """An API's refusal as JSON, never cached: ``{**fields, "error": error, "error_description":
     description}`` (the description only when given), with ``headers`` added."""
-    from starlette.responses import JSONResponse
-
     body = {**fields, "error": error, **({"error_description": description} if description else {})}
     return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})})
 

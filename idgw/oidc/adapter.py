@@ -159,8 +159,8 @@ async def in_short_transaction(sessionmaker, ip, fn, *args, **kwargs):
 
     On PostgreSQL, with the event loop's pool (``idgw.storage.db.loop_sessionmaker``), it runs
     here too, in a greenlet: each statement's round trip is awaited on the loop, other requests
-    going on meanwhile (measured against the threads, ``bench/ab.py`` on PostgreSQL: refresh
-    1.26x, session sign-ins 1.40x). Without that pool, on the engine's threads."""
+    going on meanwhile (measured against the threads, ``bench/ab.py`` on PostgreSQL: token 1.17x,
+    refresh 1.11x, session sign-ins 1.22x). Without that pool, on the engine's threads."""
     bind = sessionmaker.kw.get("bind")
     on_loop = loop_sessionmaker(bind)
     if on_loop is not None:
