@@ -7,6 +7,10 @@ import random
 import socket
 import threading
 import time
+from collections import deque
+
+_HANDED_OUT: deque[int] = deque(maxlen=512)
+_HANDED_OUT_LOCK = threading.Lock()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -14,20 +18,29 @@ def free_port(host: str = "127.0.0.1") -> int:
     Linux). A port the kernel hands out for port 0 is ephemeral, and an outgoing connection (to
     PostgreSQL, a simulator, the gateway) made between this call and the server's bind could take
     it: seen in full test runs as "address already in use". Ports 20000-32767 are only ever taken
-    by an explicit bind; under pytest-xdist each worker draws from its own share of them."""
+    by an explicit bind; under pytest-xdist each worker draws from its own share of them.
+
+    A port is not handed out again while it is among the last 512 this process handed out: a
+    caller often asks for two or three ports before it binds any of them (a gateway and its two
+    simulators), and the bind check alone cannot see a port that is promised but not yet bound
+    (seen in CI as a simulator's "did not start" once in a full run)."""
     low, high = 20000, 32767
     worker, workers = os.environ.get("PYTEST_XDIST_WORKER", ""), os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
     if worker.startswith("gw") and worker[2:].isdigit() and workers.isdigit() and int(workers) > 0:
         share = (high - low + 1) // int(workers)
         low = low + share * (int(worker[2:]) % int(workers))
         high = low + share - 1
-    for _ in range(200):
-        port = random.randint(low, high)  # noqa: S311 - a port, not a secret
-        with socket.socket() as s:
-            try:
-                s.bind((host, port))
-            except OSError:
+    with _HANDED_OUT_LOCK:
+        for _ in range(200):
+            port = random.randint(low, high)  # noqa: S311 - a port, not a secret
+            if port in _HANDED_OUT:
                 continue
+            with socket.socket() as s:
+                try:
+                    s.bind((host, port))
+                except OSError:
+                    continue
+            _HANDED_OUT.append(port)
             return port
     with socket.socket() as s:
         s.bind((host, 0))

@@ -217,3 +217,14 @@ def test_ndid_errors_use_the_platforms_codes(ndid_sim, receiver):
     assert bad_id.json()["error"]["code"] == 20096
     ndid_sim.faults(status_query_error=True)
     assert httpx.get(ndid_sim.url + "/utility/requests/anything").json()["error"]["code"] == 10003
+
+
+def test_free_port_never_promises_one_port_twice_before_it_is_bound():
+    """A gateway and its two simulators take three ports before any is bound; the same port handed
+    out twice made a simulator fail to start in CI. Within this worker's share, 300 ports in a row
+    are all different, and all outside the kernel's ephemeral range."""
+    from providers.simulators.server import free_port
+
+    ports = [free_port() for _ in range(300)]
+    assert len(set(ports)) == len(ports)
+    assert all(20000 <= port < 32768 for port in ports)
