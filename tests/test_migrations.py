@@ -1,10 +1,15 @@
 """The migrations build exactly the schema the models describe, on both databases (a column added
 to a model without a migration, or the other way round, fails here rather than in production)."""
 
+import uuid
+
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import inspect
 
-from idgw.storage.db import make_engine, upgrade
+from idgw.storage.db import alembic_config, make_engine, upgrade
 from idgw.storage.models import Base
 
 
@@ -14,5 +19,69 @@ def test_migrations_match_the_models(database_url):
     try:
         with engine.connect() as conn:
             assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def _token(**fields):
+    from idgw.storage.models import Token
+
+    base = dict(id=str(uuid.uuid4()), kind="refresh", token_hash=uuid.uuid4().hex * 2, jti=None,
+                family_id="f" * 36, session_id="s" * 36, scope="openid", auth_time=1, acr="a", amr=["pwd"],
+                issued_at=1, expires_at=10**10)
+    return Token(**{**base, **fields})
+
+
+def test_0014_keeps_every_token_and_the_jti_unique_among_those_that_have_one(database_url):
+    """0014 makes the indexes of mostly-empty columns partial; on SQLite it rebuilds the tokens
+    table. The rows written before it are all there after it (and after going back), several
+    refresh tokens without a jti are still allowed, and a second token with a jti already
+    issued is still refused, at 0014 and after the downgrade."""
+    from sqlalchemy import func, select
+    from sqlalchemy.exc import IntegrityError
+
+    from idgw.admin import add_client, add_user
+    from idgw.storage.db import make_sessionmaker
+    from idgw.storage.models import LoginSession, Token
+
+    config = alembic_config(database_url)
+    command.upgrade(config, "0013")
+    engine = make_engine(database_url)
+    sm = make_sessionmaker(engine)
+    try:
+        with sm() as db:
+            client = add_client(db, name="svc", redirect_uris=["https://svc.example/cb"], now=1).client_id
+            account = add_user(db, username="somchai", password="a long passphrase", now=1).id
+            db.add_all([_token(client_id=client, account_id=account),
+                        _token(client_id=client, account_id=account),
+                        _token(client_id=client, account_id=account, kind="access", jti="j1", mandate_id="m" * 36),
+                        LoginSession(id="g" * 36, cookie_hash="c" * 64, account_id=account, auth_time=1,
+                                     last_seen=1, aal="1", amr=["pwd"], factors=[], expires_at=10**10),
+                        LoginSession(id="h" * 36, cookie_hash="d" * 64, account_id=account, auth_time=1,
+                                     last_seen=1, aal="1", amr=["pwd"], factors=[], expires_at=10**10,
+                                     group_id="g" * 36)])
+            db.commit()
+
+        def check(rows: int) -> None:
+            with sm() as db:
+                assert db.scalar(select(func.count()).select_from(Token)) == rows
+                assert db.scalar(select(Token.mandate_id).where(Token.jti == "j1")) == "m" * 36
+                assert db.scalar(select(LoginSession.id).where(LoginSession.group_id == "g" * 36)) == "h" * 36
+                db.add(_token(client_id=client, account_id=account))  # one more without a jti
+                db.commit()
+                db.add(_token(client_id=client, account_id=account, kind="access", jti="j1"))
+                with pytest.raises(IntegrityError):
+                    db.commit()
+
+        command.upgrade(config, "0014")
+        check(3)
+        indexes = {i["name"]: i for i in inspect(engine).get_indexes("tokens")}
+        assert indexes["ux_tokens_jti"]["unique"]
+        engine.dispose()
+        command.downgrade(config, "0013")
+        check(4)
+        command.upgrade(config, "head")
+        with sm() as db:
+            assert db.scalar(select(func.count()).select_from(Token)) == 5
     finally:
         engine.dispose()

@@ -117,7 +117,11 @@ class LoginSession(Base):
     # a new session (not ended) adds no entry to the first.
     __table_args__ = (Index("ix_sessions_ended", "ended_at", sqlite_where=text("ended_at IS NOT NULL"),
                             postgresql_where=text("ended_at IS NOT NULL")),
-                      Index("ix_sessions_expires", "expires_at"))
+                      Index("ix_sessions_expires", "expires_at"),
+                      # Partial: most sessions start a group of their own (group_id None) and add
+                      # no entry; the lookups compare it with "=" or IN, which imply NOT NULL.
+                      Index("ix_sessions_group_id", "group_id", sqlite_where=text("group_id IS NOT NULL"),
+                            postgresql_where=text("group_id IS NOT NULL")))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     cookie_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -136,7 +140,7 @@ class LoginSession(Base):
     # Sessions of one person in one browser, each replacing the previous when they sign in again
     # (a new id each time: session fixation). Signing out ends the whole group and the tokens
     # issued in any of its sessions. None: the group is the session itself.
-    group_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    group_id: Mapped[str | None] = mapped_column(String(36))
     # Shown on the account page ("each session with browser/device, IP, time and service"): where
     # the sign-in came from and for which e-service (None: the gateway's own pages).
     ip: Mapped[str | None] = mapped_column(String(64))
@@ -208,12 +212,19 @@ class Token(Base):
                       # ...and revoked rows whose family can no longer be valid. Partial: issuing a
                       # token (not revoked) writes no entry to it.
                       Index("ix_tokens_revoked", "revoked_at", sqlite_where=text("revoked_at IS NOT NULL"),
-                            postgresql_where=text("revoked_at IS NOT NULL")))
+                            postgresql_where=text("revoked_at IS NOT NULL")),
+                      # Partial, like the two below: only access tokens carry a jti, and only
+                      # tokens issued under a mandate carry its id. A refresh token (half the
+                      # rows, and the ones kept longest) and a sign-in for oneself add no entry.
+                      Index("ux_tokens_jti", "jti", unique=True, sqlite_where=text("jti IS NOT NULL"),
+                            postgresql_where=text("jti IS NOT NULL")),
+                      Index("ix_tokens_mandate_id", "mandate_id", sqlite_where=text("mandate_id IS NOT NULL"),
+                            postgresql_where=text("mandate_id IS NOT NULL")))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     kind: Mapped[str] = mapped_column(String(10))  # access | refresh
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    jti: Mapped[str | None] = mapped_column(String(64), unique=True)
+    jti: Mapped[str | None] = mapped_column(String(64))
     family_id: Mapped[str] = mapped_column(String(36))
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"))
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
@@ -226,7 +237,7 @@ class Token(Base):
     aal: Mapped[str] = mapped_column(String(4), default="1", server_default="1")
     claims: Mapped[dict | None] = mapped_column(JSON)
     release: Mapped[list | None] = mapped_column(JSON)
-    mandate_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    mandate_id: Mapped[str | None] = mapped_column(String(36))
     mandate_act: Mapped[str | None] = mapped_column(String(64))
     issued_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
