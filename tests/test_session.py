@@ -214,3 +214,27 @@ def test_logout_refusals(gateway):
     # the session survived all of that
     url, *_ = authorize_url(gateway, rp, prompt="none")
     assert "code" in callback_params(b.follow(b.get(url)))
+
+
+def test_the_session_cookie_is_set_and_cleared_with_the_same_attributes_by_every_page():
+    """Every page that signs a person in or out (the interaction steps, the gateway's own sign-in,
+    ThaiD and NDID, the account page) sets and clears the session cookie through one pair of
+    functions: HttpOnly, SameSite=Lax, Path=/, and Secure exactly when the issuer is https. A
+    clearing cookie with other attributes than the setting one would leave the browser's copy."""
+    from starlette.responses import Response
+
+    from idgw.settings import Settings
+    from idgw.web.cookies import clear_session_cookie, set_session_cookie
+
+    for issuer, secure in (("https://id.example.go.th", True), ("http://127.0.0.1:8000", False)):
+        settings = Settings(issuer=issuer)
+        set_response, clear_response = Response(), Response()
+        set_session_cookie(settings, set_response, "abc")
+        clear_session_cookie(settings, clear_response)
+        (set_header,) = set_response.headers.getlist("set-cookie")
+        (clear_header,) = clear_response.headers.getlist("set-cookie")
+        assert set_header.startswith("idgw_session=abc;") and clear_header.startswith('idgw_session="";')
+        for header in (set_header, clear_header):
+            assert "HttpOnly" in header and "SameSite=lax" in header and "Path=/" in header
+            assert ("Secure" in header) is secure
+        assert "Max-Age=0" in clear_header

@@ -44,6 +44,7 @@ from idgw.storage.models import (
     LoginSession,
     RecoveryCode,
 )
+from idgw.web.cookies import clear_session_cookie
 from idgw.web.i18n import t
 
 RECENT_EVENTS = ("session.created", "login.failed", "authenticator.failed", "session.stepped_up")
@@ -146,8 +147,7 @@ def finish(gw, request: Request, result) -> Response:
                         headers={"Cache-Control": "no-store", **headers})
     if kind == "signed_out":
         response = RedirectResponse("/", status_code=303)
-        response.delete_cookie(settings.cookie_name, path="/", httponly=True, samesite="lax",
-                               secure=settings.cookie_secure)
+        clear_session_cookie(settings, response)
         return response
     raise AssertionError(kind)
 

@@ -98,3 +98,16 @@ class Cookies:
             await send(message)
 
         return await self.app(scope, receive, sending)
+
+
+def set_session_cookie(settings, response, cookie: str) -> None:
+    """The sign-in session's cookie (``settings.cookie_name``): HttpOnly, SameSite=Lax, Path=/,
+    Secure with an https issuer (and then ``__Host-`` prefixed on the wire, by ``Cookies``)."""
+    response.set_cookie(settings.cookie_name, cookie, httponly=True, samesite="lax",
+                        secure=settings.cookie_secure, path="/")
+
+
+def clear_session_cookie(settings, response) -> None:
+    """Tell the browser to forget the session's cookie (signed out), with the attributes it was set with."""
+    response.delete_cookie(settings.cookie_name, path="/", httponly=True, samesite="lax",
+                           secure=settings.cookie_secure)

@@ -24,6 +24,7 @@ from idgw.httpio import NDID_CALLBACK_MAX, BodyError, InvalidJSONError, json_err
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.context import current_db
 from idgw.storage.models import UpstreamAttempt
+from idgw.web.cookies import set_session_cookie
 from idgw.web.i18n import t
 from idgw.web.ndid_poll import close_quietly, finished_result, locate, open_now, poll, wait_path
 from idgw.web.upstream import callback_lookup
@@ -34,7 +35,6 @@ from idgw.web.upstream_steps import (
     links,
     locale_of,
     render,
-    set_session_cookie,
     ui_of,
 )
 from providers import UpstreamError
@@ -118,7 +118,7 @@ async def ndid_wait_status(iid: str, name: str, attempt_id: str, request: Reques
                              "others_can_answer": context["others_can_answer"]}, headers=headers)
     response = JSONResponse({"state": "done", "next": result[1]}, headers=headers)
     if len(result) > 2 and result[2]:
-        set_session_cookie(gw, response, result[2])
+        set_session_cookie(gw.settings, response, result[2])
     return response
 
 

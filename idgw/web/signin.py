@@ -25,6 +25,7 @@ from idgw.oidc.context import current_db
 from idgw.ratelimit import spend
 from idgw.security import random_token, sha256_hex
 from idgw.storage.models import Account, Interaction
+from idgw.web.cookies import set_session_cookie
 from idgw.web.i18n import add_messages, t
 from idgw.web.raising import needs_in_words, refusal_key
 from idgw.web.refusals import refusal_text
@@ -53,11 +54,6 @@ def safe_next(value: str | None) -> str:
 
 
 router = APIRouter()
-
-
-def set_session_cookie(settings, response: Response, cookie: str) -> None:
-    response.set_cookie(settings.cookie_name, cookie, httponly=True, samesite="lax",
-                        secure=settings.cookie_secure, path="/")
 
 
 # -- sign-in for the gateway's own pages ---------------------------------------------------------

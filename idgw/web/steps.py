@@ -27,6 +27,7 @@ from idgw.release import SCOPE_CLAIMS, describe
 from idgw.security import sha256_hex
 from idgw.storage import memo
 from idgw.storage.models import Account, Interaction
+from idgw.web.cookies import clear_session_cookie, set_session_cookie
 from idgw.web.errors import back_link
 from idgw.web.i18n import add_messages, format_datetime, t
 from idgw.web.raising import decide_for, raise_context, route_links, unmet_context, upstream_choices
@@ -75,12 +76,10 @@ def respond(gw, request: Request, out: Outcome) -> Response:
     else:
         response = pages.render(request, out.page, status=out.status, ui_locales=out.ui_locales, **out.context)
     if out.cookie:
-        response.set_cookie(settings.cookie_name, out.cookie, httponly=True, samesite="lax",
-                            secure=settings.cookie_secure, path="/")
+        set_session_cookie(settings, response, out.cookie)
     response.headers.update(out.headers)
     if out.clear_cookie:
-        response.delete_cookie(settings.cookie_name, path="/", httponly=True, samesite="lax",
-                               secure=settings.cookie_secure)
+        clear_session_cookie(settings, response)
     return response
 
 

@@ -23,6 +23,7 @@ from idgw.login.sessions import load_session
 from idgw.security import sha256_hex
 from idgw.storage.models import Interaction, UpstreamAttempt
 from idgw.upstream import resolve_account, start_session
+from idgw.web.cookies import set_session_cookie
 from idgw.web.errors import back_link
 from idgw.web.i18n import add_messages, t
 from idgw.web.refusals import disabled_text
@@ -131,11 +132,6 @@ def needs_local(gw, request: Request, ia: Interaction) -> Failure:
                           "back_label": t("upstream_sign_in_existing", locale)})
 
 
-def set_session_cookie(gw, response: Response, cookie: str) -> None:
-    response.set_cookie(gw.settings.cookie_name, cookie, httponly=True, samesite="lax",
-                        secure=gw.settings.cookie_secure, path="/")
-
-
 def render(gw, request: Request, result) -> Response:
     """A ``Failure`` as error.html, ``("redirect", url[, cookie])``, or ``("page", template, status,
     context)``."""
@@ -147,7 +143,7 @@ def render(gw, request: Request, result) -> Response:
     if kind == "redirect":
         response: Response = RedirectResponse(result[1], status_code=303 if request.method == "POST" else 302)
         if len(result) > 2 and result[2]:
-            set_session_cookie(gw, response, result[2])
+            set_session_cookie(gw.settings, response, result[2])
         return response
     _, template, status, context = result
     return gw.pages.render(request, template, status=status, **context)
