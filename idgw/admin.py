@@ -324,20 +324,27 @@ def unlock_account(db, *, account: Account, now: int, actor: str) -> bool:
     return True
 
 
-def search_accounts(db, query: str, *, limit: int = 50) -> list[Account]:
-    """Accounts whose username or e-mail address contains ``query`` (case-insensitively), or whose
-    citizen ID is ``query`` (13 digits, dashes and spaces ignored)."""
+def account_search(query: str, *, limit: int = 50):
+    """The statement of ``search_accounts`` (None: nothing to search for)."""
     query = query.strip()[:200]
     if not query:
-        return []
+        return None
     digits = re.sub(r"[\s-]", "", query)
     if re.fullmatch(r"\d{13}", digits):
         condition = Account.citizen_id == digits
     else:
+        # On PostgreSQL the trigram indexes of migration 0015 serve these from three characters on.
         needle = query.lower()
         condition = (func.lower(Account.username).contains(needle, autoescape=True)
                      | func.lower(Account.email).contains(needle, autoescape=True))
-    return list(db.scalars(select(Account).where(condition).order_by(Account.username).limit(limit)))
+    return select(Account).where(condition).order_by(Account.username).limit(limit)
+
+
+def search_accounts(db, query: str, *, limit: int = 50) -> list[Account]:
+    """Accounts whose username or e-mail address contains ``query`` (case-insensitively), or whose
+    citizen ID is ``query`` (13 digits, dashes and spaces ignored)."""
+    statement = account_search(query, limit=limit)
+    return [] if statement is None else list(db.scalars(statement))
 
 
 def held_accounts(db, *, now: int, limit: int = 50) -> list[Account]:
