@@ -324,13 +324,31 @@ def unlock_account(db, *, account: Account, now: int, actor: str) -> bool:
     return True
 
 
-def account_search(query: str, *, limit: int = 50):
-    """The statement of ``search_accounts`` (None: nothing to search for)."""
-    query = query.strip()[:200]
-    if not query:
-        return None
+#: The shortest part of a username or e-mail address the account search looks for: three
+#: characters make a trigram, which an index serves (migration 0015); one or two would read the
+#: whole accounts table for a list nobody could use.
+SEARCH_MIN_CHARS = 3
+
+
+def _citizen_id_typed(query: str) -> str | None:
     digits = re.sub(r"[\s-]", "", query)
-    if re.fullmatch(r"\d{13}", digits):
+    return digits if re.fullmatch(r"\d{13}", digits) else None
+
+
+def search_too_short(query: str) -> bool:
+    """True for a search the account search does not run: fewer than ``SEARCH_MIN_CHARS``
+    characters that are not a citizen ID (the page asks for more)."""
+    query = query.strip()
+    return bool(query) and _citizen_id_typed(query) is None and len(query) < SEARCH_MIN_CHARS
+
+
+def account_search(query: str, *, limit: int = 50):
+    """The statement of ``search_accounts`` (None: nothing to search for, or too short)."""
+    query = query.strip()[:200]
+    if not query or search_too_short(query):
+        return None
+    digits = _citizen_id_typed(query)
+    if digits is not None:
         condition = Account.citizen_id == digits
     else:
         # On PostgreSQL the trigram indexes of migration 0015 serve these from three characters on.
@@ -342,7 +360,8 @@ def account_search(query: str, *, limit: int = 50):
 
 def search_accounts(db, query: str, *, limit: int = 50) -> list[Account]:
     """Accounts whose username or e-mail address contains ``query`` (case-insensitively), or whose
-    citizen ID is ``query`` (13 digits, dashes and spaces ignored)."""
+    citizen ID is ``query`` (13 digits, dashes and spaces ignored). None for a query shorter than
+    ``SEARCH_MIN_CHARS`` (``search_too_short``)."""
     statement = account_search(query, limit=limit)
     return [] if statement is None else list(db.scalars(statement))
 

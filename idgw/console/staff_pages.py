@@ -15,6 +15,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+from idgw.admin import SEARCH_MIN_CHARS, search_too_short
 from idgw.console import staff
 from idgw.console.gate import gated_work
 from idgw.console.staff_texts import DONE, refusal, role_name
@@ -82,6 +83,7 @@ async def staff_list(request: Request, gw=Depends(gateway_of)) -> Response:
         return found
     members, results = found
     return gw.pages.render(request, "console_staff.html", members=members, results=results, q=q,
+                           too_short=search_too_short(q), min_chars=SEARCH_MIN_CHARS,
                            role_names={r: role_name(r, locale) for r in staff.STAFF_ROLES})
 
 

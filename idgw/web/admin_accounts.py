@@ -14,7 +14,14 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from idgw.admin import account_status, held_accounts, search_accounts, unlock_account
+from idgw.admin import (
+    SEARCH_MIN_CHARS,
+    account_status,
+    held_accounts,
+    search_accounts,
+    search_too_short,
+    unlock_account,
+)
 from idgw.depends import gateway_of
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.context import current_db
@@ -30,6 +37,8 @@ add_messages({
                               "en": "Search by username, e-mail address or 13-digit citizen ID"},
     "admin_search": {"th": "ค้นหา", "en": "Search"},
     "admin_accounts_none": {"th": "ไม่พบบัญชีที่ตรงกับ “{q}”", "en": "No account matches “{q}”."},
+    "admin_search_too_short": {"th": "พิมพ์อย่างน้อย {n} ตัวอักษร หรือเลขประจำตัวประชาชน 13 หลัก เพื่อค้นหา",
+                               "en": "Type at least {n} characters, or a 13-digit citizen ID, to search."},
     "admin_accounts_held": {"th": "บัญชีที่เข้าสู่ระบบไม่ได้ในขณะนี้", "en": "Accounts that cannot sign in now"},
     "admin_accounts_held_none": {"th": "ไม่มีบัญชีที่ถูกระงับหรือต้องรอ", "en": "No account is locked or waiting."},
     "admin_accounts_results": {"th": "ผลการค้นหา", "en": "Results"},
@@ -74,8 +83,8 @@ def account_row(account: Account, now: int) -> dict:
 async def accounts(request: Request, gw=Depends(gateway_of)) -> Response:
     q = (request.query_params.get("q") or "").strip()[:200]
     outcome, rows = await in_transaction(gw.sessionmaker, gw.client_ip(request), accounts_step, gw, request, q)
-    return gated_response(gw, request, outcome) or gw.pages.render(request, "admin_accounts.html", q=q,
-                                                                   accounts=rows)
+    return gated_response(gw, request, outcome) or gw.pages.render(
+        request, "admin_accounts.html", q=q, accounts=rows, too_short=search_too_short(q), min_chars=SEARCH_MIN_CHARS)
 
 
 def accounts_step(gw, request: Request, q: str):

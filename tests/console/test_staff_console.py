@@ -59,6 +59,10 @@ def test_the_staff_list_and_granting_and_removing_roles_at_once(gateway):
         assert 'id="found"' in english.text
         none = http.get(gateway.url + "/admin/staff", params={"q": "nobody-like-this"})
         assert 'id="found-none"' in none.text
+        # two characters are not searched (they would read every account): the page asks for three
+        short = http.get(gateway.url + "/admin/staff", params={"q": "so", "lang": "en"})
+        assert short.status_code == 200 and 'id="too-short"' in short.text and "citizen.somsri" not in short.text
+        assert "Type at least 3 characters" in short.text
 
         page = person(gateway, http, "citizen.somsri", lang="en")
         done = form_post(http, page, "/grant", role="auditor")

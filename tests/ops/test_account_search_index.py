@@ -106,3 +106,15 @@ def test_without_the_right_to_create_pg_trgm_the_upgrade_goes_on_and_the_search_
             assert [a.username for a in search_accounts(db, "LEE.D")] == ["Malee.Dee"]
     finally:
         engine.dispose()
+
+
+def test_fewer_than_three_characters_are_not_searched_and_a_citizen_id_always_is():
+    """Two characters make no trigram: the search would read every account for a list of the
+    first 50. It does not run (the pages ask for more); 13 digits, however written, always do."""
+    from idgw.admin import search_too_short
+
+    for short in ("a", "so", " s ", "%_", "ก่"):
+        assert search_too_short(short) and account_search(short) is None, short
+    for searched in ("som", "1-3459-51597-67-1", "1345951597671", "abc "):
+        assert not search_too_short(searched) and account_search(searched) is not None, searched
+    assert not search_too_short("") and account_search("   ") is None  # nothing typed: nothing to say
