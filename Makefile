@@ -30,11 +30,12 @@ run: $(STAMP)
 
 ## test: every test (SQLite and a throw-away PostgreSQL, the Node openid-client RP, face_check, axe-core
 ## accessibility checks in Chromium, the bench's peer on PostgreSQL); first the layering contracts of .importlinter (seconds, so a
-## broken layer fails before the suite starts); the suite runs in two processes (pytest-xdist)
+## broken layer fails before the suite starts); the suite runs in two processes (pytest-xdist) and
+## names its 25 slowest tests at the end (CI must stay under 30 minutes: where to look first)
 test: $(STAMP) $(NODE_RP)/node_modules/.package-lock.json $(AXE)/node_modules/.package-lock.json \
       $(PEER)/node_modules/.package-lock.json
 	$(BIN)/lint-imports --no-cache --no-logo .importlinter
-	$(BIN)/pytest -q -n 2
+	$(BIN)/pytest -q -n 2 --durations=25
 
 $(PEER)/node_modules/.package-lock.json: $(PEER)/package-lock.json
 	cd $(PEER) && npm ci --silent --no-audit --no-fund
