@@ -12,9 +12,10 @@ that is minutes, holding a database connection each time.
 
 On PostgreSQL, two GIN indexes of trigrams (``pg_trgm``, a trusted extension shipped with
 PostgreSQL) on ``lower(username)`` and ``lower(email)`` serve it for needles of three
-characters or more. The extension needs the CREATE privilege on the database (the owner has
-it). Where it cannot be created, the upgrade goes on without the indexes and says so in its
-log: the search still works, reading the whole table as before (docs/operations.md).
+characters or more. They are built without blocking writes to accounts (``CONCURRENTLY``).
+The extension needs the CREATE privilege on the database (the owner has it). Where it cannot
+be created, the upgrade goes on without the indexes and says so in its log: the search still
+works, reading the whole table as before (docs/operations.md).
 
 Not on SQLite (no such index type; a SQLite installation is one process, small by design).
 The indexes are not in the models (an expression index of one database only); the migration
@@ -52,8 +53,20 @@ def upgrade() -> None:
             str(refused).splitlines()[0])
         return
     savepoint.commit()
-    for name, column in INDEXES.items():
-        op.execute(f'CREATE INDEX IF NOT EXISTS {name} ON accounts USING gin (lower({column}) gin_trgm_ops)')
+    # CONCURRENTLY: sign-ins go on writing accounts (failure counts, new upstream accounts) while
+    # the indexes build, minutes at national scale. It cannot run in a transaction: what this
+    # upgrade did so far is committed first. A build cut short leaves an invalid index behind,
+    # which the next run drops and builds again.
+    with op.get_context().autocommit_block():
+        for name, column in INDEXES.items():
+            valid = bind.exec_driver_sql(
+                "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                " WHERE c.relname = %(name)s",
+                {'name': name}).scalar()
+            if valid is False:
+                bind.exec_driver_sql(f'DROP INDEX CONCURRENTLY {name}')
+            bind.exec_driver_sql(
+                f'CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON accounts USING gin (lower({column}) gin_trgm_ops)')
 
 
 def downgrade() -> None:
