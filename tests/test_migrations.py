@@ -7,7 +7,8 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
 
 from idgw.storage.db import alembic_config, make_engine, upgrade
 from idgw.storage.models import Base
@@ -94,5 +95,32 @@ def test_0014_keeps_every_token_and_the_jti_unique_among_those_that_have_one(dat
         command.upgrade(config, "head")
         with sm() as db:
             assert db.scalar(select(func.count()).select_from(Token)) == 5
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(("revision_before", "index"), [("0013", "ux_tokens_jti"),
+                                                     ("0014", "ix_accounts_username_trgm")])
+def test_an_index_build_cut_short_is_built_again_by_the_next_upgrade(postgres, revision_before, index):
+    """Migrations 0014 and 0015 build their indexes CONCURRENTLY (token requests and sign-ins go
+    on writing meanwhile), which leaves an invalid index behind when it is interrupted;
+    PostgreSQL keeps it, unused, and IF NOT EXISTS alone would skip it for good. The next
+    upgrade drops it and builds it again."""
+    url = postgres.create_database()
+    upgrade(url)
+    engine = make_engine(url)
+    validity = text("SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                    " WHERE c.relname = :index")
+    try:
+        with engine.begin() as conn:  # as an interrupted build leaves it, at the revision before
+            conn.execute(text(f"UPDATE pg_index SET indisvalid = false WHERE indexrelid = '{index}'::regclass"))
+            conn.execute(text("UPDATE alembic_version SET version_num = :before"), {"before": revision_before})
+        with engine.connect() as conn:
+            assert conn.execute(validity, {"index": index}).scalar() is False
+        upgrade(url)
+        with engine.connect() as conn:
+            assert conn.execute(validity, {"index": index}).scalar() is True
+            head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
     finally:
         engine.dispose()

@@ -120,7 +120,7 @@ class LoginSession(Base):
                       Index("ix_sessions_expires", "expires_at"),
                       # Partial: most sessions start a group of their own (group_id None) and add
                       # no entry; the lookups compare it with "=" or IN, which imply NOT NULL.
-                      Index("ix_sessions_group_id", "group_id", sqlite_where=text("group_id IS NOT NULL"),
+                      Index("ix_sessions_group", "group_id", sqlite_where=text("group_id IS NOT NULL"),
                             postgresql_where=text("group_id IS NOT NULL")))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -218,7 +218,7 @@ class Token(Base):
                       # rows, and the ones kept longest) and a sign-in for oneself add no entry.
                       Index("ux_tokens_jti", "jti", unique=True, sqlite_where=text("jti IS NOT NULL"),
                             postgresql_where=text("jti IS NOT NULL")),
-                      Index("ix_tokens_mandate_id", "mandate_id", sqlite_where=text("mandate_id IS NOT NULL"),
+                      Index("ix_tokens_mandate", "mandate_id", sqlite_where=text("mandate_id IS NOT NULL"),
                             postgresql_where=text("mandate_id IS NOT NULL")))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

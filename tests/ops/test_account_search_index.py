@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from idgw.admin import account_search, search_accounts
-from idgw.storage.db import make_engine, make_sessionmaker, upgrade
+from idgw.storage.db import alembic_config, make_engine, make_sessionmaker, upgrade
 
 
 @pytest.fixture
@@ -78,10 +79,8 @@ def test_without_the_right_to_create_pg_trgm_the_upgrade_goes_on_and_the_search_
     import uuid
 
     import psycopg
-    from alembic.script import ScriptDirectory
 
     from idgw.admin import add_user
-    from idgw.storage.db import alembic_config
 
     role, name = "weak_" + uuid.uuid4().hex[:8], "idgw_" + uuid.uuid4().hex[:10]
     admin = f"host=127.0.0.1 port={postgres.port} user=idgw"
@@ -118,28 +117,3 @@ def test_fewer_than_three_characters_are_not_searched_and_a_citizen_id_always_is
     for searched in ("som", "1-3459-51597-67-1", "1345951597671", "abc "):
         assert not search_too_short(searched) and account_search(searched) is not None, searched
     assert not search_too_short("") and account_search("   ") is None  # nothing typed: nothing to say
-
-
-def test_an_index_build_cut_short_is_built_again_by_the_next_upgrade(postgres):
-    """CREATE INDEX CONCURRENTLY (writes to accounts go on during the build) leaves an invalid
-    index behind when it is interrupted; PostgreSQL keeps it, unused, and IF NOT EXISTS alone would
-    skip it for good. The next upgrade drops it and builds it again."""
-    url = postgres.create_database()
-    upgrade(url)
-    engine = make_engine(url)
-    validity = text("SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-                    " WHERE c.relname LIKE 'ix_accounts_%_trgm' ORDER BY 1")
-    try:
-        with engine.begin() as conn:  # as an interrupted build leaves it, and the revision before 0015
-            conn.execute(text("UPDATE pg_index SET indisvalid = false"
-                              " WHERE indexrelid = 'ix_accounts_username_trgm'::regclass"))
-            conn.execute(text("UPDATE alembic_version SET version_num = '0014'"))
-        with engine.connect() as conn:
-            assert conn.execute(validity).all() == [("ix_accounts_email_trgm", True),
-                                                    ("ix_accounts_username_trgm", False)]
-        upgrade(url)
-        with engine.connect() as conn:
-            assert conn.execute(validity).all() == [("ix_accounts_email_trgm", True),
-                                                    ("ix_accounts_username_trgm", True)]
-    finally:
-        engine.dispose()

@@ -22,6 +22,7 @@ insert's time unchanged within noise (745 and 732 microseconds per transaction, 
 alternating rounds). So this is for the disk and the cache at national scale (tens of
 millions of tokens), not for speed.
 
+On PostgreSQL the new indexes are built CONCURRENTLY (writes go on) before the old ones go.
 On SQLite the unique constraint is part of the table's definition, so the table is rebuilt
 (alembic's batch mode; the rows are copied within the upgrade's transaction).
 """
@@ -33,37 +34,54 @@ down_revision = '0013'
 branch_labels = None
 depends_on = None
 
-_NOT_NULL = {name: sa.text(f'{name} IS NOT NULL') for name in ('jti', 'mandate_id', 'group_id')}
+#: (new index, table, column, unique, the index or constraint it replaces)
+_INDEXES = (('ux_tokens_jti', 'tokens', 'jti', True, 'tokens_jti_key'),
+            ('ix_tokens_mandate', 'tokens', 'mandate_id', False, 'ix_tokens_mandate_id'),
+            ('ix_sessions_group', 'sessions', 'group_id', False, 'ix_sessions_group_id'))
 
 
-def _partial(name: str) -> dict:
-    return {'sqlite_where': _NOT_NULL[name], 'postgresql_where': _NOT_NULL[name]}
+def _build_concurrently(bind, name: str, table: str, column: str, unique: bool) -> None:
+    """CREATE INDEX CONCURRENTLY (token requests and sign-ins go on writing meanwhile); an
+    invalid index an interrupted build left behind is dropped and built again."""
+    valid = bind.exec_driver_sql("SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                                 " WHERE c.relname = %(name)s", {'name': name}).scalar()
+    if valid is False:
+        bind.exec_driver_sql(f'DROP INDEX CONCURRENTLY {name}')
+    bind.exec_driver_sql(f'CREATE {"UNIQUE " if unique else ""}INDEX CONCURRENTLY IF NOT EXISTS {name}'
+                         f' ON {table} ({column}) WHERE {column} IS NOT NULL')
 
 
 def upgrade() -> None:
     bind = op.get_bind()
-    if bind.dialect.name == 'sqlite':
-        # 0001 left UNIQUE (jti) unnamed in the table's definition (the downgrade below names
-        # it): an unnamed one gets a name to be dropped by.
-        named = [c['name'] for c in sa.inspect(bind).get_unique_constraints('tokens')
-                 if c['column_names'] == ['jti'] and c['name']]
-        with op.batch_alter_table('tokens', recreate='always',
-                                  naming_convention={'uq': 'uq_%(table_name)s_%(column_0_name)s'}) as batch_op:
-            batch_op.drop_constraint(named[0] if named else 'uq_tokens_jti', type_='unique')
-    else:
-        op.drop_constraint('tokens_jti_key', 'tokens', type_='unique')
-    op.create_index('ux_tokens_jti', 'tokens', ['jti'], unique=True, **_partial('jti'))
-    op.drop_index('ix_tokens_mandate_id', table_name='tokens')
-    op.create_index('ix_tokens_mandate_id', 'tokens', ['mandate_id'], **_partial('mandate_id'))
-    op.drop_index('ix_sessions_group_id', table_name='sessions')
-    op.create_index('ix_sessions_group_id', 'sessions', ['group_id'], **_partial('group_id'))
+    if bind.dialect.name == 'postgresql':
+        # The new indexes are built before the old ones go, without blocking writes to the two
+        # busiest tables (a build takes minutes at national scale); dropping the old unique
+        # constraint locks tokens only for a moment. Not in a transaction: what this upgrade did
+        # so far is committed first.
+        with op.get_context().autocommit_block():
+            for name, table, column, unique, _old in _INDEXES:
+                _build_concurrently(bind, name, table, column, unique)
+            bind.exec_driver_sql('ALTER TABLE tokens DROP CONSTRAINT IF EXISTS tokens_jti_key')
+            bind.exec_driver_sql('DROP INDEX CONCURRENTLY IF EXISTS ix_tokens_mandate_id')
+            bind.exec_driver_sql('DROP INDEX CONCURRENTLY IF EXISTS ix_sessions_group_id')
+        return
+    # SQLite: 0001 left UNIQUE (jti) unnamed in the table's definition (the downgrade below names
+    # it): an unnamed one gets a name to be dropped by.
+    named = [c['name'] for c in sa.inspect(bind).get_unique_constraints('tokens')
+             if c['column_names'] == ['jti'] and c['name']]
+    with op.batch_alter_table('tokens', recreate='always',
+                              naming_convention={'uq': 'uq_%(table_name)s_%(column_0_name)s'}) as batch_op:
+        batch_op.drop_constraint(named[0] if named else 'uq_tokens_jti', type_='unique')
+    for name, table, column, unique, old in _INDEXES:
+        if old != 'tokens_jti_key':
+            op.drop_index(old, table_name=table)
+        op.create_index(name, table, [column], unique=unique, sqlite_where=sa.text(f'{column} IS NOT NULL'))
 
 
 def downgrade() -> None:
-    op.drop_index('ix_sessions_group_id', table_name='sessions')
-    op.create_index('ix_sessions_group_id', 'sessions', ['group_id'])
-    op.drop_index('ix_tokens_mandate_id', table_name='tokens')
-    op.create_index('ix_tokens_mandate_id', 'tokens', ['mandate_id'])
-    op.drop_index('ux_tokens_jti', table_name='tokens')
+    for name, table, column, _unique, old in _INDEXES:
+        op.drop_index(name, table_name=table)
+        if old != 'tokens_jti_key':
+            op.create_index(old, table, [column])
     with op.batch_alter_table('tokens') as batch_op:
         batch_op.create_unique_constraint('tokens_jti_key', ['jti'])
