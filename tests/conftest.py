@@ -61,8 +61,8 @@ class PostgresServer:
     def stop(self, *, wait_for_removal: bool = True) -> None:
         """Stop the cluster and remove its directory; ``wait_for_removal=False`` leaves the removal
         to a detached ``rm -rf`` (after a full test run the directory holds a few hundred test
-        databases: 10-30 s of unlinking at the end of each xdist worker, measured as the slowest
-        "teardown" in CI)."""
+        databases: 2.7 s of unlinking measured for 60 of them, and most likely the 26-28 s
+        "teardown" of each xdist worker's last test in CI)."""
         subprocess.run([*self.as_user, _pg_bin("pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "stop"],
                        capture_output=True)
         if wait_for_removal:
