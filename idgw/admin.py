@@ -360,8 +360,8 @@ def account_search(query: str, *, limit: int = 50):
 
 def search_accounts(db, query: str, *, limit: int = 50) -> list[Account]:
     """Accounts whose username or e-mail address contains ``query`` (case-insensitively), or whose
-    citizen ID is ``query`` (13 digits, dashes and spaces ignored). None for a query shorter than
-    ``SEARCH_MIN_CHARS`` (``search_too_short``)."""
+    citizen ID is ``query`` (13 digits, dashes and spaces ignored). None at all for a query
+    shorter than ``SEARCH_MIN_CHARS`` (``search_too_short``: the pages say why)."""
     statement = account_search(query, limit=limit)
     return [] if statement is None else list(db.scalars(statement))
 
