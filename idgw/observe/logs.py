@@ -41,6 +41,10 @@ _PAIR = re.compile(r"(?i)(?<![A-Za-z0-9_])(" + _SECRET_NAMES + r")=([^&\s\"',;]+
 _JSON_PAIR = re.compile(r"(?i)([\"'](?:" + _SECRET_NAMES + r")[\"']\s*:\s*)([\"'])(?:\\.|(?!\2).)*\2")
 # A Thai ID card's laser code (its back): two letters and ten digits, e.g. JT1-2345678-90.
 _LASER = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d-?\d{7}-?\d{2}(?![0-9])")
+# PostgreSQL's DETAIL line in an error (psycopg's message, so a traceback's too) quotes values:
+# "Key (citizen_id)=(...) already exists.", "Failing row contains (...)" (the whole row). SQL
+# parameters are already kept out by the engines (``hide_parameters``); the server's words are not.
+_PG_DETAIL = re.compile(r"(?m)^(DETAIL:)[ \t]+\S.*$")
 # A 13-digit citizen ID, bare or written 1-2345-67890-12-3: only its last four digits are kept.
 _CITIZEN_ID = re.compile(r"(?<![0-9])\d-?\d{4}-?\d{5}-?\d(\d)-?(\d)(?![0-9])")
 
@@ -73,6 +77,8 @@ def redact(text: str) -> str:
     text = _JSON_PAIR.sub(r"\1\2[redacted]\2", text)
     text = _PAIR.sub(r"\1=[redacted]", text)
     text = _LASER.sub("[laser]", text)
+    if "DETAIL:" in text:
+        text = _PG_DETAIL.sub(r"\1 [redacted]", text)
     return _CITIZEN_ID.sub(_mask_citizen_id, text)
 
 

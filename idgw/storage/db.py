@@ -47,10 +47,15 @@ def make_engine(url: str, *, threads: int = 4, background_checkpoints: bool = Fa
     ``background_checkpoints`` (SQLite): no commit checkpoints the WAL itself; the serving
     process runs ``idgw.storage.wal.run`` instead (see there why). ``on_loop`` (PostgreSQL, the
     serving process): a second pool whose connections wait on the event loop, for the hot path's
-    short transactions (``loop_sessionmaker``)."""
+    short transactions (``loop_sessionmaker``).
+
+    Every engine of the gateway is made with ``hide_parameters``: a failed statement's error (a
+    log line's traceback, a command's output) then names its SQL but never its values, which can
+    be a citizen ID, an e-mail address, a password or token hash (the logs' redaction catches
+    only the shapes it knows)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
         engine._idgw_background_checkpoints = background_checkpoints
 
         @event.listens_for(engine, "connect")
@@ -100,7 +105,8 @@ def make_engine(url: str, *, threads: int = 4, background_checkpoints: bool = Fa
     # 40 kept vs 10: token +17%, session sign-in +27%). The serving process (on_loop) has two pools
     # of LOOP_POOL + LOOP_BURST; a command-line tool one of 20 + 10.
     kept, burst = (max(LOOP_POOL, threads), LOOP_BURST) if on_loop else (max(20, threads), 10)
-    engine = create_engine(url, pool_size=kept, max_overflow=burst, connect_args={"connect_timeout": CONNECT_TIMEOUT})
+    engine = create_engine(url, pool_size=kept, max_overflow=burst, connect_args={"connect_timeout": CONNECT_TIMEOUT},
+                           hide_parameters=True)
     event.listen(engine, "connect", _hear_the_end)
     event.listen(engine, "checkout", _still_connected)
     engine._idgw_executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="idgw-db")
@@ -125,7 +131,7 @@ def _attach_loop_pool(engine: Engine, url: str) -> None:
     from sqlalchemy.ext.asyncio import create_async_engine
 
     loop_engine = create_async_engine(url.replace("postgresql+psycopg://", "postgresql+psycopg_async://", 1),
-                                      pool_size=LOOP_POOL, max_overflow=LOOP_BURST,
+                                      pool_size=LOOP_POOL, max_overflow=LOOP_BURST, hide_parameters=True,
                                       connect_args={"connect_timeout": CONNECT_TIMEOUT})
     event.listen(loop_engine.sync_engine, "connect", _hear_the_end)
     event.listen(loop_engine.sync_engine, "checkout", _still_connected)
@@ -257,7 +263,7 @@ def upgrade(url: str) -> None:
     if not normalise_url(url).startswith("postgresql"):
         command.upgrade(alembic_config(url), "head")
         return
-    engine = create_engine(normalise_url(url), poolclass=NullPool)
+    engine = create_engine(normalise_url(url), poolclass=NullPool, hide_parameters=True)
     try:
         with engine.connect() as lock:
             lock.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")

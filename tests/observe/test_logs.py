@@ -29,6 +29,11 @@ JWT = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJlLXZhbHVl"
     ("citizen 1-1017-00123-45-6 found", "00123", "citizen *********3456 found"),
     ("error_code=timeout after 5 s", None, "error_code=timeout after 5 s"),  # not a secret's name
     ("12 digits 110170012345 stay", None, "12 digits 110170012345 stay"),
+    ('violates unique constraint "ux"\nDETAIL:  Key (email)=(somsri@example.org) already exists.\n[SQL: x]',
+     "somsri@example.org", 'violates unique constraint "ux"\nDETAIL: [redacted]\n[SQL: x]'),
+    ("null value\nDETAIL:  Failing row contains (7, somsri, $argon2id$v=19$m=19456).", "argon2id",
+     "null value\nDETAIL: [redacted]"),
+    ("the DETAIL: of a sentence stays", None, "the DETAIL: of a sentence stays"),
 ])
 def test_redact(text, gone, kept):
     out = redact(text)
@@ -67,6 +72,41 @@ def test_a_json_line_carries_the_request_id_and_a_redacted_traceback():
     assert "Traceback" in first["exc"] and "ValueError" in first["exc"]
     assert "hunter2" not in stream.getvalue() and "1101700123456" not in stream.getvalue()
     assert second["request_id"] is None and "exc" not in second
+
+
+def test_a_database_error_in_a_log_line_names_its_sql_but_no_value(database_url):
+    # A real constraint violation from each database, logged as a failed request's would be: the
+    # engines hide the statement's parameters, the filter hides PostgreSQL's DETAIL (the key's value,
+    # or a whole failing row), and the line still says what failed and where.
+    from sqlalchemy import text
+
+    from idgw.storage.db import make_engine
+
+    engine = make_engine(database_url)
+    row = {"email": "somsri.secret@example.org", "hash": "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ"}
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE people (email TEXT UNIQUE, hash TEXT NOT NULL)"))
+            conn.execute(text("INSERT INTO people VALUES (:email, :hash)"), row)
+        logger, stream = _logger(JsonFormatter())
+        for statement, values in (("INSERT INTO people VALUES (:email, :hash)", row),
+                                  ("INSERT INTO people VALUES (:email, NULL)", {"email": "other." + row["email"]})):
+            with pytest.raises(Exception) as failed:
+                with engine.begin() as conn:
+                    conn.execute(text(statement), values)
+            if not database_url.startswith("sqlite"):
+                assert "somsri" in str(failed.value.orig)  # PostgreSQL's own words quote the value
+            try:
+                raise failed.value
+            except Exception:
+                logger.exception("request failed")
+    finally:
+        engine.dispose()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert len(lines) == 2
+    for line in lines:
+        assert "INSERT INTO people" in line["exc"] and "hidden due to hide_parameters" in line["exc"]
+        assert "somsri" not in line["exc"] and "argon2id" not in line["exc"]
 
 
 def test_the_access_line_fields():

@@ -16,7 +16,8 @@ def run_migrations_offline() -> None:
 
 def run_migrations_online() -> None:
     connectable = engine_from_config(config.get_section(config.config_ini_section, {}),
-                                     prefix="sqlalchemy.", poolclass=pool.NullPool)
+                                     prefix="sqlalchemy.", poolclass=pool.NullPool,
+                                     hide_parameters=True)  # as every engine of idgw (idgw.storage.db)
     with connectable.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
