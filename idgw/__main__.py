@@ -1,3 +1,3 @@
-from idgw.cli import app
+from idgw.cli import main
 
-app(prog_name="idgw")
+main()

@@ -546,5 +546,24 @@ def demo(port: int = 8000, rp_port: int = 8001, thaid_port: int = 8100, ndid_por
 _register_policy_commands()
 
 
-def main() -> None:  # pragma: no cover
-    sys.exit(app())
+def _database_url() -> str | None:
+    try:
+        return Settings.from_env(dev=True).database_url
+    except Exception:  # noqa: BLE001 - a configuration error was told already, or will be
+        return None
+
+
+def main() -> None:
+    """The ``idgw`` command (the console script and ``python -m idgw``): ``app``, with a database
+    that is unavailable, or whose schema is missing or behind this release, told in one line and
+    exit status 1 instead of a traceback of hundreds of lines (``idgw.storage.probe.explain``)."""
+    try:
+        app(prog_name="idgw")
+    except Exception as error:
+        from idgw.storage.probe import explain
+
+        line = explain(error, _database_url())
+        if line is None:
+            raise
+        typer.echo(f"error: {line}", err=True)
+        sys.exit(1)

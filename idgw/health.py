@@ -26,7 +26,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from idgw.storage.probe import DatabaseStartError, DatabaseState, Schema, database_state, probe_engine
+from idgw.storage.probe import DatabaseStartError, Schema, database_state, describe, probe_engine
 from idgw.web.errors import RETRY_AFTER
 
 router = APIRouter(include_in_schema=False)
@@ -166,18 +166,6 @@ async def readyz(request: Request):
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _describe(state: DatabaseState, schema: Schema) -> str:
-    if state.reason == "migrating":
-        return "a migration is running"
-    if state.reason is not None:
-        return f"the database is {state.reason.replace('_', ' ')} ({state.error})" if state.error \
-            else f"the database is {state.reason.replace('_', ' ')}"
-    heads = ", ".join(sorted(schema.heads))
-    if state.schema == "missing":
-        return f"the database has no schema yet (this release needs {heads})"
-    return f"the schema is at {', '.join(sorted(state.versions))}, this release needs {heads}"
-
-
 def wait_for_schema(url: str, *, timeout: float, log: Callable[[str], None], every: float = 5.0,
                     poll: float = 0.5) -> str:
     """Wait until the database at ``url`` is reachable, not being migrated, and its schema is at
@@ -199,9 +187,9 @@ def wait_for_schema(url: str, *, timeout: float, log: Callable[[str], None], eve
             now = time.monotonic()
             if now >= deadline:
                 raise DatabaseStartError(f"the database was not ready within {timeout:g} s: "
-                                         f"{_describe(state, schema)}; run the migration job (idgw db upgrade)")
+                                         f"{describe(state, schema)}; run the migration job (idgw db upgrade)")
             if said is None or now - said >= every:
-                log(f"waiting for the database: {_describe(state, schema)}")
+                log(f"waiting for the database: {describe(state, schema)}")
                 said = now
             time.sleep(min(poll, max(0.0, deadline - now)))
     finally:

@@ -148,6 +148,55 @@ def test_client_add_json_carries_the_next_step_and_chosen_ids_are_checked(databa
         assert out.returncode == 1 and "beginning with a letter or digit" in out.stderr, (bad_id, out.stderr)
 
 
+# -- the database's state: one line that says what to do, not a traceback ---------------------------
+def test_a_database_never_migrated_or_behind_says_what_to_run(database_url):
+    from alembic import command
+
+    from idgw.storage.db import alembic_config
+    from idgw.storage.probe import Schema
+
+    head = ", ".join(sorted(Schema.of_this_code(database_url).heads))
+    out = idgw(database_url, "client", "list")
+    assert out.returncode == 1, out.stderr
+    assert out.stderr.splitlines() == [
+        f"error: the database has no schema yet (this release needs {head}): run `idgw db upgrade` first"]
+    # a release behind (0009 added clients.disabled_at, which `client list` reads)
+    command.upgrade(alembic_config(database_url), "0008")
+    out = idgw(database_url, "client", "list")
+    assert out.returncode == 1 and out.stderr.splitlines() == [
+        f"error: the schema is at 0008, this release needs {head}: run `idgw db upgrade` first"]
+    ok(idgw(database_url, "db", "upgrade"))
+    assert ok(idgw(database_url, "client", "list")).stderr == ""
+
+
+def test_a_database_that_cannot_be_reached_is_one_line_without_its_password(tmp_path):
+    from providers.simulators.server import free_port
+
+    for url, args in ((f"postgresql://idgw:pw-KeepMeOut@127.0.0.1:{free_port()}/idgw", ("db", "upgrade")),
+                      (f"sqlite:///{tmp_path}/gone/idgw.db", ("client", "list"))):
+        out = idgw(url, *args)
+        assert out.returncode == 1, (url, out.stdout, out.stderr)
+        line = out.stderr.splitlines()
+        assert len(line) == 1 and line[0].startswith("error: the database is unreachable (OperationalError ("), line
+        assert line[0].endswith("check IDGW_DATABASE_URL and that the database server is running")
+        assert "KeepMeOut" not in out.stdout + out.stderr
+
+
+def test_any_other_failure_keeps_its_traceback(database_url):
+    # explain() speaks only for the database's state: a statement wrong for a schema at head, or an
+    # error that is not the database's, is a bug and stays one (None: the caller re-raises it)
+    from sqlalchemy import text
+
+    from idgw.storage.db import upgrade
+    from idgw.storage.probe import explain
+
+    upgrade(database_url)
+    with db_session(database_url) as db, pytest.raises(Exception) as failed:
+        db.execute(text("SELECT no_such_column FROM clients"))
+    assert explain(failed.value, database_url) is None
+    assert explain(ValueError("x"), database_url) is None
+
+
 # -- user add: where the password comes from -------------------------------------------------------
 def run_in_terminal(args, env, answers: list[str], timeout=60) -> tuple[int, str]:
     """Run ``args`` with a pseudo-terminal as its standard input and output (a person at a

@@ -94,7 +94,7 @@ def probe_engine(url: str) -> Engine:
     cheap, and a file replaced or made read-only is seen as it is now)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, poolclass=NullPool,
+        engine = create_engine(url, poolclass=NullPool, hide_parameters=True,
                                connect_args={"check_same_thread": False, "timeout": PROBE_TIMEOUT})
 
         @event.listens_for(engine, "connect")
@@ -104,6 +104,7 @@ def probe_engine(url: str) -> Engine:
         return engine
     ms = PROBE_TIMEOUT * 1000
     return create_engine(url, pool_size=1, max_overflow=0, pool_timeout=PROBE_TIMEOUT, pool_pre_ping=True,
+                         hide_parameters=True,
                          connect_args={"connect_timeout": PROBE_TIMEOUT,
                                        "options": f"-c statement_timeout={ms} -c lock_timeout={ms}"})
 
@@ -203,6 +204,52 @@ def database_state(engine: Engine, schema: Schema) -> DatabaseState:
             raise
         return DatabaseState(reachable=reason not in ("unreachable",), reason=reason, error=error_name(error))
     return DatabaseState(reachable=True, schema=schema.compare(versions or set()), versions=frozenset(versions or ()))
+
+
+def describe(state: DatabaseState, schema: Schema) -> str:
+    """What stops the database being used by this release, in words for an operator."""
+    if state.reason == "migrating":
+        return "a migration is running"
+    if state.reason is not None:
+        return f"the database is {state.reason.replace('_', ' ')} ({state.error})" if state.error \
+            else f"the database is {state.reason.replace('_', ' ')}"
+    heads = ", ".join(sorted(schema.heads))
+    if state.schema == "missing":
+        return f"the database has no schema yet (this release needs {heads})"
+    return f"the schema is at {', '.join(sorted(state.versions))}, this release needs {heads}"
+
+
+def explain(error: BaseException, url: str | None) -> str | None:
+    """One line for an operator when ``error``, raised by a command, is the database's state and
+    not a bug: the database is unavailable (unreachable, read-only, locked...; ``unavailable``),
+    or a statement failed because its schema is missing or behind this release (asked of the
+    database itself, with a probe). None for anything else: a programming error keeps its
+    traceback. The line names error classes, never a message (a driver's message may hold the
+    DSN or a row's values)."""
+    reason = unavailable(error)
+    if reason is not None:
+        return (f"the database is {reason.replace('_', ' ')} ({error_name(error)}): check IDGW_DATABASE_URL "
+                f"and that the database server is running")
+    if url is None or not isinstance(error, (exc.DBAPIError, sqlite3.Error)) and not _is_psycopg_error(error):
+        return None
+    schema = Schema.of_this_code(url)
+    engine = probe_engine(url)
+    try:
+        state = database_state(engine, schema)
+    except Exception:  # noqa: BLE001 - the probe is a second opinion; the first error is told as it is
+        return None
+    finally:
+        engine.dispose()
+    if state.reason is not None or state.schema in ("missing", "behind"):
+        return f"{describe(state, schema)}: run `idgw db upgrade` first" if state.reason is None \
+            else describe(state, schema)
+    return None
+
+
+def _is_psycopg_error(error: BaseException) -> bool:
+    import psycopg
+
+    return isinstance(error, psycopg.Error)
 
 
 def require_writable(engine: Engine) -> None:
