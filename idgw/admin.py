@@ -8,14 +8,13 @@ import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import httpx
 from sqlalchemy import func, select
 
 from idgw import audit, jsontext
 from idgw.oidc.client_auth import jwks_problems, private_keys
-from idgw.oidc.exchange import GRANT_TYPE as TOKEN_EXCHANGE
 from idgw.oidc.keys import SUPPORTED_ALGS
 from idgw.oidc.models import CONFIDENTIAL_AUTH_METHODS, SCOPES_SUPPORTED, TOKEN_AUTH_METHODS
+from idgw.oidc.models import TOKEN_EXCHANGE_GRANT as TOKEN_EXCHANGE
 from idgw.security import hash_password, random_token, sha256_hex
 from idgw.storage.models import Account, Client, username_key
 
@@ -77,6 +76,8 @@ def sector_of(*, redirect_uris: list[str], sector_identifier_uri: str | None, de
     field = "sector_identifier_uri"
     if sector_identifier_uri:
         _check_redirect_uri(sector_identifier_uri, dev=dev, what="sector_identifier_uri", field=field)
+        import httpx  # here: every `idgw` command imports this module, few fetch anything
+
         try:
             listed = (fetch or _fetch_json)(sector_identifier_uri)
         except (OSError, ValueError, httpx.HTTPError) as exc:
@@ -99,6 +100,8 @@ def sector_of(*, redirect_uris: list[str], sector_identifier_uri: str | None, de
 
 
 def _fetch_json(url: str):
+    import httpx
+
     response = httpx.get(url, timeout=5.0, follow_redirects=False)
     response.raise_for_status()
     return jsontext.loads(response.content, max_bytes=64 * 1024, max_depth=4)  # a flat list of URIs

@@ -29,7 +29,7 @@ from idgw.admin import (
     remove_client,
 )
 from idgw.console import four_eyes, services_texts  # noqa: F401  (services_texts: describe_delete's words)
-from idgw.oidc.exchange import GRANT_TYPE as TOKEN_EXCHANGE
+from idgw.oidc.models import TOKEN_EXCHANGE_GRANT as TOKEN_EXCHANGE
 from idgw.security import random_token, sha256_hex
 from idgw.storage.models import Client
 from idgw.web.i18n import t

@@ -31,12 +31,12 @@ from idgw import audit
 from idgw.assurance import current_policy
 from idgw.oidc.acting import act_claim
 from idgw.oidc.context import current_db, current_ip
-from idgw.oidc.models import CONFIDENTIAL_AUTH_METHODS, GrantSubject, authlib_methods
+from idgw.oidc.models import CONFIDENTIAL_AUTH_METHODS, TOKEN_EXCHANGE_GRANT, GrantSubject, authlib_methods
 from idgw.security import random_token, sha256_hex
 from idgw.storage.models import Client, Token
 from policies import AAL, IAL
 
-GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
+GRANT_TYPE = TOKEN_EXCHANGE_GRANT
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 
 

@@ -15,6 +15,9 @@ from idgw.storage.models import AuthorizationCode, Client, Token
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 SCOPES_SUPPORTED = ["openid", "profile", "email", "offline_access", "citizen_id"]
+#: RFC 8693's grant type (the grant is ``idgw.oidc.exchange``; registering a client may name it
+#: without importing the grant).
+TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 
 
 def credential_hash(value) -> str | None:
