@@ -97,6 +97,19 @@ EVENTS = frozenset(
 )
 
 
+#: Events whose detail names an account that is neither their actor nor their ``on_behalf_of``:
+#: a four-eyes change's ``target`` and ``requested_by``, and the administrator who requested a
+#: change, named as ``requested_by`` by the event that applies it (the approver is its actor).
+#: Every other event names the accounts it concerns in those two columns (an administrator's
+#: action on an account, an officer's on a citizen's case, a delegate's for a principal), so the
+#: audit viewer's account filter looks into the detail of these events only, through indexes
+#: (``idgw.console.audit_view.account_condition``). tests/audit/test_account_references.py holds
+#: every ``audit.record`` call to this.
+ACCOUNT_IN_DETAIL = frozenset(
+    {"change.requested", "change.approved", "change.rejected", "change.cancelled", "change.expired",
+     "keys.removed", "client.removed", "policy.changed", "role.granted"})
+
+
 class UnknownAuditEventError(ValueError):
     pass
 

@@ -12,6 +12,10 @@ States::
 
 Claiming is one conditional UPDATE (state = queued), so two officers cannot both claim a case;
 every other move is conditional on the version the actor saw, so a stale page changes nothing.
+
+An officer's audit events name the officer as actor and the citizen's account as
+``on_behalf_of`` (the account acted on), so the audit viewer's account filter finds the decision
+on a citizen among the citizen's own events.
 """
 
 from __future__ import annotations
@@ -179,7 +183,8 @@ def claim(db, case_id: str, officer: Officer, *, now: int) -> ProofingCase:
     case = db.get(ProofingCase, case_id)
     db.refresh(case)
     record.append(db, case.id, "claimed", at=now, actor=_officer(officer))
-    audit(db, "proofing.claimed", at=now, actor=officer.account_id, session_id=officer.session_id, case=case.id)
+    audit(db, "proofing.claimed", at=now, actor=officer.account_id, on_behalf_of=case.account_id,
+          session_id=officer.session_id, case=case.id)
     return case
 
 
@@ -208,7 +213,8 @@ def release(db, case: ProofingCase, *, now: int, reason: str, officer: Officer |
     actor = _officer(officer) if officer else "gateway"
     _move(db, case, ("claimed",), "queued", now=now, actor=actor, detail={"reason": reason},
           claimed_by=None, claimed_at=None)
-    audit(db, "proofing.released", at=now, actor=officer.account_id if officer else None, case=case.id, reason=reason)
+    audit(db, "proofing.released", at=now, actor=officer.account_id if officer else None, on_behalf_of=case.account_id,
+          case=case.id, reason=reason)
 
 
 def note_face(db, case: ProofingCase, face: dict, *, now: int) -> None:
@@ -223,7 +229,8 @@ def note_cue_shown(db, case: ProofingCase, cue: dict, officer: Officer, *, now: 
     case.version += 1
     record.append(db, case.id, "cue_shown", at=now, actor=_officer(officer), cue=cue["cue"], cue_id=cue["id"],
                   window=cue["window"])
-    audit(db, "proofing.cue", at=now, actor=officer.account_id, case=case.id, cue=cue["cue"])
+    audit(db, "proofing.cue", at=now, actor=officer.account_id, on_behalf_of=case.account_id, case=case.id,
+          cue=cue["cue"])
 
 
 def note_cue_result(db, case: ProofingCase, cue_id: str, result: dict, *, now: int) -> None:
@@ -245,7 +252,7 @@ def flag(db, case: ProofingCase, officer: Officer, *, note: str, now: int) -> No
     case.flagged = True
     case.version += 1
     record.append(db, case.id, "flagged", at=now, actor=_officer(officer), note=note[:500])
-    audit(db, "proofing.flagged", at=now, actor=officer.account_id, case=case.id)
+    audit(db, "proofing.flagged", at=now, actor=officer.account_id, on_behalf_of=case.account_id, case=case.id)
 
 
 def problems(case: ProofingCase) -> list[str]:
@@ -295,7 +302,8 @@ def decide(db, case: ProofingCase, officer: Officer, *, outcome: str, reason: st
         first = {"by": officer.account_id, "at": now, "problems": found, "note": note}
         _move(db, case, ("claimed",), "awaiting_second", now=now, actor=_officer(officer), detail=first,
               first_decision=first)
-        audit(db, "proofing.escalated", at=now, actor=officer.account_id, case=case.id, problems=found)
+        audit(db, "proofing.escalated", at=now, actor=officer.account_id, on_behalf_of=case.account_id, case=case.id,
+              problems=found)
         return "awaiting_second"
     _finish(db, case, "approved", officer, now=now, decision={"outcome": "approved", "problems": [], "note": note,
                                                                "by": [officer.account_id]})
@@ -378,5 +386,6 @@ def _finish(db, case: ProofingCase, state: str, officer: Officer, *, now: int, d
     from_states = (case.state,) if case.state in ("claimed", "awaiting_second") else ("claimed",)
     _move(db, case, from_states, state, now=now, actor=_officer(officer), detail=decision, decided_at=now,
           decision=decision)
-    audit(db, "proofing.decided", at=now, actor=officer.account_id, session_id=officer.session_id, case=case.id,
+    audit(db, "proofing.decided", at=now, actor=officer.account_id, on_behalf_of=case.account_id,
+          session_id=officer.session_id, case=case.id,
           outcome=decision["outcome"], reason=decision.get("reason"))
