@@ -10,7 +10,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-from idgw.storage.db import alembic_config, make_engine, upgrade
+from idgw.storage.db import alembic_config, make_engine, make_sessionmaker, upgrade
 from idgw.storage.models import Base
 
 #: Indexes of one database only, which the models do not describe: on PostgreSQL, the admin
@@ -99,10 +99,37 @@ def test_0014_keeps_every_token_and_the_jti_unique_among_those_that_have_one(dat
         engine.dispose()
 
 
+def test_0016_adds_and_removes_the_audit_viewers_indexes_keeping_the_log(database_url):
+    from idgw import audit
+
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    config = alembic_config(database_url)
+
+    def indexes() -> set[str]:
+        return {i["name"] for i in inspect(engine).get_indexes("audit_events")}
+
+    try:
+        with make_sessionmaker(engine)() as db:
+            audit.record(db, "account.unlocked", at=1, actor="admin.a", on_behalf_of="acc-1")
+            db.commit()
+        assert {"ix_audit_actor", "ix_audit_on_behalf"} <= indexes()
+        command.downgrade(config, "0015")
+        assert not {"ix_audit_actor", "ix_audit_on_behalf"} & indexes()
+        command.upgrade(config, "head")
+        assert {"ix_audit_actor", "ix_audit_on_behalf"} <= indexes()
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT actor, on_behalf_of FROM audit_events WHERE name = 'account.unlocked'")
+                                ).all() == [("admin.a", "acc-1")]
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.parametrize(("revision_before", "index"), [("0013", "ux_tokens_jti"),
-                                                     ("0014", "ix_accounts_username_trgm")])
+                                                     ("0014", "ix_accounts_username_trgm"),
+                                                     ("0015", "ix_audit_on_behalf")])
 def test_an_index_build_cut_short_is_built_again_by_the_next_upgrade(postgres, revision_before, index):
-    """Migrations 0014 and 0015 build their indexes CONCURRENTLY (token requests and sign-ins go
+    """Migrations 0014 to 0016 build their indexes CONCURRENTLY (token requests and sign-ins go
     on writing meanwhile), which leaves an invalid index behind when it is interrupted;
     PostgreSQL keeps it, unused, and IF NOT EXISTS alone would skip it for good. The next
     upgrade drops it and builds it again."""

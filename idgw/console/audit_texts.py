@@ -39,10 +39,10 @@ add_messages({
                        "en": "Exactly as recorded: a staff username, an account id, or system."},
     "aud_service": {"th": "บริการ (client_id)", "en": "Service (client_id)"},
     "aud_account": {"th": "บัญชี (รหัสบัญชีหรือชื่อผู้ใช้)", "en": "Account (account id or username)"},
-    "aud_account_hint": {"th": "เหตุการณ์ที่บัญชีนี้เป็นผู้กระทำ (ด้วยรหัสบัญชีหรือชื่อผู้ใช้) ถูกกระทำแทน (on behalf of) "
-                               "หรือถูกอ้างถึงในรายละเอียด",
-                         "en": "Events where this account is the actor (by id or username), is acted on behalf "
-                               "of, or is named in the detail."},
+    "aud_account_hint": {"th": "เหตุการณ์ที่บัญชีนี้เป็นผู้กระทำ (ด้วยรหัสบัญชีหรือชื่อผู้ใช้) เป็นบัญชีที่ถูกกระทำหรือถูกกระทำแทน "
+                               "(on behalf of) หรือเป็นผู้ขอหรือเป้าหมายของคำขอเปลี่ยนแปลงแบบสี่ตา",
+                         "en": "Events where this account is the actor (by id or username), is acted on or on "
+                               "behalf of, or requested or is the target of a four-eyes change."},
     "aud_apply": {"th": "แสดงเหตุการณ์", "en": "Show events"},
     "aud_clear": {"th": "ล้างตัวกรอง", "en": "Clear filters"},
     "aud_export": {"th": "ส่งออกทุกเหตุการณ์ที่ตรงกับตัวกรอง", "en": "Export every matching event"},
