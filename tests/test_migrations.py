@@ -113,11 +113,11 @@ def test_0016_adds_and_removes_the_audit_viewers_indexes_keeping_the_log(databas
         with make_sessionmaker(engine)() as db:
             audit.record(db, "account.unlocked", at=1, actor="admin.a", on_behalf_of="acc-1")
             db.commit()
-        assert {"ix_audit_actor", "ix_audit_on_behalf"} <= indexes()
+        assert {"ix_audit_actor", "ix_audit_on_behalf", "ix_audit_client"} <= indexes()
         command.downgrade(config, "0015")
-        assert not {"ix_audit_actor", "ix_audit_on_behalf"} & indexes()
+        assert not {"ix_audit_actor", "ix_audit_on_behalf", "ix_audit_client"} & indexes()
         command.upgrade(config, "head")
-        assert {"ix_audit_actor", "ix_audit_on_behalf"} <= indexes()
+        assert {"ix_audit_actor", "ix_audit_on_behalf", "ix_audit_client"} <= indexes()
         with engine.connect() as conn:
             assert conn.execute(text("SELECT actor, on_behalf_of FROM audit_events WHERE name = 'account.unlocked'")
                                 ).all() == [("admin.a", "acc-1")]

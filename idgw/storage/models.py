@@ -475,10 +475,12 @@ class AuditEvent(Base):
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_name_at", "name", "at"), Index("ix_audit_at", "at"),
                       UniqueConstraint("chain", "seq", name="uq_audit_chain_seq"),
-                      # The audit viewer's actor and account filters, newest first (migration 0016).
+                      # The audit viewer's actor, account and service filters, newest first (migration 0016).
                       Index("ix_audit_actor", "actor", "id"),
                       Index("ix_audit_on_behalf", "on_behalf_of", "id", sqlite_where=text("on_behalf_of IS NOT NULL"),
-                            postgresql_where=text("on_behalf_of IS NOT NULL")))
+                            postgresql_where=text("on_behalf_of IS NOT NULL")),
+                      Index("ix_audit_client", "client_id", "id", sqlite_where=text("client_id IS NOT NULL"),
+                            postgresql_where=text("client_id IS NOT NULL")))
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     at: Mapped[int] = mapped_column(BigInteger)
