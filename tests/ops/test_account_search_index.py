@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from idgw.admin import account_search, search_accounts
 from idgw.storage.db import alembic_config, make_engine, make_sessionmaker, upgrade
+from tests.ops import plans
 
 
 @pytest.fixture
@@ -39,22 +40,9 @@ def many_accounts(postgres):
     engine.dispose()
 
 
-def _plan(engine, needle: str) -> dict:
-    statement = account_search(needle).compile(engine, compile_kwargs={"literal_binds": True})
-    with engine.connect() as conn:
-        conn.execute(text("SET enable_seqscan = off"))  # priced out, as in tests/ops/test_index_use.py
-        return conn.execute(text(f"EXPLAIN (FORMAT JSON) {statement}")).scalar()[0]["Plan"]
-
-
-def _nodes(plan: dict):
-    yield plan
-    for child in plan.get("Plans", []):
-        yield from _nodes(child)
-
-
 @pytest.mark.parametrize("needle", ["jaidee", "AGENCY.GO", "thaid-3f2", "p2999"])
 def test_the_search_reads_through_the_trigram_indexes(many_accounts, needle):
-    nodes = list(_nodes(_plan(many_accounts, needle)))
+    nodes = list(plans.nodes(plans.explain(many_accounts, account_search(needle))))
     used = {node.get("Index Name") for node in nodes}
     assert {"ix_accounts_username_trgm", "ix_accounts_email_trgm"} <= used, json.dumps(nodes, indent=1)
     assert not [node for node in nodes if node.get("Node Type") == "Seq Scan"]

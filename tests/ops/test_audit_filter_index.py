@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from idgw.console import audit_view
 from idgw.storage.db import make_engine, make_sessionmaker, upgrade
+from tests.ops import plans
 
 EVENTS = 60_000
 
@@ -56,19 +57,6 @@ def _where(engine, **params) -> list:
         return audit_view.criteria(db, asked.filters).where
 
 
-def _plan(engine, where: list) -> dict:
-    statement = audit_view.page_statement(where).compile(engine, compile_kwargs={"literal_binds": True})
-    with engine.connect() as conn:
-        conn.execute(text("SET enable_seqscan = off"))  # priced out, as in tests/ops/test_index_use.py
-        return conn.execute(text(f"EXPLAIN (FORMAT JSON) {statement}")).scalar()[0]["Plan"]
-
-
-def _nodes(plan: dict):
-    yield plan
-    for child in plan.get("Plans", []):
-        yield from _nodes(child)
-
-
 @pytest.mark.parametrize(("params", "indexes"), [
     ({"actor": "acc-42"}, {"ix_audit_actor"}),
     ({"account": "malee.s"}, {"ix_audit_actor", "ix_audit_on_behalf", "ix_audit_name_at"}),
@@ -79,7 +67,7 @@ def _nodes(plan: dict):
 def test_the_filters_read_through_indexes(big_log, params, indexes):
     # (a busy service's page is found walking the newest events: a twentieth of them match, so
     # PostgreSQL rightly stops after ~1,000; a service with no events must not walk them all)
-    nodes = list(_nodes(_plan(big_log, _where(big_log, **params))))
+    nodes = list(plans.nodes(plans.explain(big_log, audit_view.page_statement(_where(big_log, **params)))))
     assert indexes <= {node.get("Index Name") for node in nodes}, json.dumps(nodes, indent=1)
     assert not [n for n in nodes if n.get("Node Type") == "Seq Scan"], json.dumps(nodes, indent=1)
     # and no walk of the whole log newest first, filtering as it goes
