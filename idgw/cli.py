@@ -554,16 +554,24 @@ def _database_url() -> str | None:
 
 
 def main() -> None:
-    """The ``idgw`` command (the console script and ``python -m idgw``): ``app``, with a database
-    that is unavailable, or whose schema is missing or behind this release, told in one line and
-    exit status 1 instead of a traceback of hundreds of lines (``idgw.storage.probe.explain``)."""
+    """The ``idgw`` command (the console script and ``python -m idgw``): ``app``, with what an
+    operator can fix told in one line and exit status 1 instead of a traceback: a file that cannot
+    be read or written (``policy import``, ``audit export --output`` ...), a database that is
+    unavailable, or whose schema is missing or behind this release (``idgw.storage.probe.explain``)."""
     try:
         app(prog_name="idgw")
     except Exception as error:
         from idgw.storage.probe import explain
 
-        line = explain(error, _database_url())
+        line = file_error(error) or explain(error, _database_url())
         if line is None:
             raise
         typer.echo(f"error: {line}", err=True)
         sys.exit(1)
+
+
+def file_error(error: BaseException) -> str | None:
+    """``path: reason`` for an error opening, reading or writing a named file; None otherwise."""
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.filename}: {error.strerror or type(error).__name__}"
+    return None

@@ -63,8 +63,16 @@ def verify(file: Path = typer.Option(None, "--file", help="Verify an export (JSO
     """Walk the audit chains; exit 1 if any event was edited, deleted, inserted or reordered."""
     from idgw.audit.verify import verify_database, verify_export
 
+    if keys is not None and file is None:
+        typer.echo("--keys checks the signed checkpoints of an export: give the export with --file (the "
+                   "database is checked against every key it ever held)", err=True)
+        raise typer.Exit(2)
     if file is not None:
-        jwks = json.loads(keys.read_text()) if keys else None
+        try:
+            jwks = json.loads(keys.read_text(encoding="utf-8")) if keys else None
+        except (OSError, ValueError) as exc:
+            typer.echo(f"cannot read the keys (--keys {keys}): {exc}", err=True)
+            raise typer.Exit(2) from None
         try:
             with file.open(encoding="utf-8") as fh:
                 report = verify_export(fh, keys=jwks)
@@ -132,13 +140,14 @@ def export(since: str = typer.Option(None, "--since", help="7d, 24h, epoch secon
     start = parse_since(since, now=now)
     settings = _db_settings()
     sm = make_sessionmaker(make_engine(settings.database_url))
-    with sm() as db:
-        record(db, "audit.exported", at=now, actor="cli", since=start, format=fmt)
-        db.commit()
-    if sign:  # after the export's own event, so that the export ends at a signed checkpoint
-        _sign_heads(settings, sm)
+    # the file first: an export that cannot be written is not recorded as made
     out = output.open("w", encoding="utf-8") if output else sys.stdout
     try:
+        with sm() as db:
+            record(db, "audit.exported", at=now, actor="cli", since=start, format=fmt)
+            db.commit()
+        if sign:  # after the export's own event, so that the export ends at a signed checkpoint
+            _sign_heads(settings, sm)
         with sm() as db:
             for line in exporter.lines(db, issuer=settings.issuer, keys=every_public_key(db), now=now, since=start):
                 out.write(line)

@@ -182,6 +182,25 @@ def test_a_database_that_cannot_be_reached_is_one_line_without_its_password(tmp_
         assert "KeepMeOut" not in out.stdout + out.stderr
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_file_that_cannot_be_read_or_written_is_one_line(database_url, tmp_path):
+    ok(idgw(database_url, "db", "upgrade"))
+    missing, nowhere = tmp_path / "policies.yaml", tmp_path / "no" / "log.jsonl"
+    for args, path in ((("policy", "import", str(missing)), missing),
+                       (("audit", "export", "--output", str(nowhere)), nowhere)):
+        out = idgw(database_url, *args)
+        assert out.returncode == 1 and out.stderr.splitlines() == [f"error: {path}: No such file or directory"], \
+            out.stderr
+    # nothing was exported, so nothing says it was
+    with db_session(database_url) as db:
+        assert not db.scalars(sql_select(AuditEvent).where(AuditEvent.name == "audit.exported")).all()
+    # a database never served has no signing keys yet: the export is made, unsigned, and says so
+    out = ok(idgw(database_url, "audit", "export", "--output", str(tmp_path / "log.jsonl")))
+    assert "heads not signed (there are no signing keys yet" in out.stderr
+    lines = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert lines[0]["type"] == "header" and [e["name"] for e in lines if e["type"] == "event"] == ["audit.exported"]
+
+
 def test_any_other_failure_keeps_its_traceback(database_url):
     # explain() speaks only for the database's state: a statement wrong for a schema at head, or an
     # error that is not the database's, is a bug and stays one (None: the caller re-raises it)

@@ -90,11 +90,16 @@ def hash_at(db, chain: str, seq: int) -> str | None:
 def signer_from_settings(sessionmaker, settings):
     """The gateway's active ES256 signer, opened with the settings' secret key (for commands and
     jobs that run outside a gateway: export, retention)."""
+    from joserfc.errors import MissingKeyError
+
     from idgw.clock import Clock
     from idgw.oidc.keys import KeyStore
     from idgw.security import Sealer, derive_key
 
     store = KeyStore(sessionmaker=sessionmaker, sealer=Sealer(derive_key(settings.secret_key, "jwk-at-rest")),
                      clock=Clock(), max_token_ttl=settings.max_token_ttl)
-    store.refresh(force=True)
-    return store.signer("ES256")
+    try:
+        store.refresh(force=True)
+        return store.signer("ES256")
+    except MissingKeyError:  # a database migrated but never served: RuntimeError, as for a wrong secret
+        raise RuntimeError("there are no signing keys yet: `idgw serve` or `idgw keys rotate` makes them") from None

@@ -57,6 +57,14 @@ def test_an_export_verifies_offline_and_ends_at_a_signed_checkpoint(world, tmp_p
     # the export itself is audited
     with world.db() as db:
         assert db.scalar(select(func.count()).where(AuditEvent.name == "audit.exported")) == 1
+    # keys that cannot be read are said to be so, not a traceback, and not ignored
+    (tmp_path / "bad.json").write_text("{not json")
+    for given in ("bad.json", "missing.json"):
+        result = idgw(world.url, "audit", "verify", "--file", str(path), "--keys", str(tmp_path / given))
+        assert result.exit_code == 2 and "cannot read the keys (--keys " in result.output, result.output
+    # --keys checks an export's checkpoints: alone (the database's own check) it would be ignored
+    result = idgw(world.url, "audit", "verify", "--keys", str(keys))
+    assert result.exit_code == 2 and "give the export with --file" in result.output
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
