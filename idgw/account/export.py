@@ -1,7 +1,8 @@
 """"Download my data" (PDPA s.30-31: the right of access and to receive one's data): the account,
 its factors without their secrets, links, consents, receipts, sessions, video identity checks
 (consents and cases: card data, checks, scores, media hashes; never an image, never an officer's
-account) and the person's own audit events, as one JSON document."""
+account) and the person's audit events (done by them, or to or for them: ``_event``), as one JSON
+document."""
 
 from __future__ import annotations
 
@@ -41,6 +42,18 @@ CARD_CHECK_FIELDS = ("source", "status", "mismatched", "reference", "checked_at"
 FACE_FIELDS = ("distance", "threshold", "match", "model", "frame_sha256", "at")
 MEDIA_FIELDS = ("kind", "sha256", "media_type", "created_at", "delete_after", "deleted_at")
 EVENT_FIELDS = ("id", "at", "name", "actor", "on_behalf_of", "client_id", "session_id", "ip", "detail")
+
+
+def _event(row, account_id: str) -> dict:
+    """One audit event of the person's. One done to or for them by someone else (an administrator,
+    an officer, a delegate) carries the person it concerns, not the other one's session or address;
+    an officer's (proofing) is by "officer", as the checks above: never an officer's account."""
+    event = _pick(row, EVENT_FIELDS)
+    if row.actor != account_id:
+        event["session_id"] = event["ip"] = None
+        if row.name.startswith("proofing.") and row.actor is not None:
+            event["actor"] = "officer"
+    return event
 
 
 def _pick(row, names) -> dict:
@@ -128,7 +141,7 @@ def export_document(db, *, account: Account, now: int, issuer: str) -> dict:
         "sessions": [_pick(row, SESSION_FIELDS) for row in db.scalars(
             select(LoginSession).where(LoginSession.account_id == aid).order_by(LoginSession.auth_time))],
         "proofing": proofing_export(db, aid),
-        "audit_events": [_pick(row, EVENT_FIELDS) for row in db.scalars(
+        "audit_events": [_event(row, aid) for row in db.scalars(
             select(AuditEvent).where(or_(AuditEvent.actor == aid, AuditEvent.on_behalf_of == aid))
             .order_by(AuditEvent.id))],
     }

@@ -358,6 +358,15 @@ def test_the_export_has_the_checks_without_officers_accounts_or_images(gateway):
     assert second["decision"] == {"outcome": "rejected", "reason": "face_mismatch", "problems": [],
                                   "by": ["officer 1"]}
     assert second["claimed_by"] == "officer 1" and second["face"] is None and second["cues"] == []
+    # the officers' steps on the person's cases are among the person's audit events, by "officer"
+    # and without the officer's session or address
+    by_officers = [e for e in document["audit_events"]
+                   if e["name"] in ("proofing.claimed", "proofing.escalated", "proofing.decided")]
+    # the first case: claimed, escalated by the first officer, decided by the second; the other rejected
+    assert sorted(e["name"] for e in by_officers if e["name"] != "proofing.claimed") == [
+        "proofing.decided", "proofing.decided", "proofing.escalated"]
+    assert all(e["actor"] == "officer" and e["on_behalf_of"] == document["account"]["id"]
+               and e["session_id"] is None and e["ip"] is None for e in by_officers)
     # never an officer's account, a decision's notes or an image (in any encoding)
     text = answer.text
     for officer in officers:

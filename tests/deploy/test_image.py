@@ -185,4 +185,4 @@ def test_the_regular_install_carries_every_file_the_code_reads(tmp_path):
     wanted = {p for p in tracked if (ROOT / p).exists() and "/tests/" not in p and not Path(p).name.startswith(".")}
     missing = sorted(p for p in wanted if p not in names)
     assert missing == [], f"not in the installed package (pyproject.toml package-data): {missing}"
-    assert re.search(r"^idgw = idgw\.cli:app$", entry_points, re.M)
+    assert re.search(r"^idgw = idgw\.cli:main$", entry_points, re.M)
