@@ -44,6 +44,13 @@ MEDIA_FIELDS = ("kind", "sha256", "media_type", "created_at", "delete_after", "d
 EVENT_FIELDS = ("id", "at", "name", "actor", "on_behalf_of", "client_id", "session_id", "ip", "detail")
 
 
+def events_of(account_id: str):
+    """The person's audit events, oldest first: read through the actor and on_behalf_of indexes
+    (migration 0016), not the whole log (tests/ops/test_audit_filter_index.py)."""
+    return (select(AuditEvent).where(or_(AuditEvent.actor == account_id, AuditEvent.on_behalf_of == account_id))
+            .order_by(AuditEvent.id))
+
+
 def _event(row, account_id: str) -> dict:
     """One audit event of the person's. One done to or for them by someone else (an administrator,
     an officer, a delegate) carries the person it concerns, not the other one's session or address;
@@ -141,7 +148,5 @@ def export_document(db, *, account: Account, now: int, issuer: str) -> dict:
         "sessions": [_pick(row, SESSION_FIELDS) for row in db.scalars(
             select(LoginSession).where(LoginSession.account_id == aid).order_by(LoginSession.auth_time))],
         "proofing": proofing_export(db, aid),
-        "audit_events": [_event(row, aid) for row in db.scalars(
-            select(AuditEvent).where(or_(AuditEvent.actor == aid, AuditEvent.on_behalf_of == aid))
-            .order_by(AuditEvent.id))],
+        "audit_events": [_event(row, aid) for row in db.scalars(events_of(aid))],
     }

@@ -75,6 +75,18 @@ def test_the_filters_read_through_indexes(big_log, params, indexes):
                 and n.get("Node Type") in ("Index Scan", "Index Only Scan")], json.dumps(nodes, indent=1)
 
 
+def test_a_persons_data_export_reads_their_events_through_them(big_log):
+    # "Download my data" (idgw.account.export) read the whole log for every click before 0016
+    from idgw.account.export import events_of
+
+    nodes = list(plans.nodes(plans.explain(big_log, events_of("acc-42"))))
+    assert {"ix_audit_actor", "ix_audit_on_behalf"} <= {n.get("Index Name") for n in nodes}, json.dumps(nodes)
+    assert not [n for n in nodes if n.get("Node Type") == "Seq Scan"]
+    with make_sessionmaker(big_log)() as db:
+        events = list(db.scalars(events_of("acc-42")))
+    assert len(events) == EVENTS // 3000 + len([i for i in range(200, EVENTS + 1, 200) if i % 2999 == 42])
+
+
 def test_what_the_filters_find_through_them(big_log):
     with make_sessionmaker(big_log)() as db:
         def found(**params):
