@@ -201,6 +201,24 @@ def test_a_file_that_cannot_be_read_or_written_is_one_line(database_url, tmp_pat
     assert lines[0]["type"] == "header" and [e["name"] for e in lines if e["type"] == "event"] == ["audit.exported"]
 
 
+@pytest.mark.parametrize(("message", "reason", "what_to_do"), [
+    ("attempt to write a readonly database", "read only", "writable by this user"),
+    ("database or disk is full", "disk full", "free space on the database's disk"),
+    ("database is locked", "locked", "another process holds the database"),
+    ("unable to open database file", "unreachable", "check IDGW_DATABASE_URL"),
+])
+def test_the_line_says_what_to_do_about_each_reason(message, reason, what_to_do):
+    import sqlite3
+
+    from sqlalchemy import exc
+
+    from idgw.storage.probe import explain
+
+    line = explain(exc.OperationalError("INSERT ...", {}, sqlite3.OperationalError(message)), None)
+    assert line.startswith(f"the database is {reason} (OperationalError (sqlite3.OperationalError)): ")
+    assert what_to_do in line
+
+
 def test_any_other_failure_keeps_its_traceback(database_url):
     # explain() speaks only for the database's state: a statement wrong for a schema at head, or an
     # error that is not the database's, is a bug and stays one (None: the caller re-raises it)

@@ -219,6 +219,15 @@ def describe(state: DatabaseState, schema: Schema) -> str:
     return f"the schema is at {', '.join(sorted(state.versions))}, this release needs {heads}"
 
 
+#: What an operator can do about each of ``unavailable``'s reasons (``explain``).
+_WHAT_TO_DO = {"unreachable": "check IDGW_DATABASE_URL and that the database server is running",
+               "read_only": "make the SQLite file and its directory writable by this user, or point "
+                            "IDGW_DATABASE_URL at the primary server, not a standby",
+               "disk_full": "free space on the database's disk", "io_error": "check the database's disk",
+               "locked": "another process holds the database; try again", "busy": "try again",
+               "timeout": "try again"}
+
+
 def explain(error: BaseException, url: str | None) -> str | None:
     """One line for an operator when ``error``, raised by a command, is the database's state and
     not a bug: the database is unavailable (unreachable, read-only, locked...; ``unavailable``),
@@ -228,8 +237,8 @@ def explain(error: BaseException, url: str | None) -> str | None:
     DSN or a row's values)."""
     reason = unavailable(error)
     if reason is not None:
-        return (f"the database is {reason.replace('_', ' ')} ({error_name(error)}): check IDGW_DATABASE_URL "
-                f"and that the database server is running")
+        what_to_do = _WHAT_TO_DO.get(reason, "try again")
+        return f"the database is {reason.replace('_', ' ')} ({error_name(error)}): {what_to_do}"
     if url is None or not isinstance(error, (exc.DBAPIError, sqlite3.Error)) and not _is_psycopg_error(error):
         return None
     schema = Schema.of_this_code(url)
