@@ -11,7 +11,9 @@ What SQLAlchemy did for them is done here: JSON columns are encoded with ``json.
 JSON type stores them, ``None`` as ``null``) and decoded on SQLite (psycopg decodes ``json``
 itself); and a driver error is raised as SQLAlchemy's ``DBAPIError`` wrapping it, with the
 connection invalidated when the error means it is gone, so the pool replaces it and
-``idgw.storage.probe.unavailable`` recognises an outage as it does for every other statement.
+``idgw.storage.probe.unavailable`` recognises an outage as it does for every other statement,
+and, as every engine of the gateway does (``hide_parameters``), without the statement's values in
+its message: these statements write tokens' hashes, codes and audit events.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def cursor_for(conn, stmt: Statement, params):
         gone = conn.dialect.is_disconnect(error, dbapi_conn, cursor)
         if gone:
             conn.invalidate(error)
-        raise exc.DBAPIError.instance(sql, params, error, conn.dialect.loaded_dbapi.Error,
+        raise exc.DBAPIError.instance(sql, params, error, conn.dialect.loaded_dbapi.Error, hide_parameters=True,
                                       connection_invalidated=gone, dialect=conn.dialect) from error
     return cursor
 

@@ -80,6 +80,7 @@ def test_a_database_error_in_a_log_line_names_its_sql_but_no_value(database_url)
     # or a whole failing row), and the line still says what failed and where.
     from sqlalchemy import text
 
+    from idgw.storage import raw
     from idgw.storage.db import make_engine
 
     engine = make_engine(database_url)
@@ -100,10 +101,17 @@ def test_a_database_error_in_a_log_line_names_its_sql_but_no_value(database_url)
                 raise failed.value
             except Exception:
                 logger.exception("request failed")
+        # the hot path's statements run on the driver's cursor (idgw.storage.raw), wrapped the same way
+        with pytest.raises(Exception) as failed, engine.begin() as conn:
+            raw.execute(conn, raw.Statement("INSERT INTO people VALUES (:email, :hash)"), row)
+        try:
+            raise failed.value
+        except Exception:
+            logger.exception("request failed")
     finally:
         engine.dispose()
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
-    assert len(lines) == 2
+    assert len(lines) == 3
     for line in lines:
         assert "INSERT INTO people" in line["exc"] and "hidden due to hide_parameters" in line["exc"]
         assert "somsri" not in line["exc"] and "argon2id" not in line["exc"]
