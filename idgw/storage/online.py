@@ -4,8 +4,8 @@ for migrations on tables that every sign-in or token request writes."""
 from __future__ import annotations
 
 
-def build_index_concurrently(bind, name: str, definition: str) -> None:
-    """``CREATE INDEX CONCURRENTLY IF NOT EXISTS name definition`` (``definition``: ``ON table
+def build_index_concurrently(bind, name: str, definition: str, *, unique: bool = False) -> None:
+    """``CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS name definition`` (``definition``: ``ON table
     (...)`` and any ``WHERE``). Writes to the table go on meanwhile; the migration must run it in
     ``op.get_context().autocommit_block()`` (not in a transaction). A build cut short leaves an
     invalid index behind, which ``IF NOT EXISTS`` would keep: it is dropped and built again."""
@@ -13,4 +13,4 @@ def build_index_concurrently(bind, name: str, definition: str) -> None:
                                  " WHERE c.relname = %(name)s", {"name": name}).scalar()
     if valid is False:
         bind.exec_driver_sql(f"DROP INDEX CONCURRENTLY {name}")
-    bind.exec_driver_sql(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} {definition}")
+    bind.exec_driver_sql(f"CREATE {'UNIQUE ' if unique else ''}INDEX CONCURRENTLY IF NOT EXISTS {name} {definition}")

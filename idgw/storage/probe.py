@@ -249,9 +249,10 @@ def explain(error: BaseException, url: str | None) -> str | None:
         return None
     finally:
         engine.dispose()
-    if state.reason is not None or state.schema in ("missing", "behind"):
-        return f"{describe(state, schema)}: run `idgw db upgrade` first" if state.reason is None \
-            else describe(state, schema)
+    if state.reason is not None:  # e.g. a migration running now
+        return describe(state, schema)
+    if state.schema in ("missing", "behind"):
+        return f"{describe(state, schema)}: run `idgw db upgrade` first"
     return None
 
 

@@ -29,6 +29,8 @@ On SQLite the unique constraint is part of the table's definition, so the table 
 import sqlalchemy as sa
 from alembic import op
 
+from idgw.storage.online import build_index_concurrently
+
 revision = '0014'
 down_revision = '0013'
 branch_labels = None
@@ -40,17 +42,6 @@ _INDEXES = (('ux_tokens_jti', 'tokens', 'jti', True, 'tokens_jti_key'),
             ('ix_sessions_group', 'sessions', 'group_id', False, 'ix_sessions_group_id'))
 
 
-def _build_concurrently(bind, name: str, table: str, column: str, unique: bool) -> None:
-    """CREATE INDEX CONCURRENTLY (token requests and sign-ins go on writing meanwhile); an
-    invalid index an interrupted build left behind is dropped and built again."""
-    valid = bind.exec_driver_sql("SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-                                 " WHERE c.relname = %(name)s", {'name': name}).scalar()
-    if valid is False:
-        bind.exec_driver_sql(f'DROP INDEX CONCURRENTLY {name}')
-    bind.exec_driver_sql(f'CREATE {"UNIQUE " if unique else ""}INDEX CONCURRENTLY IF NOT EXISTS {name}'
-                         f' ON {table} ({column}) WHERE {column} IS NOT NULL')
-
-
 def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == 'postgresql':
@@ -60,7 +51,7 @@ def upgrade() -> None:
         # so far is committed first.
         with op.get_context().autocommit_block():
             for name, table, column, unique, _old in _INDEXES:
-                _build_concurrently(bind, name, table, column, unique)
+                build_index_concurrently(bind, name, f'ON {table} ({column}) WHERE {column} IS NOT NULL', unique=unique)
             bind.exec_driver_sql('ALTER TABLE tokens DROP CONSTRAINT IF EXISTS tokens_jti_key')
             bind.exec_driver_sql('DROP INDEX CONCURRENTLY IF EXISTS ix_tokens_mandate_id')
             bind.exec_driver_sql('DROP INDEX CONCURRENTLY IF EXISTS ix_sessions_group_id')

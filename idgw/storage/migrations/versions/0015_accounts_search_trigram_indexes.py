@@ -25,6 +25,8 @@ import logging
 
 from alembic import op
 
+from idgw.storage.online import build_index_concurrently
+
 revision = '0015'
 down_revision = '0014'
 branch_labels = None
@@ -59,14 +61,7 @@ def upgrade() -> None:
     # which the next run drops and builds again.
     with op.get_context().autocommit_block():
         for name, column in INDEXES.items():
-            valid = bind.exec_driver_sql(
-                "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-                " WHERE c.relname = %(name)s",
-                {'name': name}).scalar()
-            if valid is False:
-                bind.exec_driver_sql(f'DROP INDEX CONCURRENTLY {name}')
-            bind.exec_driver_sql(
-                f'CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON accounts USING gin (lower({column}) gin_trgm_ops)')
+            build_index_concurrently(bind, name, f'ON accounts USING gin (lower({column}) gin_trgm_ops)')
 
 
 def downgrade() -> None:
