@@ -230,3 +230,14 @@ def test_failures_settled_at_the_same_time_each_count(gateway):
         second.close()
     with gateway.db() as db:
         assert db.get(Account, reg.account_id).failed_logins == 2
+
+
+def test_the_dummy_hash_costs_what_an_account_hash_costs():
+    # An unknown username is verified against _DUMMY_HASH, so it must take what a real account's
+    # check takes: the same argon2id parameters (a change to PASSWORD_HASHER must change it too).
+    from idgw.security import _DUMMY_HASH, PASSWORD_HASHER, hash_password, verify_password
+
+    assert not PASSWORD_HASHER.check_needs_rehash(_DUMMY_HASH)
+    assert _DUMMY_HASH.split("$")[:4] == hash_password("x").split("$")[:4]
+    assert not verify_password(None, "anything")
+    assert verify_password(hash_password("right"), "right") and not verify_password(hash_password("right"), "wrong")
