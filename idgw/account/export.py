@@ -52,15 +52,30 @@ def events_of(account_id: str):
 
 
 def _event(row, account_id: str) -> dict:
-    """One audit event of the person's. One done to or for them by someone else (an administrator,
-    an officer, a delegate) carries the person it concerns, not the other one's session or address;
-    an officer's (proofing) is by "officer", as the checks above: never an officer's account."""
+    """One audit event of the person's. One done to or for them by someone else carries the person
+    it concerns, not the other one's session or address, and the other one as ``_other_actor``."""
     event = _pick(row, EVENT_FIELDS)
     if row.actor != account_id:
         event["session_id"] = event["ip"] = None
-        if row.name.startswith("proofing.") and row.actor is not None:
-            event["actor"] = "officer"
+        event["actor"] = _other_actor(row)
     return event
+
+
+#: Actors that are the gateway's own parts or tools, not a person (docs/audit.md).
+SYSTEM_ACTORS = frozenset({"system", "gateway", "cli", "upstream", "demo"})
+#: Events between the person and the delegates or principals they chose (ขมธอ. 31-2565): who acted
+#: is theirs to know, as on their delegation pages.
+PARTY_EVENTS = ("delegation.", "token.exchanged")
+
+
+def _other_actor(row) -> str | None:
+    """Who did an event to or for the person: a delegate or principal as recorded; an officer's
+    (proofing) step as "officer" and any other staff member's (an administrator unlocking,
+    disabling or enabling the account, granting a role) as "administrator", never their account
+    or username; the gateway's own parts by name."""
+    if row.actor is None or row.actor in SYSTEM_ACTORS or row.name.startswith(PARTY_EVENTS):
+        return row.actor
+    return "officer" if row.name.startswith("proofing.") else "administrator"
 
 
 def _pick(row, names) -> dict:

@@ -405,6 +405,37 @@ def test_a_receipt_names_a_legal_basis_only_when_the_citizen_id_is_released(gate
         assert db.get(ConsentReceipt, with_id.id).granted_at == 6
 
 
+def test_download_my_data_names_staff_by_role_never_by_account(gateway):
+    # PDPA: the person learns what was done to their account and when, and that an administrator
+    # did it; not which administrator (account id, username), from which session or address.
+    from idgw.admin import add_user, unlock_account
+    from idgw.console import staff
+
+    reg = register(gateway)
+    now = gateway.clock.now()
+    with gateway.db() as db:
+        admin = add_user(db, username="admin.somchai", password=PASSWORD, now=now, roles=["admin"])
+        citizen = db.get(Account, reg.account_id)
+        staff.disable(db, account=citizen, actor=admin, now=now, ip="192.0.2.7")
+        staff.enable(db, account=citizen, actor=admin, now=now, ip="192.0.2.7")
+        citizen.failed_logins = 3
+        assert unlock_account(db, account=citizen, now=now, actor=admin.username)
+        admin_id = admin.id
+        db.commit()
+    b, _ = sign_in(gateway, reg.username)
+    answer = b.get("/account/export.json")
+    events = json.loads(answer.text)["audit_events"]
+    by_staff = [e for e in events if e["name"] in ("account.disabled", "account.enabled", "account.unlocked")]
+    assert sorted(e["name"] for e in by_staff) == ["account.disabled", "account.enabled", "account.unlocked"]
+    assert all(e["actor"] == "administrator" and e["on_behalf_of"] == reg.account_id
+               and e["session_id"] is None and e["ip"] is None for e in by_staff)
+    for staff_trace in ("admin.somchai", admin_id, "192.0.2.7"):
+        assert staff_trace not in answer.text
+    # the person's own events keep their own session; the gateway's own parts keep their name
+    own = [e for e in events if e["name"] == "session.created"]
+    assert own and all(e["actor"] == reg.account_id and e["session_id"] for e in own)
+
+
 def test_download_my_data_has_no_secrets(gateway):
     reg = register(gateway)
     stranger = register(gateway)
