@@ -113,12 +113,15 @@ class RunningGateway:
         return self.gw.sessionmaker()
 
     def stop(self) -> None:
-        self._server.stop()
+        if isinstance(self._server, quick_stop_server()):
+            self._server.stop()
+        else:
+            self._server.should_exit = True
         self._thread.join(timeout=10)
 
 
 @functools.cache
-def _quick_stop_server():
+def quick_stop_server():
     """uvicorn's Server as the tests run it: ``stop()``, called from the test's thread, ends its
     main loop at once instead of at the loop's next 0.1 s tick (a run starts and stops about a
     thousand gateways). The loop is uvicorn's own (``Server.main_loop``), with that one wait."""
@@ -245,7 +248,7 @@ def start_gateway(database_url: str, *, host: str = "127.0.0.1", port: int | Non
     app = create_app(settings)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
                             proxy_headers=False)  # trust is idgw.observe's (IDGW_TRUSTED_PROXIES), never uvicorn's
-    server = _quick_stop_server()(config)
+    server = quick_stop_server()(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 20

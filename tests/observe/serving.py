@@ -13,7 +13,7 @@ import time
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import RunningGateway, free_port, migrated
+from tests.conftest import RunningGateway, free_port, migrated, quick_stop_server
 
 PROXY = "127.0.0.2"
 METRICS_TOKEN = "metrics-token-0123456789abcdef-0123456789"
@@ -32,8 +32,8 @@ def start_observed(database_url: str, **overrides) -> RunningGateway:
                                  trusted_proxies=PROXY, metrics_token=METRICS_TOKEN, **overrides)
     migrated(settings.database_url)
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                                           **proxy_options(settings)))
+    server = quick_stop_server()(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                                access_log=False, **proxy_options(settings)))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 20
