@@ -124,7 +124,8 @@ class RunningGateway:
 def quick_stop_server():
     """uvicorn's Server as the tests run it: ``stop()``, called from the test's thread, ends its
     main loop at once instead of at the loop's next 0.1 s tick (a run starts and stops about a
-    thousand gateways). The loop is uvicorn's own (``Server.main_loop``), with that one wait."""
+    thousand gateways), and its shutdown waits for what is open rather than a fixed 0.1 s: stop
+    0.19 -> 0.01 s. Both are uvicorn's own (0.54) with those waits changed."""
     import asyncio
     import contextlib
 
@@ -142,6 +143,25 @@ def quick_stop_server():
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), 0.1)
                 should_exit = await self.on_tick(counter)
+
+        async def shutdown(self, sockets=None) -> None:
+            # uvicorn's Server.shutdown, whose fixed 0.1 s pause after asking the connections to
+            # close is replaced by waiting for them and the requests' tasks (polled every 5 ms, at
+            # most 10 s), as its _wait_tasks_to_complete then does every 0.1 s.
+            for server in self.servers:
+                server.close()
+            for sock in sockets or []:
+                sock.close()
+            for connection in list(self.server_state.connections):
+                connection.shutdown()
+            deadline = asyncio.get_running_loop().time() + 10
+            while self.server_state.connections or self.server_state.tasks:
+                if asyncio.get_running_loop().time() > deadline:
+                    break
+                await asyncio.sleep(0.005)
+            for server in self.servers:
+                await server.wait_closed()
+            await self.lifespan.shutdown()
 
         def stop(self) -> None:
             self.should_exit = True
