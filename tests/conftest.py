@@ -304,13 +304,13 @@ def demo_rp(gateway):
         db.commit()
     set_policy(gateway, new.client_id)
     app = create_demo_app(issuer=gateway.url, client_id=new.client_id, client_secret=new.client_secret, base_url=base)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = quick_stop_server()(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.02)
     yield base
-    server.should_exit = True
+    server.stop()
     thread.join(timeout=10)
 
 
