@@ -85,3 +85,63 @@ def test_a_lock_let_go_between_attempts_is_waited_for_on_the_loop(database_url, 
         assert adapter.SHORT_FALLBACKS[0] == before
     finally:
         gateway.stop()
+
+
+def test_the_loops_transactions_share_one_connection_which_a_failure_leaves_clean(database_url, monkeypatch):
+    """On SQLite the loop's transactions run on one connection its thread keeps
+    (``idgw.storage.db.inline_sessionmaker``: no pool checkout per request). Each still begins and
+    ends its own transaction on it: a failed one takes its writes with it and leaves no lock held,
+    and the connection goes back when the gateway stops."""
+    import asyncio
+
+    from sqlalchemy import select, update
+
+    from idgw.oidc.context import current_db
+    from idgw.storage.db import dispose_loop_pool
+    from idgw.storage.models import Account
+
+    gateway = start_gateway(database_url)
+    engine = gateway.gw.engine
+    try:
+        reg, first = issue(gateway)
+        used = []
+        inline = adapter._call_with_db
+
+        def spy(sessionmaker, ip, fn, args, kwargs, **options):
+            def noted(*a, **k):
+                used.append(current_db.get().connection().connection.dbapi_connection)
+                return fn(*a, **k)
+            return inline(sessionmaker, ip, noted, args, kwargs, **options)
+
+        monkeypatch.setattr(adapter, "_call_with_db", spy)
+        second = refresh(gateway, reg, first["refresh_token"])
+        assert second.status_code == 200, second.text
+        assert refresh(gateway, reg, second.json()["refresh_token"]).status_code == 200
+        assert len(used) == 2 and used[0] is used[1]
+        monkeypatch.undo()
+
+        def write_then_fail():
+            current_db.get().execute(update(Account).where(Account.id == reg.account_id).values(given_name="X"))
+            raise RuntimeError("after the write")
+
+        async def on_a_loop():
+            with pytest.raises(RuntimeError, match="after the write"):
+                await adapter.in_short_transaction(gateway.gw.sessionmaker, "192.0.2.1", write_then_fail)
+
+            def read():
+                return current_db.get().scalar(select(Account.given_name).where(Account.id == reg.account_id))
+
+            name = await adapter.in_short_transaction(gateway.gw.sessionmaker, "192.0.2.1", read)
+            other = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None, timeout=0)
+            other.execute("BEGIN IMMEDIATE")  # nothing left holding the write lock
+            other.execute("ROLLBACK")
+            other.close()
+            await dispose_loop_pool(engine)  # this thread's connection (the gateway closes its loop's)
+            return name
+
+        with gateway.db() as db:
+            registered = db.get(Account, reg.account_id).given_name
+        assert registered != "X" and asyncio.run(on_a_loop()) == registered  # the failed write went with it
+    finally:
+        gateway.stop()
+    assert engine.pool.checkedout() == 0

