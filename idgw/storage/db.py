@@ -185,9 +185,14 @@ def inline_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     if inline is None:
         inline = engine._idgw_inline = threading.local()
     held = getattr(inline, "held", None)
-    if held is None or held[0].closed:
+    if held is not None and (held[0].closed or held[2] is not engine.pool):
+        # engine.dispose() (a new pool) reaches this connection too: the next transaction connects
+        # afresh, with what the engine's "connect" listeners set then.
+        held[0].close()
+        held = None
+    if held is None:
         conn = engine.connect().execution_options(**NO_WAIT)
-        held = inline.held = (conn, make_sessionmaker(conn))
+        held = inline.held = (conn, make_sessionmaker(conn), engine.pool)
     return held[1]
 
 
