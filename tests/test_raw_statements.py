@@ -115,3 +115,111 @@ def test_the_account_lock_is_held_until_the_transaction_ends(sessions):
         other.rollback()
         db.commit()
         assert advisory_locks(other) == 0
+
+
+def _on_the_loop(url: str, work):
+    """``work(sessionmaker)`` in a greenlet on an event loop, with the serving process's event-loop
+    pool (``make_engine(on_loop=True)``), as ``in_short_transaction`` runs the hot path."""
+    import asyncio
+
+    from sqlalchemy.util import greenlet_spawn
+
+    from idgw.storage.db import dispose_loop_pool, loop_sessionmaker, make_engine
+
+    engine = make_engine(url, on_loop=True)
+
+    async def main():
+        try:
+            return await greenlet_spawn(work, loop_sessionmaker(engine))
+        finally:
+            await dispose_loop_pool(engine)
+
+    try:
+        return asyncio.run(main())
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_on_the_event_loops_pool_asyncpg_writes_and_reads_what_psycopg_does(database_url, sessions):
+    """The event loop's pool speaks asyncpg, whose parameters are positional and typed by the
+    server: every statement shape of the hot path (a row, two rows in one statement, executemany,
+    UPDATE ... RETURNING with JSON columns, a name used twice) reads and writes the same rows."""
+    from idgw.oidc.grants import RAW_ROTATE_REFRESH
+
+    with sessions() as db:
+        _parents(db)
+        db.commit()
+    access = _token_row(id="t-access", kind="access", token_hash="a" * 64, jti="j-1")
+    refresh = _token_row(id="t-refresh", token_hash="r" * 64, expires_at=10**11)
+    twice = raw.Statement("SELECT count(*) FROM tokens WHERE issued_at = :p_at OR expires_at > :p_at + :p_more",
+                          columns=("n",))
+
+    def work(loop_sessions):
+        with loop_sessions() as db:
+            conn = db.connection()
+            assert conn.dialect.driver == "asyncpg"
+            assert raw.execute(conn, RAW_INSERT_TOKEN_PAIR, raw.row_params([access, refresh])) == 2
+            raw.execute(conn, RAW_INSERT_TOKENS, [_token_row(id="t-3", token_hash="3" * 64),
+                                                  _token_row(id="t-4", token_hash="4" * 64, claims='{"a": 1}')])
+            read = raw.first(conn, RAW_SELECT_REFRESH, {"p_hash": "r" * 64})
+            rotated = raw.first(conn, RAW_ROTATE_REFRESH["postgresql"], {
+                "p_hash": "4" * 64, "p_client_id": "c-1", "p_now": 5, "p_lock": 42})
+            counted = raw.first(conn, twice, {"p_at": 1, "p_more": 10**10})
+            db.commit()
+            return read, rotated, counted
+
+    read, rotated, counted = _on_the_loop(database_url, work)
+    assert (read.amr, read.claims, read.release, read.expires_at) == (["pwd"], None, ["id_token/ชื่อ"], 10**11)
+    assert (rotated.id, rotated.rotated_at, rotated.claims) == ("t-4", 5, {"a": 1})
+    assert counted.n == 4  # issued_at = 1 for all four: the one parameter used twice is one value
+    with sessions() as db:
+        rows = {t.id: t for t in db.scalars(select(Token))}
+        assert set(rows) == {"t-access", "t-refresh", "t-3", "t-4"}
+        assert (rows["t-access"].kind, rows["t-access"].jti) == ("access", "j-1")
+        assert rows["t-4"].rotated_at == 5 and rows["t-3"].rotated_at is None
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_on_the_event_loops_pool_a_failure_is_told_as_on_the_threads(database_url, sessions):
+    """asyncpg's errors, through SQLAlchemy's wrappers, are recognised as psycopg's are: a
+    constraint is a bug (no outage), a cancelled statement a timeout, a terminated backend an
+    outage with the connection invalidated and replaced."""
+    from sqlalchemy import text
+
+    def work(loop_sessions):
+        seen = {}
+        with loop_sessions() as db:
+            with pytest.raises(exc.IntegrityError) as caught:
+                raw.execute(db.connection(), RAW_INSERT_TOKENS, [_token_row()])  # no parent rows
+            seen["constraint"] = probe.unavailable(caught.value)
+            db.rollback()
+            db.execute(text("SET LOCAL statement_timeout = 50"))
+            with pytest.raises(exc.DBAPIError) as caught:
+                db.execute(text("SELECT pg_sleep(1)"))
+            seen["cancelled"] = probe.unavailable(caught.value)
+            db.rollback()
+            pid = db.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            with sessions() as other:
+                other.connection().exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+                other.commit()
+            with pytest.raises(exc.DBAPIError) as caught:
+                raw.first(db.connection(), RAW_SELECT_REFRESH, {"p_hash": "h" * 64})
+            seen["gone"] = (caught.value.connection_invalidated, probe.unavailable(caught.value),
+                            probe.error_name(caught.value))
+            db.rollback()
+        with loop_sessions() as db:  # the pool replaced the dead connection
+            seen["after"] = raw.first(db.connection(), RAW_SELECT_REFRESH, {"p_hash": "h" * 64})
+        return seen
+
+    seen = _on_the_loop(database_url, work)
+    # The log line names asyncpg's class, not SQLAlchemy's adapter's (the same for every failure).
+    assert seen == {"constraint": None, "cancelled": "timeout", "after": None,
+                    "gone": (True, "unreachable", "DBAPIError (asyncpg.exceptions.ConnectionDoesNotExistError)")}
+
+
+def test_asyncpg_parameters_are_numbered_by_first_use():
+    stmt = raw.Statement("UPDATE t SET a = :p_x, b = :p_y::text WHERE c = :p_x AND d = :p_z")
+    assert stmt.asyncpg == "UPDATE t SET a = $1, b = $2::text WHERE c = $1 AND d = $3"
+    assert stmt.names == ("p_x", "p_y", "p_z")
+    assert stmt.postgresql == "UPDATE t SET a = %(p_x)s, b = %(p_y)s::text WHERE c = %(p_x)s AND d = %(p_z)s"

@@ -40,7 +40,9 @@ def unavailable(error: BaseException) -> str | None:
     table, a syntax error, a constraint) is None: it stays a 500 with its traceback.
 
     PostgreSQL: psycopg's OperationalError (connection refused or lost, server shutting down, a
-    statement cancelled) and InterfaceError (a closed connection); SQLite: an OperationalError
+    statement cancelled) and InterfaceError (a closed connection), and the same from asyncpg (the
+    event loop's pool): an error whose SQLSTATE is of one of the classes psycopg calls operational
+    (``OPERATIONAL_CLASSES``), or its client-side InterfaceError; SQLite: an OperationalError
     only with one of ``SQLITE_UNAVAILABLE``'s messages (its OperationalError also covers "no such
     table"). SQLAlchemy's wrappers are looked through, and so is an explicit ``raise ... from``."""
     import psycopg
@@ -61,11 +63,34 @@ def unavailable(error: BaseException) -> str | None:
             return "timeout"
         if isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError)):
             return "unreachable"
+        if _from_asyncpg(error):
+            sqlstate = str(getattr(error, "sqlstate", None))
+            if sqlstate == QUERY_CANCELED:
+                return "timeout"
+            if sqlstate[:2] in OPERATIONAL_CLASSES or _asyncpg_interface_error(error):
+                return "unreachable"
         if isinstance(error, sqlite3.OperationalError):
             message = str(error).lower()
             return next((code for words, code in SQLITE_UNAVAILABLE.items() if words in message), None)
         error = error.__cause__
     return None
+
+
+#: SQLSTATE classes psycopg raises as OperationalError: connection exception, insufficient
+#: resources, program limit exceeded, object not in prerequisite state, operator intervention
+#: (a shutdown, a cancelled statement), system error.
+OPERATIONAL_CLASSES = frozenset({"08", "53", "54", "55", "57", "58"})
+QUERY_CANCELED = "57014"
+
+
+def _from_asyncpg(error: BaseException) -> bool:
+    return type(error).__module__.startswith("asyncpg.")
+
+
+def _asyncpg_interface_error(error: BaseException) -> bool:
+    import asyncpg
+
+    return isinstance(error, asyncpg.exceptions.InterfaceError)
 
 
 #: Seconds between two lines for the same background failure while the database stays unavailable.
@@ -145,8 +170,11 @@ class DatabaseState:
 
 
 def error_name(error: BaseException) -> str:
-    """``sqlalchemy class (driver class)``: what a log line may say about a database failure."""
+    """``sqlalchemy class (driver class)``: what a log line may say about a database failure. For
+    asyncpg the driver class is asyncpg's own, which SQLAlchemy's adapter error was raised from."""
     orig = getattr(error, "orig", None)
+    if type(orig).__module__.startswith("sqlalchemy.") and _from_asyncpg(orig.__cause__):
+        orig = orig.__cause__
     outer = type(error).__name__
     return f"{outer} ({type(orig).__module__}.{type(orig).__name__})" if orig is not None else outer
 

@@ -3,14 +3,16 @@
 SQLAlchemy Core costs about 23 µs of Python per statement on top of the driver's 5 (cache key,
 parameter and result processing; measured on SQLite with the client lookup), and a refresh runs
 eight statements; on one worker that was an eighth of the CPU per request. These statements
-are written once as SQL, with ``:name`` parameters (sqlite3) turned into ``%(name)s`` (psycopg),
-and run on the connection SQLAlchemy has open, so they are inside the request's transaction
-(SQLite's ``BEGIN IMMEDIATE``, PostgreSQL's transaction) and committed or rolled back with it.
+are written once as SQL, with ``:name`` parameters (sqlite3) turned into ``%(name)s`` (psycopg)
+or ``$1``, ``$2``... (asyncpg, the event loop's pool: ``idgw.storage.db.loop_driver``), and run
+on the connection SQLAlchemy has open, so they are inside the request's transaction (SQLite's
+``BEGIN IMMEDIATE``, PostgreSQL's transaction) and committed or rolled back with it.
 
 What SQLAlchemy did for them is done here: JSON columns are encoded with ``json.dumps`` (as its
 JSON type stores them, ``None`` as ``null``) and decoded on SQLite (psycopg decodes ``json``
-itself); and a driver error is raised as SQLAlchemy's ``DBAPIError`` wrapping it, with the
-connection invalidated when the error means it is gone, so the pool replaces it and
+itself, and so does asyncpg with the codec SQLAlchemy's dialect gives each connection); and a
+driver error is raised as SQLAlchemy's ``DBAPIError`` wrapping it, with the connection
+invalidated when the error means it is gone, so the pool replaces it and
 ``idgw.storage.probe.unavailable`` recognises an outage as it does for every other statement,
 and, as every engine of the gateway does (``hide_parameters``), without the statement's values in
 its message: these statements write tokens' hashes, codes and audit events.
@@ -31,11 +33,14 @@ class Statement:
     """One SQL statement for both databases; ``columns``: what it returns (in order), of which
     ``json_columns`` hold JSON."""
 
-    __slots__ = ("sqlite", "postgresql", "record", "json_at")
+    __slots__ = ("sqlite", "postgresql", "asyncpg", "names", "record", "json_at")
 
     def __init__(self, sql: str, *, columns: tuple[str, ...] = (), json_columns: frozenset[str] = frozenset()):
         self.sqlite = sql
         self.postgresql = _NAMED.sub(r"%(\1)s", sql)
+        names: dict[str, int] = {}  # asyncpg's parameters are positional: $n is the n-th name
+        self.asyncpg = _NAMED.sub(lambda m: f"${names.setdefault(m[1], len(names) + 1)}", sql)
+        self.names = tuple(names)
         self.record = namedtuple("Record", columns) if columns else None  # noqa: PYI024 - built per statement
         self.json_at = tuple(i for i, c in enumerate(columns) if c in json_columns)
 
@@ -43,8 +48,15 @@ class Statement:
 def cursor_for(conn, stmt: Statement, params):
     """Run ``stmt`` with ``params`` (a dict, or a list of dicts for executemany) on ``conn``'s
     driver connection; returns the cursor."""
-    postgresql = conn.dialect.name == "postgresql"
-    sql = stmt.postgresql if postgresql else stmt.sqlite
+    dialect = conn.dialect
+    if dialect.name == "sqlite":
+        sql = stmt.sqlite
+    elif dialect.driver == "asyncpg":
+        sql, names = stmt.asyncpg, stmt.names
+        params = ([tuple(p[n] for n in names) for p in params] if isinstance(params, list)
+                  else tuple(params[n] for n in names))
+    else:
+        sql = stmt.postgresql
     dbapi_conn = conn.connection.dbapi_connection
     cursor = dbapi_conn.cursor()
     try:
