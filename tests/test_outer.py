@@ -80,3 +80,21 @@ def test_no_layer_is_added_once_the_application_has_started():
     _get(app, "/fine")
     with pytest.raises(RuntimeError):
         outermost(app, _Mark, name="late")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_gateway_asks_opentelemetry_nothing_per_request(gateway, monkeypatch):
+    """FastAPI 0.16x's native telemetry looks up OpenTelemetry's providers on every request; the
+    gateway's telemetry is its own (idgw.observe), so FastAPI's is off (idgw.app.NO_NATIVE_TELEMETRY)."""
+    from opentelemetry import trace
+
+    asked = []
+    real = trace.get_tracer_provider
+
+    def counted():
+        asked.append(1)
+        return real()
+
+    monkeypatch.setattr(trace, "get_tracer_provider", counted)
+    assert httpx.get(gateway.url + "/healthz").status_code == 200
+    assert asked == []
