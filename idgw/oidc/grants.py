@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Request
 from authlib.oauth2.rfc6749 import grants as oauth2_grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError
-from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7636 import CodeChallenge, create_s256_code_challenge
+from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
 from authlib.oidc.core import grants as oidc_grants
 from sqlalchemy import bindparam, select, update
 
@@ -38,6 +39,14 @@ _TOKENS = Token.__table__
 RAW_SELECT_CODE = raw.select_from(_CODES, "code_hash = :p_hash")
 RAW_CLAIM_CODE = raw.update_returning(
     _CODES, "redeemed_at = :p_now", "code_hash = :p_hash AND redeemed_at IS NULL AND client_id = :p_client_id")
+# A request that carries what a valid one must (its redirect_uri, a well-formed code_verifier):
+# the code is claimed where the database finds every check true at once, the verifier's S256
+# against the challenge included, so the usual token request reads and claims its code in one
+# statement. Any other outcome changes nothing and is read as before (RAW_SELECT_CODE).
+RAW_REDEEM_CODE = raw.update_returning(
+    _CODES, "redeemed_at = :p_now",
+    "code_hash = :p_hash AND redeemed_at IS NULL AND client_id = :p_client_id AND expires_at > :p_now"
+    " AND redirect_uri = :p_redirect_uri AND code_challenge_method = 'S256' AND code_challenge = :p_challenge")
 RAW_SELECT_REFRESH = raw.select_from(_TOKENS, "token_hash = :p_hash AND kind = 'refresh'")
 _ROTATABLE = ("token_hash = :p_hash AND kind = 'refresh' AND client_id = :p_client_id AND rotated_at IS NULL"
               " AND revoked_at IS NULL AND expires_at > :p_now")
@@ -140,16 +149,27 @@ class AuthorizationCodeGrant(oauth2_grants.AuthorizationCodeGrant):
                      client_id=client_id, session_id=subject.session_id, ip=current_ip.get(), scope=scope)
 
     def query_authorization_code(self, code, client):
-        """Find the code, changing nothing: every check of the request (redirect_uri, PKCE) runs
-        before the code is used up in ``authenticate_user``, so a refused request leaves it as it
-        was (security review item 6's class: nothing may change on a refused request). A code that
-        was already redeemed is a replay: the tokens issued from it are revoked (RFC 6749 §4.1.2)."""
+        """Find the code. A refused request leaves it as it was (security review item 6's class:
+        nothing may change on a refused request): it is used up only where every check of the
+        request holds (client, expiry, redirect_uri, PKCE S256), either here, by one UPDATE whose
+        condition is all of them (``RAW_REDEEM_CODE``: a request as it should be; Authlib's checks
+        then pass as they must), or, for any other request, after Authlib's checks in
+        ``authenticate_user``. A code that was already redeemed is a replay: the tokens issued
+        from it are revoked (RFC 6749 §4.1.2)."""
         server: Provider = self.server
         db = current_db.get()
         now = server.clock.now()
         code_hash = credential_hash(code)
         if code_hash is None:
             return None
+        verifier = self.request.form.get("code_verifier") or ""
+        redirect_uri = self.request.payload.redirect_uri
+        if redirect_uri and CODE_VERIFIER_PATTERN.match(verifier):
+            claimed = raw.first(db.connection(), RAW_REDEEM_CODE, {
+                "p_hash": code_hash, "p_client_id": client.get_client_id(), "p_now": now,
+                "p_redirect_uri": redirect_uri, "p_challenge": create_s256_code_challenge(verifier)})
+            if claimed is not None:
+                return CodeModel(claimed, claimed=True)
         row = raw.first(db.connection(), RAW_SELECT_CODE, {"p_hash": code_hash})
         # Unknown, or another client's code (left alone: that client's tokens are not ours to revoke).
         if row is None or row.client_id != client.get_client_id():
@@ -173,13 +193,14 @@ class AuthorizationCodeGrant(oauth2_grants.AuthorizationCodeGrant):
     def authenticate_user(self, authorization_code):
         """The request passed every check: use the code up. One conditional UPDATE claims it, so of
         two concurrent redemptions exactly one gets it (the database serialises the write); the
-        other is a replay. The code's account exists (foreign keys)."""
+        other is a replay. The code's account exists (foreign keys). A code claimed already by
+        ``query_authorization_code``, with every check in its UPDATE, is used up."""
         server: Provider = self.server
         db = current_db.get()
         now = server.clock.now()
         row = authorization_code.row
-        claimed = raw.first(db.connection(), RAW_CLAIM_CODE, {"p_hash": row.code_hash, "p_client_id": row.client_id,
-                                                              "p_now": now})
+        claimed = row if authorization_code.claimed else raw.first(
+            db.connection(), RAW_CLAIM_CODE, {"p_hash": row.code_hash, "p_client_id": row.client_id, "p_now": now})
         if claimed is None:
             self._replayed(db, row, now)
             raise InvalidGrantError("Invalid 'code' in request.")

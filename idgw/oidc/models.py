@@ -115,10 +115,12 @@ class ClientModel(ClientMixin):
 
 
 class CodeModel:
-    """Adapts an ``AuthorizationCode`` row to Authlib's AuthorizationCodeMixin (OAuth + OIDC)."""
+    """Adapts an ``AuthorizationCode`` row to Authlib's AuthorizationCodeMixin (OAuth + OIDC).
+    ``claimed``: this request has used the code up already (``AuthorizationCodeGrant``)."""
 
-    def __init__(self, row: AuthorizationCode) -> None:
+    def __init__(self, row: AuthorizationCode, *, claimed: bool = False) -> None:
         self.row = row
+        self.claimed = claimed
 
     def get_redirect_uri(self):
         return self.row.redirect_uri
