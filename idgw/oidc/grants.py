@@ -23,7 +23,7 @@ from idgw.oidc.models import TOKEN_AUTH_METHODS, CodeModel, GrantSubject, TokenM
 from idgw.security import sha256_hex
 from idgw.storage import raw
 from idgw.storage.models import AuthorizationCode, Token
-from idgw.storage.revoke import account_lock, lock_key, revoke_tokens
+from idgw.storage.revoke import account_lock, lock_key, lock_key_sql, revoke_tokens
 
 if TYPE_CHECKING:
     from idgw.oidc.provider import Provider
@@ -58,6 +58,19 @@ RAW_ROTATE_REFRESH = {
     "postgresql": raw.update_returning(
         _TOKENS, "rotated_at = :p_now",
         _ROTATABLE + " AND EXISTS (SELECT FROM (SELECT pg_advisory_xact_lock(:p_lock)) AS held)"),
+}
+# A refresh that asks for no narrower scope and acts for nobody: every check is the rotation's
+# condition, so the usual refresh finds and rotates its token in one statement. On PostgreSQL
+# the account's advisory lock is still taken before the scan (the uncorrelated EXISTS), its key
+# computed from the account the token names. Any other outcome changes nothing and is read as
+# before (RAW_SELECT_REFRESH), for reuse detection and the grace.
+_OWNER = "(SELECT owner.account_id FROM tokens AS owner WHERE owner.token_hash = :p_hash AND owner.kind = 'refresh')"
+RAW_REDEEM_REFRESH = {
+    "sqlite": raw.update_returning(_TOKENS, "rotated_at = :p_now", _ROTATABLE + " AND mandate_id IS NULL"),
+    "postgresql": raw.update_returning(
+        _TOKENS, "rotated_at = :p_now",
+        _ROTATABLE + " AND mandate_id IS NULL AND EXISTS (SELECT FROM (SELECT pg_advisory_xact_lock("
+        + lock_key_sql(_OWNER) + ")) AS held)"),
 }
 RAW_INSERT_TOKENS = raw.insert_into(_TOKENS)
 RAW_INSERT_TOKEN_PAIR = raw.insert_rows(_TOKENS, 2)  # an access token and its refresh token
@@ -259,18 +272,29 @@ class RefreshTokenGrant(oauth2_grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True
     #: The unused successor a grace re-issue replaces (set by authenticate_refresh_token).
     _successor: str | None = None
+    #: Rotated already, by the statement that found it (authenticate_refresh_token).
+    _rotated: bool = False
 
     def authenticate_refresh_token(self, refresh_token):
-        """Find the live refresh token of this client, changing nothing (the scope is checked after
-        this, and a refused request must not rotate the token: security review item 6), except
-        that reuse revokes the whole family (RFC 9700 §4.14.2)."""
+        """Find the live refresh token of this client. A refused request must not rotate it
+        (security review item 6): it is rotated here only when nothing is left to check (no
+        narrower scope asked for, no delegation to verify: ``RAW_REDEEM_REFRESH``), else later in
+        ``_rotate``. Otherwise nothing changes, except that reuse revokes the whole family (RFC
+        9700 §4.14.2)."""
         server: Provider = self.server
         db = current_db.get()
         now = server.clock.now()
         token_hash = credential_hash(refresh_token)
         if token_hash is None:
             return None
-        row = raw.first(db.connection(), RAW_SELECT_REFRESH, {"p_hash": token_hash})
+        conn = db.connection()
+        if not self.request.payload.scope:  # nothing left to check after this: rotate it at once
+            rotated = raw.first(conn, RAW_REDEEM_REFRESH[conn.dialect.name], {
+                "p_hash": token_hash, "p_client_id": self.request.client.get_client_id(), "p_now": now})
+            if rotated is not None:
+                self._rotated = True
+                return TokenModel(rotated)
+        row = raw.first(conn, RAW_SELECT_REFRESH, {"p_hash": token_hash})
         # Another client's token is refused and left alone, so no client can revoke another's grant.
         if row is None or row.client_id != self.request.client.get_client_id() or row.expires_at <= now:
             return None
@@ -317,6 +341,8 @@ class RefreshTokenGrant(oauth2_grants.RefreshTokenGrant):
         same token is reuse (one of the two presenters is not the legitimate client). In the
         grace, the unused successor is revoked instead, by one conditional UPDATE: of two
         retries at once one gets the fresh pair, the other ``invalid_grant``."""
+        if self._rotated:
+            return
         db = current_db.get()
         now = self.server.clock.now()
         row = self.request.refresh_token.row

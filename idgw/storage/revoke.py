@@ -28,6 +28,14 @@ def lock_key(account_id: str) -> int:
     return int.from_bytes(hashlib.sha256(f"tokens:{account_id}".encode()).digest()[:8], "big", signed=True)
 
 
+def lock_key_sql(account: str) -> str:
+    """``lock_key`` computed by PostgreSQL, for a statement that finds the account itself:
+    ``account`` is an SQL expression of the account id. The first 8 bytes of the SHA-256 as a
+    signed big-endian bigint, as ``lock_key`` (a test holds the two equal)."""
+    return (f"('x' || substr(encode(sha256(convert_to('tokens:' || {account}, 'UTF8')), 'hex'), 1, 16))"
+            "::bit(64)::bigint")
+
+
 def revoke_tokens(db, *where, account_id: str, now: int) -> int:
     """Revoke the live tokens matching ``where`` (all of ``account_id``'s); returns how many."""
     account_lock(db, account_id=account_id)
