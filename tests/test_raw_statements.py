@@ -83,16 +83,22 @@ def test_a_failing_statement_is_a_sqlalchemy_error_and_not_an_outage(sessions):
         assert probe.unavailable(caught.value) is None
 
 
+def _read_after_its_backend_ended(db, sessions) -> exc.DBAPIError:
+    """End ``db``'s PostgreSQL backend from another session: the error of ``db``'s next read."""
+    pid = db.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    with sessions() as other:
+        other.connection().exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+        other.commit()
+    with pytest.raises(exc.DBAPIError) as caught:
+        raw.first(db.connection(), RAW_SELECT_REFRESH, {"p_hash": "h" * 64})
+    return caught.value
+
+
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_connection_gone_is_invalidated_and_recognised_as_an_outage(sessions):
     with sessions() as db:
-        pid = db.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
-        with sessions() as other:
-            other.connection().exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
-            other.commit()
-        with pytest.raises(exc.DBAPIError) as caught:
-            raw.first(db.connection(), RAW_SELECT_REFRESH, {"p_hash": "h" * 64})
-        assert caught.value.connection_invalidated and probe.unavailable(caught.value) == "unreachable"
+        gone = _read_after_its_backend_ended(db, sessions)
+        assert gone.connection_invalidated and probe.unavailable(gone) == "unreachable"
         db.rollback()
     with sessions() as db:  # the pool replaced the dead connection
         assert raw.first(db.connection(), RAW_SELECT_REFRESH, {"p_hash": "h" * 64}) is None
@@ -199,14 +205,8 @@ def test_on_the_event_loops_pool_a_failure_is_told_as_on_the_threads(database_ur
                 db.execute(text("SELECT pg_sleep(1)"))
             seen["cancelled"] = probe.unavailable(caught.value)
             db.rollback()
-            pid = db.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
-            with sessions() as other:
-                other.connection().exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
-                other.commit()
-            with pytest.raises(exc.DBAPIError) as caught:
-                raw.first(db.connection(), RAW_SELECT_REFRESH, {"p_hash": "h" * 64})
-            seen["gone"] = (caught.value.connection_invalidated, probe.unavailable(caught.value),
-                            probe.error_name(caught.value))
+            gone = _read_after_its_backend_ended(db, sessions)
+            seen["gone"] = (gone.connection_invalidated, probe.unavailable(gone), probe.error_name(gone))
             db.rollback()
         with loop_sessions() as db:  # the pool replaced the dead connection
             seen["after"] = raw.first(db.connection(), RAW_SELECT_REFRESH, {"p_hash": "h" * 64})
