@@ -269,33 +269,37 @@ def _still_connected(dbapi_conn, record, _proxy) -> None:
         # server ended the session. An idle connection has nothing to read: anything there is the
         # FATAL message and the end of the stream (a notice on an idle connection is all it could
         # otherwise be; the connection is then replaced for nothing, which is harmless).
+        if dbapi_conn.is_closed():
+            raise exc.DisconnectionError("the connection is closed")
+        # (asyncpg's transport is not public API: without it, is_closed() alone decides.)
         transport = getattr(dbapi_conn, "_transport", None)
         sock = transport.get_extra_info("socket") if transport is not None else None
-        if dbapi_conn.is_closed() or sock is None:
-            raise exc.DisconnectionError("the connection is closed")
-        poll = select.poll()
-        poll.register(sock.fileno(), select.POLLIN | select.POLLPRI)
-        if poll.poll(0):
+        if sock is not None and _has_input(sock.fileno()):
             raise exc.DisconnectionError("the server ended the session")
         return
     pgconn = getattr(dbapi_conn, "pgconn", None)
     if pgconn is None or dbapi_conn.closed or pgconn.status != _CONNECTION_OK:
         raise exc.DisconnectionError("the connection is closed")
-    poll = select.poll()
-    poll.register(pgconn.socket, select.POLLIN | select.POLLPRI)
-    if poll.poll(0):
+    if _has_input(pgconn.socket):
         try:
             pgconn.consume_input()
             pgconn.is_busy()  # parses what was read: a FATAL message reaches _hear_the_end's handler
         except Exception as error:  # noqa: BLE001 - libpq's "server closed the connection", in any form
             raise exc.DisconnectionError(f"the server closed the connection: {error}") from None
-        if pgconn.status != _CONNECTION_OK or poll.poll(0):
+        if pgconn.status != _CONNECTION_OK or _has_input(pgconn.socket):
             raise exc.DisconnectionError("the server closed the connection")
     if record is not None and record.info.get(_ENDED):
         raise exc.DisconnectionError("the server ended the session (FATAL)")
 
 
 _CONNECTION_OK = 0  # libpq's CONNECTION_OK (psycopg.pq.ConnStatus.OK)
+
+
+def _has_input(fd: int) -> bool:
+    """Something to read on an idle connection's socket (no waiting)."""
+    poll = select.poll()
+    poll.register(fd, select.POLLIN | select.POLLPRI)
+    return bool(poll.poll(0))
 
 
 def transaction_executor(engine: Engine | None) -> ThreadPoolExecutor | None:
