@@ -64,7 +64,7 @@ def unavailable(error: BaseException) -> str | None:
         if isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError)):
             return "unreachable"
         if _from_asyncpg(error):
-            sqlstate = str(getattr(error, "sqlstate", None))
+            sqlstate = getattr(error, "sqlstate", None) or ""  # none on asyncpg's client-side errors
             if sqlstate == QUERY_CANCELED:
                 return "timeout"
             if sqlstate[:2] in OPERATIONAL_CLASSES or _asyncpg_interface_error(error):

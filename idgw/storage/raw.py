@@ -74,7 +74,8 @@ def cursor_for(conn, stmt: Statement, params):
 
 
 def execute(conn, stmt: Statement, params) -> int:
-    """Run a statement that returns nothing; the number of rows it changed."""
+    """Run a statement that returns nothing; the number of rows it changed (-1 for a list of
+    parameters on asyncpg, whose executemany does not count them)."""
     cursor = cursor_for(conn, stmt, params)
     count = cursor.rowcount
     cursor.close()
