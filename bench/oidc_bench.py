@@ -2,7 +2,8 @@
 
 Starts on 127.0.0.1: the peer (bench/peer/server.mjs, one Node process), a throw-away PostgreSQL,
 and ``idgw serve`` once on SQLite and once on PostgreSQL. For each database it measures, in
-alternating rounds (idgw, peer, idgw, peer ...) so machine noise hits both:
+alternating rounds (idgw, peer, idgw, peer ...) so machine noise hits both, after every server has
+run every metric uncounted for a while (``warm_up``: a cold peer is a third slower):
 
   discovery, jwks      requests/s (wrk from Debian if installed, else the Python generator)
   token                authorization-code exchanges/s (PKCE, ID + access + refresh token); the codes
@@ -528,6 +529,7 @@ async def wrk(t: Target, path: str, *, seconds: float, connections: int) -> Outc
 @dataclass
 class Plan:
     rounds: int = 3
+    warm_seconds: float = 12.0  # per metric, uncounted, on each server before its first round (warm_up)
     get_seconds: float = 2.0
     token_codes: int = 300
     refresh_seconds: float = 2.5
@@ -663,6 +665,25 @@ UNITS = {"discovery": "req/s", "jwks": "req/s", "token": "req/s", "refresh": "re
 
 def log(msg: str) -> None:
     print(msg, flush=True)
+
+
+async def warm_up(t: Target, plan: Plan, metrics, report: dict) -> None:
+    """Run every metric on a server just started, uncounted, for ``plan.warm_seconds`` each (the
+    two GETs a fifth of it), so that rounds compare servers in their steady state. The peer needs
+    it: V8 compiles its paths only after thousands of calls (measured on a fresh peer, 12 token
+    rounds: 436, 585, 635, 782 ... 957/s, CPU per token 3.1 -> 1.2 ms; session sign-ins 123 -> 204/s
+    over five rounds), and measured cold, in the first database's rounds, it made that database's
+    ratios look a third better than they were. idgw moves less (session sign-ins 86, then ~100/s).
+    The rates seen go in the report (``warm_up``)."""
+    seen: dict[str, list[int]] = {}
+    for metric in metrics:
+        budget = plan.warm_seconds / (5 if metric in ("discovery", "jwks") else 1)
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < budget:
+            seen.setdefault(metric, []).append(round((await measure_throughput(metric, t, plan)).rate))
+    if seen:
+        report.setdefault("warm_up", {})[t.name] = seen
+        log(f"  {t.name} warmed up (uncounted rounds): " + "; ".join(f"{m} {r}" for m, r in seen.items()))
 
 
 async def compare(idgw: Target, peer: Target, plan: Plan, metrics=THROUGHPUT) -> dict:
@@ -821,7 +842,8 @@ def markdown(report: dict) -> str:
     lines = [f"Machine: {report['machine']['cores']} cores, {report['machine']['platform']}; "
              f"idgw `serve --workers {report['workers']}`, peer one Node process; "
              f"{report['plan']['workers']} concurrent clients; median of {report['plan']['rounds']} alternating "
-             f"rounds; {report['started']}.", ""]
+             f"rounds, each server first warmed up by {report['plan']['warm_seconds']:g} s of uncounted rounds "
+             f"per metric; {report['started']}.", ""]
     dbs = list(report["databases"])
     head = "| figure | " + " | ".join(f"idgw {d} | ratio" for d in dbs) + " | peer | target |"
     lines += [head, "|---" * (2 + 2 * len(dbs) + 1) + "|"]
@@ -934,7 +956,7 @@ async def run(args) -> dict:
     plan = Plan()
     if args.quick:
         plan = Plan(rounds=1, get_seconds=1, token_codes=60, refresh_seconds=1, login_seconds=1.5, latency_seconds=1,
-                    login_latency_seconds=2)
+                    login_latency_seconds=2, warm_seconds=0)
     work = Path(tempfile.mkdtemp(prefix="idgw-bench-"))
     started: list = []
     report = {"started": time.strftime("%Y-%m-%d %H:%M:%S %z"), "workers": args.workers,
@@ -949,6 +971,7 @@ async def run(args) -> dict:
         peer = await start_peer(work)
         started.append(peer.process)
         await make_sessions(peer, N_USERS)
+        await warm_up(peer, plan, args.metrics, report)
         for db in args.databases:
             if db == "postgresql":
                 from bench.pg import PostgresServer, available
@@ -967,6 +990,7 @@ async def run(args) -> dict:
                                       db_pid=postmaster_pid(pg) if db == "postgresql" else None)
             started.append(idgw_t.process)
             await make_sessions(idgw_t, N_USERS)
+            await warm_up(idgw_t, plan, args.metrics, report)
             t0 = time.perf_counter()
             report["databases"][db] = await compare(idgw_t, peer, plan, args.metrics)
             report["databases"][db]["seconds"] = round(time.perf_counter() - t0, 1)
@@ -976,6 +1000,7 @@ async def run(args) -> dict:
                 peer_pg = await start_peer(work, database_url=pg.create_database(), db_pid=postmaster_pid(pg))
                 started.append(peer_pg.process)
                 await make_sessions(peer_pg, N_USERS)
+                await warm_up(peer_pg, plan, durable, report)
                 report["durable_peer"] = await compare(idgw_t, peer_pg, plan, durable)
                 peer_pg.process.stop()
             idgw_t.process.stop()
