@@ -241,3 +241,43 @@ def test_the_dummy_hash_costs_what_an_account_hash_costs():
     assert _DUMMY_HASH.split("$")[:4] == hash_password("x").split("$")[:4]
     assert not verify_password(None, "anything")
     assert verify_password(hash_password("right"), "right") and not verify_password(hash_password("right"), "wrong")
+
+
+def test_a_burst_of_sign_ins_hashes_at_most_one_password_per_core_at_once(gateway, monkeypatch):
+    """argon2id takes 19 MiB and a core for ~30 ms: a burst of password sign-ins queues for the
+    hashing threads (one per core) instead of running forty verifications at once on the shared
+    pool (forty times the memory, time-sliced); every sign-in still gets its answer."""
+    import os
+    import threading
+
+    import idgw.login.password as password_module
+
+    running, peak, lock = [0], [0], threading.Lock()
+    real_verify = password_module.verify_password
+
+    def counted_verify(stored, password):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        try:
+            time.sleep(0.05)  # long enough for the burst to pile up
+            return real_verify(stored, password)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(password_module, "verify_password", counted_verify)
+    page = httpx.get(gateway.url + "/signin")
+    cookie = page.cookies.get("idgw_browser")
+    csrf = gateway.gw.pages.csrf_token(cookie, "signin")
+
+    def sign_in(i: int) -> int:
+        return httpx.post(gateway.url + "/signin", data={"username": f"nobody{i}", "password": "wrong password",
+                                                          "csrf_token": csrf},
+                          cookies={"idgw_browser": cookie}, timeout=30).status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        statuses = list(pool.map(sign_in, range(12)))
+    assert statuses == [401] * 12  # each hashed and refused (no account), none lost
+    cores = len(os.sched_getaffinity(0))
+    assert 1 <= peak[0] <= cores, (peak[0], cores)

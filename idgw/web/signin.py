@@ -13,11 +13,10 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from idgw.depends import gateway_of
 from idgw.login.passkey import passkey_sign_in
-from idgw.login.password import check_password, locked_outcome, precheck, record_failure, settle
+from idgw.login.password import check_password_off_loop, locked_outcome, precheck, record_failure, settle
 from idgw.login.raising import factor_routes, upstream_reaches
 from idgw.login.sessions import add_factor, load_session, replace_session
 from idgw.oidc.adapter import in_transaction
@@ -208,7 +207,7 @@ async def signin(request: Request, gw=Depends(gateway_of)) -> Response:
     ip = gw.client_ip(request)
     check = await in_transaction(gw.sessionmaker, ip, password_precheck, gw, username, ip)
     # argon2id with no transaction open (see idgw.login.password.precheck)
-    ok = check.refusal is None and await run_in_threadpool(check_password, check, password)
+    ok = check.refusal is None and await check_password_off_loop(check, password)
     outcome, cookie = await in_transaction(gw.sessionmaker, ip, password_step, gw, request, check, ok)
     if cookie is None:
         message = refusal_text(outcome, locale=pages.locale(request), help_desk=settings.help_desk)
