@@ -9,6 +9,7 @@ import inspect
 import logging
 import os
 import secrets
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from idgw.delegation import verify_pages as delegation_verify
 from idgw.delegation.runtime import DelegationRuntime
 from idgw.health import Health
 from idgw.httpio import BodyError, RejectNul
+from idgw.login.password import hashing_executor
 from idgw.login.sessions import AccountDisabledError
 from idgw.oidc import routes as oidc_routes
 from idgw.oidc.backchannel import BackchannelLogout
@@ -172,6 +174,7 @@ class Gateway:
     backchannel: BackchannelLogout
     proofing: ProofingRuntime
     delegation: DelegationRuntime
+    hashing: Executor  # where argon2id runs (idgw.login.password.hashing_executor)
     health: Health | None = None  # readiness and the database-outage account (idgw.health)
 
     @staticmethod
@@ -228,6 +231,7 @@ def build_gateway(settings: Settings, *, clock: Clock | None = None) -> Gateway:
                    backchannel=BackchannelLogout(sessionmaker=sm, provider=provider, clock=clock),
                    proofing=ProofingRuntime.build(settings),
                    delegation=DelegationRuntime.build(settings, sessionmaker=sm, provider=provider, clock=clock),
+                   hashing=hashing_executor(settings.hash_threads),
                    health=Health(database_url=settings.database_url, keys=keys, upstreams=upstreams))
 
 
@@ -282,6 +286,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 await asyncio.to_thread(dispatcher.close)  # what was committed reaches the sinks
             await gw.proofing.aclose()
             await dispose_loop_pool(gw.engine)
+            gw.hashing.shutdown(wait=False)  # idle threads end; a verification under way finishes
 
     app = FastAPI(title="idgw", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
                   lifespan=lifespan, **NO_NATIVE_TELEMETRY)

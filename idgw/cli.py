@@ -108,6 +108,15 @@ def proxy_options(settings) -> dict:
     return {"proxy_headers": False, "forwarded_allow_ips": None}
 
 
+def worker_hash_threads(hash_threads: int, workers: int) -> int:
+    """Each of ``workers`` processes' argon2id threads: ``IDGW_HASH_THREADS`` when set, else its
+    share of the usable cores (at least one), so that N workers hash no more passwords at once than
+    there are cores."""
+    from idgw.login.password import usable_cores
+
+    return hash_threads or max(1, usable_cores() // workers)
+
+
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = typer.Option(1, min=1, max=64),
           migrate: bool = typer.Option(True, "--migrate/--no-migrate",
@@ -151,6 +160,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = typer.Option
         # run's own (stale files of an earlier run would be counted again), set before they start.
         metrics_dir = private_dir()
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        os.environ["IDGW_HASH_THREADS"] = str(worker_hash_threads(settings.hash_threads, workers))
         try:
             uvicorn.run("idgw.asgi:app", host=host, port=port, workers=workers, log_level="info", access_log=False,
                         server_header=False, **proxies, **options)

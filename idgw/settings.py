@@ -146,6 +146,10 @@ class Settings:
     # 63 with 4 threads; token +25%, session sign-in +35%). Raise it when transactions wait on the
     # database for long (slow disks, a distant server).
     db_threads: int = 4
+    # argon2id verifications this process runs at once (each 19 MiB and a core for ~30 ms); more
+    # wait their turn. 0: one per core it may use (its CPU affinity, capped by a cgroup v2 CPU quota
+    # such as a container's --cpus; `idgw serve --workers N` gives each worker its share).
+    hash_threads: int = 0
     # Operations (idgw.observe, docs/operations.md). metrics_token: the bearer token a Prometheus
     # scraper sends to /metrics (empty: /metrics answers 404). log_format: json (one object per
     # line, with the request id) or text.
@@ -218,6 +222,8 @@ class Settings:
             raise SettingsError("IDGW_METRICS_TOKEN must be a random value of at least 32 characters")
         if self.db_threads > 64:
             raise SettingsError("IDGW_DB_THREADS must be at most 64 (PostgreSQL connections are limited)")
+        if not 0 <= self.hash_threads <= 64:
+            raise SettingsError("IDGW_HASH_THREADS must be between 0 (one per core) and 64")
         if not 1 <= self.audit_chains <= 256:
             raise SettingsError("IDGW_AUDIT_CHAINS must be between 1 and 256")
         if self.refresh_grace > 60:

@@ -243,11 +243,8 @@ def test_the_dummy_hash_costs_what_an_account_hash_costs():
     assert verify_password(hash_password("right"), "right") and not verify_password(hash_password("right"), "wrong")
 
 
-def test_a_burst_of_sign_ins_hashes_at_most_one_password_per_core_at_once(gateway, monkeypatch):
-    """argon2id takes 19 MiB and a core for ~30 ms: a burst of password sign-ins queues for the
-    hashing threads (one per core) instead of running forty verifications at once on the shared
-    pool (forty times the memory, time-sliced); every sign-in still gets its answer."""
-    import os
+def _burst_peak(gateway, monkeypatch, count: int = 12) -> int:
+    """``count`` password sign-ins posted at once; how many argon2id verifications ran together."""
     import threading
 
     import idgw.login.password as password_module
@@ -276,8 +273,55 @@ def test_a_burst_of_sign_ins_hashes_at_most_one_password_per_core_at_once(gatewa
                                                           "csrf_token": csrf},
                           cookies={"idgw_browser": cookie}, timeout=30).status_code
 
-    with ThreadPoolExecutor(12) as pool:
-        statuses = list(pool.map(sign_in, range(12)))
-    assert statuses == [401] * 12  # each hashed and refused (no account), none lost
-    cores = len(os.sched_getaffinity(0))
-    assert 1 <= peak[0] <= cores, (peak[0], cores)
+    with ThreadPoolExecutor(count) as pool:
+        statuses = list(pool.map(sign_in, range(count)))
+    assert statuses == [401] * count  # each hashed and refused (no account), none lost
+    return peak[0]
+
+
+def test_a_burst_of_sign_ins_hashes_at_most_one_password_per_core_at_once(gateway, monkeypatch):
+    """argon2id takes 19 MiB and a core for ~30 ms: a burst of password sign-ins queues for the
+    hashing threads (one per core) instead of running forty verifications at once on the shared
+    pool (forty times the memory, time-sliced); every sign-in still gets its answer."""
+    from idgw.login.password import usable_cores
+
+    assert 1 <= _burst_peak(gateway, monkeypatch) <= usable_cores()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_hash_threads_sets_how_many_verifications_run_at_once(database_url, monkeypatch):
+    from tests.conftest import start_gateway
+
+    g = start_gateway(database_url, hash_threads=1)
+    try:
+        assert _burst_peak(g, monkeypatch, count=6) == 1
+    finally:
+        g.stop()
+        g.gw.engine.dispose()
+
+
+def test_the_usable_cores_follow_a_containers_cpu_quota(tmp_path):
+    import os
+
+    from idgw.cli import worker_hash_threads
+    from idgw.login.password import usable_cores
+    from idgw.settings import Settings, SettingsError
+
+    affinity = len(os.sched_getaffinity(0))
+    cpu_max = tmp_path / "cpu.max"
+    assert usable_cores(cpu_max) == affinity  # no cgroup v2 file: the affinity
+    for written, cores in (("max 100000\n", affinity), ("50000 100000\n", 1), ("100000 100000\n", 1),
+                           ("150000 100000\n", min(affinity, 2)), ("6400000 100000\n", affinity),
+                           ("garbage\n", affinity)):
+        cpu_max.write_text(written)
+        assert usable_cores(cpu_max) == cores, written
+    # --workers N: each worker its share, at least one; a set IDGW_HASH_THREADS wins
+    assert worker_hash_threads(0, 1) == usable_cores()
+    assert worker_hash_threads(0, 64) == 1
+    assert worker_hash_threads(3, 8) == 3
+    env = {"IDGW_DEV": "1", "IDGW_DATABASE_URL": "sqlite:////tmp/unused-hash-threads.db"}
+    assert Settings.from_env(env).hash_threads == 0
+    assert Settings.from_env({**env, "IDGW_HASH_THREADS": "4"}).hash_threads == 4
+    for raw in ("-1", "65", "four"):
+        with pytest.raises(SettingsError, match="IDGW_HASH_THREADS"):
+            Settings.from_env({**env, "IDGW_HASH_THREADS": raw})

@@ -129,7 +129,7 @@ async def login(iid: str, request: Request, gw=Depends(gateway_of)) -> Response:
     if problem is not None:
         return respond(gw, request, problem)
     # argon2id with no transaction open (it would hold SQLite's write lock for ~25 ms)
-    ok = check.refusal is None and await check_password_off_loop(check, password)
+    ok = check.refusal is None and await check_password_off_loop(gw.hashing, check, password)
     return respond(gw, request, await in_short_transaction(gw.sessionmaker, ip, password_step, gw, request, iid,
                                                            csrf_ok, check, ok, username, old_cookie))
 

@@ -207,7 +207,7 @@ async def signin(request: Request, gw=Depends(gateway_of)) -> Response:
     ip = gw.client_ip(request)
     check = await in_transaction(gw.sessionmaker, ip, password_precheck, gw, username, ip)
     # argon2id with no transaction open (see idgw.login.password.precheck)
-    ok = check.refusal is None and await check_password_off_loop(check, password)
+    ok = check.refusal is None and await check_password_off_loop(gw.hashing, check, password)
     outcome, cookie = await in_transaction(gw.sessionmaker, ip, password_step, gw, request, check, ok)
     if cookie is None:
         message = refusal_text(outcome, locale=pages.locale(request), help_desk=settings.help_desk)
