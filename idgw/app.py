@@ -286,7 +286,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 await asyncio.to_thread(dispatcher.close)  # what was committed reaches the sinks
             await gw.proofing.aclose()
             await dispose_loop_pool(gw.engine)
-            gw.hashing.shutdown(wait=False)  # idle threads end; a verification under way finishes
+            # Idle threads end, a verification under way finishes; the app served again gets new ones.
+            gw.hashing.shutdown(wait=False)
+            gw.hashing = hashing_executor(gw.settings.hash_threads)
 
     app = FastAPI(title="idgw", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
                   lifespan=lifespan, **NO_NATIVE_TELEMETRY)

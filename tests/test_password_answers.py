@@ -300,7 +300,7 @@ def test_hash_threads_sets_how_many_verifications_run_at_once(database_url, monk
         g.gw.engine.dispose()
 
 
-def test_the_usable_cores_follow_a_containers_cpu_quota(tmp_path):
+def test_the_usable_cores_follow_the_cgroup_cpu_quotas(tmp_path):
     import os
 
     from idgw.cli import worker_hash_threads
@@ -308,13 +308,27 @@ def test_the_usable_cores_follow_a_containers_cpu_quota(tmp_path):
     from idgw.settings import Settings, SettingsError
 
     affinity = len(os.sched_getaffinity(0))
-    cpu_max = tmp_path / "cpu.max"
-    assert usable_cores(cpu_max) == affinity  # no cgroup v2 file: the affinity
+    root, proc = tmp_path / "cgroup", tmp_path / "self-cgroup"
+    root.mkdir()
+    assert usable_cores(root, proc) == affinity  # no /proc/self/cgroup, no cpu.max: the affinity
+    # in a container's own cgroup namespace: "0::/" and the quota on the root's cpu.max
+    proc.write_text("0::/\n")
     for written, cores in (("max 100000\n", affinity), ("50000 100000\n", 1), ("100000 100000\n", 1),
                            ("150000 100000\n", min(affinity, 2)), ("6400000 100000\n", affinity),
                            ("garbage\n", affinity)):
-        cpu_max.write_text(written)
-        assert usable_cores(cpu_max) == cores, written
+        (root / "cpu.max").write_text(written)
+        assert usable_cores(root, proc) == cores, written
+    # a systemd unit on a host: its own cgroup's quota, and the tightest of those above it
+    (root / "cpu.max").unlink()
+    unit = root / "system.slice" / "idgw.service"
+    unit.mkdir(parents=True)
+    proc.write_text("1:name=systemd:/system.slice/idgw.service\n0::/system.slice/idgw.service\n")
+    (unit / "cpu.max").write_text("max 100000\n")
+    assert usable_cores(root, proc) == affinity
+    (unit.parent / "cpu.max").write_text("100000 100000\n")
+    assert usable_cores(root, proc) == 1
+    proc.write_text("0::/../../etc\n")  # never read outside the cgroup tree
+    assert usable_cores(root, proc) == affinity
     # --workers N: each worker its share, at least one; a set IDGW_HASH_THREADS wins
     assert worker_hash_threads(0, 1) == usable_cores()
     assert worker_hash_threads(0, 64) == 1
@@ -325,3 +339,37 @@ def test_the_usable_cores_follow_a_containers_cpu_quota(tmp_path):
     for raw in ("-1", "65", "four"):
         with pytest.raises(SettingsError, match="IDGW_HASH_THREADS"):
             Settings.from_env({**env, "IDGW_HASH_THREADS": raw})
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_app_served_again_still_hashes(database_url):
+    """The hashing threads end with the app's lifespan; served again (a second server on the same
+    app object), a password sign-in is answered, not refused by a shut-down executor."""
+    import threading
+    from urllib.parse import urlsplit
+
+    import uvicorn
+
+    from tests.conftest import RunningGateway, quick_stop_server, start_gateway
+
+    first = start_gateway(database_url)
+    first.stop()
+    port = urlsplit(first.url).port
+    server = quick_stop_server()(uvicorn.Config(first.app, host="127.0.0.1", port=port, log_level="warning",
+                                                access_log=False, proxy_headers=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    again = RunningGateway(first.app, first.url, server, thread)
+    try:
+        deadline = time.time() + 20
+        while not server.started and time.time() < deadline:
+            time.sleep(0.02)
+        page = httpx.get(again.url + "/signin")
+        cookie = page.cookies.get("idgw_browser")
+        answer = httpx.post(again.url + "/signin", data={"username": "nobody", "password": "wrong password",
+                                                         "csrf_token": again.gw.pages.csrf_token(cookie, "signin")},
+                            cookies={"idgw_browser": cookie})
+        assert answer.status_code == 401
+    finally:
+        again.stop()
+        again.gw.engine.dispose()

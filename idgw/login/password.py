@@ -172,20 +172,35 @@ def check_password(check: PasswordCheck, password: str) -> bool:
     return verify_password(check.password_hash, password[:1024])
 
 
-CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+PROC_CGROUP = Path("/proc/self/cgroup")
 
 
-def usable_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
-    """The cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota (``cpu.max``,
-    e.g. ``200000 100000`` for a container run with --cpus 2), which the affinity does not show."""
+def usable_cores(root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_CGROUP) -> int:
+    """The cores this process may use: its CPU affinity, capped by the cgroup v2 CPU quotas of its
+    cgroup and every cgroup above it (``cpu.max``, e.g. ``200000 100000`` for a container run with
+    --cpus 2, or a systemd unit's CPUQuota=200%), which the affinity does not show. cgroup v1
+    quotas are not read: set ``IDGW_HASH_THREADS`` there."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    try:
-        quota, period = cpu_max.read_text().split()[:2]
-        if quota != "max":
-            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass  # no cgroup v2 here, or unreadable: the affinity alone
+    for cpu_max in _cpu_max_files(root, proc_cgroup):
+        try:
+            quota, period = cpu_max.read_text().split()[:2]
+            if quota != "max":
+                cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+        except (OSError, ValueError):
+            continue  # not there (the root has none), or unreadable
     return cores
+
+
+def _cpu_max_files(root: Path, proc_cgroup: Path) -> list[Path]:
+    """``cpu.max`` of this process's cgroup v2 (the ``0::`` line; ``/`` inside a container's own
+    cgroup namespace) and of each cgroup above it."""
+    try:
+        path = next((line[3:] for line in proc_cgroup.read_text().splitlines() if line.startswith("0::")), "/")
+    except OSError:
+        path = "/"
+    here = root.joinpath(*[part for part in path.split("/") if part not in ("", ".", "..")])
+    return [folder / "cpu.max" for folder in (here, *here.parents) if folder == root or root in folder.parents]
 
 
 def hashing_executor(threads: int = 0) -> ThreadPoolExecutor:
