@@ -9,7 +9,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy import select
-from starlette.concurrency import run_in_threadpool
 
 from idgw import audit
 from idgw.account.access import check, factor_kinds
@@ -31,6 +30,7 @@ from idgw.account.rules import check_factor_removal, check_unlink
 from idgw.authn.totp import new_recovery_codes
 from idgw.authn.webauthn import WebAuthnError
 from idgw.depends import gateway_of
+from idgw.login.password import on_hashing_threads
 from idgw.login.sessions import add_factor
 from idgw.oidc.adapter import in_transaction
 from idgw.oidc.context import current_db
@@ -326,5 +326,5 @@ async def password_set(request: Request, gw=Depends(gateway_of)) -> Response:
     if refused is not None:
         return finish(gw, request, refused)
     # argon2id with no transaction open (as idgw.login.password does for checking)
-    hashed = await run_in_threadpool(hash_password, password)
+    hashed = await on_hashing_threads(gw.hashing, hash_password, password)
     return finish(gw, request, await in_transaction(gw.sessionmaker, ip, set_password, gw, request, hashed, ip, locale))

@@ -204,16 +204,18 @@ def _cpu_max_files(root: Path, proc_cgroup: Path) -> list[Path]:
 
 
 def hashing_executor(threads: int = 0) -> ThreadPoolExecutor:
-    """The threads argon2id runs on (``IDGW_HASH_THREADS``; 0: ``usable_cores``). Not the shared pool
-    of 40: a burst of sign-ins ran that many 19 MiB verifications at once there, time-sliced on the
-    cores (16 at once peaked at 329 MiB against 62 MiB on two threads), and each thread's allocator
-    faulted its 19 MiB in anew (~4,700 page faults a verification)."""
+    """The threads argon2id runs on (``IDGW_HASH_THREADS``; 0: ``usable_cores``): every password
+    check and every new password's hash (``on_hashing_threads``). Not the shared pool of 40: a burst
+    of sign-ins ran that many 19 MiB verifications at once there, time-sliced on the cores (16 at
+    once peaked at 329 MiB against 62 MiB on two threads), and each thread's allocator faulted its
+    19 MiB in anew (~4,700 page faults a verification)."""
     return ThreadPoolExecutor(max_workers=threads or usable_cores(), thread_name_prefix="argon2id")
 
 
-async def check_password_off_loop(hashing: Executor, check: PasswordCheck, password: str) -> bool:
-    """``check_password`` on the ``hashing`` threads, the event loop going on meanwhile."""
-    return await asyncio.get_running_loop().run_in_executor(hashing, check_password, check, password)
+async def on_hashing_threads(hashing: Executor, fn, *args):
+    """``fn(*args)`` (an argon2id check or hash) on the ``hashing`` threads, the event loop going on
+    meanwhile."""
+    return await asyncio.get_running_loop().run_in_executor(hashing, fn, *args)
 
 
 def settle(db, *, check: PasswordCheck, ok: bool, ip: str, now: int, settings: Settings,

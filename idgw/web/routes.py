@@ -20,7 +20,7 @@ from idgw.authn import UnknownAuthenticatorError
 from idgw.depends import gateway_of
 from idgw.login.interaction import finish, keep_new, mark_signed_in, record_consent
 from idgw.login.passkey import passkey_sign_in
-from idgw.login.password import check_password_off_loop, locked_outcome, precheck, record_failure, settle
+from idgw.login.password import check_password, locked_outcome, on_hashing_threads, precheck, record_failure, settle
 from idgw.login.sessions import add_factor, load_session, replace_session
 from idgw.oidc.adapter import AdaptedRequest, InvalidParametersError, adapt, in_short_transaction, in_transaction
 from idgw.oidc.context import current_db
@@ -129,7 +129,7 @@ async def login(iid: str, request: Request, gw=Depends(gateway_of)) -> Response:
     if problem is not None:
         return respond(gw, request, problem)
     # argon2id with no transaction open (it would hold SQLite's write lock for ~25 ms)
-    ok = check.refusal is None and await check_password_off_loop(gw.hashing, check, password)
+    ok = check.refusal is None and await on_hashing_threads(gw.hashing, check_password, check, password)
     return respond(gw, request, await in_short_transaction(gw.sessionmaker, ip, password_step, gw, request, iid,
                                                            csrf_ok, check, ok, username, old_cookie))
 

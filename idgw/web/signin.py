@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from idgw.depends import gateway_of
 from idgw.login.passkey import passkey_sign_in
-from idgw.login.password import check_password_off_loop, locked_outcome, precheck, record_failure, settle
+from idgw.login.password import check_password, locked_outcome, on_hashing_threads, precheck, record_failure, settle
 from idgw.login.raising import factor_routes, upstream_reaches
 from idgw.login.sessions import add_factor, load_session, replace_session
 from idgw.oidc.adapter import in_transaction
@@ -207,7 +207,7 @@ async def signin(request: Request, gw=Depends(gateway_of)) -> Response:
     ip = gw.client_ip(request)
     check = await in_transaction(gw.sessionmaker, ip, password_precheck, gw, username, ip)
     # argon2id with no transaction open (see idgw.login.password.precheck)
-    ok = check.refusal is None and await check_password_off_loop(gw.hashing, check, password)
+    ok = check.refusal is None and await on_hashing_threads(gw.hashing, check_password, check, password)
     outcome, cookie = await in_transaction(gw.sessionmaker, ip, password_step, gw, request, check, ok)
     if cookie is None:
         message = refusal_text(outcome, locale=pages.locale(request), help_desk=settings.help_desk)

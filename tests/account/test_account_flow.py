@@ -543,3 +543,25 @@ def test_what_may_be_taken_away_with_a_real_database(gateway):
     # the page says it the same way
     ask = b.get(f"/account/factors/{key.id}/remove")
     assert ask.status_code == 200 and "คำเตือน" not in ask.text
+
+
+def test_a_new_password_is_hashed_on_the_hashing_threads(gateway, monkeypatch):
+    """Setting a password runs argon2id where checking one does (``Gateway.hashing``, one thread
+    per core), not on the shared pool: a burst of password changes is bounded like a burst of sign-ins."""
+    import threading
+
+    import idgw.account.factors_routes as factors_routes
+
+    threads: list[str] = []
+    real_hash = factors_routes.hash_password
+
+    def recorded_hash(password: str) -> str:
+        threads.append(threading.current_thread().name)
+        return real_hash(password)
+
+    monkeypatch.setattr(factors_routes, "hash_password", recorded_hash)
+    b, account_id, _link_id = upstream_browser(gateway, aal="1")
+    form = b.get("/account/password")
+    done = post_form(b, form, "/account/password", password=PASSWORD, password_again=PASSWORD)
+    assert done.status_code == 200 and events(gateway, "account.password_set")[0].actor == account_id
+    assert len(threads) == 1 and threads[0].startswith("argon2id"), threads
