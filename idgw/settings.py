@@ -146,9 +146,9 @@ class Settings:
     # 63 with 4 threads; token +25%, session sign-in +35%). Raise it when transactions wait on the
     # database for long (slow disks, a distant server).
     db_threads: int = 4
-    # argon2id verifications this process runs at once (each 19 MiB and a core for ~30 ms); more
-    # wait their turn. 0: one per core it may use (its CPU affinity, capped by a cgroup v2 CPU quota
-    # such as a container's --cpus; `idgw serve --workers N` gives each worker its share).
+    # argon2id checks and hashes (sign-ins, new passwords) this process runs at once (each 19 MiB
+    # and a core for ~30 ms); more wait their turn. 0: one per core it may use (its CPU affinity,
+    # capped by the cgroup v2 CPU quotas over it; `idgw serve --workers N` gives each worker its share).
     hash_threads: int = 0
     # Operations (idgw.observe, docs/operations.md). metrics_token: the bearer token a Prometheus
     # scraper sends to /metrics (empty: /metrics answers 404). log_format: json (one object per
