@@ -241,7 +241,10 @@ def run_in_terminal(args, env, answers: list[str], timeout=60) -> tuple[int, str
     the terminal showed)."""
     pid, fd = pty.fork()
     if pid == 0:  # the child: the command on the terminal
-        os.execve(sys.executable, [sys.executable, "-m", "idgw", *args], env)
+        try:
+            os.execve(sys.executable, [sys.executable, "-m", "idgw", *args], env)
+        finally:  # never return into a copy of the test run (under xdist, a second worker on its channel)
+            os._exit(127)
     shown, pending, deadline = b"", list(answers), time.time() + timeout
     try:
         while time.time() < deadline:
