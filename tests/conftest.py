@@ -253,8 +253,6 @@ def sessions(database_url):
 
 def start_gateway(database_url: str, *, host: str = "127.0.0.1", port: int | None = None,
                   **overrides) -> RunningGateway:
-    import uvicorn
-
     from idgw.app import create_app
     from idgw.settings import Settings
 
@@ -264,7 +262,14 @@ def start_gateway(database_url: str, *, host: str = "127.0.0.1", port: int | Non
     settings = Settings.from_env({}, dev=True, issuer=issuer, database_url=database_url,
                                  secret_key="test-secret-key-0123456789abcdef0123456789", **overrides)
     migrated(settings.database_url)
-    app = create_app(settings)
+    return serve_app(create_app(settings), port, settings.issuer)
+
+
+def serve_app(app, port: int, url: str) -> RunningGateway:
+    """Serve ``app`` (a gateway made by create_app) on 127.0.0.1:``port`` in a thread, once it has
+    started; ``url`` is the issuer it answers as."""
+    import uvicorn
+
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
                             proxy_headers=False)  # trust is idgw.observe's (IDGW_TRUSTED_PROXIES), never uvicorn's
     server = quick_stop_server()(config)
@@ -275,7 +280,7 @@ def start_gateway(database_url: str, *, host: str = "127.0.0.1", port: int | Non
         if time.time() > deadline:
             raise RuntimeError("gateway did not start")
         time.sleep(0.02)
-    return RunningGateway(app, settings.issuer, server, thread)
+    return RunningGateway(app, url, server, thread)
 
 
 @pytest.fixture

@@ -345,25 +345,14 @@ def test_the_usable_cores_follow_the_cgroup_cpu_quotas(tmp_path):
 def test_an_app_served_again_still_hashes(database_url):
     """The hashing threads end with the app's lifespan; served again (a second server on the same
     app object), a password sign-in is answered, not refused by a shut-down executor."""
-    import threading
     from urllib.parse import urlsplit
 
-    import uvicorn
-
-    from tests.conftest import RunningGateway, quick_stop_server, start_gateway
+    from tests.conftest import serve_app, start_gateway
 
     first = start_gateway(database_url)
     first.stop()
-    port = urlsplit(first.url).port
-    server = quick_stop_server()(uvicorn.Config(first.app, host="127.0.0.1", port=port, log_level="warning",
-                                                access_log=False, proxy_headers=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    again = RunningGateway(first.app, first.url, server, thread)
+    again = serve_app(first.app, urlsplit(first.url).port, first.url)
     try:
-        deadline = time.time() + 20
-        while not server.started and time.time() < deadline:
-            time.sleep(0.02)
         page = httpx.get(again.url + "/signin")
         cookie = page.cookies.get("idgw_browser")
         answer = httpx.post(again.url + "/signin", data={"username": "nobody", "password": "wrong password",
